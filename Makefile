@@ -1,0 +1,34 @@
+# Every target sets itself up from a clean clone: the venv is (re)built when the lock changes.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ZAPGATE_PORT ?= 8000
+SIDECARS ?= 1
+
+.PHONY: run test lint bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	# The source folders go on the venv's path (a .pth file): no build step, no wheel.
+	$(BIN)/python infra/install_paths.py
+	touch $(STAMP)
+
+run: $(STAMP)
+	ZAPGATE_PORT=$(ZAPGATE_PORT) SIDECARS=$(SIDECARS) $(BIN)/python -m zapgate_devstack.run
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/dynamodb_ops.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,121 @@
+"""The embedded AWS emulation: a moto server on loopback, and the template's resources created in it.
+
+moto's backends check a DynamoDB condition and apply the write in two Python steps, so two
+threads can interleave between them. Real DynamoDB applies each conditional write to an item
+atomically; serialising requests restores that guarantee, which the lock and queue tests rely on.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import boto3
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from zapgate_devstack.template import LocalNames, load_template, parameter_defaults, resources_of_type
+
+REGION = "us-east-1"
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+class _OneRequestAtATime:
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        with self._lock:
+            # Materialise the body inside the lock: the work happens while iterating.
+            return list(self._app(environ, start_response))
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:  # one line per AWS call drowns the run's output
+        pass
+
+
+class MotoServer:
+    """moto in server mode on 127.0.0.1; port 0 picks a free one."""
+
+    def __init__(self, port: int = 0) -> None:
+        app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+        self._server: BaseWSGIServer = make_server(
+            "127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def start(self) -> MotoServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, **LOCAL_CREDENTIALS)
+
+    def reset(self) -> None:
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"))
+
+
+def _create_table(client: Any, name: str, props: dict[str, Any]) -> None:
+    request: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if props.get("GlobalSecondaryIndexes"):
+        request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    client.create_table(**request)
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+
+
+def create_template_resources(
+    server: MotoServer, secrets: dict[str, str] | None = None, prefix: str = "zapgate-local"
+) -> LocalNames:
+    """Create every table, bucket, queue and secret template.yaml declares; return their local names.
+
+    `secrets` gives the value of each AWS::SecretsManager::Secret by logical id (the template
+    only says "generate one"; locally we choose it so it can be printed and handed to sidecars).
+    """
+    template = load_template()
+    names = LocalNames(parameters=parameter_defaults(template))
+    run = uuid.uuid4().hex[:6]
+
+    dynamodb = server.client("dynamodb")
+    for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        name = f"{prefix}-{logical_id}-{run}"
+        _create_table(dynamodb, name, resource["Properties"])
+        names.physical[logical_id] = name
+
+    s3 = server.client("s3")
+    for logical_id in resources_of_type(template, "AWS::S3::Bucket"):
+        name = f"{prefix}-{logical_id}-{run}".lower()
+        s3.create_bucket(Bucket=name)
+        names.physical[logical_id] = name
+
+    sqs = server.client("sqs")
+    for logical_id in resources_of_type(template, "AWS::SQS::Queue"):
+        names.physical[logical_id] = sqs.create_queue(QueueName=f"{prefix}-{logical_id}-{run}")["QueueUrl"]
+
+    secretsmanager = server.client("secretsmanager")
+    for logical_id in resources_of_type(template, "AWS::SecretsManager::Secret"):
+        value = (secrets or {}).get(logical_id) or uuid.uuid4().hex
+        arn = secretsmanager.create_secret(Name=f"{prefix}-{logical_id}-{run}", SecretString=value)["ARN"]
+        names.physical[logical_id] = arn
+
+    return names

@@ -1,0 +1,102 @@
+"""Read template.yaml: the one place where tables, buckets, queues and function settings are declared.
+
+The local stack and the tests derive every resource and every function's environment
+from here, so a table added to the template exists locally without a second copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if name == "Fn::GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+@cache
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource.get("Type") == resource_type
+    }
+
+
+@dataclass
+class LocalNames:
+    """Physical names the local stack gave to the template's resources, plus parameter values."""
+
+    physical: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)
+
+    def resolve(self, value: Any) -> str:
+        """Resolve the intrinsics a function's environment uses (!Ref to resources and parameters)."""
+        if isinstance(value, dict) and "Ref" in value:
+            ref = value["Ref"]
+            if ref in self.physical:
+                return self.physical[ref]
+            if ref in self.parameters:
+                return self.parameters[ref]
+            raise KeyError(f"!Ref {ref} has no local value")
+        if isinstance(value, dict):
+            raise ValueError(f"intrinsic {next(iter(value))} is not resolvable locally")
+        return str(value)
+
+
+def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
+    return {
+        name: str(spec["Default"])
+        for name, spec in template.get("Parameters", {}).items()
+        if "Default" in spec
+    }
+
+
+def function_environment(template: dict[str, Any], logical_id: str, names: LocalNames) -> dict[str, str]:
+    """Globals' variables overlaid with the function's own, every intrinsic resolved."""
+    global_vars = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    function = template["Resources"][logical_id]["Properties"]
+    own_vars = function.get("Environment", {}).get("Variables", {})
+    merged = {**global_vars, **own_vars}
+    return {key: names.resolve(value) for key, value in merged.items()}
+
+
+def http_routes(template: dict[str, Any]) -> list[tuple[str, str]]:
+    """(path prefix, handler) for every function behind the HTTP API, e.g. ("/v1", "pkg.handler.handler")."""
+    routes = []
+    for resource in resources_of_type(template, "AWS::Serverless::Function").values():
+        props = resource["Properties"]
+        for event in props.get("Events", {}).values():
+            if event.get("Type") != "HttpApi":
+                continue
+            path = event["Properties"]["Path"]
+            prefix = path.split("/{", 1)[0]
+            routes.append((prefix, props["Handler"]))
+    return routes
