@@ -1,0 +1,1 @@
+"""DynamoDB adapters. Every state change is a conditional write; no sidecar path scans."""

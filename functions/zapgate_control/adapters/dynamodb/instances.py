@@ -1,0 +1,294 @@
+"""Instances table: the instance itself, its connection status and its lock, in one item.
+
+Keeping the lock on the instance item means an unknown instance can never be locked (the
+condition requires the item), deleting an instance drops its lock, and a fenced status write
+is one conditional UpdateItem on the same item.
+
+Keys: `id`; GSI `by_tenant` (tenant_id, created_sk) lists a tenant's instances; sparse GSI
+`eligible` (eligible_pk present only while enabled, priority_sk) serves eligible-instances in
+priority order without a scan.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from zapgate_core.domain.locks import LockState, may_renew, new_token
+
+from zapgate_control.adapters.dynamodb.codec import (
+    decode_cursor,
+    encode_cursor,
+    from_item,
+    is_conditional_failure,
+    old_item,
+    to_item,
+    to_values,
+)
+from zapgate_control.aws import client
+from zapgate_control.clock import Clock, iso, system_clock
+
+ELIGIBLE = "ENABLED"
+PRIORITY_LIMIT = 1_000_000  # priorities live in [-1e6, 1e6] so the sort key stays positive
+_LOCK_FIELDS = ("lock_owner", "lock_token", "lock_expires_at_ms")
+
+
+class InstanceNotFound(Exception):
+    pass
+
+
+class StaleLockToken(Exception):
+    """A status write presented a lock token that is no longer the instance's."""
+
+
+def priority_sk(priority: int, created_sk: str) -> str:
+    # Ascending order of this key = priority descending, then creation order for stable ties.
+    return f"{PRIORITY_LIMIT - priority:08d}#{created_sk}"
+
+
+def lock_state(item: dict[str, Any] | None) -> LockState | None:
+    if item is None:
+        return None
+    return LockState(
+        owner=item.get("lock_owner"),
+        token=item.get("lock_token"),
+        expires_at_ms=int(item.get("lock_expires_at_ms", 0)),
+        fence=int(item.get("lock_fence", 0)),
+    )
+
+
+class DynamoInstanceStore:
+    def __init__(self, table: str, clock: Clock = system_clock) -> None:
+        self.table = table
+        self.clock = clock
+
+    # ------------------------------------------------------------ CRUD (public API)
+    def create(self, tenant_id: str, name: str, priority: int, enabled: bool) -> dict[str, Any]:
+        now = self.clock()
+        instance_id = str(uuid.uuid4())
+        created_sk = f"{now:013d}#{instance_id}"
+        item = {
+            "id": instance_id,
+            "tenant_id": tenant_id,
+            "name": name,
+            "priority": priority,
+            "enabled": enabled,
+            "status": "DISCONNECTED",
+            "created_at": iso(now),
+            "updated_at": iso(now),
+            "created_sk": created_sk,
+            "priority_sk": priority_sk(priority, created_sk),
+            "eligible_pk": ELIGIBLE if enabled else None,
+            "lock_fence": 0,
+        }
+        client("dynamodb").put_item(
+            TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(id)"
+        )
+        return {k: v for k, v in item.items() if v is not None}
+
+    def get(self, instance_id: str, consistent: bool = False) -> dict[str, Any] | None:
+        response = client("dynamodb").get_item(
+            TableName=self.table, Key=to_item({"id": instance_id}), ConsistentRead=consistent
+        )
+        return from_item(response.get("Item"))
+
+    def get_for_tenant(self, tenant_id: str, instance_id: str) -> dict[str, Any] | None:
+        item = self.get(instance_id)
+        return item if item and item.get("tenant_id") == tenant_id else None
+
+    def list_for_tenant(self, tenant_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "by_tenant",
+            "KeyConditionExpression": "tenant_id = :t",
+            "ExpressionAttributeValues": to_values({":t": tenant_id}),
+            "Limit": limit,
+        }
+        start = decode_cursor(cursor, {"id", "tenant_id", "created_sk"})
+        if start:
+            request["ExclusiveStartKey"] = start
+        response = client("dynamodb").query(**request)
+        items = [from_item(i) for i in response.get("Items", [])]
+        return [i for i in items if i], encode_cursor(response.get("LastEvaluatedKey"))
+
+    def update(self, tenant_id: str, instance_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply name/priority/enabled changes; keeps the eligible index in step. Tenant-conditional."""
+        current = self.get_for_tenant(tenant_id, instance_id)
+        if current is None:
+            raise InstanceNotFound(instance_id)
+        sets = {"updated_at": iso(self.clock()), **changes}
+        removes: list[str] = []
+        if "priority" in changes:
+            sets["priority_sk"] = priority_sk(changes["priority"], current["created_sk"])
+        if "enabled" in changes:
+            if changes["enabled"]:
+                sets["eligible_pk"] = ELIGIBLE
+            else:
+                removes.append("eligible_pk")
+        names = {f"#{k}": k for k in [*sets, *removes]}
+        expression = "SET " + ", ".join(f"#{k} = :{k}" for k in sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
+        try:
+            response = client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"id": instance_id}),
+                UpdateExpression=expression,
+                ConditionExpression="tenant_id = :tenant",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_values({**{f":{k}": v for k, v in sets.items()}, ":tenant": tenant_id}),
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                raise InstanceNotFound(instance_id) from exc
+            raise
+        return from_item(response["Attributes"]) or {}
+
+    def delete(self, tenant_id: str, instance_id: str) -> None:
+        try:
+            client("dynamodb").delete_item(
+                TableName=self.table,
+                Key=to_item({"id": instance_id}),
+                ConditionExpression="tenant_id = :tenant",
+                ExpressionAttributeValues=to_values({":tenant": tenant_id}),
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                raise InstanceNotFound(instance_id) from exc
+            raise
+
+    # ------------------------------------------------------------ discovery (worker-proxy)
+    def eligible(self, limit: int) -> list[dict[str, Any]]:
+        response = client("dynamodb").query(
+            TableName=self.table,
+            IndexName="eligible",
+            KeyConditionExpression="eligible_pk = :e",
+            ExpressionAttributeValues=to_values({":e": ELIGIBLE}),
+            Limit=limit,
+        )
+        return [i for i in (from_item(raw) for raw in response.get("Items", [])) if i]
+
+    # ------------------------------------------------------------ locks
+    def acquire_lock(self, instance_id: str, owner: str, ttl_ms: int) -> tuple[bool, LockState]:
+        """Take a free or expired lock (new token, fence + 1), or extend the caller's own."""
+        now = self.clock()
+        token = new_token()
+        try:
+            response = client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"id": instance_id}),
+                UpdateExpression=(
+                    "SET lock_owner = :o, lock_token = :t, lock_expires_at_ms = :exp, "
+                    "lock_fence = if_not_exists(lock_fence, :zero) + :one"
+                ),
+                ConditionExpression=(
+                    "attribute_exists(id) AND (attribute_not_exists(lock_owner) OR lock_expires_at_ms <= :now)"
+                ),
+                ExpressionAttributeValues=to_values(
+                    {":o": owner, ":t": token, ":exp": now + ttl_ms, ":now": now, ":zero": 0, ":one": 1}
+                ),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return True, lock_state(from_item(response["Attributes"]))  # type: ignore[return-value]
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+            current = old_item(exc)
+        if current is None:
+            raise InstanceNotFound(instance_id)
+        state = lock_state(current)
+        assert state is not None
+        if state.owner == owner:
+            # Already ours (or a retried acquire that had succeeded): keep token and fence.
+            renewed = self.renew_lock(instance_id, owner, state.token, ttl_ms)
+            if renewed[0]:
+                return renewed
+            state = renewed[1]
+        return False, state
+
+    def renew_lock(self, instance_id: str, owner: str, token: str | None, ttl_ms: int) -> tuple[bool, LockState]:
+        now = self.clock()
+        condition = "lock_owner = :o"
+        values: dict[str, Any] = {":o": owner, ":exp": now + ttl_ms}
+        if token is not None:
+            condition += " AND lock_token = :t"
+            values[":t"] = token
+        try:
+            response = client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"id": instance_id}),
+                UpdateExpression="SET lock_expires_at_ms = :exp",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=to_values(values),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return True, lock_state(from_item(response["Attributes"]))  # type: ignore[return-value]
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+            current = old_item(exc)
+        if current is None:
+            raise InstanceNotFound(instance_id)
+        state = lock_state(current)
+        assert state is not None
+        assert not may_renew(state, owner, token)  # the condition and the rule agree
+        return False, state
+
+    def release_lock(self, instance_id: str, owner: str, token: str | None) -> bool:
+        condition = "lock_owner = :o"
+        values: dict[str, Any] = {":o": owner}
+        if token is not None:
+            condition += " AND lock_token = :t"
+            values[":t"] = token
+        try:
+            client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"id": instance_id}),
+                UpdateExpression="REMOVE " + ", ".join(_LOCK_FIELDS),
+                ConditionExpression=condition,
+                ExpressionAttributeValues=to_values(values),
+            )
+            return True
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+
+    # ------------------------------------------------------------ status
+    def update_status(
+        self, instance_id: str, status: str, fields: dict[str, Any], lock_token: str | None
+    ) -> dict[str, Any]:
+        """Write status + QR (+ account details). Fenced: a token from a stale owner is refused."""
+        now = self.clock()
+        sets = {"status": status, "status_at": iso(now), "updated_at": iso(now)}
+        sets.update({k: v for k, v in fields.items() if v is not None})
+        removes = [k for k, v in fields.items() if v is None and k in ("qr_code", "pairing_code", "status_reason")]
+        expression = "SET " + ", ".join(f"#{k} = :{k}" for k in sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
+        condition = "attribute_exists(id)"
+        values = {f":{k}": v for k, v in sets.items()}
+        if lock_token is not None:
+            condition += " AND lock_token = :token"
+            values[":token"] = lock_token
+        try:
+            response = client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"id": instance_id}),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={f"#{k}": k for k in [*sets, *removes]},
+                ExpressionAttributeValues=to_values(values),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+            if old_item(exc) is None:
+                raise InstanceNotFound(instance_id) from exc
+            raise StaleLockToken(instance_id) from exc
+        return from_item(response["Attributes"]) or {}

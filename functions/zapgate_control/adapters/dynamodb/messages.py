@@ -1,0 +1,259 @@
+"""Messages table: outbound (the send queue) and inbound, one item per message.
+
+Keys: `id` (mark-sent/mark-failed carry only the message id). GSI `timeline`
+(timeline_pk = "<instance>#<direction>", timeline_sk = "<ms>#<id>") serves history newest
+first. Sparse GSI `outbound_queue` (queue_pk = instance, queue_sk = "<ms>#<id>") holds only
+queued and claimed messages: attributes removed when a message is sent or failed.
+
+Writes per outbound lifecycle: enqueue PutItem, claim UpdateItem, mark UpdateItem (3).
+Writes per inbound: one conditional PutItem (+1 UpdateItem on Contacts when a LID↔phone
+pair is learnt).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from zapgate_core.domain.outbound import (
+    LEASE_EXPIRED_ERROR,
+    ClaimDecision,
+    ClaimPolicy,
+    MarkOutcome,
+    MessageState,
+    interpret_refused_mark,
+)
+
+from zapgate_control.adapters.dynamodb.codec import (
+    decode_cursor,
+    encode_cursor,
+    from_item,
+    is_conditional_failure,
+    old_item,
+    to_item,
+    to_values,
+)
+from zapgate_control.aws import client
+from zapgate_control.clock import Clock, iso, system_clock
+
+SEND_DEBUG_LIMIT = 4_000  # characters of JSON kept from send_debug
+QUEUE_PAGE = 25
+
+
+class MessageNotFound(Exception):
+    pass
+
+
+class MarkConflict(Exception):
+    def __init__(self, state: str) -> None:
+        super().__init__(state)
+        self.state = state
+
+
+def bounded_debug(send_debug: dict[str, Any] | None) -> str | None:
+    if send_debug is None:
+        return None
+    return json.dumps(send_debug, default=str, separators=(",", ":"))[:SEND_DEBUG_LIMIT]
+
+
+class DynamoMessageStore:
+    def __init__(self, table: str, retention_days: int = 90, clock: Clock = system_clock) -> None:
+        self.table = table
+        self.retention_s = retention_days * 86_400
+        self.clock = clock
+
+    def _base(self, instance_id: str, direction: str, message_id: str, now: int) -> dict[str, Any]:
+        return {
+            "id": message_id,
+            "instance_id": instance_id,
+            "direction": direction,
+            "created_at": iso(now),
+            "timeline_pk": f"{instance_id}#{direction}",
+            "timeline_sk": f"{now:013d}#{message_id}",
+            "expires_at_epoch": now // 1000 + self.retention_s,
+        }
+
+    # ------------------------------------------------------------ outbound
+    def enqueue(self, tenant_id: str, instance_id: str, content: dict[str, Any]) -> dict[str, Any]:
+        now = self.clock()
+        message_id = str(uuid.uuid4())
+        item = {
+            **self._base(instance_id, "outbound", message_id, now),
+            **content,
+            "tenant_id": tenant_id,
+            "state": MessageState.QUEUED.value,
+            "claim_count": 0,
+            "queue_pk": instance_id,
+            "queue_sk": f"{now:013d}#{message_id}",
+        }
+        client("dynamodb").put_item(
+            TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(id)"
+        )
+        return {k: v for k, v in item.items() if v is not None}
+
+    def claim(self, instance_id: str, limit: int, policy: ClaimPolicy) -> list[dict[str, Any]]:
+        """Hand out up to `limit` messages in queue order, each claimed with a conditional write."""
+        now = self.clock()
+        claimed: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        for _page in range(4):  # bounded: live leases ahead of the queue cannot make this loop long
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": "outbound_queue",
+                "KeyConditionExpression": "queue_pk = :i",
+                "ExpressionAttributeValues": to_values({":i": instance_id}),
+                "Limit": QUEUE_PAGE,
+            }
+            if start:
+                request["ExclusiveStartKey"] = start
+            response = client("dynamodb").query(**request)
+            for raw in response.get("Items", []):
+                entry = from_item(raw) or {}
+                decision = policy.decide(
+                    entry.get("state", ""), entry.get("lease_expires_at"), int(entry.get("claim_count", 0)), now
+                )
+                if decision is ClaimDecision.CLAIM:
+                    message = self._try_claim(entry["id"], policy, now)
+                    if message is not None:
+                        claimed.append(message)
+                elif decision is ClaimDecision.EXHAUST:
+                    self._try_exhaust(entry["id"], policy, now)
+                if len(claimed) >= limit:
+                    return claimed
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                break
+        return claimed
+
+    def _try_claim(self, message_id: str, policy: ClaimPolicy, now: int) -> dict[str, Any] | None:
+        try:
+            response = client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"id": message_id}),
+                UpdateExpression=(
+                    "SET #state = :claimed, lease_expires_at = :lease, claimed_at = :at, "
+                    "claim_count = claim_count + :one"
+                ),
+                ConditionExpression=(
+                    "#state = :queued OR (#state = :claimed AND lease_expires_at <= :now AND claim_count < :max)"
+                ),
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=to_values(
+                    {
+                        ":claimed": MessageState.CLAIMED.value,
+                        ":queued": MessageState.QUEUED.value,
+                        ":lease": now + policy.lease_ms,
+                        ":at": iso(now),
+                        ":one": 1,
+                        ":now": now,
+                        ":max": policy.max_claims,
+                    }
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                return None  # another poll claimed it first, or it left the queue
+            raise
+        return from_item(response["Attributes"])
+
+    def _try_exhaust(self, message_id: str, policy: ClaimPolicy, now: int) -> None:
+        try:
+            client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"id": message_id}),
+                UpdateExpression=(
+                    "SET #state = :failed, #error = :error, finished_at = :at "
+                    "REMOVE queue_pk, queue_sk, lease_expires_at"
+                ),
+                ConditionExpression="#state = :claimed AND lease_expires_at <= :now AND claim_count >= :max",
+                ExpressionAttributeNames={"#state": "state", "#error": "error"},
+                ExpressionAttributeValues=to_values(
+                    {
+                        ":failed": MessageState.FAILED.value,
+                        ":error": LEASE_EXPIRED_ERROR,
+                        ":at": iso(now),
+                        ":claimed": MessageState.CLAIMED.value,
+                        ":now": now,
+                        ":max": policy.max_claims,
+                    }
+                ),
+            )
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+
+    def mark(self, message_id: str, state: MessageState, fields: dict[str, Any]) -> dict[str, Any]:
+        """claimed → sent | failed. A repeat of the same mark answers the stored message."""
+        now = self.clock()
+        sets = {"state": state.value, "finished_at": iso(now), **{k: v for k, v in fields.items() if v is not None}}
+        try:
+            response = client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"id": message_id}),
+                UpdateExpression="SET "
+                + ", ".join(f"#{k} = :{k}" for k in sets)
+                + " REMOVE queue_pk, queue_sk, lease_expires_at",
+                ConditionExpression="#state = :claimed",
+                ExpressionAttributeNames={f"#{k}": k for k in sets},
+                ExpressionAttributeValues=to_values(
+                    {**{f":{k}": v for k, v in sets.items()}, ":claimed": MessageState.CLAIMED.value}
+                ),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return from_item(response["Attributes"]) or {}
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+            current = old_item(exc)
+        if current is None or current.get("direction") != "outbound":
+            raise MessageNotFound(message_id)
+        if interpret_refused_mark(current.get("state", ""), state) is MarkOutcome.ALREADY:
+            return current
+        raise MarkConflict(current.get("state", ""))
+
+    # ------------------------------------------------------------ inbound
+    def put_inbound(self, message_id: str, instance_id: str, content: dict[str, Any]) -> bool:
+        """Store once per id (derived from instance + WhatsApp id). False when it was already there."""
+        now = self.clock()
+        item = {
+            **self._base(instance_id, "inbound", message_id, now),
+            **content,
+            "state": MessageState.RECEIVED.value,
+        }
+        try:
+            client("dynamodb").put_item(
+                TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(id)"
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    # ------------------------------------------------------------ reads (public API)
+    def get(self, message_id: str) -> dict[str, Any] | None:
+        response = client("dynamodb").get_item(TableName=self.table, Key=to_item({"id": message_id}))
+        return from_item(response.get("Item"))
+
+    def timeline(
+        self, instance_id: str, direction: str, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "timeline",
+            "KeyConditionExpression": "timeline_pk = :p",
+            "ExpressionAttributeValues": to_values({":p": f"{instance_id}#{direction}"}),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        start = decode_cursor(cursor, {"id", "timeline_pk", "timeline_sk"})
+        if start:
+            if from_item(start)["timeline_pk"] != f"{instance_id}#{direction}":  # type: ignore[index]
+                raise ValueError("cursor belongs to another listing")
+            request["ExclusiveStartKey"] = start
+        response = client("dynamodb").query(**request)
+        items = [i for i in (from_item(raw) for raw in response.get("Items", [])) if i]
+        return items, encode_cursor(response.get("LastEvaluatedKey"))

@@ -1,0 +1,17 @@
+"""boto3 clients, created once per container and only for the services a function uses.
+
+Client creation costs tens of milliseconds each, so it happens lazily on first use rather
+than at import; AWS_ENDPOINT_URL (set by the local stack) points them at moto.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+
+@cache
+def client(service: str) -> Any:
+    import boto3  # deferred: a handler that never touches AWS (errors, auth failures) skips it
+
+    return boto3.session.Session().client(service)

@@ -1,0 +1,51 @@
+"""Powertools Logger (JSON, correlation id) and Metrics (EMF), wired into an ASGI app.
+
+Metrics are flushed per request by the middleware rather than by a Lambda decorator so that
+the same app behaves alike under Mangum and under uvicorn. Request logs carry method, route
+and status only: never headers (secrets, API keys) nor bodies (media).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from fastapi import FastAPI, Request, Response
+
+logger = Logger()
+metrics = Metrics()
+
+
+def install_request_telemetry(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _telemetry(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        event = request.scope.get("aws.event") or {}
+        correlation_id = request.headers.get("x-correlation-id") or event.get("requestContext", {}).get("requestId")
+        logger.set_correlation_id(correlation_id)
+        response = await call_next(request)
+        route = request.scope.get("route")
+        logger.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": getattr(route, "path", "unmatched"),
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        if response.status_code >= 500:
+            metrics.add_metric(name="ServerErrors", unit="Count", value=1)
+        if metrics.metric_set:
+            metrics.flush_metrics()
+        return response
+
+
+def lambda_handler_for(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    from mangum import Mangum
+
+    asgi = Mangum(app, lifespan="off")  # lifespan on would run startup/shutdown on every invocation
+    return logger.inject_lambda_context(asgi, correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

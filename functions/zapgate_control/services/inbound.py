@@ -1,0 +1,48 @@
+"""Inbound messages from sidecars: validated, stored once per (instance, WhatsApp id)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from zapgate_core.contract.worker_proxy import InboundMessage, InboundResponse
+from zapgate_core.domain.inbound import effective_chat_type, has_content, inbound_id, learnt_lid_mapping, media_problem
+
+from zapgate_control.errors import ApiError, NotFound
+from zapgate_control.observability import metrics
+from zapgate_control.ports import ContactStore, InstanceStore, MessageStore
+
+_STORED_FIELDS = (
+    "to", "body", "wa_message_id", "from_me", "chat_id_norm", "sender_jid_raw", "sender_pn",
+    "sender_contact_id", "push_name", "media_type", "media_url", "mime_type", "file_name", "file_size",
+)  # fmt: skip
+
+
+def accept(
+    instances: InstanceStore, messages: MessageStore, contacts: ContactStore, message: InboundMessage
+) -> InboundResponse:
+    if not has_content(message):
+        raise ApiError(400, "empty_message", "inbound needs a body or media")
+    problem = media_problem(message)
+    if problem:
+        raise ApiError(400, "invalid_media", problem)
+    if instances.get(message.instance_id) is None:
+        raise NotFound("instance")
+    content: dict[str, Any] = {name: getattr(message, name) for name in _STORED_FIELDS}
+    content.update(
+        {
+            "from": message.from_,
+            "chat_type": effective_chat_type(message),
+            "wa_timestamp": str(message.timestamp) if message.timestamp is not None else None,
+        }
+    )
+    message_id = (
+        inbound_id(message.instance_id, message.wa_message_id) if message.wa_message_id else str(uuid.uuid4())
+    )
+    stored = messages.put_inbound(message_id, message.instance_id, content)
+    if stored:
+        mapping = learnt_lid_mapping(message)
+        if mapping:
+            contacts.remember_lid(message.instance_id, *mapping)
+        metrics.add_metric(name="MessagesReceived", unit="Count", value=1)
+    return InboundResponse(id=message_id, duplicate=not stored)

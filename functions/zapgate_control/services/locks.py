@@ -1,0 +1,56 @@
+"""Instance locks for sidecars: acquire, renew, release (rules in zapgate_core.domain.locks)."""
+
+from __future__ import annotations
+
+from zapgate_core.contract.worker_proxy import (
+    LockAcquireRequest,
+    LockReleaseRequest,
+    LockReleaseResponse,
+    LockRenewRequest,
+    LockResponse,
+)
+from zapgate_core.domain.locks import LockState
+
+from zapgate_control.adapters.dynamodb.instances import InstanceNotFound
+from zapgate_control.clock import iso
+from zapgate_control.errors import NotFound
+from zapgate_control.observability import metrics
+from zapgate_control.ports import InstanceStore
+
+
+def _answer(acquired: bool, state: LockState) -> LockResponse:
+    return LockResponse(
+        acquired=acquired,
+        instance_owner=state.owner,
+        # Only the holder learns the token; a conflict must not hand it to a competitor.
+        lock_token=state.token if acquired else None,
+        expires_at=iso(state.expires_at_ms) if state.owner else None,
+        fence=state.fence,
+    )
+
+
+def acquire(instances: InstanceStore, request: LockAcquireRequest) -> LockResponse:
+    try:
+        acquired, state = instances.acquire_lock(request.instance_id, request.instance_owner, request.ttl_ms)
+    except InstanceNotFound as exc:
+        raise NotFound("instance") from exc
+    metrics.add_metric(name="LockAcquired" if acquired else "LockConflict", unit="Count", value=1)
+    return _answer(acquired, state)
+
+
+def renew(instances: InstanceStore, request: LockRenewRequest) -> LockResponse:
+    try:
+        renewed, state = instances.renew_lock(
+            request.instance_id, request.instance_owner, request.lock_token, request.ttl_ms
+        )
+    except InstanceNotFound as exc:
+        raise NotFound("instance") from exc
+    if not renewed:
+        metrics.add_metric(name="LockLost", unit="Count", value=1)
+    return _answer(renewed, state)
+
+
+def release(instances: InstanceStore, request: LockReleaseRequest) -> LockReleaseResponse:
+    return LockReleaseResponse(
+        released=instances.release_lock(request.instance_id, request.instance_owner, request.lock_token)
+    )

@@ -1,0 +1,54 @@
+"""The outbound queue as sidecars see it: claim a batch, then mark each sent or failed."""
+
+from __future__ import annotations
+
+from zapgate_core.contract.worker_proxy import (
+    MarkFailedRequest,
+    MarkResponse,
+    MarkSentRequest,
+    QueuedMessage,
+    QueuedMessages,
+)
+from zapgate_core.domain.outbound import ClaimPolicy, MessageState
+
+from zapgate_control.adapters.dynamodb.messages import MarkConflict, MessageNotFound, bounded_debug
+from zapgate_control.errors import ApiError, NotFound
+from zapgate_control.observability import metrics
+from zapgate_control.ports import MessageStore
+
+
+def claim(messages: MessageStore, policy: ClaimPolicy, instance_id: str, limit: int) -> QueuedMessages:
+    claimed = messages.claim(instance_id, limit, policy)
+    return QueuedMessages(messages=[QueuedMessage.model_validate(item) for item in claimed])
+
+
+def _mark(messages: MessageStore, message_id: str, state: MessageState, fields: dict[str, object]) -> MarkResponse:
+    try:
+        item = messages.mark(message_id, state, fields)
+    except MessageNotFound as exc:
+        raise NotFound("message") from exc
+    except MarkConflict as exc:
+        raise ApiError(409, "message_not_claimed", f"message is {exc.state}, not claimed", status=exc.state) from exc
+    return MarkResponse(id=item["id"], status=item["state"])
+
+
+def mark_sent(messages: MessageStore, request: MarkSentRequest) -> MarkResponse:
+    response = _mark(
+        messages,
+        request.message_id,
+        MessageState.SENT,
+        {"wa_message_id": request.wa_message_id, "send_debug": bounded_debug(request.send_debug)},
+    )
+    metrics.add_metric(name="MessagesSent", unit="Count", value=1)
+    return response
+
+
+def mark_failed(messages: MessageStore, request: MarkFailedRequest) -> MarkResponse:
+    response = _mark(
+        messages,
+        request.message_id,
+        MessageState.FAILED,
+        {"error": request.error, "send_debug": bounded_debug(request.send_debug)},
+    )
+    metrics.add_metric(name="MessagesFailed", unit="Count", value=1)
+    return response

@@ -1,0 +1,52 @@
+"""Function settings, read from the environment template.yaml gives each function."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    instances_table: str
+    messages_table: str
+    contacts_table: str
+    audit_table: str
+    api_keys_table: str
+    media_bucket: str
+    max_active_instances: int
+    media_max_bytes: int
+    outbound_lease_ms: int
+    outbound_max_claims: int
+    message_retention_days: int
+    media_url_ttl_seconds: int
+
+
+@cache
+def get_settings() -> Settings:
+    env = os.environ
+    return Settings(
+        instances_table=env.get("INSTANCES_TABLE", ""),
+        messages_table=env.get("MESSAGES_TABLE", ""),
+        contacts_table=env.get("CONTACTS_TABLE", ""),
+        audit_table=env.get("AUDIT_TABLE", ""),
+        api_keys_table=env.get("API_KEYS_TABLE", ""),
+        media_bucket=env.get("MEDIA_BUCKET", ""),
+        max_active_instances=_int("MAX_ACTIVE_INSTANCES", 0),
+        media_max_bytes=_int("MEDIA_MAX_BYTES", 4 * 1024 * 1024),
+        outbound_lease_ms=_int("OUTBOUND_LEASE_SECONDS", 120) * 1000,
+        outbound_max_claims=_int("OUTBOUND_MAX_CLAIMS", 3),
+        message_retention_days=_int("MESSAGE_RETENTION_DAYS", 90),
+        media_url_ttl_seconds=_int("MEDIA_URL_TTL_SECONDS", 7 * 24 * 3600),
+    )

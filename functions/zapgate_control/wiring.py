@@ -1,0 +1,44 @@
+"""Builds the adapters from settings, once per container; FastAPI routes receive them via Depends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from zapgate_core.domain.outbound import ClaimPolicy
+
+from zapgate_control.adapters.dynamodb.api_keys import DynamoApiKeyStore
+from zapgate_control.adapters.dynamodb.audit import DynamoAuditLog
+from zapgate_control.adapters.dynamodb.contacts import DynamoContactStore
+from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
+from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+from zapgate_control.adapters.s3_media import S3MediaStore
+from zapgate_control.ports import ApiKeyStore, AuditLog, ContactStore, InstanceStore, MediaStore, MessageStore
+from zapgate_control.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class Stores:
+    settings: Settings
+    instances: InstanceStore
+    messages: MessageStore
+    contacts: ContactStore
+    audit: AuditLog
+    media: MediaStore
+    api_keys: ApiKeyStore
+    claim_policy: ClaimPolicy
+
+
+@cache
+def get_stores() -> Stores:
+    settings = get_settings()
+    return Stores(
+        settings=settings,
+        instances=DynamoInstanceStore(settings.instances_table),
+        messages=DynamoMessageStore(settings.messages_table, settings.message_retention_days),
+        contacts=DynamoContactStore(settings.contacts_table),
+        audit=DynamoAuditLog(settings.audit_table),
+        media=S3MediaStore(settings.media_bucket, settings.media_url_ttl_seconds),
+        api_keys=DynamoApiKeyStore(settings.api_keys_table),
+        claim_policy=ClaimPolicy(lease_ms=settings.outbound_lease_ms, max_claims=settings.outbound_max_claims),
+    )

@@ -1,0 +1,147 @@
+"""Routes of the worker-proxy contract. Each is a thin shell: parse, call a service, answer.
+
+Every route needs `Authorization: Bearer <WORKER_SECRET>`; paths carry the /worker-proxy
+prefix themselves so the same app serves API Gateway (via Mangum) and uvicorn unchanged.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, FastAPI, Query
+
+from zapgate_core.contract.worker_proxy import (
+    ContactResolveRequest,
+    ContactResolveResponse,
+    EligibleInstances,
+    ErrorResponse,
+    InboundMessage,
+    InboundResponse,
+    LockAcquireRequest,
+    LockReleaseRequest,
+    LockReleaseResponse,
+    LockRenewRequest,
+    LockResponse,
+    MarkFailedRequest,
+    MarkResponse,
+    MarkSentRequest,
+    OkResponse,
+    PrimaryJidResponse,
+    QueuedMessages,
+    SessionRefreshRequest,
+    UpdateStatusRequest,
+    UploadMediaRequest,
+    UploadMediaResponse,
+    WorkerSettings,
+)
+from zapgate_control.errors import install_error_handlers
+from zapgate_control.observability import install_request_telemetry, logger
+from zapgate_control.services import contacts, fleet, inbound, locks, media, outbound
+from zapgate_control.wiring import Stores, get_stores
+from zapgate_control.worker_auth import require_worker
+
+PREFIX = "/worker-proxy"
+_errors = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422)}
+
+router = APIRouter(prefix=PREFIX, dependencies=[Depends(require_worker)], responses=_errors)
+
+
+@router.get("/worker-settings", response_model=WorkerSettings)
+def worker_settings(stores: Stores = Depends(get_stores)) -> WorkerSettings:
+    return fleet.worker_settings(stores.settings.max_active_instances)
+
+
+@router.get("/eligible-instances", response_model=EligibleInstances)
+def eligible_instances(
+    limit: int = Query(default=50, ge=1, le=500),
+    enabled: bool = Query(default=True, description="Only enabled instances are ever eligible"),
+    order: str = Query(default="priority.desc", description="Always priority descending, ties by creation"),
+    stores: Stores = Depends(get_stores),
+) -> EligibleInstances:
+    return fleet.eligible(stores.instances, limit)
+
+
+@router.post("/instance-lock/acquire", response_model=LockResponse)
+def lock_acquire(request: LockAcquireRequest, stores: Stores = Depends(get_stores)) -> LockResponse:
+    return locks.acquire(stores.instances, request)
+
+
+@router.post("/instance-lock/renew", response_model=LockResponse)
+def lock_renew(request: LockRenewRequest, stores: Stores = Depends(get_stores)) -> LockResponse:
+    return locks.renew(stores.instances, request)
+
+
+@router.post("/instance-lock/release", response_model=LockReleaseResponse)
+def lock_release(request: LockReleaseRequest, stores: Stores = Depends(get_stores)) -> LockReleaseResponse:
+    return locks.release(stores.instances, request)
+
+
+@router.post("/update-status", response_model=OkResponse)
+def update_status(request: UpdateStatusRequest, stores: Stores = Depends(get_stores)) -> OkResponse:
+    fleet.update_status(stores.instances, request)
+    return OkResponse()
+
+
+@router.get("/queued-messages", response_model=QueuedMessages)
+def queued_messages(
+    instance_id: str = Query(alias="instanceId", min_length=1, max_length=200),
+    limit: int = Query(default=10, ge=1, le=50),
+    stores: Stores = Depends(get_stores),
+) -> QueuedMessages:
+    return outbound.claim(stores.messages, stores.claim_policy, instance_id, limit)
+
+
+@router.post("/mark-sent", response_model=MarkResponse)
+def mark_sent(request: MarkSentRequest, stores: Stores = Depends(get_stores)) -> MarkResponse:
+    return outbound.mark_sent(stores.messages, request)
+
+
+@router.post("/mark-failed", response_model=MarkResponse)
+def mark_failed(request: MarkFailedRequest, stores: Stores = Depends(get_stores)) -> MarkResponse:
+    return outbound.mark_failed(stores.messages, request)
+
+
+@router.post("/inbound", response_model=InboundResponse)
+def inbound_message(request: InboundMessage, stores: Stores = Depends(get_stores)) -> InboundResponse:
+    return inbound.accept(stores.instances, stores.messages, stores.contacts, request)
+
+
+@router.post("/contacts/resolve", response_model=ContactResolveResponse)
+def contacts_resolve(request: ContactResolveRequest, stores: Stores = Depends(get_stores)) -> ContactResolveResponse:
+    return contacts.resolve(stores.contacts, request)
+
+
+@router.get("/contacts/primary-jid", response_model=PrimaryJidResponse)
+def contacts_primary_jid(
+    instance_id: str = Query(alias="instanceId", min_length=1, max_length=200),
+    jid: str = Query(min_length=3, max_length=200),
+    stores: Stores = Depends(get_stores),
+) -> PrimaryJidResponse:
+    return contacts.primary_jid(stores.contacts, instance_id, jid)
+
+
+@router.post("/sessions/refresh", response_model=OkResponse)
+def sessions_refresh(request: SessionRefreshRequest, stores: Stores = Depends(get_stores)) -> OkResponse:
+    fleet.session_refresh(stores.audit, request.instance_id, request.jid, request.trigger)
+    return OkResponse()
+
+
+@router.post("/upload-media", response_model=UploadMediaResponse)
+def upload_media(request: UploadMediaRequest, stores: Stores = Depends(get_stores)) -> UploadMediaResponse:
+    return media.upload(stores.media, request, stores.settings.media_max_bytes)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="zapgate worker-proxy",
+        version="1.0",
+        description="The contract sidecars call: ../shared/contracts/worker-proxy.md",
+        docs_url=f"{PREFIX}/docs",
+        openapi_url=f"{PREFIX}/openapi.json",
+        redoc_url=None,
+    )
+    app.include_router(router)
+    install_error_handlers(app, logger)
+    install_request_telemetry(app)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""Wire models of the worker-proxy contract (../shared/contracts/worker-proxy.md)."""

@@ -1,0 +1,236 @@
+"""The worker-proxy contract's request and response bodies.
+
+Both sides import these: the control plane validates requests and builds responses with
+them, the sidecar builds requests and parses responses with them. Inputs accept every alias
+the existing Node worker sends or reads (camelCase `instanceId`/`messageId`, `chat_id` for
+`chat_id_norm`, `lock_acquired`/`owner`/`token` in lock answers); outputs use primary names,
+which `dump_wire` renders with the aliases the Node worker expects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+Status = Literal["CONNECTING", "CONNECTED", "DISCONNECTED"]
+MediaType = Literal["image", "video", "audio", "document"]
+JidType = Literal["lid", "pn"]
+
+MAX_ID = 200  # ids, owners and tokens are short; anything longer is a client bug, not data
+MAX_QR_CODE = 64_000  # a PNG data URL of a WhatsApp QR is ~5-10 kB
+MAX_BODY = 65_536  # WhatsApp caps text near 65k characters
+
+
+def _alias(primary: str, *others: str) -> Any:
+    return Field(validation_alias=AliasChoices(primary, *others), serialization_alias=primary)
+
+
+class ContractModel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", str_strip_whitespace=True)
+
+    def dump_wire(self) -> dict[str, Any]:
+        """The JSON body as it travels, with the wire aliases (instanceId, messageId, from)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+InstanceId = Field(
+    validation_alias=AliasChoices("instanceId", "instance_id"),
+    serialization_alias="instanceId",
+    min_length=1,
+    max_length=MAX_ID,
+)
+MessageId = Field(
+    validation_alias=AliasChoices("messageId", "message_id"),
+    serialization_alias="messageId",
+    min_length=1,
+    max_length=MAX_ID,
+)
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+# ---------------------------------------------------------------- discovery
+class WorkerSettings(ContractModel):
+    model_config = ConfigDict(extra="allow")
+    max_active_instances: int = Field(default=0, ge=0)
+
+
+class EligibleInstance(ContractModel):
+    id: str
+    priority: int = 0
+
+
+class EligibleInstances(ContractModel):
+    instances: list[EligibleInstance] = _alias("instances", "data")
+
+
+# ---------------------------------------------------------------- locks
+class LockAcquireRequest(ContractModel):
+    instance_id: str = InstanceId
+    instance_owner: str = Field(min_length=1, max_length=MAX_ID)
+    ttl_ms: int = Field(default=30_000, ge=1_000, le=3_600_000)
+
+
+class LockRenewRequest(LockAcquireRequest):
+    lock_token: str | None = Field(default=None, max_length=MAX_ID)
+
+
+class LockReleaseRequest(ContractModel):
+    instance_id: str = InstanceId
+    instance_owner: str = Field(min_length=1, max_length=MAX_ID)
+    lock_token: str | None = Field(default=None, max_length=MAX_ID)
+
+
+class LockResponse(ContractModel):
+    acquired: bool = _alias("acquired", "lock_acquired")
+    instance_owner: str | None = _alias("instance_owner", "owner")
+    lock_token: str | None = _alias("lock_token", "token")
+    expires_at: str | None = None
+    fence: int | None = None
+
+
+class LockReleaseResponse(ContractModel):
+    released: bool
+
+
+# ---------------------------------------------------------------- status
+class UpdateStatusRequest(ContractModel):
+    instance_id: str = InstanceId
+    status: Status
+    qr_code: str | None = Field(default=None, max_length=MAX_QR_CODE)
+    pairing_code: str | None = Field(default=None, max_length=32)
+    jid: str | None = Field(default=None, max_length=MAX_ID)
+    push_name: str | None = Field(default=None, max_length=MAX_ID)
+    reason: str | None = Field(default=None, max_length=500)
+    lock_token: str | None = Field(default=None, max_length=MAX_ID)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("qr_code")
+    @classmethod
+    def _data_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("data:image/"):
+            raise ValueError("qr_code must be an image data URL (data:image/png;base64,...)")
+        return value
+
+
+class OkResponse(ContractModel):
+    ok: bool = True
+
+
+# ---------------------------------------------------------------- outbound queue
+class QueuedMessage(ContractModel):
+    id: str
+    to: str
+    body: str | None = None
+    media_url: str | None = None
+    media_type: MediaType | None = None
+    mime_type: str | None = None
+    file_name: str | None = None
+
+
+class QueuedMessages(ContractModel):
+    messages: list[QueuedMessage]
+
+
+class MarkSentRequest(ContractModel):
+    message_id: str = MessageId
+    wa_message_id: str | None = Field(default=None, max_length=MAX_ID)
+    send_debug: dict[str, Any] | None = None
+
+
+class MarkFailedRequest(ContractModel):
+    message_id: str = MessageId
+    error: str = Field(default="unknown", max_length=2_000)
+    send_debug: dict[str, Any] | None = None
+
+
+class MarkResponse(ContractModel):
+    id: str
+    status: str
+
+
+# ---------------------------------------------------------------- inbound
+class InboundMessage(ContractModel):
+    instance_id: str = InstanceId
+    from_: str = Field(alias="from", min_length=1, max_length=MAX_ID)
+    to: str | None = Field(default=None, max_length=MAX_ID)
+    body: str = Field(default="", max_length=MAX_BODY)
+    wa_message_id: str | None = Field(default=None, max_length=MAX_ID)
+    from_me: bool = False
+    chat_id_norm: str = Field(
+        validation_alias=AliasChoices("chat_id_norm", "chat_id"), min_length=1, max_length=MAX_ID
+    )
+    chat_type: Literal["group", "direct"] | None = None
+    sender_jid_raw: str | None = Field(default=None, max_length=MAX_ID)
+    sender_pn: str | None = Field(default=None, max_length=MAX_ID)
+    sender_contact_id: str | None = Field(default=None, max_length=MAX_ID)
+    push_name: str | None = Field(default=None, max_length=MAX_ID)
+    timestamp: int | float | str | None = None
+    media_type: MediaType | None = None
+    media_url: str | None = Field(default=None, max_length=4_096)
+    mime_type: str | None = Field(default=None, max_length=MAX_ID)
+    file_name: str | None = Field(default=None, max_length=500)
+    file_size: int | None = Field(default=None, ge=0)
+
+    @field_validator("body", mode="before")
+    @classmethod
+    def _none_body(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+
+class InboundResponse(ContractModel):
+    id: str
+    duplicate: bool
+
+
+# ---------------------------------------------------------------- contacts
+class ContactResolveRequest(ContractModel):
+    instance_id: str = InstanceId
+    jid: str = Field(min_length=3, max_length=MAX_ID)
+    jid_type: JidType | None = None
+    push_name: str | None = Field(default=None, max_length=MAX_ID)
+
+
+class ContactResolveResponse(ContractModel):
+    contact_id: str
+    operation: Literal["created", "updated", "already_exists"]
+
+
+class PrimaryJidResponse(ContractModel):
+    jid_pn: str | None
+    jid: str | None
+
+
+class SessionRefreshRequest(ContractModel):
+    instance_id: str = InstanceId
+    jid: str | None = Field(default=None, max_length=MAX_ID)
+    trigger: str | None = Field(default=None, max_length=200)
+
+
+# ---------------------------------------------------------------- media
+class UploadMediaRequest(ContractModel):
+    instance_id: str = InstanceId
+    message_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("messageId", "message_id"), serialization_alias="messageId"
+    )
+    mime_type: str | None = Field(default=None, max_length=MAX_ID)
+    file_name: str | None = Field(default=None, max_length=500)
+    bytes_base64: str = Field(min_length=1)
+
+
+class UploadMediaResponse(ContractModel):
+    media_url: str
+    sha256: str
+    size: int

@@ -1,0 +1,181 @@
+"""template.yaml is valid, expands as SAM will expand it, and matches the code it points at.
+
+Offline only: cfn-lint and the SAM translator run locally, no AWS account involved.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from cfnlint.api import lint, lint_file
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+from zapgate_devstack.template import TEMPLATE_PATH, http_routes, load_template, resources_of_type
+
+# cfn-lint findings accepted on purpose, by rule id, each with the reason. Keep it empty unless
+# a rule is wrong for this template; an accepted finding still has to be a warning, never an error.
+ACCEPTED_LINT_WARNINGS: dict[str, str] = {}
+
+SECRET_NAME = re.compile(r"secret|password|passwd|token|api_?key|private_?key|access_?key", re.IGNORECASE)
+# Shapes of credentials pasted by mistake: AWS access key ids, and long unbroken base64/hex runs.
+SECRET_VALUE = re.compile(r"AKIA[0-9A-Z]{16}|^[A-Za-z0-9+/=_-]{24,}$")
+
+
+def _functions() -> dict[str, dict[str, Any]]:
+    return resources_of_type(load_template(), "AWS::Serverless::Function")
+
+
+# ------------------------------------------------------------------ cfn-lint
+
+
+def test_cfn_lint_passes() -> None:
+    findings = [
+        f"{match.rule.id} line {match.linenumber}: {match.message}"
+        for match in lint_file(TEMPLATE_PATH)
+        if match.rule.id not in ACCEPTED_LINT_WARNINGS or match.rule.id.startswith("E")
+    ]
+    assert findings == [], "\n".join(findings)
+
+
+def test_cfn_lint_really_checks_this_template() -> None:
+    # Guards the test above against a linter that silently checks nothing (e.g. a transform it skips).
+    broken = TEMPLATE_PATH.read_text().replace("BillingMode: PAY_PER_REQUEST", "BillingMode: PAY_LATER", 1)
+    assert any(match.rule.id.startswith("E") for match in lint(broken))
+
+
+# ------------------------------------------------------------------ SAM transform
+
+
+def _with_fake_artifacts(template: dict[str, Any]) -> dict[str, Any]:
+    """`sam package` would upload CodeUri/ContentUri folders to S3; the translator only needs S3 URIs."""
+    packaged = copy.deepcopy(template)
+    for resource in packaged["Resources"].values():
+        props = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
+                props[key] = f"s3://zapgate-artifacts/{props[key].strip('/')}.zip"
+    return packaged
+
+
+@pytest.fixture(scope="module")
+def expanded() -> dict[str, Any]:
+    # The translator resolves AWS::Region through a boto3 session; give it one that needs no account.
+    session = boto3.session.Session(
+        region_name="us-east-1", aws_access_key_id="offline", aws_secret_access_key="offline"
+    )
+    translator = Translator(managed_policy_map={}, sam_parser=Parser(), boto_session=session)
+    return translator.translate(_with_fake_artifacts(load_template()), parameter_values={})
+
+
+def test_sam_expands_both_functions(expanded: dict[str, Any]) -> None:
+    lambdas = resources_of_type(expanded, "AWS::Lambda::Function")
+    assert set(lambdas) == {"WorkerProxyFunction", "PublicApiFunction"}
+    assert {props["Properties"]["Handler"] for props in lambdas.values()} == {
+        "zapgate_worker_proxy.handler.handler",
+        "zapgate_public_api.handler.handler",
+    }
+    for function in lambdas.values():
+        props = function["Properties"]
+        assert props["Runtime"] == "python3.12"
+        assert props["Layers"], "the shared layer carries zapgate_core"
+        # Globals reached every function: the table names are wired in.
+        assert {"INSTANCES_TABLE", "MESSAGES_TABLE", "API_KEYS_TABLE"} <= set(
+            props["Environment"]["Variables"]
+        )
+
+
+def test_sam_expands_the_http_api_routes(expanded: dict[str, Any]) -> None:
+    (api,) = resources_of_type(expanded, "AWS::ApiGatewayV2::Api").values()
+    paths = api["Properties"]["Body"]["paths"]
+    assert set(paths) == {"/worker-proxy/{proxy+}", "/v1/{proxy+}"}
+    targets = {
+        path: route["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+        for path, route in paths.items()
+    }
+    assert "${WorkerProxyFunction.Arn}" in targets["/worker-proxy/{proxy+}"]
+    assert "${PublicApiFunction.Arn}" in targets["/v1/{proxy+}"]
+    # API Gateway may invoke each function (one permission per route).
+    assert len(resources_of_type(expanded, "AWS::Lambda::Permission")) == 2
+
+
+def test_sam_keeps_tables_bucket_and_secret(expanded: dict[str, Any]) -> None:
+    assert set(resources_of_type(expanded, "AWS::DynamoDB::Table")) == {
+        "InstancesTable",
+        "MessagesTable",
+        "ContactsTable",
+        "AuditTable",
+        "ApiKeysTable",
+    }
+    assert set(resources_of_type(expanded, "AWS::S3::Bucket")) == {"MediaBucket"}
+    assert set(resources_of_type(expanded, "AWS::SecretsManager::Secret")) == {"WorkerSecret"}
+
+
+# ------------------------------------------------------------------ template ↔ code
+
+
+@pytest.mark.parametrize("logical_id", sorted(_functions()))
+def test_each_handler_imports_and_exposes_app_and_handler(logical_id: str) -> None:
+    handler_path = _functions()[logical_id]["Properties"]["Handler"]
+    module_name, attribute = handler_path.rsplit(".", 1)
+    module = importlib.import_module(module_name)
+    assert callable(getattr(module, attribute, None)), f"{handler_path} is not callable"
+    assert attribute == "handler"
+    assert callable(getattr(module, "app", None)), f"{module_name} exposes no ASGI `app`"
+
+
+def _app_paths(handler_path: str) -> set[str]:
+    """The paths the app answers: its OpenAPI paths (routes in included routers, reached through the
+    public schema rather than FastAPI's internal router types) plus the top-level routes FastAPI adds
+    outside the schema (docs, openapi.json, oauth2 redirect)."""
+    app = importlib.import_module(handler_path.rsplit(".", 1)[0]).app
+    top_level = {route.path for route in app.routes if isinstance(getattr(route, "path", None), str)}
+    return top_level | set(app.openapi().get("paths", {}))
+
+
+@pytest.mark.parametrize(("prefix", "handler_path"), sorted(http_routes(load_template())))
+def test_each_http_route_is_served_by_its_app(prefix: str, handler_path: str) -> None:
+    paths = _app_paths(handler_path)
+    served = [path for path in paths if path.startswith(prefix + "/")]
+    assert served, f"{handler_path} serves nothing under {prefix}"
+    # API Gateway forwards only `prefix/...` to this function: any other route (a default /docs or
+    # /openapi.json, say) can never be reached in AWS and would only work locally.
+    unreachable = sorted(paths - set(served))
+    assert unreachable == [], f"{handler_path} declares routes outside {prefix}: {unreachable}"
+
+
+# ------------------------------------------------------------------ no secrets in the template
+
+
+def _walk(node: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
+    """(dotted path, key, value) for every mapping entry in the template."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield f"{path}.{key}", str(key), value
+            yield from _walk(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _walk(item, f"{path}[{index}]")
+
+
+def test_no_parameter_that_looks_secret_has_a_default() -> None:
+    for name, spec in load_template().get("Parameters", {}).items():
+        if SECRET_NAME.search(name):
+            assert "Default" not in spec, f"parameter {name} must not carry a default value"
+            assert spec.get("NoEcho") is True, f"parameter {name} must be NoEcho"
+
+
+def test_no_secret_looking_literal_in_the_template() -> None:
+    template = load_template()
+    offenders = []
+    for path, key, value in _walk(template):
+        if not isinstance(value, str):
+            continue  # intrinsics (!Ref to a generated secret) and numbers are fine
+        if SECRET_NAME.search(key) or SECRET_VALUE.search(value):
+            offenders.append(f"{path} = {value[:8]}...")
+    assert offenders == [], offenders

@@ -1,0 +1,95 @@
+"""Worker-proxy: bearer auth on every route, error shape, settings and eligible-instances order."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.integration.worker_client import make_instance, worker_client
+
+ROUTES = [
+    ("GET", "/worker-proxy/worker-settings"),
+    ("GET", "/worker-proxy/eligible-instances"),
+    ("POST", "/worker-proxy/update-status"),
+    ("GET", "/worker-proxy/queued-messages?instanceId=x"),
+    ("POST", "/worker-proxy/mark-sent"),
+    ("POST", "/worker-proxy/mark-failed"),
+    ("POST", "/worker-proxy/inbound"),
+    ("POST", "/worker-proxy/contacts/resolve"),
+    ("GET", "/worker-proxy/contacts/primary-jid?instanceId=x&jid=1@lid"),
+    ("POST", "/worker-proxy/sessions/refresh"),
+    ("POST", "/worker-proxy/upload-media"),
+    ("POST", "/worker-proxy/instance-lock/acquire"),
+    ("POST", "/worker-proxy/instance-lock/renew"),
+    ("POST", "/worker-proxy/instance-lock/release"),
+]
+
+
+def test_every_contract_route_is_served() -> None:
+    from zapgate_worker_proxy.app import app
+
+    served = set(app.openapi()["paths"])
+    assert {path.split("?")[0] for _, path in ROUTES} == served
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-secret", "Basic abc", "Bearer "])
+def test_routes_refuse_missing_or_wrong_bearer(aws_env: dict[str, str], method: str, path: str,
+                                               authorization: str | None) -> None:
+    from zapgate_worker_proxy.app import app
+
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    response = TestClient(app).request(method, path, headers=headers, json={})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+    assert "test-worker-secret" not in response.text
+
+
+def test_worker_settings_reports_the_fleet_cap(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from zapgate_control.settings import get_settings
+    from zapgate_control.wiring import get_stores
+
+    assert worker_client().get("/worker-proxy/worker-settings").json() == {"max_active_instances": 0}
+    monkeypatch.setenv("MAX_ACTIVE_INSTANCES", "7")
+    get_settings.cache_clear()
+    get_stores.cache_clear()
+    assert worker_client().get("/worker-proxy/worker-settings").json() == {"max_active_instances": 7}
+
+
+def test_eligible_instances_priority_desc_stable_ties_enabled_only(aws_env: dict[str, str]) -> None:
+    low = make_instance(aws_env, "low", priority=1)
+    tie_first = make_instance(aws_env, "tie-first", priority=5)
+    tie_second = make_instance(aws_env, "tie-second", priority=5)
+    make_instance(aws_env, "disabled", priority=100, enabled=False)
+    high = make_instance(aws_env, "high", priority=9)
+    negative = make_instance(aws_env, "negative", priority=-3)
+
+    client = worker_client()
+    response = client.get("/worker-proxy/eligible-instances?enabled=true&limit=50&order=priority.desc")
+    assert response.status_code == 200
+    ids = [i["id"] for i in response.json()["instances"]]
+    assert ids == [high["id"], tie_first["id"], tie_second["id"], low["id"], negative["id"]]
+    assert response.json()["instances"][0] == {"id": high["id"], "priority": 9}
+
+    limited = client.get("/worker-proxy/eligible-instances?limit=2").json()["instances"]
+    assert [i["id"] for i in limited] == [high["id"], tie_first["id"]]
+    assert client.get("/worker-proxy/eligible-instances?limit=0").status_code == 422
+
+
+def test_malformed_json_is_400_and_missing_fields_422(aws_env: dict[str, str]) -> None:
+    client = worker_client()
+    response = client.post("/worker-proxy/instance-lock/acquire", content=b"{not json",
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_json"
+    response = client.post("/worker-proxy/instance-lock/acquire", json={"instanceId": "x"})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+    assert "instance_owner" in response.json()["error"]["message"]
+    assert len(response.text) < 220  # the Node worker logs 220 characters of an error body
+
+
+def test_unknown_route_has_the_error_shape(aws_env: dict[str, str]) -> None:
+    response = worker_client().get("/worker-proxy/nope")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
