@@ -13,5 +13,7 @@ from typing import Any
 @cache
 def client(service: str) -> Any:
     import boto3  # deferred: a handler that never touches AWS (errors, auth failures) skips it
+    from botocore.config import Config
 
-    return boto3.session.Session().client(service)
+    # SigV4 everywhere: presigned S3 URLs default to SigV2 in some regions, which newer buckets refuse.
+    return boto3.session.Session().client(service, config=Config(signature_version="s3v4") if service == "s3" else None)

@@ -19,7 +19,7 @@ logger = Logger()
 metrics = Metrics()
 
 
-def install_request_telemetry(app: FastAPI) -> None:
+def install_request_telemetry(app: FastAPI, api: str) -> None:
     @app.middleware("http")
     async def _telemetry(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
@@ -31,6 +31,7 @@ def install_request_telemetry(app: FastAPI) -> None:
         logger.info(
             "request",
             extra={
+                "api": api,
                 "method": request.method,
                 "route": getattr(route, "path", "unmatched"),
                 "status": response.status_code,

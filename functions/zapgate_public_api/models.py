@@ -13,7 +13,6 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
-
 from zapgate_control.adapters.dynamodb.instances import PRIORITY_LIMIT
 from zapgate_core.contract.worker_proxy import MAX_BODY, MAX_ID, MediaType, Status
 
@@ -21,7 +20,6 @@ NAME_MAX = 100
 MEDIA_URL_MAX = 4_096
 FILE_NAME_MAX = 500
 
-Priority = StrictInt
 Direction = Literal["inbound", "outbound"]
 
 
@@ -33,7 +31,9 @@ class RequestModel(BaseModel):
 class ErrorBody(BaseModel):
     code: str
     message: str
-    status: Status | None = Field(default=None, description="Current instance status (INSTANCE_DISCONNECTED only)")
+    status: Status | None = Field(
+        default=None, description="Current instance status (INSTANCE_DISCONNECTED only)"
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -51,15 +51,18 @@ def _name(value: str) -> str:
 
 class InstanceCreate(RequestModel):
     name: str = Field(min_length=1, max_length=NAME_MAX)
-    priority: Priority = Field(default=0, ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT)
+    priority: StrictInt = Field(default=0, ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT)
     enabled: StrictBool = True
 
-    _strip_name = field_validator("name")(_name)
+    @field_validator("name")
+    @classmethod
+    def _strip_name(cls, value: str) -> str:
+        return _name(value)
 
 
 class InstancePatch(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
-    priority: Priority | None = Field(default=None, ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT)
+    priority: StrictInt | None = Field(default=None, ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT)
     enabled: StrictBool | None = None
 
     @model_validator(mode="before")
@@ -88,8 +91,10 @@ class Instance(BaseModel):
     name: str
     priority: int
     enabled: bool
-    status: Status | str
-    qr_code: str | None = Field(default=None, description="PNG data URL while the instance waits to be paired")
+    status: str = Field(description="CONNECTING | CONNECTED | DISCONNECTED")
+    qr_code: str | None = Field(
+        default=None, description="PNG data URL while the instance waits to be paired"
+    )
     pairing_code: str | None = None
     wa_jid: str | None = None
     push_name: str | None = None

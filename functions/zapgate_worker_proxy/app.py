@@ -140,7 +140,7 @@ def create_app() -> FastAPI:
     )
     app.include_router(router)
     install_error_handlers(app, logger)
-    install_request_telemetry(app)
+    install_request_telemetry(app, api="worker-proxy")
     return app
 
 

@@ -1,0 +1,62 @@
+"""Instances as a tenant manages them: create, list, read, change, delete.
+
+Every read and write is scoped to the caller's tenant, and an instance of another tenant
+answers exactly like one that does not exist (404), so ids cannot be probed across tenants.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zapgate_control.adapters.dynamodb.instances import InstanceNotFound
+from zapgate_control.errors import ApiError, NotFound
+from zapgate_control.observability import metrics
+from zapgate_control.ports import InstanceStore
+
+INITIAL_STATUS = "DISCONNECTED"
+
+
+def invalid_cursor() -> ApiError:
+    return ApiError(400, "invalid_cursor", "cursor is not one this listing handed out")
+
+
+def require(instances: InstanceStore, tenant_id: str, instance_id: str) -> dict[str, Any]:
+    """The tenant's instance, or 404 whether it is unknown or someone else's."""
+    item = instances.get_for_tenant(tenant_id, instance_id)
+    if item is None:
+        raise NotFound("instance")
+    return item
+
+
+def create(
+    instances: InstanceStore, tenant_id: str, name: str, priority: int, enabled: bool
+) -> dict[str, Any]:
+    item = instances.create(tenant_id, name, priority, enabled)
+    metrics.add_metric(name="InstancesCreated", unit="Count", value=1)
+    return item
+
+
+def list_page(
+    instances: InstanceStore, tenant_id: str, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    try:
+        return instances.list_for_tenant(tenant_id, limit, cursor)
+    except ValueError as exc:
+        raise invalid_cursor() from exc
+
+
+def update(
+    instances: InstanceStore, tenant_id: str, instance_id: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    try:
+        return instances.update(tenant_id, instance_id, changes)
+    except InstanceNotFound as exc:
+        raise NotFound("instance") from exc
+
+
+def delete(instances: InstanceStore, tenant_id: str, instance_id: str) -> None:
+    try:
+        instances.delete(tenant_id, instance_id)
+    except InstanceNotFound as exc:
+        raise NotFound("instance") from exc
+    metrics.add_metric(name="InstancesDeleted", unit="Count", value=1)

@@ -1,0 +1,46 @@
+"""Outbound messages from the public API: checked, then put on the instance's send queue.
+
+The destination is validated here with the sidecar's own rule (zapgate_core) so a number
+WhatsApp can never reach fails now, with a reason, instead of later in the sidecar; the raw
+`to` is stored unchanged because the sidecar normalises (and resolves @lid) when it sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zapgate_core.domain.jids import InvalidDestination, normalize_destination
+
+from zapgate_control.errors import ApiError
+from zapgate_control.observability import metrics
+from zapgate_control.ports import InstanceStore, MessageStore
+from zapgate_control.services.instances import require
+
+CONNECTED = "CONNECTED"
+
+
+def send(
+    instances: InstanceStore,
+    messages: MessageStore,
+    tenant_id: str,
+    instance_id: str,
+    content: dict[str, Any],
+    queue_if_offline: bool,
+) -> dict[str, Any]:
+    try:
+        normalize_destination(content["to"])
+    except InvalidDestination as exc:
+        raise ApiError(422, "invalid_destination", f"to: {exc}") from exc
+    instance = require(instances, tenant_id, instance_id)
+    status = str(instance.get("status") or "DISCONNECTED")
+    if status != CONNECTED and not queue_if_offline:
+        metrics.add_metric(name="MessagesRejectedOffline", unit="Count", value=1)
+        raise ApiError(
+            409,
+            "INSTANCE_DISCONNECTED",
+            "instance is not connected; retry later or send with queue_if_offline",
+            status=status,
+        )
+    item = messages.enqueue(tenant_id, instance_id, content)
+    metrics.add_metric(name="MessagesQueued", unit="Count", value=1)
+    return item

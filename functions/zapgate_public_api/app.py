@@ -1,0 +1,161 @@
+"""Routes of the public API. Each is a thin shell: parse, call a service, answer.
+
+Every route needs `X-API-Key`; paths carry the /v1 prefix themselves so the same app serves
+API Gateway (via Mangum) and uvicorn unchanged. An instance of another tenant is a 404
+everywhere, exactly like an unknown one.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Response, status
+from zapgate_control.errors import install_error_handlers
+from zapgate_control.observability import install_request_telemetry, logger
+from zapgate_control.services import history, instances, sending
+from zapgate_control.wiring import Stores, get_stores
+from zapgate_core.contract.worker_proxy import MAX_ID
+
+from zapgate_public_api.auth import require_tenant
+from zapgate_public_api.models import (
+    Direction,
+    ErrorResponse,
+    Instance,
+    InstanceCreate,
+    InstancePage,
+    InstancePatch,
+    Message,
+    MessageAccepted,
+    MessagePage,
+    SendMessage,
+)
+
+PREFIX = "/v1"
+PAGE_MAX = 100
+CURSOR_MAX = 2_048
+_errors = {code: {"model": ErrorResponse} for code in (400, 401, 404, 422)}
+
+router = APIRouter(prefix=PREFIX, responses=_errors)
+
+InstanceIdPath = Path(min_length=1, max_length=MAX_ID)
+Limit = Query(default=50, ge=1, le=PAGE_MAX)
+Cursor = Query(default=None, max_length=CURSOR_MAX, description="next_cursor of the previous page")
+
+
+@router.post("/instances", status_code=status.HTTP_201_CREATED, response_model=Instance, tags=["instances"])
+def create_instance(
+    request: InstanceCreate,
+    tenant_id: str = Depends(require_tenant),
+    stores: Stores = Depends(get_stores),
+) -> Instance:
+    item = instances.create(stores.instances, tenant_id, request.name, request.priority, request.enabled)
+    return Instance.from_item(item)
+
+
+@router.get("/instances", response_model=InstancePage, tags=["instances"])
+def list_instances(
+    limit: int = Limit,
+    cursor: str | None = Cursor,
+    tenant_id: str = Depends(require_tenant),
+    stores: Stores = Depends(get_stores),
+) -> InstancePage:
+    items, next_cursor = instances.list_page(stores.instances, tenant_id, limit, cursor)
+    return InstancePage(instances=[Instance.from_item(i) for i in items], next_cursor=next_cursor)
+
+
+@router.get("/instances/{instance_id}", response_model=Instance, tags=["instances"])
+def get_instance(
+    instance_id: str = InstanceIdPath,
+    tenant_id: str = Depends(require_tenant),
+    stores: Stores = Depends(get_stores),
+) -> Instance:
+    return Instance.from_item(instances.require(stores.instances, tenant_id, instance_id))
+
+
+@router.patch("/instances/{instance_id}", response_model=Instance, tags=["instances"])
+def update_instance(
+    request: InstancePatch = Body(),
+    instance_id: str = InstanceIdPath,
+    tenant_id: str = Depends(require_tenant),
+    stores: Stores = Depends(get_stores),
+) -> Instance:
+    return Instance.from_item(instances.update(stores.instances, tenant_id, instance_id, request.changes()))
+
+
+@router.delete(
+    "/instances/{instance_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    tags=["instances"],
+)
+def delete_instance(
+    instance_id: str = InstanceIdPath,
+    tenant_id: str = Depends(require_tenant),
+    stores: Stores = Depends(get_stores),
+) -> Response:
+    instances.delete(stores.instances, tenant_id, instance_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/instances/{instance_id}/messages",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=MessageAccepted,
+    responses={
+        409: {"model": ErrorResponse, "description": "INSTANCE_DISCONNECTED, with the current status"}
+    },
+    tags=["messages"],
+)
+def send_message(
+    request: SendMessage,
+    instance_id: str = InstanceIdPath,
+    tenant_id: str = Depends(require_tenant),
+    stores: Stores = Depends(get_stores),
+) -> MessageAccepted:
+    item = sending.send(
+        stores.instances, stores.messages, tenant_id, instance_id, request.content(), request.queue_if_offline
+    )
+    return MessageAccepted(id=item["id"])
+
+
+@router.get("/instances/{instance_id}/messages", response_model=MessagePage, tags=["messages"])
+def list_messages(
+    instance_id: str = InstanceIdPath,
+    direction: Direction = Query(default="outbound"),
+    limit: int = Limit,
+    cursor: str | None = Cursor,
+    tenant_id: str = Depends(require_tenant),
+    stores: Stores = Depends(get_stores),
+) -> MessagePage:
+    items, next_cursor = history.timeline(
+        stores.instances, stores.messages, tenant_id, instance_id, direction, limit, cursor
+    )
+    return MessagePage(messages=[Message.from_item(i) for i in items], next_cursor=next_cursor)
+
+
+@router.get("/instances/{instance_id}/messages/{message_id}", response_model=Message, tags=["messages"])
+def get_message(
+    instance_id: str = InstanceIdPath,
+    message_id: str = Path(min_length=1, max_length=MAX_ID),
+    tenant_id: str = Depends(require_tenant),
+    stores: Stores = Depends(get_stores),
+) -> Message:
+    return Message.from_item(
+        history.get_message(stores.instances, stores.messages, tenant_id, instance_id, message_id)
+    )
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="zapgate public API",
+        version="1.0",
+        description="Instances, QR/status, sending and message history. Authenticate with `X-API-Key`.",
+        docs_url=f"{PREFIX}/docs",
+        openapi_url=f"{PREFIX}/openapi.json",
+        redoc_url=None,
+    )
+    app.include_router(router)
+    install_error_handlers(app, logger)
+    install_request_telemetry(app, api="public")
+    return app
+
+
+app = create_app()

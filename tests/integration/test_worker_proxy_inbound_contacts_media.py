@@ -1,0 +1,204 @@
+"""Inbound (stored once, LID learning), contacts/resolve under concurrency, media upload and dedupe."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.worker_client import make_instance, worker_client
+
+
+def _inbound(instance_id: str, **overrides: Any) -> dict[str, Any]:
+    # The existing Node worker's real payload.
+    body = {
+        "instanceId": instance_id,
+        "from": "5511988887777@s.whatsapp.net",
+        "to": "5511999999999:7@s.whatsapp.net",
+        "body": "olá",
+        "wa_message_id": "3EB0C0FFEE",
+        "from_me": False,
+        "chat_id_norm": "5511988887777@s.whatsapp.net",
+        "sender_jid_raw": "5511988887777@s.whatsapp.net",
+        "push_name": "Maria",
+        "timestamp": 1_764_000_000,
+    }
+    body.update(overrides)
+    return body
+
+
+def _stored(env: dict[str, str], message_id: str) -> dict[str, Any] | None:
+    from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+
+    return DynamoMessageStore(env["MESSAGES_TABLE"]).get(message_id)
+
+
+def test_inbound_is_stored_once_per_whatsapp_id(aws_env: dict[str, str]) -> None:
+    instance = make_instance(aws_env)
+    client = worker_client()
+    first = client.post("/worker-proxy/inbound", json=_inbound(instance["id"]))
+    assert first.status_code == 200
+    assert first.json()["duplicate"] is False
+    again = client.post("/worker-proxy/inbound", json=_inbound(instance["id"], body="changed on retry"))
+    assert again.json() == {"id": first.json()["id"], "duplicate": True}
+    stored = _stored(aws_env, first.json()["id"])
+    assert stored["body"] == "olá" and stored["chat_type"] == "direct" and stored["direction"] == "inbound"
+    assert stored["push_name"] == "Maria" and stored["wa_timestamp"] == "1764000000"
+
+    other = make_instance(aws_env, "other")
+    same_id_elsewhere = client.post("/worker-proxy/inbound", json=_inbound(other["id"]))
+    assert same_id_elsewhere.json()["duplicate"] is False  # dedupe is per instance
+
+
+def test_inbound_accepts_seed_aliases_and_derives_group_chat_type(aws_env: dict[str, str]) -> None:
+    instance = make_instance(aws_env)
+    payload = _inbound(instance["id"], wa_message_id="G1", chat_id="120363012345678901@g.us",
+                       sender_jid_raw="5511911112222@s.whatsapp.net")
+    del payload["chat_id_norm"]
+    response = worker_client().post("/worker-proxy/inbound", json=payload)
+    assert response.status_code == 200
+    assert _stored(aws_env, response.json()["id"])["chat_type"] == "group"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "code"),
+    [
+        ({"body": "", "wa_message_id": "E1"}, 400, "empty_message"),
+        ({"body": None, "wa_message_id": "E2"}, 400, "empty_message"),
+        ({"body": "", "media_type": "image", "wa_message_id": "E3"}, 400, "invalid_media"),
+        ({"media_type": "sticker"}, 422, "validation_error"),
+        ({"from": ""}, 422, "validation_error"),
+    ],
+)
+def test_inbound_rejects_bad_input_and_stores_nothing(aws_env: dict[str, str], overrides: dict[str, Any],
+                                                      status: int, code: str) -> None:
+    instance = make_instance(aws_env)
+    response = worker_client().post("/worker-proxy/inbound", json=_inbound(instance["id"], **overrides))
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+
+    assert DynamoMessageStore(aws_env["MESSAGES_TABLE"]).timeline(instance["id"], "inbound", 10, None)[0] == []
+
+
+def test_inbound_for_unknown_instance_is_404(aws_env: dict[str, str]) -> None:
+    assert worker_client().post("/worker-proxy/inbound", json=_inbound("ghost")).status_code == 404
+
+
+def test_media_inbound_needs_url_and_keeps_metadata(aws_env: dict[str, str]) -> None:
+    instance = make_instance(aws_env)
+    response = worker_client().post("/worker-proxy/inbound", json=_inbound(
+        instance["id"], body="", wa_message_id="M1", media_type="document", media_url="https://x.test/f.pdf",
+        mime_type="application/pdf", file_name="f.pdf", file_size=1234))
+    assert response.status_code == 200
+    stored = _stored(aws_env, response.json()["id"])
+    assert (stored["media_type"], stored["file_name"], stored["file_size"]) == ("document", "f.pdf", 1234)
+
+
+def test_lid_sender_with_phone_teaches_primary_jid(aws_env: dict[str, str]) -> None:
+    instance = make_instance(aws_env)
+    client = worker_client()
+    url = f"/worker-proxy/contacts/primary-jid?instanceId={instance['id']}&jid=123456789012345@lid"
+    assert client.get(url).json() == {"jid_pn": None, "jid": None}
+    client.post("/worker-proxy/inbound", json=_inbound(
+        instance["id"], wa_message_id="L1", **{"from": "123456789012345@lid"},
+        sender_jid_raw="123456789012345@lid", sender_pn="5511977776666"))
+    assert client.get(url).json() == {"jid_pn": "5511977776666@s.whatsapp.net",
+                                      "jid": "5511977776666@s.whatsapp.net"}
+    pn = client.get(f"/worker-proxy/contacts/primary-jid?instanceId={instance['id']}&jid=5511@s.whatsapp.net")
+    assert pn.status_code == 200
+
+
+def test_contacts_resolve_operations(aws_env: dict[str, str]) -> None:
+    instance = make_instance(aws_env)
+    client = worker_client()
+    body = {"instanceId": instance["id"], "jid": "5511988887777@s.whatsapp.net", "jid_type": "pn", "push_name": "A"}
+    created = client.post("/worker-proxy/contacts/resolve", json=body).json()
+    assert created["operation"] == "created"
+    same = client.post("/worker-proxy/contacts/resolve", json=body).json()
+    assert same == {"contact_id": created["contact_id"], "operation": "already_exists"}
+    renamed = client.post("/worker-proxy/contacts/resolve", json={**body, "push_name": "B"}).json()
+    assert renamed == {"contact_id": created["contact_id"], "operation": "updated"}
+    assert client.post("/worker-proxy/contacts/resolve",
+                       json={**body, "jid_type": "email"}).status_code == 422
+
+
+def test_concurrent_resolve_creates_exactly_once(aws_env: dict[str, str]) -> None:
+    instance = make_instance(aws_env)
+    barrier = threading.Barrier(8)
+    answers: list[dict[str, Any]] = []
+
+    def resolve() -> None:
+        client = worker_client()
+        barrier.wait()
+        response = client.post("/worker-proxy/contacts/resolve",
+                               json={"instanceId": instance["id"], "jid": "99887766@lid", "jid_type": "lid"})
+        assert response.status_code == 200
+        answers.append(response.json())
+
+    threads = [threading.Thread(target=resolve) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 8
+    assert [a["operation"] for a in answers].count("created") == 1
+    assert len({a["contact_id"] for a in answers}) == 1
+
+
+def test_upload_media_dedupes_by_content_and_serves_a_presigned_url(aws_env: dict[str, str],
+                                                                     moto_server: Any) -> None:
+    data = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+    body = {"instanceId": "i", "messageId": "3EB0", "mime_type": "image/png", "file_name": "x.png",
+            "bytes_base64": base64.b64encode(data).decode()}
+    client = worker_client()
+    first = client.post("/worker-proxy/upload-media", json=body)
+    assert first.status_code == 200
+    assert first.json()["sha256"] == hashlib.sha256(data).hexdigest()
+    assert first.json()["size"] == len(data)
+    second = client.post("/worker-proxy/upload-media", json={**body, "messageId": "other", "file_name": "y.png"})
+    assert second.json()["sha256"] == first.json()["sha256"]
+
+    objects = moto_server.client("s3").list_objects_v2(Bucket=aws_env["MEDIA_BUCKET"])["Contents"]
+    assert [o["Key"] for o in objects] == [f"media/{first.json()['sha256']}"]
+    fetched = httpx.get(first.json()["media_url"])
+    assert fetched.status_code == 200 and fetched.content == data
+    assert "X-Amz-Signature" in first.json()["media_url"]
+
+
+def test_upload_media_rejects_bad_base64_and_oversize(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                                                      moto_server: Any) -> None:
+    from zapgate_control.settings import get_settings
+    from zapgate_control.wiring import get_stores
+
+    client = worker_client()
+    bad = client.post("/worker-proxy/upload-media", json={"instanceId": "i", "bytes_base64": "not base64!!"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_base64"
+    assert "not base64" not in bad.text  # error bodies never echo media
+
+    monkeypatch.setenv("MEDIA_MAX_BYTES", "1000")
+    get_settings.cache_clear()
+    get_stores.cache_clear()
+    big = base64.b64encode(b"a" * 1001).decode()
+    response = client.post("/worker-proxy/upload-media", json={"instanceId": "i", "bytes_base64": big})
+    assert response.status_code == 413 and response.json()["error"]["code"] == "media_too_large"
+    just_fits = base64.b64encode(b"a" * 1000).decode()
+    assert client.post("/worker-proxy/upload-media", json={"instanceId": "i", "bytes_base64": just_fits}
+                       ).status_code == 200
+    listed = moto_server.client("s3").list_objects_v2(Bucket=aws_env["MEDIA_BUCKET"]).get("Contents", [])
+    assert len(listed) == 1
+
+
+def test_session_refresh_is_acknowledged_and_audited(aws_env: dict[str, str], moto_server: Any) -> None:
+    response = worker_client().post("/worker-proxy/sessions/refresh",
+                                    json={"instanceId": "i-1", "jid": "5511@s.whatsapp.net",
+                                          "trigger": "no matching sessions found"})
+    assert response.status_code == 200
+    items = moto_server.client("dynamodb").query(
+        TableName=aws_env["AUDIT_TABLE"], KeyConditionExpression="instance_id = :i",
+        ExpressionAttributeValues={":i": {"S": "i-1"}})["Items"]
+    assert len(items) == 1 and items[0]["event"]["S"] == "session_refresh"
