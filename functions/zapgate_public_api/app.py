@@ -150,6 +150,8 @@ def create_app() -> FastAPI:
         description="Instances, QR/status, sending and message history. Authenticate with `X-API-Key`.",
         docs_url=f"{PREFIX}/docs",
         openapi_url=f"{PREFIX}/openapi.json",
+        # FastAPI's default /docs/oauth2-redirect would sit outside /v1, where API Gateway never routes.
+        swagger_ui_oauth2_redirect_url=f"{PREFIX}/docs/oauth2-redirect",
         redoc_url=None,
     )
     app.include_router(router)

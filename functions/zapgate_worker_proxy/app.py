@@ -13,6 +13,8 @@ from zapgate_core.contract.worker_proxy import (
     ContactResolveResponse,
     EligibleInstances,
     ErrorResponse,
+    HeartbeatRequest,
+    HeartbeatResponse,
     InboundMessage,
     InboundResponse,
     LockAcquireRequest,
@@ -34,7 +36,7 @@ from zapgate_core.contract.worker_proxy import (
 )
 from zapgate_control.errors import install_error_handlers
 from zapgate_control.observability import install_request_telemetry, logger
-from zapgate_control.services import contacts, fleet, inbound, locks, media, outbound
+from zapgate_control.services import contacts, fleet, heartbeat, inbound, locks, media, outbound
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_control.worker_auth import require_worker
 
@@ -72,6 +74,12 @@ def lock_renew(request: LockRenewRequest, stores: Stores = Depends(get_stores)) 
 @router.post("/instance-lock/release", response_model=LockReleaseResponse)
 def lock_release(request: LockReleaseRequest, stores: Stores = Depends(get_stores)) -> LockReleaseResponse:
     return locks.release(stores.instances, request)
+
+
+@router.post("/heartbeat", response_model=HeartbeatResponse)
+def sidecar_heartbeat(request: HeartbeatRequest, stores: Stores = Depends(get_stores)) -> HeartbeatResponse:
+    """zapgate extension: renew every lock a sidecar holds, then long-poll for outbound work."""
+    return heartbeat.heartbeat(stores.instances, stores.messages, request)
 
 
 @router.post("/update-status", response_model=OkResponse)

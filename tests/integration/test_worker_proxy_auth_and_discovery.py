@@ -22,6 +22,7 @@ ROUTES = [
     ("POST", "/worker-proxy/instance-lock/acquire"),
     ("POST", "/worker-proxy/instance-lock/renew"),
     ("POST", "/worker-proxy/instance-lock/release"),
+    ("POST", "/worker-proxy/heartbeat"),
 ]
 
 
@@ -32,17 +33,25 @@ def test_every_contract_route_is_served() -> None:
     assert {path.split("?")[0] for _, path in ROUTES} == served
 
 
-@pytest.mark.parametrize(("method", "path"), ROUTES)
-@pytest.mark.parametrize("authorization", [None, "Bearer wrong-secret", "Basic abc", "Bearer "])
-def test_routes_refuse_missing_or_wrong_bearer(aws_env: dict[str, str], method: str, path: str,
-                                               authorization: str | None) -> None:
+def test_every_route_refuses_missing_or_wrong_bearer(aws_env: dict[str, str]) -> None:
     from zapgate_worker_proxy.app import app
 
-    headers = {"Authorization": authorization} if authorization is not None else {}
-    response = TestClient(app).request(method, path, headers=headers, json={})
+    client = TestClient(app)
+    for method, path in ROUTES:
+        for authorization in (None, "Bearer wrong-secret"):
+            headers = {"Authorization": authorization} if authorization is not None else {}
+            response = client.request(method, path, headers=headers, json={})
+            assert response.status_code == 401, (method, path, authorization)
+            assert response.json()["error"]["code"] == "unauthorized"
+            assert "test-worker-secret" not in response.text
+
+
+@pytest.mark.parametrize("authorization", ["Basic abc", "Bearer ", "bearer", "Bearer test-worker-secret-0123456789x"])
+def test_malformed_bearer_headers_are_refused(aws_env: dict[str, str], authorization: str) -> None:
+    from zapgate_worker_proxy.app import app
+
+    response = TestClient(app).get("/worker-proxy/worker-settings", headers={"Authorization": authorization})
     assert response.status_code == 401
-    assert response.json()["error"]["code"] == "unauthorized"
-    assert "test-worker-secret" not in response.text
 
 
 def test_worker_settings_reports_the_fleet_cap(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:

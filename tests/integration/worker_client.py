@@ -25,7 +25,9 @@ def make_instance(env: dict[str, str], name: str = "inst", priority: int = 0, en
 
 
 def enqueue(env: dict[str, str], instance_id: str, to: str = "5511999999999", body: str = "hi",
-            **extra: Any) -> dict[str, Any]:
+            queue_owner: str | None = None, **extra: Any) -> dict[str, Any]:
     from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
 
-    return DynamoMessageStore(env["MESSAGES_TABLE"]).enqueue("tenant-a", instance_id, {"to": to, "body": body, **extra})
+    return DynamoMessageStore(env["MESSAGES_TABLE"]).enqueue(
+        "tenant-a", instance_id, {"to": to, "body": body, **extra}, queue_owner=queue_owner
+    )

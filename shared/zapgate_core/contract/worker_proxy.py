@@ -234,3 +234,32 @@ class UploadMediaResponse(ContractModel):
     media_url: str
     sha256: str
     size: int
+
+
+# ---------------------------------------------------------------- heartbeat (zapgate extension)
+# One request per sidecar renews every lock it holds and waits (long-poll) until one of those
+# instances has outbound work, so an idle fleet costs a few requests per hour and new
+# messages are picked up within milliseconds. Servers without it answer 404; the sidecar
+# then falls back to per-lock renew and queued-messages polling, as the Node worker does.
+MAX_HEARTBEAT_WAIT_MS = 20_000
+
+
+class HeldLock(ContractModel):
+    instance_id: str = InstanceId
+    lock_token: str | None = Field(default=None, max_length=MAX_ID)
+
+
+class HeartbeatRequest(ContractModel):
+    instance_owner: str = Field(min_length=1, max_length=MAX_ID)
+    ttl_ms: int = Field(default=30_000, ge=1_000, le=3_600_000)
+    locks: list[HeldLock] = Field(default_factory=list, max_length=500)
+    wait_ms: int = Field(default=0, ge=0, le=MAX_HEARTBEAT_WAIT_MS)
+
+
+class LockStatus(LockResponse):
+    instance_id: str = InstanceId
+
+
+class HeartbeatResponse(ContractModel):
+    locks: list[LockStatus]
+    ready: list[str] = Field(description="instances among `locks` with outbound messages waiting")

@@ -106,6 +106,9 @@ class DynamoInstanceStore:
         }
         start = decode_cursor(cursor, {"id", "tenant_id", "created_sk"})
         if start:
+            # DynamoDB answers a start key from another partition with a ValidationException (a 500).
+            if from_item(start)["tenant_id"] != tenant_id:  # type: ignore[index]
+                raise ValueError("cursor belongs to another listing")
             request["ExclusiveStartKey"] = start
         response = client("dynamodb").query(**request)
         items = [from_item(i) for i in response.get("Items", [])]

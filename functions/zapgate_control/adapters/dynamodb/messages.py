@@ -75,7 +75,10 @@ class DynamoMessageStore:
         }
 
     # ------------------------------------------------------------ outbound
-    def enqueue(self, tenant_id: str, instance_id: str, content: dict[str, Any]) -> dict[str, Any]:
+    def enqueue(
+        self, tenant_id: str, instance_id: str, content: dict[str, Any], queue_owner: str | None = None
+    ) -> dict[str, Any]:
+        """Queue a message; `queue_owner` (the live lock holder) lets that sidecar's heartbeat see it."""
         now = self.clock()
         message_id = str(uuid.uuid4())
         item = {
@@ -86,6 +89,7 @@ class DynamoMessageStore:
             "claim_count": 0,
             "queue_pk": instance_id,
             "queue_sk": f"{now:013d}#{message_id}",
+            "queue_owner": queue_owner,
         }
         client("dynamodb").put_item(
             TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(id)"
@@ -133,7 +137,9 @@ class DynamoMessageStore:
                 Key=to_item({"id": message_id}),
                 UpdateExpression=(
                     "SET #state = :claimed, lease_expires_at = :lease, claimed_at = :at, "
-                    "claim_count = claim_count + :one"
+                    "claim_count = claim_count + :one "
+                    # Out of the owner index once claimed: a live lease is not work waiting.
+                    "REMOVE queue_owner"
                 ),
                 ConditionExpression=(
                     "#state = :queued OR (#state = :claimed AND lease_expires_at <= :now AND claim_count < :max)"
@@ -165,7 +171,7 @@ class DynamoMessageStore:
                 Key=to_item({"id": message_id}),
                 UpdateExpression=(
                     "SET #state = :failed, #error = :error, finished_at = :at "
-                    "REMOVE queue_pk, queue_sk, lease_expires_at"
+                    "REMOVE queue_pk, queue_sk, queue_owner, lease_expires_at"
                 ),
                 ConditionExpression="#state = :claimed AND lease_expires_at <= :now AND claim_count >= :max",
                 ExpressionAttributeNames={"#state": "state", "#error": "error"},
@@ -194,7 +200,7 @@ class DynamoMessageStore:
                 Key=to_item({"id": message_id}),
                 UpdateExpression="SET "
                 + ", ".join(f"#{k} = :{k}" for k in sets)
-                + " REMOVE queue_pk, queue_sk, lease_expires_at",
+                + " REMOVE queue_pk, queue_sk, queue_owner, lease_expires_at",
                 ConditionExpression="#state = :claimed",
                 ExpressionAttributeNames={f"#{k}": k for k in sets},
                 ExpressionAttributeValues=to_values(
@@ -213,6 +219,18 @@ class DynamoMessageStore:
         if interpret_refused_mark(current.get("state", ""), state) is MarkOutcome.ALREADY:
             return current
         raise MarkConflict(current.get("state", ""))
+
+    def instances_with_work(self, owner: str) -> set[str]:
+        """Instances whose queued messages were addressed to `owner` (one Query on a sparse index)."""
+        response = client("dynamodb").query(
+            TableName=self.table,
+            IndexName="owner_queue",
+            KeyConditionExpression="queue_owner = :o",
+            ExpressionAttributeValues=to_values({":o": owner}),
+            ProjectionExpression="instance_id",
+            Limit=200,
+        )
+        return {str(item["instance_id"]["S"]) for item in response.get("Items", [])}
 
     # ------------------------------------------------------------ inbound
     def put_inbound(self, message_id: str, instance_id: str, content: dict[str, Any]) -> bool:

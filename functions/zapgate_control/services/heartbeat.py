@@ -1,0 +1,48 @@
+"""A sidecar's heartbeat: renew all its locks, then wait until one of its instances has work.
+
+The wait polls one sparse index (`owner_queue`) at a short interval, so a message queued
+for a connected instance is seen within ~TICK and an idle sidecar costs one request per
+renew interval for all of its instances together.
+"""
+
+from __future__ import annotations
+
+import time
+
+from zapgate_core.contract.worker_proxy import HeartbeatRequest, HeartbeatResponse, LockStatus
+
+from zapgate_control.adapters.dynamodb.instances import InstanceNotFound
+from zapgate_control.clock import iso
+from zapgate_control.ports import InstanceStore, MessageStore
+
+TICK_S = 0.05
+
+
+def heartbeat(instances: InstanceStore, messages: MessageStore, request: HeartbeatRequest) -> HeartbeatResponse:
+    statuses: list[LockStatus] = []
+    held: set[str] = set()
+    for lock in request.locks:
+        try:
+            renewed, state = instances.renew_lock(
+                lock.instance_id, request.instance_owner, lock.lock_token, request.ttl_ms
+            )
+        except InstanceNotFound:
+            renewed, state = False, None
+        if renewed:
+            held.add(lock.instance_id)
+        statuses.append(
+            LockStatus(
+                instance_id=lock.instance_id,
+                acquired=renewed,
+                instance_owner=state.owner if state else None,
+                lock_token=state.token if renewed and state else None,
+                expires_at=iso(state.expires_at_ms) if state and state.owner else None,
+                fence=state.fence if state else None,
+            )
+        )
+    deadline = time.monotonic() + request.wait_ms / 1000
+    while True:
+        ready = messages.instances_with_work(request.instance_owner) & held if held else set()
+        if ready or time.monotonic() + TICK_S > deadline:
+            return HeartbeatResponse(locks=statuses, ready=sorted(ready))
+        time.sleep(TICK_S)
