@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from functools import cache
 
 from zapgate_core.domain.outbound import ClaimPolicy
+from zapgate_core.storage.media import ContentAddressedMedia
 
 from zapgate_control.adapters.dynamodb.api_keys import DynamoApiKeyStore
 from zapgate_control.adapters.dynamodb.audit import DynamoAuditLog
 from zapgate_control.adapters.dynamodb.contacts import DynamoContactStore
 from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
 from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
-from zapgate_control.adapters.s3_media import S3MediaStore
+from zapgate_control.aws import client
 from zapgate_control.ports import ApiKeyStore, AuditLog, ContactStore, InstanceStore, MediaStore, MessageStore
 from zapgate_control.settings import Settings, get_settings
 
@@ -38,7 +39,7 @@ def get_stores() -> Stores:
         messages=DynamoMessageStore(settings.messages_table, settings.message_retention_days),
         contacts=DynamoContactStore(settings.contacts_table),
         audit=DynamoAuditLog(settings.audit_table),
-        media=S3MediaStore(settings.media_bucket, settings.media_url_ttl_seconds),
+        media=ContentAddressedMedia(settings.media_bucket, settings.media_url_ttl_seconds, lambda: client("s3")),
         api_keys=DynamoApiKeyStore(settings.api_keys_table),
         claim_policy=ClaimPolicy(lease_ms=settings.outbound_lease_ms, max_claims=settings.outbound_max_claims),
     )

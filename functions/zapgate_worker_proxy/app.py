@@ -7,7 +7,12 @@ prefix themselves so the same app serves API Gateway (via Mangum) and uvicorn un
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI, Query
-
+from zapgate_control.clock import system_clock
+from zapgate_control.errors import install_error_handlers
+from zapgate_control.observability import install_request_telemetry, logger
+from zapgate_control.services import contacts, fleet, heartbeat, inbound, locks, media, outbound
+from zapgate_control.wiring import Stores, get_stores
+from zapgate_control.worker_auth import require_worker
 from zapgate_core.contract.worker_proxy import (
     ContactResolveRequest,
     ContactResolveResponse,
@@ -34,11 +39,6 @@ from zapgate_core.contract.worker_proxy import (
     UploadMediaResponse,
     WorkerSettings,
 )
-from zapgate_control.errors import install_error_handlers
-from zapgate_control.observability import install_request_telemetry, logger
-from zapgate_control.services import contacts, fleet, heartbeat, inbound, locks, media, outbound
-from zapgate_control.wiring import Stores, get_stores
-from zapgate_control.worker_auth import require_worker
 
 PREFIX = "/worker-proxy"
 _errors = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422)}
@@ -58,7 +58,7 @@ def eligible_instances(
     order: str = Query(default="priority.desc", description="Always priority descending, ties by creation"),
     stores: Stores = Depends(get_stores),
 ) -> EligibleInstances:
-    return fleet.eligible(stores.instances, limit)
+    return fleet.eligible(stores.instances, limit, system_clock())
 
 
 @router.post("/instance-lock/acquire", response_model=LockResponse)

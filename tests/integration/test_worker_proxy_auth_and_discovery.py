@@ -78,7 +78,12 @@ def test_eligible_instances_priority_desc_stable_ties_enabled_only(aws_env: dict
     assert response.status_code == 200
     ids = [i["id"] for i in response.json()["instances"]]
     assert ids == [high["id"], tie_first["id"], tie_second["id"], low["id"], negative["id"]]
-    assert response.json()["instances"][0] == {"id": high["id"], "priority": 9}
+    assert response.json()["instances"][0] == {"id": high["id"], "priority": 9, "owner": None}
+
+    client.post("/worker-proxy/instance-lock/acquire",
+                json={"instanceId": high["id"], "instance_owner": "sidecar-a", "ttl_ms": 30_000})
+    owners = {i["id"]: i["owner"] for i in client.get("/worker-proxy/eligible-instances").json()["instances"]}
+    assert owners[high["id"]] == "sidecar-a" and owners[low["id"]] is None
 
     limited = client.get("/worker-proxy/eligible-instances?limit=2").json()["instances"]
     assert [i["id"] for i in limited] == [high["id"], tie_first["id"]]

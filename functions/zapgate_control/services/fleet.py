@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from zapgate_core.contract.worker_proxy import EligibleInstance, EligibleInstances, UpdateStatusRequest, WorkerSettings
+from zapgate_core.contract.worker_proxy import (
+    EligibleInstance,
+    EligibleInstances,
+    UpdateStatusRequest,
+    WorkerSettings,
+)
 
 from zapgate_control.adapters.dynamodb.instances import InstanceNotFound, StaleLockToken
 from zapgate_control.errors import ApiError, NotFound
@@ -14,9 +19,16 @@ def worker_settings(max_active_instances: int) -> WorkerSettings:
     return WorkerSettings(max_active_instances=max_active_instances)
 
 
-def eligible(instances: InstanceStore, limit: int) -> EligibleInstances:
+def eligible(instances: InstanceStore, limit: int, now_ms: int) -> EligibleInstances:
+    def live_owner(item: dict[str, object]) -> str | None:
+        expires = int(item.get("lock_expires_at_ms", 0) or 0)  # type: ignore[call-overload]
+        return str(item["lock_owner"]) if item.get("lock_owner") and expires > now_ms else None
+
     return EligibleInstances(
-        instances=[EligibleInstance(id=i["id"], priority=int(i.get("priority", 0))) for i in instances.eligible(limit)]
+        instances=[
+            EligibleInstance(id=i["id"], priority=int(i.get("priority", 0)), owner=live_owner(i))
+            for i in instances.eligible(limit)
+        ]
     )
 
 

@@ -6,7 +6,13 @@ import uuid
 from typing import Any
 
 from zapgate_core.contract.worker_proxy import InboundMessage, InboundResponse
-from zapgate_core.domain.inbound import effective_chat_type, has_content, inbound_id, learnt_lid_mapping, media_problem
+from zapgate_core.domain.inbound import (
+    effective_chat_type,
+    has_content,
+    inbound_id,
+    learnt_lid_mapping,
+    media_problem,
+)
 
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics

@@ -66,6 +66,9 @@ class WorkerSettings(ContractModel):
 class EligibleInstance(ContractModel):
     id: str
     priority: int = 0
+    # zapgate extension: the live lock holder, judged by the server's clock (None = free), so a
+    # sidecar skips instances another sidecar runs without spending an acquire on each.
+    owner: str | None = None
 
 
 class EligibleInstances(ContractModel):

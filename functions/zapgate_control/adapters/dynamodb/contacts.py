@@ -10,7 +10,13 @@ from typing import Any
 
 from zapgate_core.domain.inbound import contact_id
 
-from zapgate_control.adapters.dynamodb.codec import from_item, is_conditional_failure, old_item, to_item, to_values
+from zapgate_control.adapters.dynamodb.codec import (
+    from_item,
+    is_conditional_failure,
+    old_item,
+    to_item,
+    to_values,
+)
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
 

@@ -1,0 +1,149 @@
+"""The worker-proxy contract from the sidecar's side, over HTTP with httpx.
+
+Requests are built and answers parsed with zapgate_core's contract models, so this client
+works against any server that speaks the contract (ours, or the Supabase edge functions the
+Node worker used): answers are read leniently (bare arrays, `data`, alias names).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+from zapgate_core.contract.worker_proxy import (
+    ContactResolveRequest,
+    ContactResolveResponse,
+    EligibleInstances,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    InboundMessage,
+    InboundResponse,
+    LockAcquireRequest,
+    LockReleaseRequest,
+    LockRenewRequest,
+    LockResponse,
+    MarkFailedRequest,
+    MarkSentRequest,
+    PrimaryJidResponse,
+    QueuedMessage,
+    UpdateStatusRequest,
+    UploadMediaRequest,
+    WorkerSettings,
+)
+
+Model = TypeVar("Model", bound=BaseModel)
+ERROR_BODY_CHARS = 220  # as much of an error body as the Node worker logged; never more
+
+
+class WorkerProxyError(Exception):
+    def __init__(self, method: str, path: str, status: int, body: str) -> None:
+        super().__init__(f"{method} {path} -> {status}: {body[:ERROR_BODY_CHARS]}")
+        self.status = status
+
+
+class WorkerProxyClient:
+    def __init__(self, base_url: str, secret: str, timeout_s: float = 15.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=timeout_s,
+            transport=transport,
+        )
+        self.heartbeat_supported: bool | None = None  # unknown until the first call
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str, *, body: BaseModel | None = None,
+                    params: dict[str, Any] | None = None, timeout_s: float | None = None) -> Any:
+        response = await self._http.request(
+            method,
+            path,
+            json=body.model_dump(mode="json", by_alias=True) if body is not None else None,
+            params=params,
+            timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+        if response.status_code >= 300:
+            raise WorkerProxyError(method, path, response.status_code, response.text)
+        return response.json() if response.content else {}
+
+    @staticmethod
+    def _parse(model: type[Model], data: Any) -> Model:
+        return model.model_validate(data)
+
+    # ------------------------------------------------------------ discovery
+    async def worker_settings(self) -> WorkerSettings:
+        return self._parse(WorkerSettings, await self._call("GET", "/worker-settings"))
+
+    async def eligible_instances(self, limit: int = 50) -> EligibleInstances:
+        data = await self._call(
+            "GET", "/eligible-instances", params={"enabled": "true", "limit": limit, "order": "priority.desc"}
+        )
+        return self._parse(EligibleInstances, {"instances": data} if isinstance(data, list) else data)
+
+    # ------------------------------------------------------------ locks
+    async def acquire(self, instance_id: str, owner: str, ttl_ms: int) -> LockResponse:
+        body = LockAcquireRequest(instance_id=instance_id, instance_owner=owner, ttl_ms=ttl_ms)
+        return self._parse(LockResponse, await self._call("POST", "/instance-lock/acquire", body=body))
+
+    async def renew(self, instance_id: str, owner: str, ttl_ms: int, token: str | None) -> LockResponse:
+        body = LockRenewRequest(instance_id=instance_id, instance_owner=owner, ttl_ms=ttl_ms, lock_token=token)
+        return self._parse(LockResponse, await self._call("POST", "/instance-lock/renew", body=body))
+
+    async def release(self, instance_id: str, owner: str, token: str | None) -> None:
+        body = LockReleaseRequest(instance_id=instance_id, instance_owner=owner, lock_token=token)
+        await self._call("POST", "/instance-lock/release", body=body)
+
+    async def heartbeat(self, request: HeartbeatRequest) -> HeartbeatResponse | None:
+        """None when the server does not offer the heartbeat (then renew and poll per instance)."""
+        if self.heartbeat_supported is False:
+            return None
+        try:
+            data = await self._call("POST", "/heartbeat", body=request, timeout_s=request.wait_ms / 1000 + 10)
+        except WorkerProxyError as exc:
+            if exc.status in (404, 405):
+                self.heartbeat_supported = False
+                return None
+            raise
+        self.heartbeat_supported = True
+        return self._parse(HeartbeatResponse, data)
+
+    # ------------------------------------------------------------ status
+    async def update_status(self, request: UpdateStatusRequest) -> None:
+        await self._call("POST", "/update-status", body=request)
+
+    # ------------------------------------------------------------ outbound
+    async def queued_messages(self, instance_id: str, limit: int) -> list[QueuedMessage]:
+        data = await self._call("GET", "/queued-messages", params={"instanceId": instance_id, "limit": limit})
+        items = data if isinstance(data, list) else data.get("messages", [])
+        return [QueuedMessage.model_validate(item) for item in items]
+
+    async def mark_sent(self, message_id: str, wa_message_id: str, send_debug: dict[str, Any]) -> None:
+        body = MarkSentRequest(message_id=message_id, wa_message_id=wa_message_id, send_debug=send_debug)
+        await self._call("POST", "/mark-sent", body=body)
+
+    async def mark_failed(self, message_id: str, error: str, send_debug: dict[str, Any]) -> None:
+        body = MarkFailedRequest(message_id=message_id, error=error[:2_000], send_debug=send_debug)
+        await self._call("POST", "/mark-failed", body=body)
+
+    # ------------------------------------------------------------ inbound and contacts
+    async def inbound(self, message: InboundMessage) -> InboundResponse | None:
+        data = await self._call("POST", "/inbound", body=message)
+        try:
+            return InboundResponse.model_validate(data)
+        except ValueError:
+            return None  # other servers answer their own shape; a 2xx is what matters
+
+    async def resolve_contact(self, request: ContactResolveRequest) -> ContactResolveResponse:
+        return self._parse(ContactResolveResponse, await self._call("POST", "/contacts/resolve", body=request))
+
+    async def primary_jid(self, instance_id: str, jid: str) -> str | None:
+        data = await self._call("GET", "/contacts/primary-jid", params={"instanceId": instance_id, "jid": jid})
+        answer = PrimaryJidResponse.model_validate({"jid_pn": data.get("jid_pn"), "jid": data.get("jid")})
+        return answer.jid_pn or (answer.jid if answer.jid and not answer.jid.endswith("@lid") else None)
+
+    async def upload_media(self, request: UploadMediaRequest) -> str:
+        data = await self._call("POST", "/upload-media", body=request, timeout_s=60)
+        return str(data["media_url"])

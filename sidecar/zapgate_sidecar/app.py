@@ -1,0 +1,81 @@
+"""Wiring and the process lifecycle: settings → transport → fleet → health server; SIGTERM stops all."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import signal
+from typing import Any
+
+import httpx
+import uvicorn
+from zapgate_core.storage.media import ContentAddressedMedia
+
+from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient
+from zapgate_sidecar.fleet import Fleet
+from zapgate_sidecar.health import health_app
+from zapgate_sidecar.logs import log
+from zapgate_sidecar.runtime import RuntimeDeps
+from zapgate_sidecar.settings import SidecarSettings, load_settings
+from zapgate_sidecar.transport import WhatsAppTransport
+
+
+def build_transport(settings: SidecarSettings) -> WhatsAppTransport:
+    if settings.transport == "sim":
+        from zapgate_sidecar.transports.sim_transport import SimTransport
+
+        return SimTransport(settings.sim_url)
+    from zapgate_sidecar.transports.neonize_transport import NeonizeTransport
+
+    return NeonizeTransport()
+
+
+def _large_media(settings: SidecarSettings) -> ContentAddressedMedia | None:
+    if not settings.media_bucket:
+        return None
+
+    @functools.cache
+    def s3() -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client("s3", config=Config(signature_version="s3v4"))
+
+    return ContentAddressedMedia(settings.media_bucket, 7 * 24 * 3600, s3)
+
+
+async def run(settings: SidecarSettings) -> None:
+    proxy = WorkerProxyClient(settings.base_url, settings.worker_secret)
+    http = httpx.AsyncClient(follow_redirects=True)
+    deps = RuntimeDeps(settings=settings, proxy=proxy, transport=build_transport(settings), http=http,
+                       large_media=_large_media(settings), on_exit=lambda _i, _w: None)
+    fleet = Fleet(settings, proxy, deps)
+    server = uvicorn.Server(uvicorn.Config(health_app(fleet.describe), host="0.0.0.0", port=settings.port,
+                                           log_level="warning", lifespan="off"))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own SIGTERM
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("sidecar starting", extra={"owner": settings.instance_owner, "transport": settings.transport,
+                                        "edge": settings.base_url, "port": settings.port})
+    tasks = [asyncio.create_task(t) for t in (server.serve(), fleet.discovery_loop(), fleet.heartbeat_loop())]
+    await stop.wait()
+    log.info("sidecar stopping: releasing instances")
+    try:
+        await asyncio.wait_for(fleet.shutdown(), settings.stop_timeout_s)
+    except TimeoutError:
+        log.error("shutdown timed out; locks will expire on their own")
+    server.should_exit = True
+    for task in tasks[1:]:
+        task.cancel()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
+    await proxy.close()
+    await http.aclose()
+
+
+def main() -> None:
+    settings = load_settings()
+    asyncio.run(run(settings))

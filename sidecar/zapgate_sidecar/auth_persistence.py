@@ -1,0 +1,60 @@
+"""Where an instance's WhatsApp credentials survive a sidecar: DynamoDB when configured, else local disk.
+
+The runtime sees one small interface; `for_instance` picks DynamoDB (fenced by the lock
+token, so a stale owner cannot overwrite) when AUTH_STATE_TABLE is set, and plain files
+under AUTH_BASE otherwise (a single sidecar with a persistent volume, as in seed 000).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from zapgate_sidecar.settings import SidecarSettings
+
+
+class LockLost(Exception):
+    """A fenced write was refused: another sidecar owns the instance now."""
+
+
+class AuthPersistence(Protocol):
+    def restore(self) -> bool: ...
+    def save_if_changed(self) -> bool: ...
+    def save_now(self) -> None: ...
+    def wipe(self) -> None: ...
+
+
+class LocalDiskAuth:
+    """Credentials stay in auth_dir; nothing to restore or upload."""
+
+    def __init__(self, auth_dir: Path) -> None:
+        self.auth_dir = auth_dir
+
+    def restore(self) -> bool:
+        return any(self.auth_dir.iterdir()) if self.auth_dir.exists() else False
+
+    def save_if_changed(self) -> bool:
+        return False
+
+    def save_now(self) -> None:
+        return None
+
+    def wipe(self) -> None:
+        shutil.rmtree(self.auth_dir, ignore_errors=True)
+        self.auth_dir.mkdir(parents=True, exist_ok=True)
+
+
+def for_instance(
+    settings: SidecarSettings, instance_id: str, auth_dir: Path, token: Callable[[], str | None]
+) -> AuthPersistence:
+    if not settings.auth_state_table:
+        return LocalDiskAuth(auth_dir)
+    from zapgate_sidecar.auth_state.dynamo_store import DynamoAuthStateStore
+    from zapgate_sidecar.auth_state.persister import AuthStatePersister
+
+    store = DynamoAuthStateStore(settings.auth_state_table, settings.instances_table or "")
+    return AuthStatePersister(
+        store, instance_id, auth_dir, token, min_interval_s=settings.auth_save_interval_s
+    )

@@ -1,0 +1,172 @@
+"""The instance manager: which instances this sidecar runs, their locks, and the heartbeat.
+
+Every DISCOVERY_POLL_MS: read settings and eligible instances, walk them in priority order
+(stable ties) and take locks until this sidecar runs MAX_ACTIVE_INSTANCES (0 = no cap);
+instances another sidecar holds are skipped without an acquire (the server says who holds
+each). Runtimes that left the target stop, after a 60 s cooldown when connected (seed 000:
+no thrash). One heartbeat call renews every lock and wakes outbound runners when work
+waits; against servers without it, each lock is renewed on its own and runners poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import httpx
+from zapgate_core.contract.worker_proxy import HeartbeatRequest, HeldLock, LockResponse
+
+from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient, WorkerProxyError
+from zapgate_sidecar.logs import log
+from zapgate_sidecar.policies import select_target
+from zapgate_sidecar.runtime import InstanceRuntime, RuntimeDeps
+from zapgate_sidecar.settings import SidecarSettings
+
+RETREAT_S = {"stream_replaced": 300.0, "connect_failed": 600.0, "runtime_error": 30.0}
+
+
+class Fleet:
+    def __init__(self, settings: SidecarSettings, proxy: WorkerProxyClient, deps: RuntimeDeps) -> None:
+        self.settings = settings
+        self.proxy = proxy
+        self.deps = deps
+        deps.on_exit = self._forget
+        self.runtimes: dict[str, InstanceRuntime] = {}
+        self._left_target_at: dict[str, float] = {}
+        self._retreat_until: dict[str, float] = {}
+        self._stopping = asyncio.Event()
+        self.last_discovery_error: str | None = None
+
+    # ------------------------------------------------------------ discovery
+    async def discovery_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.discover_once()
+                self.last_discovery_error = None
+            except (WorkerProxyError, httpx.HTTPError, ValueError) as exc:
+                self.last_discovery_error = str(exc)[:200]
+                log.warning("discovery failed", extra={"error": self.last_discovery_error})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.settings.discovery_poll_ms / 1000)
+
+    async def discover_once(self) -> None:
+        worker_settings = await self.proxy.worker_settings()
+        cap = worker_settings.max_active_instances or self.settings.max_active_instances
+        eligible = (await self.proxy.eligible_instances()).instances
+        owner = self.settings.instance_owner
+        now = time.monotonic()
+        target: list[str] = []
+        for instance_id in select_target(eligible, 0):
+            if cap and len(target) >= cap:
+                break
+            if instance_id in self.runtimes:
+                target.append(instance_id)
+                continue
+            held_by = next(i.owner for i in eligible if i.id == instance_id)
+            if (held_by and held_by != owner) or self._retreat_until.get(instance_id, 0) > now:
+                continue
+            if await self._try_start(instance_id):
+                target.append(instance_id)
+        for instance_id, runtime in list(self.runtimes.items()):
+            if instance_id in target:
+                self._left_target_at.pop(instance_id, None)
+                continue
+            left = self._left_target_at.setdefault(instance_id, now)
+            if not runtime.connected or now - left >= self.settings.stop_cooldown_ms / 1000:
+                self._left_target_at.pop(instance_id, None)
+                await runtime.stop("left_target")
+
+    async def _try_start(self, instance_id: str) -> bool:
+        try:
+            lock = await self.proxy.acquire(instance_id, self.settings.instance_owner,
+                                            self.settings.instance_lock_ttl_ms)
+        except WorkerProxyError as exc:
+            if exc.status == 404:
+                return False  # deleted since discovery
+            raise
+        if not lock.acquired:
+            return False
+        self._start_runtime(instance_id, lock)
+        return True
+
+    def _start_runtime(self, instance_id: str, lock: LockResponse) -> None:
+        runtime = InstanceRuntime(instance_id, lock, self.deps)
+        self.runtimes[instance_id] = runtime
+        log.info("instance acquired", extra={"instance_id": instance_id, "fence": lock.fence})
+        runtime.start()
+
+    def _forget(self, instance_id: str, why: str) -> None:
+        self.runtimes.pop(instance_id, None)
+        retreat = RETREAT_S.get(why.split(":", 1)[0])
+        if retreat:
+            self._retreat_until[instance_id] = time.monotonic() + retreat
+        log.info("instance released", extra={"instance_id": instance_id, "why": why})
+
+    # ------------------------------------------------------------ locks and wake-ups
+    async def heartbeat_loop(self) -> None:
+        renew_s = self.settings.lock_renew_ms / 1000
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                handled = await self.heartbeat_once(wait_ms=int(renew_s * 1000))
+            except (WorkerProxyError, httpx.HTTPError, ValueError) as exc:
+                log.warning("heartbeat failed", extra={"error": str(exc)[:200]})
+                handled = False
+            # Without a heartbeat (or after an error) renewals pace themselves; a long-poll already waited.
+            if not handled or time.monotonic() - started < 0.05:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), renew_s if not handled else 0.05)
+
+    async def heartbeat_once(self, wait_ms: int) -> bool:
+        """True when the server's heartbeat did the work; False when it must be done per lock."""
+        held = dict(self.runtimes)
+        if not held and self.proxy.heartbeat_supported is not None:
+            return False
+        request = HeartbeatRequest(
+            instance_owner=self.settings.instance_owner,
+            ttl_ms=self.settings.instance_lock_ttl_ms,
+            locks=[HeldLock(instance_id=i, lock_token=r.lock_token) for i, r in held.items()],
+            wait_ms=wait_ms if held else 0,
+        )
+        answer = await self.proxy.heartbeat(request)
+        if answer is None:
+            await self._renew_each(held)
+            return False
+        for status in answer.locks:
+            runtime = self.runtimes.get(status.instance_id)
+            if runtime is not None and not status.acquired:
+                log.warning("lock lost", extra={"instance_id": status.instance_id, "owner": status.instance_owner})
+                runtime.lock_lost()
+        for instance_id in answer.ready:
+            if instance_id in self.runtimes:
+                self.runtimes[instance_id].wake_outbound()
+        return True
+
+    async def _renew_each(self, held: dict[str, InstanceRuntime]) -> None:
+        for instance_id, runtime in held.items():
+            try:
+                answer = await self.proxy.renew(instance_id, self.settings.instance_owner,
+                                                self.settings.instance_lock_ttl_ms, runtime.lock_token)
+            except WorkerProxyError as exc:
+                if exc.status != 404:
+                    continue
+                answer = LockResponse(acquired=False)
+            if not answer.acquired:
+                runtime.lock_lost()
+
+    # ------------------------------------------------------------ shutdown and health
+    async def shutdown(self) -> None:
+        self._stopping.set()
+        runtimes = list(self.runtimes.values())
+        await asyncio.gather(*(r.stop("shutdown") for r in runtimes), return_exceptions=True)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "owner": self.settings.instance_owner,
+            "transport": self.deps.transport.name,
+            "heartbeat": self.proxy.heartbeat_supported,
+            "last_discovery_error": self.last_discovery_error,
+            "instances": [r.describe() for r in self.runtimes.values()],
+        }

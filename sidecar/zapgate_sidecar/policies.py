@@ -1,0 +1,59 @@
+"""Sidecar decisions that need no I/O: which instances to run, when to reconnect, when to trip the breaker."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+
+from zapgate_core.contract.worker_proxy import EligibleInstance
+
+
+def select_target(instances: Sequence[EligibleInstance], max_active: int) -> list[str]:
+    """Top N by priority; ties keep the server's order (creation order), so targets don't flap."""
+    ordered = sorted(enumerate(instances), key=lambda pair: (-pair[1].priority, pair[0]))
+    ids = [instance.id for _, instance in ordered]
+    return ids[:max_active] if max_active > 0 else ids
+
+
+class Backoff:
+    """Seed 000's per-instance reconnect delays, reset when a connection opens."""
+
+    def __init__(self, steps_s: Iterable[float]) -> None:
+        self.steps = tuple(steps_s)
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        delay = self.steps[min(self.attempt, len(self.steps) - 1)]
+        self.attempt += 1
+        return delay
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class BadMacBreaker:
+    """Trips after `threshold` undecryptable messages within `window_ms`; then rests for `cooldown_ms`.
+
+    The rest stops a fresh session (new QR, new keys) from being wiped again by the tail of
+    the same flood of retries.
+    """
+
+    def __init__(self, threshold: int, window_ms: int, cooldown_ms: int) -> None:
+        self.threshold = threshold
+        self.window_ms = window_ms
+        self.cooldown_ms = cooldown_ms
+        self._hits: deque[int] = deque()
+        self._resting_until = 0
+
+    def record(self, now_ms: int) -> bool:
+        """Count one failure; True when the breaker trips."""
+        if now_ms < self._resting_until:
+            return False
+        self._hits.append(now_ms)
+        while self._hits and self._hits[0] <= now_ms - self.window_ms:
+            self._hits.popleft()
+        if len(self._hits) >= self.threshold:
+            self._hits.clear()
+            self._resting_until = now_ms + self.cooldown_ms
+            return True
+        return False

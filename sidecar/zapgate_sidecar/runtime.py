@@ -1,0 +1,322 @@
+"""One instance's life on this sidecar: session, status reports, reconnects, outbound and inbound.
+
+Transport events arrive on a queue (the transport's sink only enqueues), tagged with the
+session generation that produced them, so events of a session we already closed are
+dropped instead of acted on. This layer owns reconnection: on any disconnect the session
+is closed and reopened after seed 000's backoff, so whatsmeow's own retry never runs
+beside ours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from zapgate_core.contract.worker_proxy import LockResponse, UpdateStatusRequest
+from zapgate_core.storage.media import ContentAddressedMedia
+
+from zapgate_sidecar import qr
+from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient, WorkerProxyError
+from zapgate_sidecar.auth_persistence import AuthPersistence, LockLost, for_instance
+from zapgate_sidecar.inbound import InboundPipeline
+from zapgate_sidecar.logs import log
+from zapgate_sidecar.outbound import NotConnected, send_one
+from zapgate_sidecar.policies import Backoff, BadMacBreaker
+from zapgate_sidecar.settings import SidecarSettings
+from zapgate_sidecar.transport import (
+    Connected,
+    ConnectFailed,
+    Disconnected,
+    IncomingMessage,
+    LoggedOut,
+    PairingCodeIssued,
+    QrShown,
+    ReceiptReceived,
+    StreamReplaced,
+    TransportEvent,
+    Undecryptable,
+    WhatsAppSession,
+    WhatsAppTransport,
+)
+
+SAFETY_NET_POLL_S = 300.0  # with the heartbeat, polls only catch messages queued for no owner
+MAX_INBOUND_IN_FLIGHT = 8
+
+
+@dataclass
+class RuntimeDeps:
+    settings: SidecarSettings
+    proxy: WorkerProxyClient
+    transport: WhatsAppTransport
+    http: httpx.AsyncClient
+    large_media: ContentAddressedMedia | None
+    on_exit: Callable[[str, str], None]  # (instance_id, why): the fleet forgets the runtime
+    now_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+
+
+class InstanceRuntime:
+    def __init__(self, instance_id: str, lock: LockResponse, deps: RuntimeDeps) -> None:
+        settings = deps.settings
+        self.instance_id = instance_id
+        self.deps = deps
+        self.lock_token = lock.lock_token
+        self.fence = lock.fence
+        self.state = "starting"
+        self.status: str | None = None
+        self.connected = False
+        self.own_jid: str | None = None
+        self.last_reason: str | None = None
+        self.sent = 0
+        self.received = 0
+        self.auth_dir = settings.auth_base / instance_id
+        self.auth_dir.mkdir(parents=True, exist_ok=True)
+        self.auth: AuthPersistence = for_instance(settings, instance_id, self.auth_dir, lambda: self.lock_token)
+        self.inbound = InboundPipeline(
+            deps.proxy, instance_id, settings.media_base / instance_id, settings.upload_media_max_bytes,
+            deps.large_media, {},
+        )
+        self._events: asyncio.Queue[tuple[int, TransportEvent]] = asyncio.Queue()
+        self._generation = 0
+        self._session: WhatsAppSession | None = None
+        self._backoff = Backoff(settings.reconnect_backoff_s)
+        self._breaker = BadMacBreaker(settings.bad_mac_threshold, settings.bad_mac_window_ms,
+                                      settings.bad_mac_cooldown_ms)
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._inbound_slots = asyncio.Semaphore(MAX_INBOUND_IN_FLIGHT)
+        self._main: asyncio.Task[None] | None = None
+        self._pairing_phone: str | None = None
+        self._stop_task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._main = asyncio.create_task(self._run(), name=f"runtime-{self.instance_id}")
+
+    def wake_outbound(self) -> None:
+        self._wake.set()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "instance_id": self.instance_id,
+            "state": self.state,
+            "status": self.status,
+            "connected": self.connected,
+            "jid": self.own_jid,
+            "fence": self.fence,
+            "last_reason": self.last_reason,
+            "sent": self.sent,
+            "received": self.received,
+        }
+
+    async def stop(self, why: str, *, release: bool = True, report: bool = True) -> None:
+        """Graceful stop: persist credentials (fenced), close the socket, report, release the lock."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        self.state = "stopping"
+        for task in [*self._tasks, *([self._main] if self._main else [])]:
+            if task is not asyncio.current_task():
+                task.cancel()
+        if release:  # a lost lock means someone else owns the state: no save, no status, no release
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.auth.save_now)
+        await self._close_session()
+        if release and report:
+            with contextlib.suppress(LockLost):
+                await self._report("DISCONNECTED", reason=why)
+        if release:
+            with contextlib.suppress(Exception):
+                await self.deps.proxy.release(self.instance_id, self.deps.settings.instance_owner, self.lock_token)
+        self.state = "stopped"
+        self.deps.on_exit(self.instance_id, why)
+
+    async def request_pairing_code(self, phone: str) -> None:
+        self._pairing_phone = phone
+        if self._session is not None:
+            await asyncio.to_thread(self._session.request_pairing_code, phone)
+
+    # ------------------------------------------------------------ main loop
+    async def _run(self) -> None:
+        try:
+            restored = await asyncio.to_thread(self.auth.restore)
+            log.info("instance starting", extra={"instance_id": self.instance_id, "auth_restored": restored})
+            self._open_session()
+            self._spawn(self._outbound_loop())
+            self._spawn(self._auth_loop())
+            while not self._stopping.is_set():
+                generation, event = await self._events.get()
+                if generation == self._generation:
+                    await self._handle(event)
+        except asyncio.CancelledError:
+            raise
+        except LockLost:
+            self._schedule_stop("lock_lost", release=False)
+        except Exception:
+            log.exception("instance runtime failed", extra={"instance_id": self.instance_id})
+            self._schedule_stop("runtime_error", release=True)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _open_session(self) -> None:
+        self._generation += 1
+        generation = self._generation
+        loop = asyncio.get_running_loop()
+
+        def sink(event: TransportEvent) -> None:
+            # Called on a transport thread: hand over and return at once.
+            with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
+                loop.call_soon_threadsafe(self._events.put_nowait, (generation, event))
+
+        self._session = self.deps.transport.open_session(self.instance_id, self.auth_dir, sink)
+        self._session.start()
+        if self._pairing_phone:
+            self._spawn(asyncio.to_thread(self._session.request_pairing_code, self._pairing_phone))
+
+    async def _close_session(self) -> None:
+        session, self._session = self._session, None
+        self._generation += 1  # whatever the old session still says is now stale
+        self.connected = False
+        if session is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.to_thread(session.stop), 10)
+
+    async def _handle(self, event: TransportEvent) -> None:
+        match event:
+            case QrShown(code=code):
+                self.state = "waiting_qr"
+                if self.deps.settings.print_qr:
+                    print(f"\nScan to link instance {self.instance_id} (WhatsApp > Linked devices):\n"
+                          f"{qr.terminal_text(code)}", flush=True)
+                await self._report("CONNECTING", qr_code=qr.png_data_url(code))
+            case PairingCodeIssued(code=code):
+                self.state = "waiting_pairing"
+                if self.deps.settings.print_qr:
+                    print(f"\nPairing code for instance {self.instance_id}: {code}\n", flush=True)
+                await self._report("CONNECTING", pairing_code=code)
+            case Connected(jid=jid, push_name=push_name):
+                self.connected, self.own_jid, self.state = True, jid, "connected"
+                self._pairing_phone = None
+                self._backoff.reset()
+                await self._report("CONNECTED", jid=jid, push_name=push_name)
+                await asyncio.to_thread(self.auth.save_now)  # fresh credentials: keep them at once
+                self._wake.set()  # anything queued while we were away
+            case Disconnected(reason=reason):
+                await self._reconnect_later(f"disconnected:{reason}" if reason else "disconnected")
+            case ConnectFailed(reason=reason, permanent=True):
+                await self._close_session()
+                await self.stop(f"connect_failed:{reason}")
+            case ConnectFailed(reason=reason):
+                await self._reconnect_later(reason)
+            case LoggedOut(reason=reason):
+                await self._start_over(f"logged_out:{reason}" if reason else "logged_out")
+            case StreamReplaced():
+                # Another process runs our keys: a lock conflict. Step aside, never fight back.
+                await self._close_session()
+                await self.stop("stream_replaced")
+            case Undecryptable():
+                if self._breaker.record(self.deps.now_ms()):
+                    await self._start_over("bad_mac_breaker")
+            case IncomingMessage():
+                self._spawn(self._deliver(event))
+            case ReceiptReceived():
+                pass  # delivery/read receipts reach the control plane in the product issue
+
+    async def _reconnect_later(self, reason: str) -> None:
+        await self._close_session()
+        self.state = "reconnecting"
+        await self._report("DISCONNECTED", reason=reason)
+        delay = self._backoff.next_delay()
+        log.info("reconnecting", extra={"instance_id": self.instance_id, "reason": reason, "delay_s": delay})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), delay)
+        if not self._stopping.is_set():
+            self._open_session()
+
+    async def _start_over(self, reason: str) -> None:
+        """The credentials are dead: wipe them (here and in DynamoDB) and show a new QR."""
+        await self._close_session()
+        self.state = "wiping"
+        await self._report("DISCONNECTED", reason=reason)
+        await asyncio.to_thread(self.auth.wipe)
+        log.warning("auth state wiped", extra={"instance_id": self.instance_id, "reason": reason})
+        self._open_session()
+
+    async def _report(self, status: str, **fields: Any) -> None:
+        self.status = status
+        self.last_reason = fields.get("reason", self.last_reason)
+        request = UpdateStatusRequest(instance_id=self.instance_id, status=status, lock_token=self.lock_token, **fields)
+        try:
+            await self.deps.proxy.update_status(request)
+        except WorkerProxyError as exc:
+            if exc.status == 409:
+                raise LockLost(self.instance_id) from exc
+            log.warning("update-status failed", extra={"instance_id": self.instance_id, "status": exc.status})
+        except httpx.HTTPError as exc:
+            log.warning("update-status unreachable", extra={"instance_id": self.instance_id,
+                                                            "error": type(exc).__name__})
+
+    # ------------------------------------------------------------ background work
+    async def _deliver(self, message: IncomingMessage) -> None:
+        async with self._inbound_slots:
+            session = self._session
+            if session is not None and await self.inbound.deliver(message, session, self.own_jid):
+                self.received += 1
+
+    def _poll_interval_s(self) -> float:
+        if self.deps.proxy.heartbeat_supported:
+            return SAFETY_NET_POLL_S
+        return self.deps.settings.queue_poll_ms / 1000
+
+    async def _outbound_loop(self) -> None:
+        batch_size = self.deps.settings.outbound_batch
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_interval_s())
+            self._wake.clear()
+            session = self._session
+            if not self.connected or session is None:
+                continue
+            try:
+                batch = await self.deps.proxy.queued_messages(self.instance_id, batch_size)
+            except (WorkerProxyError, httpx.HTTPError) as exc:
+                log.warning("queued-messages failed", extra={"instance_id": self.instance_id, "error": str(exc)[:200]})
+                await asyncio.sleep(1)
+                continue
+            for message in batch:
+                try:
+                    outcome = await send_one(self.deps.proxy, self.deps.http, session, self.instance_id, message,
+                                             lambda: self.connected)
+                except NotConnected:
+                    break
+                self.sent += outcome.wa_message_id is not None
+            if len(batch) >= batch_size:
+                self._wake.set()  # more may be waiting: do not wait for a tick
+
+    async def _auth_loop(self) -> None:
+        while not self._stopping.is_set():
+            await asyncio.sleep(self.deps.settings.auth_save_interval_s)
+            try:
+                await asyncio.to_thread(self.auth.save_if_changed)
+            except LockLost:
+                await self.stop("lock_lost", release=False)
+                return
+            except Exception as exc:
+                log.warning("auth state save failed", extra={"instance_id": self.instance_id,
+                                                             "error": type(exc).__name__})
+
+    def lock_lost(self) -> None:
+        self._schedule_stop("lock_lost", release=False)
+
+    def _schedule_stop(self, why: str, release: bool) -> None:
+        # Kept on self: a task nobody references may be garbage-collected before it runs.
+        self._stop_task = asyncio.create_task(self.stop(why, release=release))
+

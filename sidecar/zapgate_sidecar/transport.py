@@ -1,0 +1,167 @@
+"""The port between the sidecar and a WhatsApp network: events in, commands out.
+
+A transport opens one session per instance. Sessions report what happens as plain event
+objects pushed to a sink callback; the sink must return at once (neonize runs callbacks
+one at a time on one goroutine and blocks its dispatch when Python is slow), so the
+sidecar only enqueues there and does HTTP and media work elsewhere.
+
+Commands (send, download, logout, pair) are blocking calls; the sidecar runs them in a
+worker thread. Every failure a command can have is a `TransportError` with a short reason
+that goes to mark-failed as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+MediaKind = Literal["image", "video", "audio", "document"]
+
+
+# ---------------------------------------------------------------- events (network → sidecar)
+@dataclass(frozen=True)
+class QrShown:
+    """A QR to scan; `code` is the raw string the QR encodes (the sidecar renders it)."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class PairingCodeIssued:
+    """Phone-number pairing: the 8-character code the user types on the phone."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class Connected:
+    jid: str
+    push_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """The socket closed; the session may reconnect (the sidecar decides when)."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class LoggedOut:
+    """The account removed this device, or the server rejects the session: the auth state is dead."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StreamReplaced:
+    """Another process connected with the same keys: a lock conflict, never fought back."""
+
+
+@dataclass(frozen=True)
+class ConnectFailed:
+    """The server refused the connection; `permanent` (ban, outdated client) stops retries."""
+
+    reason: str
+    permanent: bool = False
+
+
+@dataclass(frozen=True)
+class Undecryptable:
+    """A message could not be decrypted (the Baileys 'Bad MAC' equivalent)."""
+
+    wa_message_id: str
+    chat_jid: str
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    kind: MediaKind
+    mime_type: str | None
+    file_name: str | None
+    file_size: int | None
+    handle: object = field(compare=False, repr=False)  # transport-specific, passed back to download()
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    wa_message_id: str
+    chat_jid: str
+    sender_jid: str  # the real author: participant in groups, the chat in direct chats
+    from_me: bool
+    timestamp: int  # seconds since the epoch
+    text: str = ""
+    sender_pn: str | None = None  # the phone JID beside a @lid sender, when WhatsApp gives it
+    push_name: str | None = None
+    media: MediaRef | None = None
+    is_protocol: bool = False  # receipts, revokes, key distribution... nothing to deliver
+    is_history: bool = False  # history sync, not a live message
+
+
+@dataclass(frozen=True)
+class ReceiptReceived:
+    wa_message_ids: tuple[str, ...]
+    chat_jid: str
+    kind: str  # "delivered", "read", "played", ...
+
+
+TransportEvent = (
+    QrShown
+    | PairingCodeIssued
+    | Connected
+    | Disconnected
+    | LoggedOut
+    | StreamReplaced
+    | ConnectFailed
+    | Undecryptable
+    | IncomingMessage
+    | ReceiptReceived
+)
+EventSink = Callable[[TransportEvent], None]
+
+
+# ---------------------------------------------------------------- commands (sidecar → network)
+@dataclass(frozen=True)
+class Outgoing:
+    kind: Literal["text", "image", "video", "audio", "document"]
+    text: str = ""  # the body, or the caption of media
+    data: bytes = b""
+    mime_type: str | None = None
+    file_name: str | None = None
+
+
+class TransportError(Exception):
+    """A command failed; str(self) is a short reason suitable for mark-failed."""
+
+
+class NetworkUnreachable(TransportError):
+    """WhatsApp could not be reached at all; retrying later is the only remedy."""
+
+
+class WhatsAppSession(Protocol):
+    def start(self) -> None:
+        """Begin connecting (QR or stored credentials); returns at once, events follow."""
+
+    def stop(self) -> None:
+        """Close the socket and keep the auth state."""
+
+    def logout(self) -> None:
+        """Unlink this device from the account (the auth state becomes useless)."""
+
+    def request_pairing_code(self, phone: str) -> None:
+        """Ask for a phone-number pairing code; a PairingCodeIssued event follows."""
+
+    def send(self, jid: str, message: Outgoing) -> str:
+        """Send and return WhatsApp's message id; raises TransportError."""
+
+    def download(self, media: MediaRef) -> bytes:
+        """The decrypted bytes of an incoming message's media; raises TransportError."""
+
+
+class WhatsAppTransport(Protocol):
+    name: str
+
+    def open_session(self, instance_id: str, auth_dir: Path, sink: EventSink) -> WhatsAppSession:
+        """A session whose credentials live under auth_dir (restored there before, persisted after)."""
