@@ -1,0 +1,317 @@
+"""HTTP face of the simulated WhatsApp network.
+
+Two audiences:
+
+* ``/sim/instances/{id}/...`` — the control API that tests and demos use to play the phone
+  and the outside world (scan a QR, deliver a message, unlink the device, drop the link).
+* ``/sim/transport/{id}/...`` — what the sidecar's sim transport calls in place of a
+  WhatsApp socket (connect, long-poll events, send, download, logout, pairing code).
+
+Errors are ``{"detail": "<short reason>"}`` with the status the network error carries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64 as b64
+import binascii
+import signal
+import threading
+import time
+from types import FrameType
+from typing import Any, Literal
+
+import anyio
+import uvicorn
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from .network import InvalidRequest, SimError, SimNetwork
+
+MAX_WAIT_MS = 20_000
+MediaType = Literal["image", "video", "audio", "document"]
+
+
+# ---------------------------------------------------------------- request bodies
+class ScanBody(BaseModel):
+    phone: str
+    push_name: str | None = None
+
+
+class InboundMedia(BaseModel):
+    type: MediaType
+    mime_type: str | None = None
+    file_name: str | None = None
+    base64: str
+
+
+class InboundBody(BaseModel):
+    id: str | None = None
+    chat: str
+    sender: str | None = None
+    sender_pn: str | None = None
+    push_name: str | None = None
+    body: str = ""
+    media: InboundMedia | None = None
+    from_me: bool = False
+    timestamp: int | None = None
+
+
+class UndecryptableBody(BaseModel):
+    count: int = Field(1, ge=1, le=1000)
+    chat: str | None = None
+
+
+class ReceiptBody(BaseModel):
+    wa_message_id: str
+    kind: str = "delivered"
+    chat: str | None = None
+
+
+class ConnectBody(BaseModel):
+    credential: str | None = None
+
+
+class SessionBody(BaseModel):
+    session: str
+
+
+class SendBody(BaseModel):
+    session: str
+    to: str
+    type: str
+    text: str = ""
+    data_base64: str = ""
+    mime_type: str | None = None
+    file_name: str | None = None
+
+
+class LogoutBody(BaseModel):
+    session: str | None = None
+    credential: str | None = None
+
+
+class PairingCodeBody(BaseModel):
+    session: str
+    phone: str
+
+
+def _decode(data: str) -> bytes:
+    try:
+        return b64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequest("invalid base64") from exc
+
+
+def create_app(network: SimNetwork | None = None) -> FastAPI:
+    net = network if network is not None else SimNetwork()
+    app = FastAPI(title="zapgate sim network", docs_url="/sim/docs", openapi_url="/sim/openapi.json")
+    app.state.network = net
+    # Long-polls park a worker thread each; a limiter of their own keeps them from starving
+    # the default pool that every other (sync) route runs in.
+    poll_limiter = anyio.CapacityLimiter(1000)
+
+    @app.exception_handler(SimError)
+    async def _sim_error(_: Request, exc: SimError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
+
+    @app.get("/sim/health")
+    def health() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/sim/reset")
+    def reset() -> dict[str, bool]:
+        net.reset()
+        return {"ok": True}
+
+    # ------------------------------------------------------------ control API
+    @app.get("/sim/instances/{instance_id}")
+    def instance_info(instance_id: str) -> dict[str, Any]:
+        return net.info(instance_id)
+
+    @app.post("/sim/instances/{instance_id}/scan")
+    def scan(instance_id: str, body: ScanBody) -> dict[str, Any]:
+        return net.scan(instance_id, body.phone, body.push_name)
+
+    @app.post("/sim/instances/{instance_id}/inbound")
+    def inbound(instance_id: str, body: InboundBody) -> dict[str, str]:
+        media = None
+        if body.media is not None:
+            m = body.media
+            media = (m.type, m.mime_type, m.file_name, _decode(m.base64))
+        message_id = net.deliver_inbound(
+            instance_id,
+            body.chat,
+            wa_message_id=body.id,
+            sender=body.sender,
+            sender_pn=body.sender_pn,
+            push_name=body.push_name,
+            body=body.body,
+            media=media,
+            from_me=body.from_me,
+            timestamp=body.timestamp,
+        )
+        return {"id": message_id}
+
+    @app.get("/sim/instances/{instance_id}/sent")
+    def sent(instance_id: str) -> list[dict[str, Any]]:
+        return net.sent(instance_id)
+
+    @app.post("/sim/instances/{instance_id}/logout")
+    def remove_device(instance_id: str) -> dict[str, bool]:
+        net.remove_device(instance_id)
+        return {"ok": True}
+
+    @app.post("/sim/instances/{instance_id}/drop")
+    def drop(instance_id: str) -> dict[str, bool]:
+        net.drop(instance_id)
+        return {"ok": True}
+
+    @app.post("/sim/instances/{instance_id}/undecryptable")
+    def undecryptable(instance_id: str, body: UndecryptableBody) -> dict[str, list[str]]:
+        return {"ids": net.undecryptable(instance_id, body.count, body.chat)}
+
+    @app.post("/sim/instances/{instance_id}/receipt")
+    def receipt(instance_id: str, body: ReceiptBody) -> dict[str, bool]:
+        net.receipt(instance_id, body.wa_message_id, body.kind, body.chat)
+        return {"ok": True}
+
+    # ------------------------------------------------------------ transport API
+    @app.post("/sim/transport/{instance_id}/connect")
+    def connect(instance_id: str, body: ConnectBody) -> dict[str, Any]:
+        session_id, cursor = net.connect(instance_id, body.credential)
+        return {"session": session_id, "after": cursor}
+
+    @app.get("/sim/transport/{instance_id}/events")
+    async def events(
+        instance_id: str,
+        session: str,
+        after: int = Query(0, ge=0),
+        wait_ms: int = Query(0, ge=0, le=MAX_WAIT_MS),
+    ) -> dict[str, Any]:
+        return await anyio.to_thread.run_sync(
+            net.poll, instance_id, session, after, wait_ms / 1000, limiter=poll_limiter
+        )
+
+    @app.post("/sim/transport/{instance_id}/send")
+    def send(instance_id: str, body: SendBody) -> dict[str, str]:
+        wa_id = net.send(
+            instance_id,
+            body.session,
+            body.to,
+            body.type,
+            text=body.text,
+            data=_decode(body.data_base64),
+            mime_type=body.mime_type,
+            file_name=body.file_name,
+        )
+        return {"id": wa_id}
+
+    @app.get("/sim/transport/{instance_id}/media/{handle}")
+    def download(instance_id: str, handle: str) -> Response:
+        return Response(net.download(instance_id, handle), media_type="application/octet-stream")
+
+    @app.post("/sim/transport/{instance_id}/logout")
+    def logout(instance_id: str, body: LogoutBody) -> dict[str, bool]:
+        return {"revoked": net.logout_device(instance_id, body.session, body.credential)}
+
+    @app.post("/sim/transport/{instance_id}/pairing-code")
+    def pairing_code(instance_id: str, body: PairingCodeBody) -> dict[str, str]:
+        return {"code": net.request_pairing_code(instance_id, body.session, body.phone)}
+
+    @app.post("/sim/transport/{instance_id}/disconnect")
+    def disconnect(instance_id: str, body: SessionBody) -> dict[str, bool]:
+        net.disconnect(instance_id, body.session)
+        return {"ok": True}
+
+    return app
+
+
+# ---------------------------------------------------------------- serving
+class SimServer(uvicorn.Server):
+    """uvicorn for the sim: releases long-polls on exit and exits 0 on SIGINT/SIGTERM.
+
+    Stock uvicorn re-raises the captured signal after a graceful shutdown, which turns
+    Ctrl-C into a KeyboardInterrupt traceback and SIGTERM into a signal death; a sim that
+    a dev stack starts and stops all day should just exit.
+    """
+
+    def __init__(self, network: SimNetwork, host: str = "127.0.0.1", port: int = 0,
+                 announce: bool = False) -> None:
+        config = uvicorn.Config(
+            create_app(network),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
+        super().__init__(config)
+        self.network = network
+        self.announce = announce
+        self.port: int | None = None
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        self.network.reopen()
+        await super().startup(sockets)
+        if self.started:
+            self.port = self.servers[0].sockets[0].getsockname()[1]
+            if self.announce:
+                print(f"zapgate sim network on {self.url}", flush=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.host}:{self.port}"
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.network.shutdown()
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        else:
+            self.should_exit = True
+
+    def request_stop(self) -> None:
+        """Stop from another thread (signals only reach the main thread)."""
+        self.network.shutdown()
+        self.should_exit = True
+
+
+class BackgroundSim:
+    """The sim served from a daemon thread, for tests: ``with BackgroundSim() as sim: sim.url``."""
+
+    def __init__(self, network: SimNetwork | None = None, port: int = 0) -> None:
+        self.network = network if network is not None else SimNetwork()
+        self.server = SimServer(self.network, port=port)
+        self._thread = threading.Thread(target=self._run, name="zapgate-sim", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve())
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start(self, timeout: float = 10.0) -> BackgroundSim:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not self.server.started:
+            raise RuntimeError("sim network did not start")
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.request_stop()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def __enter__(self) -> BackgroundSim:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+app = create_app()
