@@ -42,6 +42,9 @@ def install_request_telemetry(app: FastAPI, api: str) -> None:
             metrics.add_metric(name="ServerErrors", unit="Count", value=1)
         if metrics.metric_set:
             metrics.flush_metrics()
+            # With POWERTOOLS_METRICS_DISABLED flush keeps the set; left to grow, Powertools serialises
+            # it on the 100th value, which raises when no namespace was configured (tests, devstack).
+            metrics.clear_metrics()
         return response
 
 

@@ -9,7 +9,7 @@ from zapgate_core.contract.worker_proxy import (
     WorkerSettings,
 )
 
-from zapgate_control.adapters.dynamodb.instances import InstanceNotFound, StaleLockToken
+from zapgate_control.adapters.dynamodb.instances import InstanceNotFound, StaleLockToken, live_lock_owner
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
 from zapgate_control.ports import AuditLog, InstanceStore
@@ -20,13 +20,9 @@ def worker_settings(max_active_instances: int) -> WorkerSettings:
 
 
 def eligible(instances: InstanceStore, limit: int, now_ms: int) -> EligibleInstances:
-    def live_owner(item: dict[str, object]) -> str | None:
-        expires = int(item.get("lock_expires_at_ms", 0) or 0)  # type: ignore[call-overload]
-        return str(item["lock_owner"]) if item.get("lock_owner") and expires > now_ms else None
-
     return EligibleInstances(
         instances=[
-            EligibleInstance(id=i["id"], priority=int(i.get("priority", 0)), owner=live_owner(i))
+            EligibleInstance(id=i["id"], priority=int(i.get("priority", 0)), owner=live_lock_owner(i, now_ms))
             for i in instances.eligible(limit)
         ]
     )

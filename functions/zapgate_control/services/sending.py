@@ -11,6 +11,8 @@ from typing import Any
 
 from zapgate_core.domain.jids import InvalidDestination, normalize_destination
 
+from zapgate_control.adapters.dynamodb.instances import live_lock_owner
+from zapgate_control.clock import system_clock
 from zapgate_control.errors import ApiError
 from zapgate_control.observability import metrics
 from zapgate_control.ports import InstanceStore, MessageStore
@@ -41,6 +43,8 @@ def send(
             "instance is not connected; retry later or send with queue_if_offline",
             status=status,
         )
-    item = messages.enqueue(tenant_id, instance_id, content)
+    # Address the message to the sidecar holding the lock, so its heartbeat wakes it at once;
+    # read from the item we already have, so this costs no extra request.
+    item = messages.enqueue(tenant_id, instance_id, content, queue_owner=live_lock_owner(instance, system_clock()))
     metrics.add_metric(name="MessagesQueued", unit="Count", value=1)
     return item

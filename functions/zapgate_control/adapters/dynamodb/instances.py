@@ -57,6 +57,12 @@ def lock_state(item: dict[str, Any] | None) -> LockState | None:
     )
 
 
+def live_lock_owner(item: dict[str, Any], now_ms: int) -> str | None:
+    """Who holds the instance's lock right now, judged by the control plane's clock."""
+    state = lock_state(item)
+    return None if state is None or state.is_free(now_ms) else state.owner
+
+
 class DynamoInstanceStore:
     def __init__(self, table: str, clock: Clock = system_clock) -> None:
         self.table = table
@@ -96,7 +102,9 @@ class DynamoInstanceStore:
         item = self.get(instance_id)
         return item if item and item.get("tenant_id") == tenant_id else None
 
-    def list_for_tenant(self, tenant_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    def list_for_tenant(
+        self, tenant_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
         request: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": "by_tenant",
