@@ -10,10 +10,10 @@ bounds that risk and makes a stuck message visible.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 
 
-class MessageState(str, Enum):
+class MessageState(StrEnum):
     QUEUED = "queued"
     CLAIMED = "claimed"
     SENT = "sent"
