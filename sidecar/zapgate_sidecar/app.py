@@ -45,7 +45,8 @@ def _large_media(settings: SidecarSettings) -> ContentAddressedMedia | None:
     return ContentAddressedMedia(settings.media_bucket, 7 * 24 * 3600, s3)
 
 
-async def run(settings: SidecarSettings) -> None:
+async def run(settings: SidecarSettings, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT, or until `stop` is set when the caller owns the signals (tests)."""
     proxy = WorkerProxyClient(settings.base_url, settings.worker_secret)
     http = httpx.AsyncClient(follow_redirects=True)
     deps = RuntimeDeps(settings=settings, proxy=proxy, transport=build_transport(settings), http=http,
@@ -54,10 +55,11 @@ async def run(settings: SidecarSettings) -> None:
     server = uvicorn.Server(uvicorn.Config(health_app(fleet.describe), host="0.0.0.0", port=settings.port,
                                            log_level="warning", lifespan="off"))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own SIGTERM
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
     log.info("sidecar starting", extra={"owner": settings.instance_owner, "transport": settings.transport,
                                         "edge": settings.base_url, "port": settings.port})
     tasks = [asyncio.create_task(t) for t in (server.serve(), fleet.discovery_loop(), fleet.heartbeat_loop())]
