@@ -102,3 +102,83 @@ def test_qr_scan_send_and_receive(stack: tuple[Any, Any, Path], aws_env: dict[st
         sidecar.stop()
     released = _instances(aws_env).get(instance["id"])
     assert "lock_owner" not in released and released["status"] == "DISCONNECTED"
+
+
+def _connect(sim: Any, store: Any, instance_id: str, phone: str = "5511999990000") -> None:
+    wait_until(lambda: (store.get(instance_id) or {}).get("qr_code"), 15, "QR reported")
+    assert httpx.post(f"{sim.url}/sim/instances/{instance_id}/scan", json={"phone": phone}).status_code == 200
+    wait_until(lambda: store.get(instance_id)["status"] == "CONNECTED", 10, "CONNECTED")
+
+
+def test_logout_wipes_auth_and_shows_a_new_qr(stack: tuple[Any, Any, Path], aws_env: dict[str, str]) -> None:
+    edge, sim, tmp = stack
+    instance = make_instance(aws_env)
+    store = _instances(aws_env)
+    sidecar = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-a")).start()
+    try:
+        _connect(sim, store, instance["id"])
+        credentials = tmp / "sidecar-a" / "auth" / instance["id"] / "sim-credentials.json"
+        wait_until(credentials.exists, 5, "credentials on disk")
+        first_qr_attempts = httpx.get(f"{sim.url}/sim/instances/{instance['id']}").json()
+        assert httpx.post(f"{sim.url}/sim/instances/{instance['id']}/logout").status_code == 200
+        wait_until(lambda: store.get(instance["id"]).get("qr_code"), 10, "a new QR after logout")
+        assert store.get(instance["id"])["status"] == "CONNECTING"
+        assert not credentials.exists()
+        assert httpx.get(f"{sim.url}/sim/instances/{instance['id']}").json() != first_qr_attempts
+        _connect(sim, store, instance["id"], phone="5511911112222")
+        assert store.get(instance["id"])["wa_jid"] == "5511911112222@s.whatsapp.net"
+    finally:
+        sidecar.stop()
+
+
+def test_bad_mac_flood_trips_the_breaker(stack: tuple[Any, Any, Path], aws_env: dict[str, str]) -> None:
+    edge, sim, tmp = stack
+    instance = make_instance(aws_env)
+    store = _instances(aws_env)
+    settings = _settings(edge.url, sim.url, tmp, "sidecar-a", BAD_MAC_THRESHOLD="5", BAD_MAC_WINDOW_MS="60000")
+    sidecar = BackgroundSidecar(settings).start()
+    try:
+        _connect(sim, store, instance["id"])
+        httpx.post(f"{sim.url}/sim/instances/{instance['id']}/undecryptable", json={"count": 4})
+        # Below the threshold: still connected.
+        assert store.get(instance["id"])["status"] == "CONNECTED"
+        httpx.post(f"{sim.url}/sim/instances/{instance['id']}/undecryptable", json={"count": 3})
+        wait_until(lambda: store.get(instance["id"]).get("qr_code"), 10, "new QR after the breaker")
+        assert store.get(instance["id"])["status"] == "CONNECTING"
+    finally:
+        sidecar.stop()
+
+
+def test_network_blip_reconnects_without_a_qr(stack: tuple[Any, Any, Path], aws_env: dict[str, str]) -> None:
+    edge, sim, tmp = stack
+    instance = make_instance(aws_env)
+    store = _instances(aws_env)
+    sidecar = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-a")).start()
+    try:
+        _connect(sim, store, instance["id"])
+        assert httpx.post(f"{sim.url}/sim/instances/{instance['id']}/drop").status_code == 200
+        wait_until(lambda: store.get(instance["id"])["status"] == "DISCONNECTED", 5, "DISCONNECTED reported")
+        wait_until(lambda: store.get(instance["id"])["status"] == "CONNECTED", 10, "reconnected (2 s backoff)")
+        assert "qr_code" not in store.get(instance["id"])
+    finally:
+        sidecar.stop()
+
+
+def test_two_sidecars_split_instances_without_overlap(stack: tuple[Any, Any, Path], aws_env: dict[str, str]) -> None:
+    edge, sim, tmp = stack
+    ids = {make_instance(aws_env, f"i{n}", priority=n % 3)["id"] for n in range(6)}
+    store = _instances(aws_env)
+    a = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-a", MAX_ACTIVE_INSTANCES="3")).start()
+    b = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-b", MAX_ACTIVE_INSTANCES="3")).start()
+    try:
+        def owners() -> dict[str, str | None]:
+            return {i: store.get(i).get("lock_owner") for i in ids}
+
+        wait_until(lambda: all(owners().values()), 20, "every instance owned")
+        by_owner = owners()
+        assert sorted(by_owner.values()) == ["sidecar-a"] * 3 + ["sidecar-b"] * 3
+        for instance_id in ids:
+            wait_until(lambda i=instance_id: store.get(i).get("qr_code"), 10, "QR for each")
+    finally:
+        a.stop()
+        b.stop()
