@@ -1,0 +1,70 @@
+"""Sidecar decisions without I/O, and settings that fail fast with a clear message."""
+
+from __future__ import annotations
+
+import pytest
+
+from zapgate_core.contract.worker_proxy import EligibleInstance
+from zapgate_sidecar.policies import Backoff, BadMacBreaker, select_target
+from zapgate_sidecar.settings import SettingsError, load_settings
+
+BASE = {"EDGE_BASE_URL": "http://edge.test/worker-proxy", "WORKER_SECRET": "s3cr3t-value"}
+
+
+def test_target_is_top_n_by_priority_with_stable_ties() -> None:
+    instances = [EligibleInstance(id=i, priority=p) for i, p in [("a", 1), ("b", 5), ("c", 5), ("d", 9), ("e", 1)]]
+    assert select_target(instances, 0) == ["d", "b", "c", "a", "e"]
+    assert select_target(instances, 3) == ["d", "b", "c"]
+
+
+def test_backoff_follows_seed_000_and_resets() -> None:
+    backoff = Backoff((2, 5, 10, 20, 40, 60))
+    assert [backoff.next_delay() for _ in range(8)] == [2, 5, 10, 20, 40, 60, 60, 60]
+    backoff.reset()
+    assert backoff.next_delay() == 2
+
+
+def test_bad_mac_breaker_window_threshold_and_cooldown() -> None:
+    breaker = BadMacBreaker(threshold=3, window_ms=1_000, cooldown_ms=5_000)
+    assert not breaker.record(0) and not breaker.record(100)
+    assert not breaker.record(1_200)  # the first two fell out of the window
+    assert not breaker.record(1_300)
+    assert breaker.record(1_400)  # three within a second
+    assert not any(breaker.record(1_500 + n) for n in range(10))  # resting
+    assert not breaker.record(6_500) and not breaker.record(6_600)
+    assert breaker.record(6_700)
+
+
+def test_defaults_are_seed_000s() -> None:
+    settings = load_settings(BASE)
+    assert settings.port == 3000
+    assert settings.discovery_poll_ms == 10_000 and settings.queue_poll_ms == 2_000
+    assert settings.instance_lock_ttl_ms == 30_000 and settings.lock_renew_ms == 15_000
+    assert str(settings.auth_base) == "/data/auth" and str(settings.media_base) == "/data/media"
+    assert (settings.bad_mac_window_ms, settings.bad_mac_threshold, settings.bad_mac_cooldown_ms) == (
+        60_000, 20, 300_000)
+    assert load_settings({**BASE, "INSTANCE_LOCK_TTL_MS": "3000"}).lock_renew_ms == 2_000  # never below 2 s
+
+
+def test_trailing_inbound_on_the_base_url_is_tolerated() -> None:
+    assert load_settings({**BASE, "EDGE_BASE_URL": "http://e.test/worker-proxy/inbound"}).base_url == (
+        "http://e.test/worker-proxy")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "names"),
+    [
+        ({"EDGE_BASE_URL": ""}, "EDGE_BASE_URL"),
+        ({"WORKER_SECRET": ""}, "WORKER_SECRET"),
+        ({"PORT": "http"}, "PORT"),
+        ({"DISCOVERY_POLL_MS": "-5"}, "DISCOVERY_POLL_MS"),
+        ({"INSTANCE_LOCK_TTL_MS": "10000", "INSTANCE_LOCK_RENEW_MS": "10000"}, "INSTANCE_LOCK_RENEW_MS"),
+        ({"ZAPGATE_TRANSPORT": "baileys"}, "ZAPGATE_TRANSPORT"),
+        ({"EDGE_BASE_URL": "ftp://x"}, "EDGE_BASE_URL"),
+    ],
+)
+def test_invalid_values_fail_at_start_naming_the_variable(overrides: dict[str, str], names: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings({**BASE, **overrides})
+    assert names in str(info.value)
+    assert "s3cr3t-value" not in str(info.value)
