@@ -10,7 +10,6 @@ import os
 from collections.abc import Iterator
 
 import pytest
-
 from zapgate_devstack.emulator import LOCAL_CREDENTIALS, REGION, MotoServer, create_template_resources
 from zapgate_devstack.template import function_environment, load_template, resources_of_type
 

@@ -145,6 +145,7 @@ def create_app() -> FastAPI:
         docs_url=f"{PREFIX}/docs",
         openapi_url=f"{PREFIX}/openapi.json",
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,  # a path outside /worker-proxy would never reach this function
     )
     app.include_router(router)
     install_error_handlers(app, logger)

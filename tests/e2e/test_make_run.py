@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-
 from zapgate_devstack.run import READY_LINE
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ import time
 from tests.integration.worker_client import enqueue, make_instance, worker_client
 
 
-def _acquire(client, instance_id: str, owner: str) -> str:  # noqa: ANN001
+def _acquire(client, instance_id: str, owner: str) -> str:
     return client.post("/worker-proxy/instance-lock/acquire",
                        json={"instanceId": instance_id, "instance_owner": owner, "ttl_ms": 30_000}).json()["lock_token"]
 

@@ -16,7 +16,7 @@ class FakeClock:
         return self.now
 
 
-def _store(env: dict[str, str], clock: FakeClock | None = None):  # noqa: ANN202
+def _store(env: dict[str, str], clock: FakeClock | None = None):
     from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
 
     return DynamoInstanceStore(env["INSTANCES_TABLE"], clock=clock) if clock else DynamoInstanceStore(
@@ -127,7 +127,8 @@ def test_concurrent_acquires_have_exactly_one_winner(aws_env: dict[str, str]) ->
         barrier = threading.Barrier(len(owners))
         results: dict[str, bool] = {}
 
-        def contend(owner: str, instance_id: str = instance["id"]) -> None:
+        def contend(owner: str, instance_id: str = instance["id"], barrier: threading.Barrier = barrier,
+                    results: dict[str, bool] = results) -> None:
             barrier.wait()
             results[owner] = store.acquire_lock(instance_id, owner, 30_000)[0]
 

@@ -10,7 +10,7 @@ from tests.integration.test_worker_proxy_locks import FakeClock
 from tests.integration.worker_client import enqueue, make_instance, worker_client
 
 
-def _messages(env: dict[str, str], clock: FakeClock | None = None):  # noqa: ANN202
+def _messages(env: dict[str, str], clock: FakeClock | None = None):
     from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
 
     return DynamoMessageStore(env["MESSAGES_TABLE"], clock=clock) if clock else DynamoMessageStore(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
-
 from zapgate_core.contract.worker_proxy import (
     EligibleInstances,
     InboundMessage,

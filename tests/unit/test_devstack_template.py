@@ -28,13 +28,19 @@ from zapgate_devstack.template import (
     http_routes,
     load_template,
     parameter_defaults,
+    resources_of_type,
 )
 
-TEMPLATE_TABLES = ("InstancesTable", "MessagesTable", "ContactsTable", "AuditTable", "ApiKeysTable")
+LOCALLY_CREATED = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SecretsManager::Secret")
 
 
 def _local_names(template: dict[str, Any]) -> LocalNames:
-    physical = {logical_id: f"local-{logical_id}" for logical_id in (*TEMPLATE_TABLES, "MediaBucket")}
+    """What create_template_resources would return, without a moto server."""
+    physical = {
+        logical_id: f"local-{logical_id}"
+        for resource_type in LOCALLY_CREATED
+        for logical_id in resources_of_type(template, resource_type)
+    }
     physical["WorkerSecret"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:local-WorkerSecret"
     return LocalNames(physical=physical, parameters=parameter_defaults(template))
 
@@ -47,9 +53,8 @@ def test_function_environment_merges_globals_with_the_functions_own_variables() 
     env = function_environment(template, "WorkerProxyFunction", _local_names(template))
 
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Zapgate"  # from Globals
-    assert env["POWERTOOLS_SERVICE_NAME"] == "worker-proxy"  # the function's own
     assert env["INSTANCES_TABLE"] == "local-InstancesTable"  # !Ref to a resource: its local name
-    assert env["WORKER_SECRET_ARN"].endswith(":secret:local-WorkerSecret")
+    assert env["WORKER_SECRET_ARN"].endswith(":secret:local-WorkerSecret")  # the function's own
     assert env["MAX_ACTIVE_INSTANCES"] == "0"  # !Ref to a parameter: its default
     assert env["MEDIA_MAX_BYTES"] == "4194304"
     assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
@@ -118,13 +123,6 @@ def test_shared_environment_unions_functions_and_refuses_disagreement() -> None:
 
     with pytest.raises(EnvironmentConflictError, match=r"X is '1' for A but '2' for B"):
         shared_environment({"A": {"X": "1"}, "B": {"X": "2"}})
-
-
-def test_service_name_is_per_function_not_a_conflict() -> None:
-    merged = shared_environment(
-        {"A": {"POWERTOOLS_SERVICE_NAME": "a"}, "B": {"POWERTOOLS_SERVICE_NAME": "b"}}
-    )
-    assert "POWERTOOLS_SERVICE_NAME" not in merged
 
 
 def test_the_real_template_has_no_conflicting_variables() -> None:
@@ -206,17 +204,29 @@ def _write_standin_handler(root: Path, package: str, prefix: str) -> None:
             from fastapi import FastAPI
             from mangum import Mangum
 
-            SERVICE_AT_IMPORT = os.environ.get("POWERTOOLS_SERVICE_NAME")
+            TABLE_AT_IMPORT = os.environ.get("INSTANCES_TABLE")
             app = FastAPI()
 
             @app.get("{prefix}/env/{{name}}")
             def env(name: str) -> dict:
-                return {{"value": os.environ.get(name), "service_at_import": SERVICE_AT_IMPORT}}
+                return {{"value": os.environ.get(name), "table_at_import": TABLE_AT_IMPORT}}
 
             handler = Mangum(app, lifespan="off")
             """
         )
     )
+
+
+def _with_handlers(template: dict[str, Any], handlers: dict[str, str], extra_env: dict[str, dict[str, str]]) -> Any:
+    """A copy of the template whose functions point at other handlers and carry extra variables."""
+    resources = dict(template["Resources"])
+    for logical_id, handler in handlers.items():
+        props = dict(resources[logical_id]["Properties"])
+        props["Handler"] = handler
+        variables = {**props.get("Environment", {}).get("Variables", {}), **extra_env.get(logical_id, {})}
+        props["Environment"] = {"Variables": variables}
+        resources[logical_id] = {**resources[logical_id], "Properties": props}
+    return {**template, "Resources": resources}
 
 
 def test_build_gateway_imports_each_handler_with_the_template_environment(
@@ -228,25 +238,34 @@ def test_build_gateway_imports_each_handler_with_the_template_environment(
     _write_standin_handler(tmp_path, public, "/v1")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(os, "environ", dict(os.environ))  # build_gateway writes os.environ; keep it local
-
-    template = load_template()
-    resources = dict(template["Resources"])
-    for logical_id, package in (("WorkerProxyFunction", worker), ("PublicApiFunction", public)):
-        function = dict(resources[logical_id])
-        function["Properties"] = {**function["Properties"], "Handler": f"{package}.handler.handler"}
-        resources[logical_id] = function
-    template = {**template, "Resources": resources}
+    handlers = {"WorkerProxyFunction": f"{worker}.handler.handler", "PublicApiFunction": f"{public}.handler.handler"}
+    template = _with_handlers(load_template(), handlers, {})
 
     gateway = build_gateway(_local_names(template), template)
     try:
         with TestClient(gateway) as client:
+            # Settings were in place before the module was imported, as in a Lambda container.
             worker_env = client.get("/worker-proxy/env/INSTANCES_TABLE").json()
-            assert worker_env == {"value": "local-InstancesTable", "service_at_import": "worker-proxy"}
-            # Variables only one function declares are still set: one process serves both.
-            assert client.get("/v1/env/MAX_ACTIVE_INSTANCES").json()["value"] == "0"
-            assert client.get("/v1/env/POWERTOOLS_SERVICE_NAME").json()["service_at_import"] == "public-api"
+            assert worker_env == {"value": "local-InstancesTable", "table_at_import": "local-InstancesTable"}
+            # A variable only one function declares is still set: one process serves both.
+            assert client.get("/v1/env/WORKER_SECRET_ARN").json()["value"].endswith("local-WorkerSecret")
             assert client.get("/nowhere").status_code == 404
     finally:
         for name in [m for m in sys.modules if m.startswith((worker, public))]:
             del sys.modules[name]
-    assert all(not route.lifespan for route in gateway.routes)
+    assert all(not route.lifespan for route in gateway.routes)  # the stand-ins use Mangum(lifespan="off")
+
+
+def test_build_gateway_refuses_conflicting_settings_before_importing_anything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "environ", dict(os.environ))
+    missing = f"module_that_does_not_exist_{uuid.uuid4().hex[:8]}.handler.handler"
+    template = _with_handlers(
+        load_template(),
+        {"WorkerProxyFunction": missing, "PublicApiFunction": missing},
+        {"WorkerProxyFunction": {"LOG_FORMAT": "json"}, "PublicApiFunction": {"LOG_FORMAT": "text"}},
+    )
+    with pytest.raises(EnvironmentConflictError, match="LOG_FORMAT is 'json' for WorkerProxyFunction but 'text'"):
+        build_gateway(_local_names(template), template)
+    assert "LOG_FORMAT" not in os.environ

@@ -1,0 +1,310 @@
+"""`make run`: the whole control plane on one machine, no AWS account, no Docker.
+
+moto emulates DynamoDB/S3/Secrets Manager with the resources template.yaml declares, the
+gateway serves both Lambda apps on one port as the HTTP API would, and SIDECARS sidecar
+processes point at it. Settings come from the environment:
+
+    ZAPGATE_PORT (8000; 0 = any free port)   ZAPGATE_AWS_PORT (0 = any free port)
+    SIDECARS (0)   WORKER_SECRET, ZAPGATE_API_KEY (generated when unset)
+    ZAPGATE_SIDECAR_BASE_PORT (3000: sidecar i listens on base + i)
+
+Sidecars get the environment `make run` was given (so e.g. ZAPGATE_TRANSPORT reaches them)
+plus EDGE_BASE_URL, WORKER_SECRET and PORT; never the functions' settings or moto's endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import FrameType
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from zapgate_devstack.emulator import LOCAL_CREDENTIALS, REGION, MotoServer, create_template_resources
+from zapgate_devstack.template import LocalNames
+
+READY_LINE = "zapgate local stack ready"
+BOOTSTRAP_TENANT = "default"
+HOST = "127.0.0.1"
+# Sidecars release their instance locks through the gateway on SIGTERM, so the gateway is
+# stopped only after them; they get a little longer than their own shutdown budget
+# (STOP_TIMEOUT_S, 25 s) before being killed. A second Ctrl-C kills them at once.
+SIDECAR_STOP_SECONDS = 30.0
+# Bounds shutdown when a client holds a request open (e.g. a long poll).
+GRACEFUL_SHUTDOWN_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Settings:
+    port: int
+    aws_port: int
+    sidecars: int
+    sidecar_base_port: int
+    worker_secret: str
+    api_key: str
+    # The environment `make run` was given, before the functions' settings and moto's endpoint were
+    # added: sidecars are separate services and must not inherit the control plane's configuration.
+    sidecar_environment: Mapping[str, str]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        return cls(
+            port=_int_setting(env, "ZAPGATE_PORT", 8000),
+            aws_port=_int_setting(env, "ZAPGATE_AWS_PORT", 0),
+            sidecars=_int_setting(env, "SIDECARS", 0),
+            sidecar_base_port=_int_setting(env, "ZAPGATE_SIDECAR_BASE_PORT", 3000),
+            worker_secret=env.get("WORKER_SECRET") or secrets.token_urlsafe(32),
+            api_key=env.get("ZAPGATE_API_KEY") or "zg_" + secrets.token_urlsafe(32),
+            sidecar_environment=dict(env),
+        )
+
+
+def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise SystemExit(f"{name} must not be negative, got {value}")
+    return value
+
+
+def local_aws_environment(endpoint: str) -> dict[str, str]:
+    """What makes every boto3 client in this process (the apps' included) talk to moto."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
+        # No CloudWatch or X-Ray locally: metrics would be printed as EMF noise, traces have nowhere to go.
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+def apply_local_aws_environment(endpoint: str) -> None:
+    # A developer's profile or session token must not leak into (or break) the fake credentials.
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    ):
+        os.environ.pop(name, None)
+    os.environ.update(local_aws_environment(endpoint))
+
+
+def seed_api_key(names: LocalNames, raw_key: str) -> None:
+    # Imported here: the adapter may build its boto3 client at import, which must see moto's endpoint.
+    from zapgate_control.adapters.dynamodb.api_keys import put_api_key
+
+    put_api_key(names.physical["ApiKeysTable"], raw_key, BOOTSTRAP_TENANT, "bootstrap key (make run)")
+
+
+def sidecar_available() -> bool:
+    try:
+        return importlib.util.find_spec("zapgate_sidecar.__main__") is not None
+    except ImportError:
+        return False
+
+
+def start_sidecars(settings: Settings, edge_base_url: str) -> list[subprocess.Popen[bytes]]:
+    children = []
+    for index in range(settings.sidecars):
+        env = {
+            **settings.sidecar_environment,
+            "EDGE_BASE_URL": edge_base_url,
+            "WORKER_SECRET": settings.worker_secret,
+            "PORT": str(settings.sidecar_base_port + index),
+        }
+        # Own session: a terminal's Ctrl-C reaches only us, so we decide the order things stop in.
+        children.append(subprocess.Popen([sys.executable, "-m", "zapgate_sidecar"], env=env, start_new_session=True))
+    return children
+
+
+def stop_children(children: Sequence[subprocess.Popen[bytes]], timeout: float = SIDECAR_STOP_SECONDS) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def banner(base_url: str, settings: Settings, moto_endpoint: str, sidecar_note: str) -> str:
+    curl = (
+        f"curl -sS -X POST {base_url}/v1/instances -H 'X-API-Key: {settings.api_key}' "
+        "-H 'Content-Type: application/json' -d '{\"name\": \"my-instance\"}'"
+    )
+    rows = [
+        ("public API", f"{base_url}/v1"),
+        ("OpenAPI docs", f"{base_url}/v1/docs"),
+        ("EDGE_BASE_URL", f"{base_url}/worker-proxy"),
+        ("WORKER_SECRET", settings.worker_secret),
+        ("ZAPGATE_API_KEY", f"{settings.api_key}  (tenant {BOOTSTRAP_TENANT!r})"),
+        ("AWS (moto)", f"{moto_endpoint}  (region {REGION}, credentials local/local)"),
+        ("sidecars", sidecar_note),
+    ]
+    width = max(len(label) for label, _ in rows)
+    lines = ["", "=" * 72, "zapgate local stack", "-" * 72]
+    lines += [f"  {label.ljust(width)}  {value}" for label, value in rows]
+    lines += ["", "  create an instance:", f"    {curl}", "", "  Ctrl-C stops everything.", "=" * 72]
+    return "\n".join(lines)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn that leaves signals to us: its own handler re-raises the signal after shutdown
+    (so the process would die of SIGTERM instead of exiting 0) and would stop the gateway
+    before the sidecars have released their locks through it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _bound_port(server: uvicorn.Server, fallback: int) -> int:
+    for listener in server.servers:
+        for sock in listener.sockets:
+            return int(sock.getsockname()[1])
+    return fallback
+
+
+async def _watch(children: Sequence[subprocess.Popen[bytes]]) -> None:
+    """Say when a sidecar dies; the control plane keeps running so the developer can read why."""
+    reported: set[int] = set()
+    while True:
+        for index, child in enumerate(children):
+            code = child.poll()
+            if code is not None and index not in reported:
+                reported.add(index)
+                print(f"sidecar {index} (pid {child.pid}) exited with code {code}", flush=True)
+        await asyncio.sleep(1)
+
+
+async def _serve(server: uvicorn.Server) -> bool:
+    """False when uvicorn gave up at startup: it reports a busy port or a failed lifespan startup
+    with sys.exit, and a SystemExit escaping a task would tear through the event loop."""
+    try:
+        await server.serve()
+    except SystemExit:
+        return False
+    return True
+
+
+async def serve(
+    app: ASGIApp,
+    settings: Settings,
+    on_ready: Callable[[int], list[subprocess.Popen[bytes]]],
+) -> int:
+    """Serve until SIGINT/SIGTERM; `on_ready(port)` starts whatever needs the gateway up."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    children: list[subprocess.Popen[bytes]] = []
+
+    def on_signal() -> None:
+        if stop.is_set():  # asked twice: stop waiting for the sidecars' graceful shutdown
+            for child in children:
+                if child.poll() is None:
+                    child.kill()
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+    config = uvicorn.Config(
+        app,
+        host=HOST,
+        port=settings.port,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    server = _Server(config)
+    serving = asyncio.create_task(_serve(server))
+    while not server.started:
+        if serving.done():
+            print(f"the gateway could not start on {HOST}:{settings.port}", file=sys.stderr, flush=True)
+            return 1
+        if stop.is_set():
+            server.should_exit = True
+            await serving
+            return 0
+        await asyncio.sleep(0.05)
+
+    children.extend(on_ready(_bound_port(server, settings.port)))
+    watcher = asyncio.create_task(_watch(children))
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({stopped, serving}, return_when=asyncio.FIRST_COMPLETED)
+    watcher.cancel()
+    print("stopping: sidecars, gateway, moto", flush=True)
+    await asyncio.to_thread(stop_children, children)
+    server.should_exit = True
+    await serving
+    stopped.cancel()
+    # Without a signal, uvicorn stopped on its own: that is a failure, not a clean stop.
+    return 0 if stop.is_set() else 1
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    # Until the event loop takes over, SIGTERM behaves like Ctrl-C, so setup is unwound cleanly too.
+    signal.signal(signal.SIGTERM, _interrupt)
+    settings = Settings.from_env(os.environ)
+    moto: MotoServer | None = None
+    try:
+        moto = MotoServer(settings.aws_port).start()
+        moto_endpoint = moto.endpoint
+        apply_local_aws_environment(moto_endpoint)
+        names = create_template_resources(moto, secrets={"WorkerSecret": settings.worker_secret})
+
+        from zapgate_devstack.gateway import build_gateway
+
+        app = build_gateway(names)
+        seed_api_key(names, settings.api_key)
+
+        def on_ready(port: int) -> list[subprocess.Popen[bytes]]:
+            base_url = f"http://{HOST}:{port}"
+            children: list[subprocess.Popen[bytes]] = []
+            if settings.sidecars == 0:
+                note = "none (SIDECARS=0)"
+            elif not sidecar_available():
+                note = "none: zapgate_sidecar is not available yet, running the control plane only"
+                print(f"SIDECARS={settings.sidecars} requested, but {note}", flush=True)
+            else:
+                children = start_sidecars(settings, f"{base_url}/worker-proxy")
+                ports = ", ".join(str(settings.sidecar_base_port + i) for i in range(settings.sidecars))
+                note = f"{settings.sidecars} running (ports {ports})"
+            print(banner(base_url, settings, moto_endpoint, note), flush=True)
+            print(READY_LINE, flush=True)
+            return children
+
+        return asyncio.run(serve(app, settings, on_ready))
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if moto is not None:
+            moto.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
