@@ -28,7 +28,9 @@ def install_request_telemetry(app: FastAPI, api: str) -> None:
         logger.set_correlation_id(correlation_id)
         response = await call_next(request)
         route = request.scope.get("route")
-        logger.info(
+        # Successful calls are routine (sidecars poll): DEBUG keeps them out of the way; failures stay visible.
+        log = logger.debug if response.status_code < 400 else logger.info
+        log(
             "request",
             extra={
                 "api": api,

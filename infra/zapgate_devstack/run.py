@@ -24,6 +24,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
@@ -33,6 +34,8 @@ from zapgate_devstack.emulator import LOCAL_CREDENTIALS, REGION, MotoServer, cre
 from zapgate_devstack.template import LocalNames
 
 READY_LINE = "zapgate local stack ready"
+# Each sidecar's auth and media folders (the /data volume of seed 000), kept between runs.
+LOCAL_STATE = Path(__file__).resolve().parents[2] / ".local"
 BOOTSTRAP_TENANT = "default"
 HOST = "127.0.0.1"
 # Sidecars release their instance locks through the gateway on SIGTERM, so the gateway is
@@ -49,6 +52,7 @@ class Settings:
     aws_port: int
     sidecars: int
     sidecar_base_port: int
+    sim_port: int
     worker_secret: str
     api_key: str
     # The environment `make run` was given, before the functions' settings and moto's endpoint were
@@ -62,6 +66,7 @@ class Settings:
             aws_port=_int_setting(env, "ZAPGATE_AWS_PORT", 0),
             sidecars=_int_setting(env, "SIDECARS", 0),
             sidecar_base_port=_int_setting(env, "ZAPGATE_SIDECAR_BASE_PORT", 3000),
+            sim_port=_int_setting(env, "ZAPGATE_SIM_PORT", 8001),
             worker_secret=env.get("WORKER_SECRET") or secrets.token_urlsafe(32),
             api_key=env.get("ZAPGATE_API_KEY") or "zg_" + secrets.token_urlsafe(32),
             sidecar_environment=dict(env),
@@ -121,11 +126,38 @@ def sidecar_available() -> bool:
         return False
 
 
-def start_sidecars(settings: Settings, edge_base_url: str) -> list[subprocess.Popen[bytes]]:
+def sidecar_aws_environment(names: LocalNames, moto_endpoint: str) -> dict[str, str]:
+    """What a sidecar's ECS task definition gives it in AWS: its tables and bucket, here on moto."""
+    return {
+        **local_aws_environment(moto_endpoint),
+        "AUTH_STATE_TABLE": names.physical["AuthStateTable"],
+        "INSTANCES_TABLE": names.physical["InstancesTable"],
+        "MEDIA_BUCKET": names.physical["MediaBucket"],
+    }
+
+
+def start_sim(settings: Settings) -> subprocess.Popen[bytes]:
+    env = {**settings.sidecar_environment, "ZAPGATE_SIM_PORT": str(settings.sim_port)}
+    return subprocess.Popen([sys.executable, "-m", "zapgate_sidecar.sim"], env=env, start_new_session=True)
+
+
+def start_sidecars(
+    settings: Settings, edge_base_url: str, aws_env: Mapping[str, str], sim_url: str
+) -> list[subprocess.Popen[bytes]]:
     children = []
     for index in range(settings.sidecars):
+        local = LOCAL_STATE / f"sidecar-{index}"
         env = {
+            # Local defaults a developer may override from the environment `make run` was given.
+            "DISCOVERY_POLL_MS": "2000",
+            "PRINT_QR": "true",
             **settings.sidecar_environment,
+            **aws_env,
+            "ZAPGATE_TRANSPORT": "sim",
+            "ZAPGATE_SIM_URL": sim_url,
+            "INSTANCE_OWNER": f"sidecar-{index}",
+            "AUTH_BASE": str(local / "auth"),
+            "MEDIA_BASE": str(local / "media"),
             "EDGE_BASE_URL": edge_base_url,
             "WORKER_SECRET": settings.worker_secret,
             "PORT": str(settings.sidecar_base_port + index),
@@ -135,19 +167,35 @@ def start_sidecars(settings: Settings, edge_base_url: str) -> list[subprocess.Po
     return children
 
 
+def wait_for_http(url: str, child: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and child.poll() is None:
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up (is port {url.split(':')[-1].split('/')[0]} free?)")
+
+
 def stop_children(children: Sequence[subprocess.Popen[bytes]], timeout: float = SIDECAR_STOP_SECONDS) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.terminate()
-    for child in children:
-        try:
-            child.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+    """Sidecars first (they release locks and close sessions through the others), then the rest."""
+    sidecars = [c for c in children if list(c.args)[-1] == "zapgate_sidecar"]  # type: ignore[arg-type]
+    for wave in (sidecars, [c for c in children if c not in sidecars]):
+        for child in wave:
+            if child.poll() is None:
+                child.terminate()
+        for child in wave:
+            try:
+                child.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
 
 
-def banner(base_url: str, settings: Settings, moto_endpoint: str, sidecar_note: str) -> str:
+def banner(base_url: str, settings: Settings, moto_endpoint: str, sidecar_note: str, sim_url: str | None) -> str:
     curl = (
         f"curl -sS -X POST {base_url}/v1/instances -H 'X-API-Key: {settings.api_key}' "
         "-H 'Content-Type: application/json' -d '{\"name\": \"my-instance\"}'"
@@ -161,10 +209,23 @@ def banner(base_url: str, settings: Settings, moto_endpoint: str, sidecar_note: 
         ("AWS (moto)", f"{moto_endpoint}  (region {REGION}, credentials local/local)"),
         ("sidecars", sidecar_note),
     ]
+    if sim_url:
+        rows.append(("sim WhatsApp", f"{sim_url}  (docs: {sim_url}/sim/docs)"))
     width = max(len(label) for label, _ in rows)
     lines = ["", "=" * 72, "zapgate local stack", "-" * 72]
     lines += [f"  {label.ljust(width)}  {value}" for label, value in rows]
-    lines += ["", "  create an instance:", f"    {curl}", "", "  Ctrl-C stops everything.", "=" * 72]
+    lines += ["", "  1. create an instance:", f"    {curl}"]
+    if sim_url:
+        lines += [
+            "  2. a sidecar takes it and prints its QR here; 'scan' it on the simulated network:",
+            f"    curl -sS -X POST {sim_url}/sim/instances/<id>/scan -H 'Content-Type: application/json' "
+            "-d '{\"phone\": \"5511999990000\", \"push_name\": \"Demo\"}'",
+            "  3. send a message:",
+            f"    curl -sS -X POST {base_url}/v1/instances/<id>/messages -H 'X-API-Key: {settings.api_key}' "
+            "-H 'Content-Type: application/json' -d '{\"to\": \"5511988887777\", \"body\": \"hello\"}'",
+            f"    curl -sS {sim_url}/sim/instances/<id>/sent",
+        ]
+    lines += ["", "  Ctrl-C stops everything.", "=" * 72]
     return "\n".join(lines)
 
 
@@ -285,16 +346,23 @@ def main() -> int:
         def on_ready(port: int) -> list[subprocess.Popen[bytes]]:
             base_url = f"http://{HOST}:{port}"
             children: list[subprocess.Popen[bytes]] = []
+            sim_url: str | None = None
             if settings.sidecars == 0:
                 note = "none (SIDECARS=0)"
             elif not sidecar_available():
                 note = "none: zapgate_sidecar is not available yet, running the control plane only"
                 print(f"SIDECARS={settings.sidecars} requested, but {note}", flush=True)
             else:
-                children = start_sidecars(settings, f"{base_url}/worker-proxy")
+                sim_url = f"http://{HOST}:{settings.sim_port}"
+                sim = start_sim(settings)
+                wait_for_http(f"{sim_url}/sim/health", sim)
+                children = start_sidecars(
+                    settings, f"{base_url}/worker-proxy", sidecar_aws_environment(names, moto_endpoint), sim_url
+                )
+                children.append(sim)  # stopped last: sidecars close their sessions on it first
                 ports = ", ".join(str(settings.sidecar_base_port + i) for i in range(settings.sidecars))
-                note = f"{settings.sidecars} running (ports {ports})"
-            print(banner(base_url, settings, moto_endpoint, note), flush=True)
+                note = f"{settings.sidecars} running, simulated WhatsApp (health on ports {ports})"
+            print(banner(base_url, settings, moto_endpoint, note, sim_url), flush=True)
             print(READY_LINE, flush=True)
             return children
 

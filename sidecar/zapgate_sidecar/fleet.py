@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from typing import Any
 
@@ -165,6 +166,7 @@ class Fleet:
     def describe(self) -> dict[str, Any]:
         return {
             "owner": self.settings.instance_owner,
+            "pid": os.getpid(),
             "transport": self.deps.transport.name,
             "heartbeat": self.proxy.heartbeat_supported,
             "last_discovery_error": self.last_discovery_error,
