@@ -46,15 +46,40 @@ class LocalDiskAuth:
         self.auth_dir.mkdir(parents=True, exist_ok=True)
 
 
+class FencedDynamoAuth:
+    """The DynamoDB persister, with a refused fenced write reported as the lock loss it is."""
+
+    def __init__(self, persister: AuthPersistence, stale_error: type[Exception]) -> None:
+        self._persister = persister
+        self._stale_error = stale_error
+
+    def _call(self, action: Callable[[], object]) -> object:
+        try:
+            return action()
+        except self._stale_error as exc:
+            raise LockLost(str(exc)) from exc
+
+    def restore(self) -> bool:
+        return bool(self._call(self._persister.restore))
+
+    def save_if_changed(self) -> bool:
+        return bool(self._call(self._persister.save_if_changed))
+
+    def save_now(self) -> None:
+        self._call(self._persister.save_now)
+
+    def wipe(self) -> None:
+        self._call(self._persister.wipe)
+
+
 def for_instance(
     settings: SidecarSettings, instance_id: str, auth_dir: Path, token: Callable[[], str | None]
 ) -> AuthPersistence:
     if not settings.auth_state_table:
         return LocalDiskAuth(auth_dir)
-    from zapgate_sidecar.auth_state.dynamo_store import DynamoAuthStateStore
+    from zapgate_sidecar.auth_state.dynamo_store import DynamoAuthStateStore, StaleAuthWriter
     from zapgate_sidecar.auth_state.persister import AuthStatePersister
 
     store = DynamoAuthStateStore(settings.auth_state_table, settings.instances_table or "")
-    return AuthStatePersister(
-        store, instance_id, auth_dir, token, min_interval_s=settings.auth_save_interval_s
-    )
+    persister = AuthStatePersister(store, instance_id, auth_dir, token, min_interval_s=settings.auth_save_interval_s)
+    return FencedDynamoAuth(persister, StaleAuthWriter)

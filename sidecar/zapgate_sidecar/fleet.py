@@ -21,7 +21,7 @@ from zapgate_core.contract.worker_proxy import HeartbeatRequest, HeldLock, LockR
 
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient, WorkerProxyError
 from zapgate_sidecar.logs import log
-from zapgate_sidecar.policies import select_target
+from zapgate_sidecar.policies import fair_share, select_target
 from zapgate_sidecar.runtime import InstanceRuntime, RuntimeDeps
 from zapgate_sidecar.settings import SidecarSettings
 
@@ -57,17 +57,23 @@ class Fleet:
         cap = worker_settings.max_active_instances or self.settings.max_active_instances
         eligible = (await self.proxy.eligible_instances()).instances
         owner = self.settings.instance_owner
+        held_by = {i.id: i.owner for i in eligible}
+        limit = fair_share(len(eligible), {o for o in held_by.values() if o} | {owner}, cap)
+        # Slow start: a sidecar that just came up takes one instance, then doubles, so sidecars
+        # starting together see each other's locks and split the fleet instead of one taking all.
+        budget = max(1, len(self.runtimes))
         now = time.monotonic()
         target: list[str] = []
         for instance_id in select_target(eligible, 0):
-            if cap and len(target) >= cap:
+            if len(target) >= limit:
                 break
             if instance_id in self.runtimes:
                 target.append(instance_id)
                 continue
-            held_by = next(i.owner for i in eligible if i.id == instance_id)
-            if (held_by and held_by != owner) or self._retreat_until.get(instance_id, 0) > now:
+            other = held_by[instance_id]
+            if (other and other != owner) or self._retreat_until.get(instance_id, 0) > now or budget <= 0:
                 continue
+            budget -= 1
             if await self._try_start(instance_id):
                 target.append(instance_id)
         for instance_id, runtime in list(self.runtimes.items()):

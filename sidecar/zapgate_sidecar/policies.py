@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 
@@ -13,6 +14,13 @@ def select_target(instances: Sequence[EligibleInstance], max_active: int) -> lis
     ordered = sorted(enumerate(instances), key=lambda pair: (-pair[1].priority, pair[0]))
     ids = [instance.id for _, instance in ordered]
     return ids[:max_active] if max_active > 0 else ids
+
+
+def fair_share(eligible: int, live_owners: set[str], cap: int) -> int:
+    """This sidecar's share: eligible instances spread over the sidecars seen holding locks (and
+    itself), never above MAX_ACTIVE_INSTANCES when that is set."""
+    share = math.ceil(eligible / max(1, len(live_owners)))
+    return min(share, cap) if cap > 0 else share
 
 
 class Backoff:

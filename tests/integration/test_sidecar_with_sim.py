@@ -168,8 +168,8 @@ def test_two_sidecars_split_instances_without_overlap(stack: tuple[Any, Any, Pat
     edge, sim, tmp = stack
     ids = {make_instance(aws_env, f"i{n}", priority=n % 3)["id"] for n in range(6)}
     store = _instances(aws_env)
-    a = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-a", MAX_ACTIVE_INSTANCES="3")).start()
-    b = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-b", MAX_ACTIVE_INSTANCES="3")).start()
+    a = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-a")).start()
+    b = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-b")).start()
     try:
         def owners() -> dict[str, str | None]:
             return {i: store.get(i).get("lock_owner") for i in ids}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from zapgate_core.contract.worker_proxy import EligibleInstance
 from zapgate_sidecar.policies import Backoff, BadMacBreaker, select_target
 from zapgate_sidecar.settings import SettingsError, load_settings
@@ -68,3 +67,13 @@ def test_invalid_values_fail_at_start_naming_the_variable(overrides: dict[str, s
         load_settings({**BASE, **overrides})
     assert names in str(info.value)
     assert "s3cr3t-value" not in str(info.value)
+
+
+def test_fair_share_spreads_over_live_sidecars_within_the_cap() -> None:
+    from zapgate_sidecar.policies import fair_share
+
+    assert fair_share(6, {"me"}, 0) == 6
+    assert fair_share(6, {"me", "other"}, 0) == 3
+    assert fair_share(7, {"me", "other"}, 0) == 4
+    assert fair_share(6, {"me"}, 2) == 2
+    assert fair_share(0, {"me"}, 0) == 0
