@@ -35,7 +35,7 @@ from zapgate_devstack.template import LocalNames
 
 READY_LINE = "zapgate local stack ready"
 # Each sidecar's auth and media folders (the /data volume of seed 000), kept between runs.
-LOCAL_STATE = Path(__file__).resolve().parents[2] / ".local"
+LOCAL_STATE = Path(os.environ.get("ZAPGATE_LOCAL_STATE") or Path(__file__).resolve().parents[2] / ".local")
 BOOTSTRAP_TENANT = "default"
 HOST = "127.0.0.1"
 # Sidecars release their instance locks through the gateway on SIGTERM, so the gateway is
