@@ -1,0 +1,461 @@
+"""Pure mapping from neonize's protobuf events to the transport port's events.
+
+Nothing here needs a client or the Go library: every function takes protobuf messages (or
+plain values) and returns port events, so the mapping is tested with real neonize messages
+and no network. This module never imports neonize at runtime: importing any neonize module
+loads the Go shared library (~0.4-0.5 s, see NeonizeTransport), and enum names are read
+from the messages' own descriptors instead.
+
+Facts about goneonize's encoder (goneonize/utils/encoder.go, neonize 0.5.2) that shape it:
+
+* ``MessageInfo.Timestamp`` is milliseconds (``Timestamp.UnixMilli()``); every other
+  timestamp neonize sends is seconds. ``_seconds`` accepts both, so a future fix is harmless.
+* ``Receipt.Type``: ``ReceiptTypePlayedSelf`` is encoded as ``SERVER_ERROR``, and whatsmeow's
+  real ``server-error`` receipt is not mapped at all, leaving ``Type`` unset.
+* Neonize.proto is proto2 with ``required`` fields (``Receipt.Type``, ``LoggedOut.Reason``,
+  ``ConnectFailure.Reason``, ``TemporaryBan.Code``...). When the encoder leaves one unset
+  (server-error receipts, failure codes it does not know such as 413-418), Go's
+  ``proto.Marshal`` fails and goneonize's event loop *returns that error*: no further event
+  reaches Python and ``connect()`` raises it. The transport handles that; here, an unset
+  field is still read defensively (proto2 would otherwise report the enum's first value).
+* ``Disconnected`` carries no reason.
+
+Decisions (the port leaves them to the adapter):
+
+* Stickers are delivered as ``image`` media (``image/webp``): the inbound contract has no
+  sticker kind and dropping them would lose a user's message. Video notes (``ptvMessage``)
+  are ``video``.
+* Reactions, edits, revokes, pins, poll votes, key distribution and other protocol-only
+  payloads are ``is_protocol``: the inbound contract delivers new messages only. Statuses
+  (``status@broadcast``) are ``is_protocol`` too: they are not a chat.
+* Locations, contact cards, polls and button/list replies keep the message with a plain
+  text rendering (see ``_fallback_text``) instead of being dropped. Any other content kind
+  is delivered with empty text and no media; the sidecar's ``has_content`` check decides.
+* ``is_history`` is always False for ``Message`` events: whatsmeow delivers history sync
+  as a separate ``HistorySync`` blob (not subscribed), and the offline backlog replayed on
+  connect arrives as ordinary, live ``Message`` events that must not be dropped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from zapgate_sidecar.transport import (
+    Connected,
+    ConnectFailed,
+    Disconnected,
+    IncomingMessage,
+    LoggedOut,
+    MediaKind,
+    MediaRef,
+    QrShown,
+    ReceiptReceived,
+    StreamReplaced,
+    TransportEvent,
+    Undecryptable,
+)
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message as ProtoMessage
+    from neonize.proto import Neonize_pb2 as nz
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message as WAMessage
+
+USER_SERVER = "s.whatsapp.net"
+LID_SERVER = "lid"
+STATUS_BROADCAST = "status@broadcast"
+
+# whatsmeow's own strings for receipt types (types.ReceiptType*), keyed by neonize's enum names.
+_RECEIPT_KINDS = {
+    "DELIVERED": "delivered",  # whatsmeow's "" (the plain delivery receipt)
+    "SENDER": "sender",
+    "RETRY": "retry",
+    "READ": "read",
+    "READ_SELF": "read-self",
+    "PLAYED": "played",
+    "PLAYED_SELF": "played-self",
+    "SERVER_ERROR": "played-self",  # goneonize encodes PlayedSelf as SERVER_ERROR (encoder bug)
+    "INACTIVE": "inactive",
+    "PEER_MSG": "peer_msg",
+    "HISTORY_SYNC": "hist_sync",
+}
+# Only whatsmeow's "server-error" receipt has Type unset (the encoder maps every other type),
+# so an absent Type means server-error, never "delivered" (what proto2 reports by default).
+_RECEIPT_TYPE_UNSET = "server-error"
+
+# ConnectFailureReason values whatsmeow treats as "the device is gone" (IsLoggedOut()).
+_LOGGED_OUT_REASONS = frozenset({"LOGGED_OUT", "MAIN_DEVICE_GONE", "UNKNOWN_LOGOUT"})
+# Failures that retrying cannot fix: a ban, or a client WhatsApp no longer accepts.
+_PERMANENT_REASONS = frozenset({"TEMP_BANNED", "CLIENT_OUTDATED", "BAD_USER_AGENT"})
+_REASON_CODES = {
+    "GENERIC": 400,
+    "LOGGED_OUT": 401,
+    "TEMP_BANNED": 402,
+    "MAIN_DEVICE_GONE": 403,
+    "CLIENT_OUTDATED": 405,
+    "UNKNOWN_LOGOUT": 406,
+    "BAD_USER_AGENT": 409,
+    "INTERNAL_SERVER_ERROR": 500,
+    "EXPERIMENTAL": 501,
+    "SERVICE_UNAVAILABLE": 503,
+}
+
+# Wrappers whatsmeow normally unwraps already (events.Message.UnwrapRaw); unwrapping again
+# is cheap and keeps the mapping right if a wrapped payload ever reaches Python.
+_WRAPPERS = (
+    "deviceSentMessage",
+    "ephemeralMessage",
+    "viewOnceMessage",
+    "viewOnceMessageV2",
+    "viewOnceMessageV2Extension",
+    "documentWithCaptionMessage",
+    "lottieStickerMessage",
+    "botInvokeMessage",
+    "groupMentionedMessage",
+    "spoilerMessage",
+)
+# Fields that ride along with real content and never count as content themselves.
+_ANCILLARY = frozenset(
+    {"messageContextInfo", "senderKeyDistributionMessage", "fastRatchetKeySenderKeyDistributionMessage"}
+)
+# Payloads with nothing for the inbound contract: state changes of other messages, keys, calls.
+_PROTOCOL_ONLY = frozenset(
+    {
+        "protocolMessage",
+        "reactionMessage",
+        "encReactionMessage",
+        "pollUpdateMessage",
+        "keepInChatMessage",
+        "pinInChatMessage",
+        "editedMessage",
+        "secretEncryptedMessage",
+        "encEventResponseMessage",
+        "encCommentMessage",
+        "stickerSyncRmrMessage",
+        "call",
+        "callLogMesssage",  # sic: the field name in WAWebProtobufsE2E
+        "bcallMessage",
+        "groupRootKeyShare",
+        "rootSecretDistributeMessage",
+        "placeholderMessage",
+        "messageHistoryNotice",
+        "messageHistoryBundle",
+    }
+)
+_MEDIA_FIELDS: tuple[tuple[str, MediaKind], ...] = (
+    ("imageMessage", "image"),
+    ("videoMessage", "video"),
+    ("ptvMessage", "video"),
+    ("audioMessage", "audio"),
+    ("documentMessage", "document"),
+    ("stickerMessage", "image"),
+)
+_POLL_FIELDS = (
+    "pollCreationMessage",
+    "pollCreationMessageV2",
+    "pollCreationMessageV3",
+    "pollCreationMessageV4",
+    "pollCreationMessageV5",
+    "pollCreationMessageV6",
+)
+_MILLIS_THRESHOLD = 100_000_000_000  # 1973 in ms, year 5138 in s: the units cannot be confused
+
+
+# ---------------------------------------------------------------- JIDs
+class JidParts(NamedTuple):
+    user: str
+    server: str
+    device: int = 0
+    raw_agent: int = 0
+
+
+def jid_to_str(jid: nz.JID, *, keep_device: bool = False) -> str:
+    """whatsmeow's ``JID.String()``; without keep_device, the ``ToNonAD()`` form (chat and user ids).
+
+    An empty JID (goneonize sends ``IsEmpty`` for the zero value) gives "".
+    """
+    if jid.IsEmpty or not (jid.User or jid.Server):
+        return ""
+    if not jid.User:
+        return jid.Server
+    if keep_device and jid.RawAgent > 0:
+        return f"{jid.User}.{jid.RawAgent}:{jid.Device}@{jid.Server}"
+    if keep_device and jid.Device > 0:
+        return f"{jid.User}:{jid.Device}@{jid.Server}"
+    return f"{jid.User}@{jid.Server}"
+
+
+def parse_jid(value: str) -> JidParts:
+    """Inverse of jid_to_str (whatsmeow's ParseJID); bare digits (an optional '+') mean a phone number.
+
+    Raises ValueError on a value that cannot be a JID.
+    """
+    raw = value.strip()
+    if not raw:
+        raise ValueError("empty jid")
+    if "@" not in raw:
+        digits = raw.removeprefix("+")
+        if not digits.isdigit():
+            raise ValueError(f"not a jid or phone number: {raw[:60]!r}")
+        return JidParts(digits, USER_SERVER)
+    user, _, server = raw.rpartition("@")
+    if not user or not server:
+        raise ValueError(f"jid without user or server: {raw[:60]!r}")
+    device = raw_agent = 0
+    if ":" in user:
+        user, _, device_part = user.partition(":")
+        if not device_part.isdigit():
+            raise ValueError(f"bad device in jid: {raw[:60]!r}")
+        device = int(device_part)
+    if "." in user and server in (USER_SERVER, LID_SERVER):
+        user, _, agent_part = user.partition(".")
+        if not agent_part.isdigit():
+            raise ValueError(f"bad agent in jid: {raw[:60]!r}")
+        raw_agent = int(agent_part)
+    return JidParts(user, server, device, raw_agent)
+
+
+# ---------------------------------------------------------------- helpers
+def _seconds(timestamp: int) -> int:
+    return timestamp // 1000 if timestamp >= _MILLIS_THRESHOLD else timestamp
+
+
+def _enum_name(message: ProtoMessage, field_name: str) -> str | None:
+    """The enum value's name, or None when the field is unset (proto2 keeps presence)."""
+    if not message.HasField(field_name):
+        return None
+    field = message.DESCRIPTOR.fields_by_name[field_name]
+    value = field.enum_type.values_by_number.get(getattr(message, field_name))
+    return value.name if value is not None else str(getattr(message, field_name))
+
+
+def _set_fields(message: ProtoMessage) -> set[str]:
+    return {field.name for field, _ in message.ListFields()}
+
+
+def _field(message: ProtoMessage, name: str) -> Any:
+    return getattr(message, name)
+
+
+def unwrap(message: WAMessage) -> WAMessage:
+    """The innermost content message below ephemeral / view-once / device-sent wrappers."""
+    for _ in range(8):  # wrappers nest a few levels at most; the bound guards a malformed loop
+        for name in _WRAPPERS:
+            if message.HasField(name) and _field(message, name).HasField("message"):
+                message = _field(message, name).message
+                break
+        else:
+            return message
+    return message
+
+
+def _media(content: WAMessage) -> tuple[MediaRef, str] | None:
+    """(MediaRef, caption) of the first media payload; the handle is the message download_any needs."""
+    for name, kind in _MEDIA_FIELDS:
+        if not content.HasField(name):
+            continue
+        media = _field(content, name)
+        mime = media.mimetype or None
+        if name == "stickerMessage" and not mime:
+            mime = "image/webp"
+        file_name = None
+        if name == "documentMessage":
+            file_name = media.fileName or media.title or None
+        size = media.fileLength if media.HasField("fileLength") else None
+        caption = media.caption if "caption" in media.DESCRIPTOR.fields_by_name else ""
+        return MediaRef(kind=kind, mime_type=mime, file_name=file_name, file_size=size, handle=content), caption
+    return None
+
+
+def _fallback_text(content: WAMessage) -> str | None:
+    """A plain rendering of content kinds the inbound contract has no field for; None if not one."""
+    if content.HasField("extendedTextMessage"):
+        return content.extendedTextMessage.text
+    for name in ("locationMessage", "liveLocationMessage"):
+        if content.HasField(name):
+            location = _field(content, name)
+            lines = [getattr(location, "name", ""), getattr(location, "address", "")]
+            lines.append(f"geo:{location.degreesLatitude:.6f},{location.degreesLongitude:.6f}")
+            caption = getattr(location, "caption", "") or getattr(location, "comment", "")
+            lines.append(caption)
+            return "\n".join(line for line in lines if line)
+    if content.HasField("contactMessage"):
+        return content.contactMessage.vcard or content.contactMessage.displayName
+    if content.HasField("contactsArrayMessage"):
+        cards = [c.vcard or c.displayName for c in content.contactsArrayMessage.contacts]
+        return "\n".join(card for card in cards if card) or content.contactsArrayMessage.displayName
+    for name in _POLL_FIELDS:
+        if content.HasField(name):
+            poll = _field(content, name)
+            return "\n".join([poll.name, *(f"- {option.optionName}" for option in poll.options)])
+    if content.HasField("buttonsResponseMessage"):
+        return content.buttonsResponseMessage.selectedDisplayText
+    if content.HasField("templateButtonReplyMessage"):
+        return content.templateButtonReplyMessage.selectedDisplayText
+    if content.HasField("listResponseMessage"):
+        reply = content.listResponseMessage
+        return reply.title or reply.singleSelectReply.selectedRowID
+    if content.HasField("interactiveResponseMessage"):
+        return content.interactiveResponseMessage.body.text
+    return None
+
+
+def _is_protocol(content: WAMessage, edit_attribute: str) -> bool:
+    if edit_attribute:  # edit, pin or revoke of another message (whatsmeow's EditAttribute)
+        return True
+    fields = _set_fields(content) - _ANCILLARY
+    return not fields or fields <= _PROTOCOL_ONLY
+
+
+# ---------------------------------------------------------------- events
+def map_message(event: nz.Message) -> IncomingMessage:
+    info = event.Info
+    source = info.MessageSource
+    chat = jid_to_str(source.Chat)
+    sender = jid_to_str(source.Sender) or chat
+    sender_pn = None
+    if source.Sender.Server == LID_SERVER and source.SenderAlt.Server == USER_SERVER:
+        sender_pn = jid_to_str(source.SenderAlt) or None
+
+    content = unwrap(event.Message)
+    text = content.conversation
+    media = None
+    found = _media(content)
+    if found is not None:
+        media, caption = found
+        text = text or caption
+    elif not text:
+        text = _fallback_text(content) or ""
+
+    return IncomingMessage(
+        wa_message_id=info.ID,
+        chat_jid=chat,
+        sender_jid=sender,
+        from_me=source.IsFromMe,
+        timestamp=_seconds(info.Timestamp),
+        text=text,
+        sender_pn=sender_pn,
+        push_name=info.Pushname or None,
+        media=media,
+        is_protocol=chat == STATUS_BROADCAST or event.IsEdit or _is_protocol(content, info.Edit),
+        is_history=False,
+    )
+
+
+def map_receipt(event: nz.Receipt) -> ReceiptReceived | None:
+    """None for a receipt without message ids (nothing to update)."""
+    ids = tuple(event.MessageIDs)
+    if not ids:
+        return None
+    name = _enum_name(event, "Type")
+    kind = _RECEIPT_TYPE_UNSET if name is None else _RECEIPT_KINDS.get(name, name.lower())
+    return ReceiptReceived(wa_message_ids=ids, chat_jid=jid_to_str(event.MessageSource.Chat), kind=kind)
+
+
+def _reason_label(name: str | None) -> str:
+    if name is None:
+        return "unknown reason"
+    code = _REASON_CODES.get(name)
+    return f"{name.lower()} ({code})" if code else name.lower()
+
+
+def map_logged_out(event: nz.LoggedOut) -> LoggedOut:
+    label = _reason_label(_enum_name(event, "Reason"))
+    return LoggedOut(reason=f"{label} on connect" if event.OnConnect else label)
+
+
+def map_stream_replaced(_event: nz.StreamReplaced) -> StreamReplaced:
+    return StreamReplaced()
+
+
+def map_connected(me: nz.Device | None) -> Connected:
+    """Connected for the account in ``client.get_me()`` (the session fetches it; the mapping stays pure)."""
+    if me is None:
+        return Connected(jid="")
+    return Connected(jid=jid_to_str(me.JID), push_name=me.PushName or None)
+
+
+def map_disconnected(_event: nz.Disconnected) -> Disconnected:
+    # goneonize sends no reason; whatsmeow reconnects by itself after this event.
+    return Disconnected(reason="socket closed")
+
+
+def map_stream_error(event: nz.StreamError) -> Disconnected:
+    return Disconnected(reason=f"stream error {event.Code}".strip())
+
+
+def map_temporary_ban(event: nz.TemporaryBan) -> ConnectFailed:
+    code = _enum_name(event, "Code") or "unknown"
+    return ConnectFailed(reason=f"temporary ban: {code.lower()}, expires in {event.Expire}s", permanent=True)
+
+
+def map_client_outdated(_event: nz.ClientOutdated) -> ConnectFailed:
+    return ConnectFailed(reason="client outdated (405): update neonize/whatsmeow", permanent=True)
+
+
+def map_connect_failure(event: nz.ConnectFailure) -> ConnectFailed | LoggedOut:
+    """whatsmeow emits LoggedOut / TemporaryBan / ClientOutdated for those codes itself; the
+    same codes seen here are mapped the same way in case a version routes them differently."""
+    name = _enum_name(event, "Reason")
+    label = _reason_label(name)
+    detail = f"{label}: {event.Message}" if event.Message else label
+    if name in _LOGGED_OUT_REASONS:
+        return LoggedOut(reason=detail)
+    return ConnectFailed(reason=f"connect failure {detail}", permanent=name in _PERMANENT_REASONS)
+
+
+def map_undecryptable(event: nz.UndecryptableMessage) -> Undecryptable:
+    return Undecryptable(wa_message_id=event.Info.ID, chat_jid=jid_to_str(event.Info.MessageSource.Chat))
+
+
+def map_pair_status(event: nz.PairStatus) -> ConnectFailed | None:
+    """Success needs no event (Connected follows); a pairing error is a retryable failure."""
+    if _enum_name(event, "Status") == "ERROR":
+        return ConnectFailed(reason=f"pairing failed: {event.Error or 'unknown error'}", permanent=False)
+    return None
+
+
+def map_qr(code: bytes | str) -> QrShown:
+    return QrShown(code=code.decode() if isinstance(code, bytes) else code)
+
+
+# whatsmeow's QR-channel outcomes (whatsmeow.QRChannel*), reported by neonize's login-status callback.
+_LOGIN_FAILURES = {
+    "timeout": ConnectFailed(reason="pairing timed out: no QR was scanned", permanent=False),
+    "err-client-outdated": ConnectFailed(reason="client outdated (405): update neonize/whatsmeow", permanent=True),
+    "err-scanned-without-multidevice": ConnectFailed(
+        reason="pairing failed: QR scanned by a phone without multi-device", permanent=False
+    ),
+    "err-unexpected-state": ConnectFailed(reason="pairing failed: unexpected state", permanent=False),
+}
+
+
+def map_login_status(status: bytes | str) -> ConnectFailed | None:
+    text = status.decode(errors="replace") if isinstance(status, bytes) else status
+    if text in ("success", "code", ""):
+        return None
+    return _LOGIN_FAILURES.get(text, ConnectFailed(reason=f"pairing failed: {text}", permanent=False))
+
+
+_BY_TYPE = {
+    "neonize.Message": map_message,
+    "neonize.Receipt": map_receipt,
+    "neonize.LoggedOut": map_logged_out,
+    "neonize.StreamReplaced": map_stream_replaced,
+    "neonize.Disconnected": map_disconnected,
+    "neonize.StreamError": map_stream_error,
+    "neonize.TemporaryBan": map_temporary_ban,
+    "neonize.ClientOutdated": map_client_outdated,
+    "neonize.ConnectFailure": map_connect_failure,
+    "neonize.UndecryptableMessage": map_undecryptable,
+    "neonize.PairStatus": map_pair_status,
+}
+MAPPED_EVENT_TYPES = frozenset(name.removeprefix("neonize.") for name in _BY_TYPE)
+
+
+def map_event(event: ProtoMessage) -> TransportEvent | None:
+    """Any event above by its protobuf type; None for events with no port counterpart.
+
+    ``Connected`` is absent on purpose: it needs ``client.get_me()``, see ``map_connected``.
+    """
+    mapper = _BY_TYPE.get(event.DESCRIPTOR.full_name)
+    return mapper(event) if mapper is not None else None  # type: ignore[operator]
