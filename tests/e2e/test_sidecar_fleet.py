@@ -142,9 +142,8 @@ def _owners(api: httpx.Client, worker: httpx.Client, ids: list[str]) -> dict[str
 def test_two_sidecars_split_then_one_is_killed(stack: LocalStack) -> None:
     api, sim, worker = stack.api(), stack.sim_client(), stack.worker()
     ids = [_instance(api, f"fleet-{n}") for n in range(6)]
-    owners = wait_until(lambda: (lambda o: o if all(o.values()) else None)(_owners(api, worker, ids)), 30,
-                        "all six owned")
-    assert sorted(owners.values()) == ["sidecar-0"] * 3 + ["sidecar-1"] * 3  # split, no overlap
+    owners = wait_until(lambda: (lambda o: o if sorted(o.values(), key=str) == ["sidecar-0"] * 3 + ["sidecar-1"] * 3
+                                 else None)(_owners(api, worker, ids)), 40, "a 3/3 split")  # one owner each
     for n, instance_id in enumerate(ids):
         _connect(stack, instance_id, f"55119000000{n:02d}")
 

@@ -174,9 +174,10 @@ def test_two_sidecars_split_instances_without_overlap(stack: tuple[Any, Any, Pat
         def owners() -> dict[str, str | None]:
             return {i: store.get(i).get("lock_owner") for i in ids}
 
-        wait_until(lambda: all(owners().values()), 20, "every instance owned")
-        by_owner = owners()
-        assert sorted(by_owner.values()) == ["sidecar-a"] * 3 + ["sidecar-b"] * 3
+        # Slow start makes the split settle within a few discovery cycles even when one sidecar
+        # starts first; a sidecar above its fair share hands the surplus back.
+        wait_until(lambda: sorted(owners().values(), key=str) == ["sidecar-a"] * 3 + ["sidecar-b"] * 3, 30,
+                   "a 3/3 split")
         for instance_id in ids:
             wait_until(lambda i=instance_id: store.get(i).get("qr_code"), 10, "QR for each")
     finally:
