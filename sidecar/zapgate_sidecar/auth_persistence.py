@@ -19,6 +19,10 @@ class LockLost(Exception):
     """A fenced write was refused: another sidecar owns the instance now."""
 
 
+class CorruptAuthState(Exception):
+    """The stored credentials fail their checksum: useless, so the instance starts over."""
+
+
 class AuthPersistence(Protocol):
     def restore(self) -> bool: ...
     def save_if_changed(self) -> bool: ...
@@ -49,15 +53,20 @@ class LocalDiskAuth:
 class FencedDynamoAuth:
     """The DynamoDB persister, with a refused fenced write reported as the lock loss it is."""
 
-    def __init__(self, persister: AuthPersistence, stale_error: type[Exception]) -> None:
+    def __init__(
+        self, persister: AuthPersistence, stale_error: type[Exception], corrupt_error: type[Exception]
+    ) -> None:
         self._persister = persister
         self._stale_error = stale_error
+        self._corrupt_error = corrupt_error
 
     def _call(self, action: Callable[[], object]) -> object:
         try:
             return action()
         except self._stale_error as exc:
             raise LockLost(str(exc)) from exc
+        except self._corrupt_error as exc:
+            raise CorruptAuthState(str(exc)) from exc
 
     def restore(self) -> bool:
         return bool(self._call(self._persister.restore))
@@ -77,9 +86,9 @@ def for_instance(
 ) -> AuthPersistence:
     if not settings.auth_state_table:
         return LocalDiskAuth(auth_dir)
-    from zapgate_sidecar.auth_state.dynamo_store import DynamoAuthStateStore, StaleAuthWriter
+    from zapgate_sidecar.auth_state.dynamo_store import AuthStateCorrupt, DynamoAuthStateStore, StaleAuthWriter
     from zapgate_sidecar.auth_state.persister import AuthStatePersister
 
     store = DynamoAuthStateStore(settings.auth_state_table, settings.instances_table or "")
     persister = AuthStatePersister(store, instance_id, auth_dir, token, min_interval_s=settings.auth_save_interval_s)
-    return FencedDynamoAuth(persister, StaleAuthWriter)
+    return FencedDynamoAuth(persister, StaleAuthWriter, AuthStateCorrupt)

@@ -22,7 +22,7 @@ from zapgate_core.storage.media import ContentAddressedMedia
 
 from zapgate_sidecar import qr
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient, WorkerProxyError
-from zapgate_sidecar.auth_persistence import AuthPersistence, LockLost, for_instance
+from zapgate_sidecar.auth_persistence import AuthPersistence, CorruptAuthState, LockLost, for_instance
 from zapgate_sidecar.inbound import InboundPipeline
 from zapgate_sidecar.logs import log
 from zapgate_sidecar.outbound import NotConnected, send_one
@@ -144,7 +144,15 @@ class InstanceRuntime:
     # ------------------------------------------------------------ main loop
     async def _run(self) -> None:
         try:
-            restored = await asyncio.to_thread(self.auth.restore)
+            try:
+                restored = await asyncio.to_thread(self.auth.restore)
+            except CorruptAuthState:
+                # Unusable either way; a fresh QR is the only way forward. Any other restore error
+                # (DynamoDB unreachable) stops the runtime instead: a new pairing would later
+                # overwrite credentials that are fine.
+                log.error("stored auth state is corrupt; starting over", extra={"instance_id": self.instance_id})
+                await asyncio.to_thread(self.auth.wipe)
+                restored = False
             log.info("instance starting", extra={"instance_id": self.instance_id, "auth_restored": restored})
             self._open_session()
             self._spawn(self._outbound_loop())
