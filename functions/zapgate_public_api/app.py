@@ -7,7 +7,7 @@ everywhere, exactly like an unknown one.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Response, status
 from zapgate_control.errors import install_error_handlers
 from zapgate_control.observability import install_request_telemetry, logger
 from zapgate_control.services import history, instances, sending
@@ -72,7 +72,7 @@ def get_instance(
 
 @router.patch("/instances/{instance_id}", response_model=Instance, tags=["instances"])
 def update_instance(
-    request: InstancePatch = Body(),
+    request: InstancePatch,
     instance_id: str = InstanceIdPath,
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),

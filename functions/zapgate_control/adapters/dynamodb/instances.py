@@ -57,6 +57,13 @@ def lock_state(item: dict[str, Any] | None) -> LockState | None:
     )
 
 
+def _held_by(owner: str, token: str | None) -> tuple[str, dict[str, Any]]:
+    """The condition "the caller holds the lock"; tokens are checked when given (old workers send none)."""
+    if token is None:
+        return "lock_owner = :o", {":o": owner}
+    return "lock_owner = :o AND lock_token = :t", {":o": owner, ":t": token}
+
+
 def live_lock_owner(item: dict[str, Any], now_ms: int) -> str | None:
     """Who holds the instance's lock right now, judged by the control plane's clock."""
     state = lock_state(item)
@@ -184,53 +191,35 @@ class DynamoInstanceStore:
     def acquire_lock(self, instance_id: str, owner: str, ttl_ms: int) -> tuple[bool, LockState]:
         """Take a free or expired lock (new token, fence + 1), or extend the caller's own."""
         now = self.clock()
-        token = new_token()
-        try:
-            response = client("dynamodb").update_item(
-                TableName=self.table,
-                Key=to_item({"id": instance_id}),
-                UpdateExpression=(
-                    "SET lock_owner = :o, lock_token = :t, lock_expires_at_ms = :exp, "
-                    "lock_fence = if_not_exists(lock_fence, :zero) + :one"
-                ),
-                ConditionExpression=(
-                    "attribute_exists(id) AND (attribute_not_exists(lock_owner) OR lock_expires_at_ms <= :now)"
-                ),
-                ExpressionAttributeValues=to_values(
-                    {":o": owner, ":t": token, ":exp": now + ttl_ms, ":now": now, ":zero": 0, ":one": 1}
-                ),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-            return True, lock_state(from_item(response["Attributes"]))  # type: ignore[return-value]
-        except Exception as exc:
-            if not is_conditional_failure(exc):
-                raise
-            current = old_item(exc)
-        if current is None:
-            raise InstanceNotFound(instance_id)
-        state = lock_state(current)
-        assert state is not None
-        if state.owner == owner:
+        acquired, state = self._conditional_lock_write(
+            instance_id,
+            "SET lock_owner = :o, lock_token = :t, lock_expires_at_ms = :exp, "
+            "lock_fence = if_not_exists(lock_fence, :zero) + :one",
+            "attribute_exists(id) AND (attribute_not_exists(lock_owner) OR lock_expires_at_ms <= :now)",
+            {":o": owner, ":t": new_token(), ":exp": now + ttl_ms, ":now": now, ":zero": 0, ":one": 1},
+        )
+        if not acquired and state.owner == owner:
             # Already ours (or a retried acquire that had succeeded): keep token and fence.
-            renewed = self.renew_lock(instance_id, owner, state.token, ttl_ms)
-            if renewed[0]:
-                return renewed
-            state = renewed[1]
-        return False, state
+            return self.renew_lock(instance_id, owner, state.token, ttl_ms)
+        return acquired, state
 
     def renew_lock(self, instance_id: str, owner: str, token: str | None, ttl_ms: int) -> tuple[bool, LockState]:
-        now = self.clock()
-        condition = "lock_owner = :o"
-        values: dict[str, Any] = {":o": owner, ":exp": now + ttl_ms}
-        if token is not None:
-            condition += " AND lock_token = :t"
-            values[":t"] = token
+        condition, values = _held_by(owner, token)
+        renewed, state = self._conditional_lock_write(
+            instance_id, "SET lock_expires_at_ms = :exp", condition, {**values, ":exp": self.clock() + ttl_ms}
+        )
+        assert renewed or not may_renew(state, owner, token)  # the condition and the rule agree
+        return renewed, state
+
+    def _conditional_lock_write(
+        self, instance_id: str, update: str, condition: str, values: dict[str, Any]
+    ) -> tuple[bool, LockState]:
+        """(True, new state) when the condition held, (False, state as it was) when it did not."""
         try:
             response = client("dynamodb").update_item(
                 TableName=self.table,
                 Key=to_item({"id": instance_id}),
-                UpdateExpression="SET lock_expires_at_ms = :exp",
+                UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeValues=to_values(values),
                 ReturnValues="ALL_NEW",
@@ -240,20 +229,13 @@ class DynamoInstanceStore:
         except Exception as exc:
             if not is_conditional_failure(exc):
                 raise
-            current = old_item(exc)
+            current = lock_state(old_item(exc))
         if current is None:
             raise InstanceNotFound(instance_id)
-        state = lock_state(current)
-        assert state is not None
-        assert not may_renew(state, owner, token)  # the condition and the rule agree
-        return False, state
+        return False, current
 
     def release_lock(self, instance_id: str, owner: str, token: str | None) -> bool:
-        condition = "lock_owner = :o"
-        values: dict[str, Any] = {":o": owner}
-        if token is not None:
-            condition += " AND lock_token = :t"
-            values[":t"] = token
+        condition, values = _held_by(owner, token)
         try:
             client("dynamodb").update_item(
                 TableName=self.table,
