@@ -32,7 +32,13 @@ class InstanceStore(Protocol):
 
 class MessageStore(Protocol):
     def enqueue(
-        self, tenant_id: str, instance_id: str, content: dict[str, Any], queue_owner: str | None = None
+        self,
+        tenant_id: str,
+        instance_id: str,
+        content: dict[str, Any],
+        queue_owner: str | None = None,
+        message_id: str | None = None,
+        request_hash: str | None = None,
     ) -> dict[str, Any]: ...
     def instances_with_work(self, owner: str) -> set[str]: ...
     def claim(self, instance_id: str, limit: int, policy: ClaimPolicy) -> list[dict[str, Any]]: ...

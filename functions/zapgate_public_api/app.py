@@ -7,7 +7,7 @@ everywhere, exactly like an unknown one.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Response, status
 from zapgate_control.errors import install_error_handlers
 from zapgate_control.observability import install_request_telemetry, logger
 from zapgate_control.services import history, instances, sending
@@ -107,13 +107,18 @@ def delete_instance(
 def send_message(
     request: SendMessage,
     instance_id: str = InstanceIdPath,
+    idempotency_key: str | None = Header(
+        default=None, alias="Idempotency-Key", min_length=1, max_length=MAX_ID,
+        description="Same key + same body → the same message, never sent twice; same key + other body → 422",
+    ),
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> MessageAccepted:
     item = sending.send(
-        stores.instances, stores.messages, tenant_id, instance_id, request.content(), request.queue_if_offline
+        stores.instances, stores.messages, tenant_id, instance_id, request.content(), request.queue_if_offline,
+        idempotency_key,
     )
-    return MessageAccepted(id=item["id"])
+    return MessageAccepted(id=item["id"], status=item["state"])
 
 
 @router.get("/instances/{instance_id}/messages", response_model=MessagePage, tags=["messages"])

@@ -153,7 +153,7 @@ class SendMessage(RequestModel):
 
 class MessageAccepted(BaseModel):
     id: str
-    status: Literal["queued"] = "queued"
+    status: str = Field(default="queued", description='"queued"; a replayed Idempotency-Key answers the current status')
 
 
 class Message(BaseModel):

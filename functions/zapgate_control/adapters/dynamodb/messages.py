@@ -45,6 +45,12 @@ class MessageNotFound(Exception):
     pass
 
 
+class DuplicateMessage(Exception):
+    def __init__(self, existing: dict[str, Any]) -> None:
+        super().__init__(existing.get("id"))
+        self.existing = existing
+
+
 class MarkConflict(Exception):
     def __init__(self, state: str) -> None:
         super().__init__(state)
@@ -76,11 +82,21 @@ class DynamoMessageStore:
 
     # ------------------------------------------------------------ outbound
     def enqueue(
-        self, tenant_id: str, instance_id: str, content: dict[str, Any], queue_owner: str | None = None
+        self,
+        tenant_id: str,
+        instance_id: str,
+        content: dict[str, Any],
+        queue_owner: str | None = None,
+        message_id: str | None = None,
+        request_hash: str | None = None,
     ) -> dict[str, Any]:
-        """Queue a message; `queue_owner` (the live lock holder) lets that sidecar's heartbeat see it."""
+        """Queue a message; `queue_owner` (the live lock holder) lets that sidecar's heartbeat see it.
+
+        With a caller-chosen `message_id` (an Idempotency-Key), an existing message with that id
+        raises DuplicateMessage carrying it, so the caller can answer the retry with the original.
+        """
         now = self.clock()
-        message_id = str(uuid.uuid4())
+        message_id = message_id or str(uuid.uuid4())
         item = {
             **self._base(instance_id, "outbound", message_id, now),
             **content,
@@ -90,10 +106,19 @@ class DynamoMessageStore:
             "queue_pk": instance_id,
             "queue_sk": f"{now:013d}#{message_id}",
             "queue_owner": queue_owner,
+            "request_hash": request_hash,
         }
-        client("dynamodb").put_item(
-            TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(id)"
-        )
+        try:
+            client("dynamodb").put_item(
+                TableName=self.table,
+                Item=to_item(item),
+                ConditionExpression="attribute_not_exists(id)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                raise DuplicateMessage(old_item(exc) or {}) from exc
+            raise
         return {k: v for k, v in item.items() if v is not None}
 
     def claim(self, instance_id: str, limit: int, policy: ClaimPolicy) -> list[dict[str, Any]]:
