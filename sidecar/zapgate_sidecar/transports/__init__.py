@@ -1,0 +1,1 @@
+"""Transport adapters: neonize (the real WhatsApp network) and sim (a deterministic fake network)."""
