@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+
 from zapgate_devstack.emulator import LOCAL_CREDENTIALS, REGION, MotoServer, create_template_resources
 from zapgate_devstack.template import function_environment, load_template, resources_of_type
 
@@ -42,11 +43,13 @@ def moto_server() -> Iterator[MotoServer]:
 
 
 def _clear_caches() -> None:
-    from zapgate_control import aws, settings, wiring
+    from zapgate_control import aws, settings, wiring, worker_auth
 
     settings.get_settings.cache_clear()
     wiring.get_stores.cache_clear()
     aws.client.cache_clear()
+    aws.session.cache_clear()
+    worker_auth._secrets_provider.cache_clear()
 
 
 @pytest.fixture

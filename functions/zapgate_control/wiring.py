@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from zapgate_core.domain.outbound import ClaimPolicy
-from zapgate_core.storage.media import ContentAddressedMedia
-
 from zapgate_control.adapters.dynamodb.api_keys import DynamoApiKeyStore
 from zapgate_control.adapters.dynamodb.audit import DynamoAuditLog
 from zapgate_control.adapters.dynamodb.contacts import DynamoContactStore
@@ -16,6 +13,8 @@ from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
 from zapgate_control.aws import client
 from zapgate_control.ports import ApiKeyStore, AuditLog, ContactStore, InstanceStore, MediaStore, MessageStore
 from zapgate_control.settings import Settings, get_settings
+from zapgate_core.domain.outbound import ClaimPolicy
+from zapgate_core.storage.media import ContentAddressedMedia
 
 
 @dataclass(frozen=True)

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import hmac
 import os
+from functools import cache
+from typing import Any
 
 from fastapi import Header
 
+from zapgate_control.aws import client
 from zapgate_control.errors import ApiError
 
 SECRET_CACHE_SECONDS = 300
 
 
+@cache
+def _secrets_provider() -> Any:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider  # deferred: only this path needs it
+
+    # Our shared client, not a second boto3 session of Powertools' own (tens of ms on a cold start).
+    return SecretsProvider(boto3_client=client("secretsmanager"))
+
+
 def expected_secret() -> str:
     arn = os.environ.get("WORKER_SECRET_ARN")
     if arn:
-        from aws_lambda_powertools.utilities import parameters  # deferred: only this path needs it
-
-        return str(parameters.get_secret(arn, max_age=SECRET_CACHE_SECONDS))
+        return str(_secrets_provider().get(arn, max_age=SECRET_CACHE_SECONDS))
     secret = os.environ.get("WORKER_SECRET", "")
     if not secret:
         raise ApiError(503, "worker_secret_not_configured", "the worker secret is not configured")

@@ -8,12 +8,12 @@ everywhere, exactly like an unknown one.
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Response, status
+
 from zapgate_control.errors import install_error_handlers
 from zapgate_control.observability import install_request_telemetry, logger
 from zapgate_control.services import history, instances, sending
 from zapgate_control.wiring import Stores, get_stores
-from zapgate_core.contract.worker_proxy import MAX_ID
-
+from zapgate_core.contract.common import MAX_ID
 from zapgate_public_api.auth import require_tenant
 from zapgate_public_api.models import (
     Direction,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import Depends, Security
 from fastapi.security import APIKeyHeader
+
 from zapgate_control.errors import ApiError
 from zapgate_control.wiring import Stores, get_stores
 

@@ -13,8 +13,9 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
+
 from zapgate_control.adapters.dynamodb.instances import PRIORITY_LIMIT
-from zapgate_core.contract.worker_proxy import MAX_BODY, MAX_ID, MediaType, Status
+from zapgate_core.contract.common import MAX_BODY, MAX_ID, MediaType, Status
 
 NAME_MAX = 100
 MEDIA_URL_MAX = 4_096

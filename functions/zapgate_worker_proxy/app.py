@@ -7,6 +7,7 @@ prefix themselves so the same app serves API Gateway (via Mangum) and uvicorn un
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI, Query
+
 from zapgate_control.clock import system_clock
 from zapgate_control.errors import install_error_handlers
 from zapgate_control.observability import install_request_telemetry, logger
@@ -33,6 +34,8 @@ from zapgate_core.contract.worker_proxy import (
     OkResponse,
     PrimaryJidResponse,
     QueuedMessages,
+    ReceiptsRequest,
+    ReceiptsResponse,
     SessionRefreshRequest,
     UpdateStatusRequest,
     UploadMediaRequest,
@@ -105,6 +108,12 @@ def mark_sent(request: MarkSentRequest, stores: Stores = Depends(get_stores)) ->
 @router.post("/mark-failed", response_model=MarkResponse)
 def mark_failed(request: MarkFailedRequest, stores: Stores = Depends(get_stores)) -> MarkResponse:
     return outbound.mark_failed(stores.messages, request)
+
+
+@router.post("/receipts", response_model=ReceiptsResponse)
+def receipts(request: ReceiptsRequest, stores: Stores = Depends(get_stores)) -> ReceiptsResponse:
+    """zapgate extension: sent → delivered → read as WhatsApp's receipts arrive."""
+    return outbound.apply_receipts(stores.messages, request)
 
 
 @router.post("/inbound", response_model=InboundResponse)

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 import uvicorn
-from zapgate_core.storage.media import ContentAddressedMedia
 
+from zapgate_core.storage.media import ContentAddressedMedia
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient
 from zapgate_sidecar.fleet import Fleet
 from zapgate_sidecar.health import health_app

@@ -17,8 +17,8 @@ import time
 from typing import Any
 
 import httpx
-from zapgate_core.contract.worker_proxy import HeartbeatRequest, HeldLock, LockResponse
 
+from zapgate_core.contract.worker_proxy import HeartbeatRequest, HeldLock, LockResponse
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient, WorkerProxyError
 from zapgate_sidecar.logs import log
 from zapgate_sidecar.policies import fair_share, select_target
@@ -39,6 +39,7 @@ class Fleet:
         self._retreat_until: dict[str, float] = {}
         self._stopping = asyncio.Event()
         self.last_discovery_error: str | None = None
+        self._renewed_at = float("-inf")
 
     # ------------------------------------------------------------ discovery
     async def discovery_loop(self) -> None:
@@ -131,16 +132,26 @@ class Fleet:
         held = dict(self.runtimes)
         if not held and self.proxy.heartbeat_supported is not None:
             return False
+        # A wake-up soon after a renewal only waits again: renewing N locks on every message
+        # would cost N writes per message on a busy sidecar.
+        since_renewal_ms = (time.monotonic() - self._renewed_at) * 1000
+        renew = since_renewal_ms >= self.settings.lock_renew_ms / 2
+        if not renew:  # come back when the renewal is due, not a full interval later
+            wait_ms = min(wait_ms, max(50, int(self.settings.lock_renew_ms - since_renewal_ms)))
         request = HeartbeatRequest(
             instance_owner=self.settings.instance_owner,
             ttl_ms=self.settings.instance_lock_ttl_ms,
             locks=[HeldLock(instance_id=i, lock_token=r.lock_token) for i, r in held.items()],
             wait_ms=wait_ms if held else 0,
+            renew=renew,
         )
+        started = time.monotonic()
         answer = await self.proxy.heartbeat(request)
         if answer is None:
             await self._renew_each(held)
             return False
+        if renew:
+            self._renewed_at = started
         for status in answer.locks:
             runtime = self.runtimes.get(status.instance_id)
             if runtime is not None and not status.acquired:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
 from zapgate_core.contract.worker_proxy import ContactResolveRequest, InboundMessage, UploadMediaRequest
 from zapgate_core.domain.jids import chat_type_of, jid_type_of
 from zapgate_core.storage.media import ContentAddressedMedia
-
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient, WorkerProxyError
 from zapgate_sidecar.logs import log
 from zapgate_sidecar.transport import IncomingMessage, TransportError, WhatsAppSession

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
 from zapgate_core.contract.worker_proxy import QueuedMessage
 from zapgate_core.domain.jids import InvalidDestination, normalize_destination
-
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient, WorkerProxyError
 from zapgate_sidecar.logs import log
 from zapgate_sidecar.transport import Outgoing, TransportError, WhatsAppSession

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from zapgate_core.contract.worker_proxy import LockResponse, UpdateStatusRequest
-from zapgate_core.storage.media import ContentAddressedMedia
 
+from zapgate_core.contract.worker_proxy import LockResponse, ReceiptReport, ReceiptsRequest, UpdateStatusRequest
+from zapgate_core.storage.media import ContentAddressedMedia
 from zapgate_sidecar import qr
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient, WorkerProxyError
 from zapgate_sidecar.auth_persistence import AuthPersistence, CorruptAuthState, LockLost, for_instance
@@ -46,6 +46,7 @@ from zapgate_sidecar.transport import (
 
 SAFETY_NET_POLL_S = 300.0  # with the heartbeat, polls only catch messages queued for no owner
 MAX_INBOUND_IN_FLIGHT = 8
+RECEIPT_FLUSH_S = 0.5
 
 
 @dataclass
@@ -93,6 +94,7 @@ class InstanceRuntime:
         self._main: asyncio.Task[None] | None = None
         self._pairing_phone: str | None = None
         self._stop_task: asyncio.Task[None] | None = None
+        self._receipts: list[ReceiptReport] = []
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -157,6 +159,7 @@ class InstanceRuntime:
             self._open_session()
             self._spawn(self._outbound_loop())
             self._spawn(self._auth_loop())
+            self._spawn(self._receipt_loop())
             while not self._stopping.is_set():
                 generation, event = await self._events.get()
                 if generation == self._generation:
@@ -235,8 +238,8 @@ class InstanceRuntime:
                     await self._start_over("bad_mac_breaker")
             case IncomingMessage():
                 self._spawn(self._deliver(event))
-            case ReceiptReceived():
-                pass  # delivery/read receipts reach the control plane in the product issue
+            case ReceiptReceived(wa_message_ids=ids, kind=kind):
+                self._receipts.extend(ReceiptReport(wa_message_id=i, kind=kind) for i in ids)
 
     async def _reconnect_later(self, reason: str) -> None:
         await self._close_session()
@@ -308,6 +311,18 @@ class InstanceRuntime:
                 self.sent += outcome.wa_message_id is not None
             if len(batch) >= batch_size:
                 self._wake.set()  # more may be waiting: do not wait for a tick
+
+    async def _receipt_loop(self) -> None:
+        """Receipts go up in batches: a read receipt for 50 messages is one request, not 50."""
+        while not self._stopping.is_set():
+            await asyncio.sleep(RECEIPT_FLUSH_S)
+            batch, self._receipts = self._receipts[:500], self._receipts[500:]
+            if not batch:
+                continue
+            try:
+                await self.deps.proxy.receipts(ReceiptsRequest(instance_id=self.instance_id, receipts=batch))
+            except (WorkerProxyError, httpx.HTTPError) as exc:
+                log.warning("receipts not delivered", extra={"instance_id": self.instance_id, "error": str(exc)[:200]})
 
     async def _auth_loop(self) -> None:
         while not self._stopping.is_set():

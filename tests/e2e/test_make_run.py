@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+
 from zapgate_devstack.run import READY_LINE
 
 pytestmark = pytest.mark.slow

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
 from zapgate_devstack.emulator import MotoServer, create_template_resources
 from zapgate_sidecar.auth_state import (

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from neonize.client import ClientFactory, NewClient
 from neonize.exc import NeonizeError, UploadError
+
 from zapgate_sidecar.transport import (
     Connected,
     ConnectFailed,

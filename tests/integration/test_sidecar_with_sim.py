@@ -183,3 +183,30 @@ def test_two_sidecars_split_instances_without_overlap(stack: tuple[Any, Any, Pat
     finally:
         a.stop()
         b.stop()
+
+
+def test_receipts_move_a_sent_message_to_delivered_then_read(stack: tuple[Any, Any, Path],
+                                                             aws_env: dict[str, str]) -> None:
+    from zapgate_public_api.app import app as public_app
+
+    edge, sim, tmp = stack
+    instance = make_instance(aws_env)
+    store = _instances(aws_env)
+    sidecar = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-a")).start()
+    try:
+        _connect(sim, store, instance["id"])
+        public = TestClient(public_app, headers={"X-API-Key": API_KEY})
+        message_id = public.post(f"/v1/instances/{instance['id']}/messages",
+                                 json={"to": "5511988887777", "body": "oi"}).json()["id"]
+
+        def status() -> str:
+            return str(public.get(f"/v1/instances/{instance['id']}/messages/{message_id}").json()["status"])
+
+        wait_until(lambda: status() == "sent", 10, "sent")
+        wa_id = public.get(f"/v1/instances/{instance['id']}/messages/{message_id}").json()["wa_message_id"]
+        for kind, expected in (("delivered", "delivered"), ("read", "read")):
+            assert httpx.post(f"{sim.url}/sim/instances/{instance['id']}/receipt",
+                              json={"wa_message_id": wa_id, "kind": kind}).status_code == 200
+            wait_until(lambda e=expected: status() == e, 10, f"status {expected}")
+    finally:
+        sidecar.stop()

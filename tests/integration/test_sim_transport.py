@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from zapgate_sidecar.sim.server import BackgroundSim
 from zapgate_sidecar.transport import (
     Connected,

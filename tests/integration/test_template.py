@@ -16,6 +16,7 @@ import pytest
 from cfnlint.api import lint, lint_file
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
+
 from zapgate_devstack.template import TEMPLATE_PATH, http_routes, load_template, resources_of_type
 
 # cfn-lint findings accepted on purpose, by rule id, each with the reason. Keep it empty unless

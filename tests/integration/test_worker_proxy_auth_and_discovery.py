@@ -23,6 +23,7 @@ ROUTES = [
     ("POST", "/worker-proxy/instance-lock/renew"),
     ("POST", "/worker-proxy/instance-lock/release"),
     ("POST", "/worker-proxy/heartbeat"),
+    ("POST", "/worker-proxy/receipts"),
 ]
 
 

@@ -80,3 +80,19 @@ def test_idle_heartbeat_waits_the_full_time_and_rejects_overlong_waits(aws_env: 
     assert time.monotonic() - started >= 0.45
     too_long = client.post("/worker-proxy/heartbeat", json={"instance_owner": "a", "wait_ms": 60_000, "locks": []})
     assert too_long.status_code == 422
+
+
+def test_an_early_wake_up_waits_without_renewing(aws_env: dict[str, str]) -> None:
+    from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
+
+    client = worker_client()
+    instance = make_instance(aws_env)
+    token = _acquire(client, instance["id"], "sidecar-a")
+    store = DynamoInstanceStore(aws_env["INSTANCES_TABLE"])
+    expires = store.get(instance["id"])["lock_expires_at_ms"]
+    enqueue(aws_env, instance["id"], queue_owner="sidecar-a")
+    response = client.post("/worker-proxy/heartbeat", json={
+        "instance_owner": "sidecar-a", "wait_ms": 0, "renew": False,
+        "locks": [{"instanceId": instance["id"], "lock_token": token}]}).json()
+    assert response == {"locks": [], "ready": [instance["id"]]}
+    assert store.get(instance["id"])["lock_expires_at_ms"] == expires  # no write

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from zapgate_core.domain.outbound import ClaimPolicy, MessageState
-
 from tests.integration.test_worker_proxy_locks import FakeClock
 from tests.integration.worker_client import enqueue, make_instance, worker_client
+from zapgate_core.domain.outbound import ClaimPolicy, MessageState
 
 
 def _messages(env: dict[str, str], clock: FakeClock | None = None):
@@ -141,3 +140,33 @@ def test_concurrent_polls_never_share_a_message(aws_env: dict[str, str]) -> None
         t.join()
     handed_out = [i for batch in batches for i in batch]
     assert sorted(handed_out) == sorted(ids)  # every message once, none twice
+
+
+def test_receipts_move_sent_messages_forward_only(aws_env: dict[str, str]) -> None:
+    instance = make_instance(aws_env)
+    other = make_instance(aws_env, "other")
+    message = enqueue(aws_env, instance["id"])
+    unsent = enqueue(aws_env, instance["id"], body="still queued")
+    client = worker_client()
+    client.get(f"/worker-proxy/queued-messages?instanceId={instance['id']}&limit=1")
+    client.post("/worker-proxy/mark-sent", json={"messageId": message["id"], "wa_message_id": "WA-1"})
+
+    def state(message_id: str) -> str:
+        return str(_messages(aws_env).get(message_id)["state"])
+
+    def report(instance_id: str, *receipts: tuple[str, str]) -> int:
+        response = client.post("/worker-proxy/receipts", json={
+            "instanceId": instance_id, "receipts": [{"wa_message_id": w, "kind": k} for w, k in receipts]})
+        assert response.status_code == 200
+        return int(response.json()["updated"])
+
+    assert report(other["id"], ("WA-1", "delivered")) == 0  # another instance's id space
+    assert state(message["id"]) == "sent"
+    assert report(instance["id"], ("WA-1", "delivered"), ("WA-unknown", "delivered"), ("WA-1", "retry")) == 1
+    assert state(message["id"]) == "delivered"
+    assert report(instance["id"], ("WA-1", "read")) == 1
+    assert state(message["id"]) == "read"
+    assert report(instance["id"], ("WA-1", "delivered")) == 0  # late, out of order: no step back
+    assert state(message["id"]) == "read"
+    assert state(unsent["id"]) == "queued"
+    assert client.post("/worker-proxy/receipts", json={"instanceId": instance["id"], "receipts": []}).status_code == 422

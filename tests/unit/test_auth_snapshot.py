@@ -11,6 +11,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+
 from zapgate_sidecar.auth_state import snapshot
 from zapgate_sidecar.auth_state.snapshot import (
     MAGIC,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+
 from zapgate_core.contract.worker_proxy import (
     EligibleInstances,
     InboundMessage,
@@ -11,7 +12,8 @@ from zapgate_core.contract.worker_proxy import (
     MarkSentRequest,
     UpdateStatusRequest,
 )
-from zapgate_core.domain.inbound import contact_id, has_content, inbound_id, learnt_lid_mapping
+from zapgate_core.domain.ids import contact_id, inbound_id
+from zapgate_core.domain.inbound import has_content, learnt_lid_mapping
 
 
 def test_lock_response_reads_aliases_and_writes_primary_names() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
+
 from zapgate_devstack.gateway import (
     EnvironmentConflictError,
     Gateway,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from zapgate_core.domain.jids import InvalidDestination, chat_type_of, normalize_destination, pn_jid
 
 

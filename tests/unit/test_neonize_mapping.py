@@ -13,6 +13,7 @@ from google.protobuf.message import Message as ProtoMessage
 from neonize.proto import Neonize_pb2 as nz
 from neonize.proto.waCommon.WACommon_pb2 import MessageKey
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as wa
+
 from zapgate_sidecar.transport import (
     Connected,
     ConnectFailed,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from zapgate_core.contract.worker_proxy import EligibleInstance
 from zapgate_sidecar.policies import Backoff, BadMacBreaker, select_target
 from zapgate_sidecar.settings import SettingsError, load_settings

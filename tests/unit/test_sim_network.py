@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+
 from zapgate_sidecar.sim import network as simnet
 from zapgate_sidecar.sim.network import (
     InvalidRequest,

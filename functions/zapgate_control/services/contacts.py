@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from zapgate_control.ports import ContactStore
 from zapgate_core.contract.worker_proxy import (
     ContactResolveRequest,
     ContactResolveResponse,
     PrimaryJidResponse,
 )
 from zapgate_core.domain.jids import is_lid, jid_type_of, pn_jid
-
-from zapgate_control.ports import ContactStore
 
 
 def resolve(contacts: ContactStore, request: ContactResolveRequest) -> ContactResolveResponse:

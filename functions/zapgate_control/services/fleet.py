@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+from zapgate_control.adapters.dynamodb.instances import InstanceNotFound, StaleLockToken, live_lock_owner
+from zapgate_control.errors import ApiError, NotFound
+from zapgate_control.observability import metrics
+from zapgate_control.ports import AuditLog, InstanceStore
 from zapgate_core.contract.worker_proxy import (
     EligibleInstance,
     EligibleInstances,
     UpdateStatusRequest,
     WorkerSettings,
 )
-
-from zapgate_control.adapters.dynamodb.instances import InstanceNotFound, StaleLockToken, live_lock_owner
-from zapgate_control.errors import ApiError, NotFound
-from zapgate_control.observability import metrics
-from zapgate_control.ports import AuditLog, InstanceStore
 
 
 def worker_settings(max_active_instances: int) -> WorkerSettings:

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import time
 
-from zapgate_core.contract.worker_proxy import HeartbeatRequest, HeartbeatResponse, LockStatus
-
 from zapgate_control.adapters.dynamodb.instances import InstanceNotFound
 from zapgate_control.clock import iso
 from zapgate_control.ports import InstanceStore, MessageStore
+from zapgate_core.contract.worker_proxy import HeartbeatRequest, HeartbeatResponse, LockStatus
 
 TICK_S = 0.05
 
 
 def heartbeat(instances: InstanceStore, messages: MessageStore, request: HeartbeatRequest) -> HeartbeatResponse:
     statuses: list[LockStatus] = []
-    held: set[str] = set()
-    for lock in request.locks:
+    held: set[str] = set() if request.renew else {lock.instance_id for lock in request.locks}
+    for lock in request.locks if request.renew else ():
         try:
             renewed, state = instances.renew_lock(
                 lock.instance_id, request.instance_owner, lock.lock_token, request.ttl_ms

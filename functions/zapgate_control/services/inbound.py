@@ -5,18 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from zapgate_core.contract.worker_proxy import InboundMessage, InboundResponse
-from zapgate_core.domain.inbound import (
-    effective_chat_type,
-    has_content,
-    inbound_id,
-    learnt_lid_mapping,
-    media_problem,
-)
-
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
 from zapgate_control.ports import ContactStore, InstanceStore, MessageStore
+from zapgate_core.contract.worker_proxy import InboundMessage, InboundResponse
+from zapgate_core.domain.ids import inbound_id
+from zapgate_core.domain.inbound import effective_chat_type, has_content, learnt_lid_mapping, media_problem
 
 _STORED_FIELDS = (
     "to", "body", "wa_message_id", "from_me", "chat_id_norm", "sender_jid_raw", "sender_pn",

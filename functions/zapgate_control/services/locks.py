@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from zapgate_control.adapters.dynamodb.instances import InstanceNotFound
+from zapgate_control.clock import iso
+from zapgate_control.errors import NotFound
+from zapgate_control.observability import metrics
+from zapgate_control.ports import InstanceStore
 from zapgate_core.contract.worker_proxy import (
     LockAcquireRequest,
     LockReleaseRequest,
@@ -10,12 +15,6 @@ from zapgate_core.contract.worker_proxy import (
     LockResponse,
 )
 from zapgate_core.domain.locks import LockState
-
-from zapgate_control.adapters.dynamodb.instances import InstanceNotFound
-from zapgate_control.clock import iso
-from zapgate_control.errors import NotFound
-from zapgate_control.observability import metrics
-from zapgate_control.ports import InstanceStore
 
 
 def _answer(acquired: bool, state: LockState) -> LockResponse:

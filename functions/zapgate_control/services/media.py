@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 
-from zapgate_core.contract.worker_proxy import UploadMediaRequest, UploadMediaResponse
-
 from zapgate_control.errors import ApiError
 from zapgate_control.observability import metrics
 from zapgate_control.ports import MediaStore
+from zapgate_core.contract.worker_proxy import UploadMediaRequest, UploadMediaResponse
 
 
 def upload(media: MediaStore, request: UploadMediaRequest, max_bytes: int) -> UploadMediaResponse:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from zapgate_control.adapters.dynamodb.messages import MarkConflict, MessageNotFound, bounded_debug
+from zapgate_control.errors import ApiError, NotFound
+from zapgate_control.observability import metrics
+from zapgate_control.ports import MessageStore
 from zapgate_core.contract.worker_proxy import (
     MarkFailedRequest,
     MarkResponse,
     MarkSentRequest,
     QueuedMessage,
     QueuedMessages,
+    ReceiptsRequest,
+    ReceiptsResponse,
 )
-from zapgate_core.domain.outbound import ClaimPolicy, MessageState
-
-from zapgate_control.adapters.dynamodb.messages import MarkConflict, MessageNotFound, bounded_debug
-from zapgate_control.errors import ApiError, NotFound
-from zapgate_control.observability import metrics
-from zapgate_control.ports import MessageStore
+from zapgate_core.domain.outbound import ClaimPolicy, MessageState, receipt_state
 
 
 def claim(messages: MessageStore, policy: ClaimPolicy, instance_id: str, limit: int) -> QueuedMessages:
@@ -52,3 +53,13 @@ def mark_failed(messages: MessageStore, request: MarkFailedRequest) -> MarkRespo
     )
     metrics.add_metric(name="MessagesFailed", unit="Count", value=1)
     return response
+
+
+def apply_receipts(messages: MessageStore, request: ReceiptsRequest) -> ReceiptsResponse:
+    updated = 0
+    for receipt in request.receipts:
+        target = receipt_state(receipt.kind)
+        if target is not None and messages.apply_receipt(request.instance_id, receipt.wa_message_id, target):
+            updated += 1
+            metrics.add_metric(name=f"Messages{target.value.title()}", unit="Count", value=1)
+    return ReceiptsResponse(updated=updated)

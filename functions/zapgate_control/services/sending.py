@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from zapgate_core.domain.idempotency import idempotent_message_id, request_fingerprint
-from zapgate_core.domain.jids import InvalidDestination, normalize_destination
-
 from zapgate_control.adapters.dynamodb.instances import live_lock_owner
 from zapgate_control.adapters.dynamodb.messages import DuplicateMessage
 from zapgate_control.clock import system_clock
@@ -19,6 +16,8 @@ from zapgate_control.errors import ApiError
 from zapgate_control.observability import metrics
 from zapgate_control.ports import InstanceStore, MessageStore
 from zapgate_control.services.instances import require
+from zapgate_core.domain.idempotency import idempotent_message_id, request_fingerprint
+from zapgate_core.domain.jids import InvalidDestination, normalize_destination
 
 CONNECTED = "CONNECTED"
 

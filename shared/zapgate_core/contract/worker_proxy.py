@@ -13,13 +13,9 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-Status = Literal["CONNECTING", "CONNECTED", "DISCONNECTED"]
-MediaType = Literal["image", "video", "audio", "document"]
-JidType = Literal["lid", "pn"]
+from zapgate_core.contract.common import MAX_BODY, MAX_ID, MAX_QR_CODE, JidType, MediaType, Status
 
-MAX_ID = 200  # ids, owners and tokens are short; anything longer is a client bug, not data
-MAX_QR_CODE = 64_000  # a PNG data URL of a WhatsApp QR is ~5-10 kB
-MAX_BODY = 65_536  # WhatsApp caps text near 65k characters
+__all__ = ["MAX_BODY", "MAX_ID", "JidType", "MediaType", "Status"]
 
 
 def _alias(primary: str, *others: str) -> Any:
@@ -165,6 +161,23 @@ class MarkResponse(ContractModel):
 
 
 # ---------------------------------------------------------------- inbound
+class ReceiptReport(ContractModel):
+    wa_message_id: str = Field(min_length=1, max_length=MAX_ID)
+    kind: str = Field(min_length=1, max_length=40, description='"delivered", "read", "played", ... (whatsmeow names)')
+    timestamp: int | None = None
+
+
+class ReceiptsRequest(ContractModel):
+    """zapgate extension: delivery/read receipts for messages this instance sent."""
+
+    instance_id: str = InstanceId
+    receipts: list[ReceiptReport] = Field(min_length=1, max_length=500)
+
+
+class ReceiptsResponse(ContractModel):
+    updated: int
+
+
 class InboundMessage(ContractModel):
     instance_id: str = InstanceId
     from_: str = Field(alias="from", min_length=1, max_length=MAX_ID)
@@ -257,6 +270,9 @@ class HeartbeatRequest(ContractModel):
     ttl_ms: int = Field(default=30_000, ge=1_000, le=3_600_000)
     locks: list[HeldLock] = Field(default_factory=list, max_length=500)
     wait_ms: int = Field(default=0, ge=0, le=MAX_HEARTBEAT_WAIT_MS)
+    # False on an early wake-up (work arrived soon after a renewal): skip the N renewal writes
+    # and only wait; `locks` then just says which instances to watch.
+    renew: bool = True
 
 
 class LockStatus(LockResponse):

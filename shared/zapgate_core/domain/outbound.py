@@ -1,6 +1,7 @@
 """Outbound queue states and their transitions.
 
-queued → claimed (a lease with an expiry) → sent | failed. A claim whose lease ran out is
+queued → claimed (a lease with an expiry) → sent | failed, then sent → delivered → read
+as WhatsApp's receipts arrive. A claim whose lease ran out is
 handed out again, up to `max_claims` claims in all; after that the message fails with
 `lease_expired` instead of being sent a fourth time. WhatsApp cannot de-duplicate a resend
 (neonize cannot choose the message id), so every extra claim risks a duplicate: the cap
@@ -17,6 +18,8 @@ class MessageState(StrEnum):
     QUEUED = "queued"
     CLAIMED = "claimed"
     SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
     FAILED = "failed"
     RECEIVED = "received"  # inbound messages
 
@@ -53,3 +56,22 @@ class MarkOutcome(Enum):
 def interpret_refused_mark(current_state: str, wanted: MessageState) -> MarkOutcome:
     """A conditional mark-sent/mark-failed was refused: say whether it is a repeat or a conflict."""
     return MarkOutcome.ALREADY if current_state == wanted else MarkOutcome.CONFLICT
+
+
+# Receipts only move a message forward: sent → delivered → read. A late "delivered" after
+# "read" (receipts can arrive out of order) changes nothing.
+RECEIPT_STATES: dict[str, MessageState] = {
+    "delivered": MessageState.DELIVERED,
+    "read": MessageState.READ,
+    "read-self": MessageState.READ,
+    "played": MessageState.READ,
+}
+ADVANCES_FROM: dict[MessageState, frozenset[MessageState]] = {
+    MessageState.DELIVERED: frozenset({MessageState.SENT}),
+    MessageState.READ: frozenset({MessageState.SENT, MessageState.DELIVERED}),
+}
+
+
+def receipt_state(kind: str) -> MessageState | None:
+    """The state a receipt kind moves a sent message to; None for kinds that say nothing (retry, ...)."""
+    return RECEIPT_STATES.get(kind)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel
+
 from zapgate_core.contract.worker_proxy import (
     ContactResolveRequest,
     ContactResolveResponse,
@@ -27,6 +28,7 @@ from zapgate_core.contract.worker_proxy import (
     MarkSentRequest,
     PrimaryJidResponse,
     QueuedMessage,
+    ReceiptsRequest,
     UpdateStatusRequest,
     UploadMediaRequest,
     WorkerSettings,
@@ -51,7 +53,9 @@ class WorkerProxyClient:
             timeout=timeout_s,
             transport=transport,
         )
-        self.heartbeat_supported: bool | None = None  # unknown until the first call
+        # zapgate extensions; unknown until the first call, False on servers without them.
+        self.heartbeat_supported: bool | None = None
+        self.receipts_supported: bool | None = None
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -127,6 +131,20 @@ class WorkerProxyClient:
     async def mark_failed(self, message_id: str, error: str, send_debug: dict[str, Any]) -> None:
         body = MarkFailedRequest(message_id=message_id, error=error[:2_000], send_debug=send_debug)
         await self._call("POST", "/mark-failed", body=body)
+
+    async def receipts(self, request: ReceiptsRequest) -> bool:
+        """False when the server has no receipts endpoint (then receipts are dropped quietly)."""
+        if self.receipts_supported is False:
+            return False
+        try:
+            await self._call("POST", "/receipts", body=request)
+        except WorkerProxyError as exc:
+            if exc.status in (404, 405):
+                self.receipts_supported = False
+                return False
+            raise
+        self.receipts_supported = True
+        return True
 
     # ------------------------------------------------------------ inbound and contacts
     async def inbound(self, message: InboundMessage) -> InboundResponse | None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from zapgate_core.domain.inbound import contact_id
-
 from zapgate_control.adapters.dynamodb.codec import (
     from_item,
     is_conditional_failure,
@@ -19,6 +17,7 @@ from zapgate_control.adapters.dynamodb.codec import (
 )
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
+from zapgate_core.domain.ids import contact_id
 
 
 class DynamoContactStore:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from zapgate_core.domain.locks import LockState, may_renew, new_token
-
 from zapgate_control.adapters.dynamodb.codec import (
     decode_cursor,
     encode_cursor,
@@ -27,6 +25,7 @@ from zapgate_control.adapters.dynamodb.codec import (
 )
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
+from zapgate_core.domain.locks import LockState, may_renew, new_token
 
 ELIGIBLE = "ENABLED"
 PRIORITY_LIMIT = 1_000_000  # priorities live in [-1e6, 1e6] so the sort key stays positive

@@ -16,15 +16,6 @@ import json
 import uuid
 from typing import Any
 
-from zapgate_core.domain.outbound import (
-    LEASE_EXPIRED_ERROR,
-    ClaimDecision,
-    ClaimPolicy,
-    MarkOutcome,
-    MessageState,
-    interpret_refused_mark,
-)
-
 from zapgate_control.adapters.dynamodb.codec import (
     decode_cursor,
     encode_cursor,
@@ -36,6 +27,15 @@ from zapgate_control.adapters.dynamodb.codec import (
 )
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
+from zapgate_core.domain.outbound import (
+    ADVANCES_FROM,
+    LEASE_EXPIRED_ERROR,
+    ClaimDecision,
+    ClaimPolicy,
+    MarkOutcome,
+    MessageState,
+    interpret_refused_mark,
+)
 
 SEND_DEBUG_LIMIT = 4_000  # characters of JSON kept from send_debug
 QUEUE_PAGE = 25
@@ -256,6 +256,36 @@ class DynamoMessageStore:
             Limit=200,
         )
         return {str(item["instance_id"]["S"]) for item in response.get("Items", [])}
+
+    def apply_receipt(self, instance_id: str, wa_message_id: str, target: MessageState) -> bool:
+        """Move the outbound message WhatsApp knows as `wa_message_id` forward; False if nothing moved."""
+        response = client("dynamodb").query(
+            TableName=self.table,
+            IndexName="by_wa_message_id",
+            KeyConditionExpression="wa_message_id = :w",
+            FilterExpression="instance_id = :i AND direction = :o",
+            ExpressionAttributeValues=to_values({":w": wa_message_id, ":i": instance_id, ":o": "outbound"}),
+        )
+        moved = False
+        allowed = sorted(s.value for s in ADVANCES_FROM[target])
+        for raw in response.get("Items", []):
+            placeholders = {f":from{n}": state for n, state in enumerate(allowed)}
+            try:
+                client("dynamodb").update_item(
+                    TableName=self.table,
+                    Key={"id": raw["id"]},
+                    UpdateExpression=f"SET #state = :to, {target.value}_at = :at",
+                    ConditionExpression=f"#state IN ({', '.join(placeholders)})",
+                    ExpressionAttributeNames={"#state": "state"},
+                    ExpressionAttributeValues=to_values(
+                        {":to": target.value, ":at": iso(self.clock()), **placeholders}
+                    ),
+                )
+                moved = True
+            except Exception as exc:
+                if not is_conditional_failure(exc):
+                    raise
+        return moved
 
     # ------------------------------------------------------------ inbound
     def put_inbound(self, message_id: str, instance_id: str, content: dict[str, Any]) -> bool:

@@ -1,0 +1,90 @@
+"""Public API models: what a stored item becomes in a response, and what a send request stores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from zapgate_public_api.models import Instance, InstancePatch, Message, SendMessage
+
+STORED_INSTANCE: dict[str, Any] = {
+    "id": "i-1",
+    "tenant_id": "tenant-a",
+    "name": "Sales",
+    "priority": 5,
+    "enabled": True,
+    "status": "CONNECTING",
+    "qr_code": "data:image/png;base64,AAAA",
+    "created_at": "2026-01-01T00:00:00.000Z",
+    "updated_at": "2026-01-01T00:00:01.000Z",
+    "created_sk": "0000000000001#i-1",
+    "priority_sk": "00999995#0000000000001#i-1",
+    "eligible_pk": "ENABLED",
+    "lock_owner": "sidecar-1",
+    "lock_token": "secret-token",
+    "lock_fence": 3,
+}
+
+
+def test_instance_response_keeps_only_public_fields() -> None:
+    dumped = Instance.from_item(STORED_INSTANCE).model_dump(mode="json", by_alias=True)
+    assert dumped == {
+        "id": "i-1",
+        "name": "Sales",
+        "priority": 5,
+        "enabled": True,
+        "status": "CONNECTING",
+        "qr_code": "data:image/png;base64,AAAA",
+        "pairing_code": None,
+        "wa_jid": None,
+        "push_name": None,
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "updated_at": "2026-01-01T00:00:01.000Z",
+    }
+
+
+def test_message_response_maps_stored_names_to_public_ones() -> None:
+    inbound = {
+        "id": "m-1",
+        "instance_id": "i-1",
+        "direction": "inbound",
+        "state": "received",
+        "from": "551199@s.whatsapp.net",
+        "chat_id_norm": "551199@s.whatsapp.net",
+        "body": "oi",
+        "push_name": "Ana",
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "timeline_pk": "i-1#inbound",
+        "sender_jid_raw": "123@lid",
+    }
+    dumped = Message.from_item(inbound).model_dump(mode="json", by_alias=True)
+    assert dumped["status"] == "received"
+    assert dumped["from"] == "551199@s.whatsapp.net" and dumped["chat_id"] == "551199@s.whatsapp.net"
+    assert "from_" not in dumped and "timeline_pk" not in dumped and "sender_jid_raw" not in dumped
+
+
+def test_send_content_is_exactly_what_the_queue_stores() -> None:
+    request = SendMessage.model_validate(
+        {"to": " +55 11 9999-9999 ", "body": "", "media_url": "HTTPS://x.test/a", "media_type": "image"}
+    )
+    assert request.content() == {
+        "to": " +55 11 9999-9999 ",  # as given: the sidecar normalises
+        "body": None,  # blank caption is no body
+        "media_url": "HTTPS://x.test/a",
+        "media_type": "image",
+        "mime_type": None,
+        "file_name": None,
+    }
+    assert request.queue_if_offline is False
+
+
+def test_patch_changes_are_only_the_given_fields() -> None:
+    assert InstancePatch.model_validate({"priority": 0}).changes() == {"priority": 0}
+    assert InstancePatch.model_validate({"name": " x ", "enabled": False}).changes() == {
+        "name": "x",
+        "enabled": False,
+    }
+    with pytest.raises(ValidationError):
+        InstancePatch.model_validate({})
