@@ -14,6 +14,7 @@ from zapgate_control.observability import install_request_telemetry, logger
 from zapgate_control.services import history, instances, sending
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
+from zapgate_public_api import uploads
 from zapgate_public_api.auth import require_tenant
 from zapgate_public_api.models import (
     Direction,
@@ -160,6 +161,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     app.include_router(router)
+    app.include_router(uploads.router)
     install_error_handlers(app, logger)
     install_request_telemetry(app, api="public")
     return app

@@ -18,6 +18,7 @@ from zapgate_control.ports import InstanceStore, MessageStore
 from zapgate_control.services.instances import require
 from zapgate_core.domain.idempotency import idempotent_message_id, request_fingerprint
 from zapgate_core.domain.jids import InvalidDestination, normalize_destination
+from zapgate_core.domain.media_limits import MediaRejected, check_media
 
 CONNECTED = "CONNECTED"
 
@@ -35,6 +36,11 @@ def send(
         normalize_destination(content["to"])
     except InvalidDestination as exc:
         raise ApiError(422, "invalid_destination", f"to: {exc}") from exc
+    if content.get("media_type"):
+        try:
+            check_media(content["media_type"], content.get("mime_type"), None)
+        except MediaRejected as exc:
+            raise ApiError(exc.status, exc.code, str(exc)) from exc
     instance = require(instances, tenant_id, instance_id)
     message_id = request_hash = None
     if idempotency_key is not None:
