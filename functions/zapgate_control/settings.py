@@ -31,6 +31,10 @@ class Settings:
     outbound_max_claims: int
     message_retention_days: int
     media_url_ttl_seconds: int
+    rate_limit_per_minute: int = 600  # requests per tenant per minute on the public API; 0 = no limit
+    events_queue_url: str = ""  # empty: events are not published (docs/events.md)
+    webhooks_table: str = ""
+    webhook_retry_base_seconds: int = 30  # first retry delay; doubles per attempt (capped at 900 s)
 
 
 @cache
@@ -49,4 +53,8 @@ def get_settings() -> Settings:
         outbound_max_claims=_int("OUTBOUND_MAX_CLAIMS", 3),
         message_retention_days=_int("MESSAGE_RETENTION_DAYS", 90),
         media_url_ttl_seconds=_int("MEDIA_URL_TTL_SECONDS", 7 * 24 * 3600),
+        rate_limit_per_minute=_int("RATE_LIMIT_PER_MINUTE", 600),
+        events_queue_url=env.get("EVENTS_QUEUE_URL", ""),
+        webhooks_table=env.get("WEBHOOKS_TABLE", ""),
+        webhook_retry_base_seconds=_int("WEBHOOK_RETRY_BASE_SECONDS", 30),
     )

@@ -8,10 +8,25 @@ from functools import cache
 from zapgate_control.adapters.dynamodb.api_keys import DynamoApiKeyStore
 from zapgate_control.adapters.dynamodb.audit import DynamoAuditLog
 from zapgate_control.adapters.dynamodb.contacts import DynamoContactStore
+from zapgate_control.adapters.dynamodb.groups import DynamoGroupStore
 from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
 from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+from zapgate_control.adapters.dynamodb.rate_limits import DynamoRateLimiter
+from zapgate_control.adapters.dynamodb.webhooks import DynamoWebhookStore
+from zapgate_control.adapters.sqs_events import NoEventPublisher, SqsEventPublisher
 from zapgate_control.aws import client
-from zapgate_control.ports import ApiKeyStore, AuditLog, ContactStore, InstanceStore, MediaStore, MessageStore
+from zapgate_control.ports import (
+    ApiKeyStore,
+    AuditLog,
+    ContactStore,
+    EventPublisher,
+    GroupStore,
+    InstanceStore,
+    MediaStore,
+    MessageStore,
+    RateLimiter,
+    WebhookStore,
+)
 from zapgate_control.settings import Settings, get_settings
 from zapgate_core.domain.outbound import ClaimPolicy
 from zapgate_core.storage.media import ContentAddressedMedia
@@ -27,6 +42,10 @@ class Stores:
     media: MediaStore
     api_keys: ApiKeyStore
     claim_policy: ClaimPolicy
+    rate_limiter: RateLimiter
+    groups: GroupStore
+    events: EventPublisher
+    webhooks: WebhookStore
 
 
 @cache
@@ -41,4 +60,8 @@ def get_stores() -> Stores:
         media=ContentAddressedMedia(settings.media_bucket, settings.media_url_ttl_seconds, lambda: client("s3")),
         api_keys=DynamoApiKeyStore(settings.api_keys_table),
         claim_policy=ClaimPolicy(lease_ms=settings.outbound_lease_ms, max_claims=settings.outbound_max_claims),
+        rate_limiter=DynamoRateLimiter(settings.api_keys_table, settings.rate_limit_per_minute),
+        groups=DynamoGroupStore(settings.contacts_table),
+        events=SqsEventPublisher(settings.events_queue_url) if settings.events_queue_url else NoEventPublisher(),
+        webhooks=DynamoWebhookStore(settings.webhooks_table),
     )

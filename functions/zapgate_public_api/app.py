@@ -14,7 +14,7 @@ from zapgate_control.observability import install_request_telemetry, logger
 from zapgate_control.services import history, instances, sending
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
-from zapgate_public_api import uploads
+from zapgate_public_api import audit, commands, groups, keys, uploads, webhooks
 from zapgate_public_api.auth import require_tenant
 from zapgate_public_api.models import (
     Direction,
@@ -162,6 +162,11 @@ def create_app() -> FastAPI:
     )
     app.include_router(router)
     app.include_router(uploads.router)
+    app.include_router(keys.router)
+    app.include_router(commands.router)
+    app.include_router(groups.router)
+    app.include_router(audit.router)
+    app.include_router(webhooks.router)
     install_error_handlers(app, logger)
     install_request_telemetry(app, api="public")
     return app

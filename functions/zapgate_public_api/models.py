@@ -65,13 +65,16 @@ class InstancePatch(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
     priority: StrictInt | None = Field(default=None, ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT)
     enabled: StrictBool | None = None
+    ingest_monitored_groups_only: StrictBool | None = Field(
+        default=None, description="Store group messages only from groups with monitor=true"
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _something_to_change(cls, data: Any) -> Any:
         if isinstance(data, dict):
             if not data:
-                raise ValueError("give at least one of name, priority, enabled")
+                raise ValueError("give at least one of name, priority, enabled, ingest_monitored_groups_only")
             nulls = sorted(key for key, value in data.items() if value is None)
             if nulls:
                 # null would erase a field the instance cannot do without.
@@ -99,8 +102,14 @@ class Instance(BaseModel):
     pairing_code: str | None = None
     wa_jid: str | None = None
     push_name: str | None = None
+    ingest_monitored_groups_only: bool = False
     created_at: str
     updated_at: str
+
+    @field_validator("ingest_monitored_groups_only", mode="before")
+    @classmethod
+    def _unset_is_false(cls, value: Any) -> Any:
+        return False if value is None else value
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Instance:

@@ -39,7 +39,7 @@ class UploadTicket(BaseModel):
     "/media-uploads",
     status_code=status.HTTP_201_CREATED,
     response_model=UploadTicket,
-    responses={code: {"model": ErrorResponse} for code in (401, 413, 415, 422)},
+    responses={code: {"model": ErrorResponse} for code in (400, 401, 413, 415, 422)},
 )
 def create_upload(
     request: UploadRequest, tenant_id: str = Depends(require_tenant), stores: Stores = Depends(get_stores)

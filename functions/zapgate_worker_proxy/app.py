@@ -11,14 +11,18 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from zapgate_control.clock import system_clock
 from zapgate_control.errors import install_error_handlers
 from zapgate_control.observability import install_request_telemetry, logger
-from zapgate_control.services import contacts, fleet, heartbeat, inbound, locks, media, outbound
+from zapgate_control.services import commands, contacts, fleet, groups, heartbeat, inbound, locks, media, outbound
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_control.worker_auth import require_worker
 from zapgate_core.contract.worker_proxy import (
+    CommandAckRequest,
+    CommandAckResponse,
     ContactResolveRequest,
     ContactResolveResponse,
     EligibleInstances,
     ErrorResponse,
+    GroupsRequest,
+    GroupsResponse,
     HeartbeatRequest,
     HeartbeatResponse,
     InboundMessage,
@@ -85,9 +89,21 @@ def sidecar_heartbeat(request: HeartbeatRequest, stores: Stores = Depends(get_st
     return heartbeat.heartbeat(stores.instances, stores.messages, request)
 
 
+@router.post("/commands/ack", response_model=CommandAckResponse)
+def commands_ack(request: CommandAckRequest, stores: Stores = Depends(get_stores)) -> CommandAckResponse:
+    """zapgate extension: a command from the heartbeat ran (done/failed); removes it from the instance."""
+    return commands.ack(stores.instances, stores.audit, request)
+
+
+@router.post("/groups", response_model=GroupsResponse)
+def groups_discovered(request: GroupsRequest, stores: Stores = Depends(get_stores)) -> GroupsResponse:
+    """zapgate extension: the instance's WhatsApp groups (fetch_groups); names only, never `monitor`."""
+    return groups.discovered(stores.instances, stores.groups, stores.audit, request)
+
+
 @router.post("/update-status", response_model=OkResponse)
 def update_status(request: UpdateStatusRequest, stores: Stores = Depends(get_stores)) -> OkResponse:
-    fleet.update_status(stores.instances, request)
+    fleet.update_status(stores.instances, request, audit=stores.audit, events=stores.events)
     return OkResponse()
 
 
@@ -97,28 +113,30 @@ def queued_messages(
     limit: int = Query(default=10, ge=1, le=50),
     stores: Stores = Depends(get_stores),
 ) -> QueuedMessages:
-    return outbound.claim(stores.messages, stores.claim_policy, instance_id, limit)
+    return outbound.claim(stores.messages, stores.claim_policy, instance_id, limit, events=stores.events)
 
 
 @router.post("/mark-sent", response_model=MarkResponse)
 def mark_sent(request: MarkSentRequest, stores: Stores = Depends(get_stores)) -> MarkResponse:
-    return outbound.mark_sent(stores.messages, request)
+    return outbound.mark_sent(stores.messages, request, events=stores.events)
 
 
 @router.post("/mark-failed", response_model=MarkResponse)
 def mark_failed(request: MarkFailedRequest, stores: Stores = Depends(get_stores)) -> MarkResponse:
-    return outbound.mark_failed(stores.messages, request)
+    return outbound.mark_failed(stores.messages, request, events=stores.events)
 
 
 @router.post("/receipts", response_model=ReceiptsResponse)
 def receipts(request: ReceiptsRequest, stores: Stores = Depends(get_stores)) -> ReceiptsResponse:
     """zapgate extension: sent → delivered → read as WhatsApp's receipts arrive."""
-    return outbound.apply_receipts(stores.messages, request)
+    return outbound.apply_receipts(stores.messages, request, events=stores.events)
 
 
-@router.post("/inbound", response_model=InboundResponse)
+@router.post("/inbound", response_model=InboundResponse, response_model_exclude_none=True)
 def inbound_message(request: InboundMessage, stores: Stores = Depends(get_stores)) -> InboundResponse:
-    return inbound.accept(stores.instances, stores.messages, stores.contacts, request)
+    return inbound.accept(
+        stores.instances, stores.messages, stores.contacts, request, events=stores.events, groups=stores.groups
+    )
 
 
 @router.post("/contacts/resolve", response_model=ContactResolveResponse)

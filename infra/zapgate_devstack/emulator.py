@@ -3,10 +3,13 @@
 moto's backends check a DynamoDB condition and apply the write in two Python steps, so two
 threads can interleave between them. Real DynamoDB applies each conditional write to an item
 atomically; serialising requests restores that guarantee, which the lock and queue tests rely on.
+SQS requests are the exception: moto's SQS backend guards its queues itself, and a long-polling
+ReceiveMessage (the local events worker's) would otherwise hold every other request for seconds.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -28,9 +31,17 @@ class _OneRequestAtATime:
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if _is_sqs(environ):
+            return list(self._app(environ, start_response))
         with self._lock:
             # Materialise the body inside the lock: the work happens while iterating.
             return list(self._app(environ, start_response))
+
+
+def _is_sqs(environ: dict[str, Any]) -> bool:
+    """SQS's JSON protocol names its target; SigV4's credential scope names the service either way."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    return target.startswith("AmazonSQS.") or "/sqs/aws4_request" in environ.get("HTTP_AUTHORIZATION", "")
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -84,6 +95,49 @@ def _create_table(client: Any, name: str, props: dict[str, Any]) -> None:
         client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
 
 
+# Queue properties that are plain SQS attributes of the same name.
+_QUEUE_ATTRIBUTES = (
+    "DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout", "SqsManagedSseEnabled",
+)  # fmt: skip
+
+
+def _dead_letter_target(props: dict[str, Any]) -> str | None:
+    """The logical id a queue's RedrivePolicy names with !GetAtt <Queue>.Arn (None: no DLQ)."""
+    target = (props.get("RedrivePolicy") or {}).get("deadLetterTargetArn")
+    if target is None:
+        return None
+    if isinstance(target, dict) and "Fn::GetAtt" in target and target["Fn::GetAtt"][1:] == ["Arn"]:
+        return str(target["Fn::GetAtt"][0])
+    raise ValueError(f"RedrivePolicy.deadLetterTargetArn {target!r} is not resolvable locally (use !GetAtt Q.Arn)")
+
+
+def _create_queues(sqs: Any, queues: dict[str, dict[str, Any]], names: LocalNames, name_format: str) -> None:
+    """Queues with their attributes; a dead-letter queue before the queues that redrive into it."""
+    arns: dict[str, str] = {}
+    pending = dict(queues)
+    while pending:
+        ready = [q for q, r in pending.items() if _dead_letter_target(r.get("Properties") or {}) in (None, *arns)]
+        if not ready:
+            raise ValueError(f"queues {sorted(pending)} redrive into queues the template does not declare")
+        for logical_id in ready:
+            props = pending.pop(logical_id).get("Properties") or {}
+            attributes = {
+                key: str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
+                for key in _QUEUE_ATTRIBUTES
+                if key in props
+            }
+            target = _dead_letter_target(props)
+            if target is not None:
+                max_receives = int(props["RedrivePolicy"]["maxReceiveCount"])
+                redrive = {"deadLetterTargetArn": arns[target], "maxReceiveCount": max_receives}
+                attributes["RedrivePolicy"] = json.dumps(redrive)
+            url = sqs.create_queue(QueueName=name_format.format(logical_id), Attributes=attributes)["QueueUrl"]
+            names.physical[logical_id] = url
+            found = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            arns[logical_id] = found["Attributes"]["QueueArn"]
+
+
 def create_template_resources(
     server: MotoServer, secrets: dict[str, str] | None = None, prefix: str = "zapgate-local"
 ) -> LocalNames:
@@ -108,9 +162,7 @@ def create_template_resources(
         s3.create_bucket(Bucket=name)
         names.physical[logical_id] = name
 
-    sqs = server.client("sqs")
-    for logical_id in resources_of_type(template, "AWS::SQS::Queue"):
-        names.physical[logical_id] = sqs.create_queue(QueueName=f"{prefix}-{logical_id}-{run}")["QueueUrl"]
+    _create_queues(server.client("sqs"), resources_of_type(template, "AWS::SQS::Queue"), names, f"{prefix}-{{}}-{run}")
 
     secretsmanager = server.client("secretsmanager")
     for logical_id in resources_of_type(template, "AWS::SecretsManager::Secret"):

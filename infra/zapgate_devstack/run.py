@@ -1,8 +1,9 @@
 """`make run`: the whole control plane on one machine, no AWS account, no Docker.
 
-moto emulates DynamoDB/S3/Secrets Manager with the resources template.yaml declares, the
-gateway serves both Lambda apps on one port as the HTTP API would, and SIDECARS sidecar
-processes point at it. Settings come from the environment:
+moto emulates DynamoDB/S3/SQS/Secrets Manager with the resources template.yaml declares, the
+gateway serves both Lambda apps on one port as the HTTP API would, a thread plays Lambda's SQS
+poller for the events processor (events_worker.py), and SIDECARS sidecar processes point at it.
+Settings come from the environment:
 
     ZAPGATE_PORT (8000; 0 = any free port)   ZAPGATE_AWS_PORT (0 = any free port)
     SIDECARS (0)   WORKER_SECRET, ZAPGATE_API_KEY (generated when unset)
@@ -31,6 +32,8 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from zapgate_devstack.emulator import LOCAL_CREDENTIALS, REGION, MotoServer, create_template_resources
+from zapgate_devstack.events_worker import EventsWorker, register_hint
+from zapgate_devstack.events_worker import start_for as start_events_worker
 from zapgate_devstack.template import LocalNames
 
 READY_LINE = "zapgate local stack ready"
@@ -332,6 +335,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     settings = Settings.from_env(os.environ)
     moto: MotoServer | None = None
+    events: EventsWorker | None = None
     try:
         moto = MotoServer(settings.aws_port).start()
         moto_endpoint = moto.endpoint
@@ -342,6 +346,7 @@ def main() -> int:
 
         app = build_gateway(names)
         seed_api_key(names, settings.api_key)
+        events = start_events_worker(moto, names)  # Lambda's SQS poller for the events processor
 
         def on_ready(port: int) -> list[subprocess.Popen[bytes]]:
             base_url = f"http://{HOST}:{port}"
@@ -363,6 +368,7 @@ def main() -> int:
                 ports = ", ".join(str(settings.sidecar_base_port + i) for i in range(settings.sidecars))
                 note = f"{settings.sidecars} running, simulated WhatsApp (health on ports {ports})"
             print(banner(base_url, settings, moto_endpoint, note, sim_url), flush=True)
+            print(register_hint(base_url, settings.api_key), flush=True)
             print(READY_LINE, flush=True)
             return children
 
@@ -370,6 +376,8 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        if events is not None:
+            events.stop()
         if moto is not None:
             moto.stop()
 

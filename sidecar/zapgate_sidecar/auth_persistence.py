@@ -7,10 +7,11 @@ under AUTH_BASE otherwise (a single sidecar with a persistent volume, as in seed
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from zapgate_sidecar.settings import SidecarSettings
 
@@ -81,14 +82,23 @@ class FencedDynamoAuth:
         self._call(self._persister.wipe)
 
 
+@functools.cache
+def _shared_store(auth_table: str, instances_table: str) -> Any:
+    from zapgate_sidecar.auth_state.dynamo_store import DynamoAuthStateStore
+
+    return DynamoAuthStateStore(auth_table, instances_table)
+
+
 def for_instance(
     settings: SidecarSettings, instance_id: str, auth_dir: Path, token: Callable[[], str | None]
 ) -> AuthPersistence:
     if not settings.auth_state_table:
         return LocalDiskAuth(auth_dir)
-    from zapgate_sidecar.auth_state.dynamo_store import AuthStateCorrupt, DynamoAuthStateStore, StaleAuthWriter
+    from zapgate_sidecar.auth_state.dynamo_store import AuthStateCorrupt, StaleAuthWriter
     from zapgate_sidecar.auth_state.persister import AuthStatePersister
 
-    store = DynamoAuthStateStore(settings.auth_state_table, settings.instances_table or "")
+    # One store (one boto3 client) for every instance: a client per instance cost ~10 MB each
+    # (bench/sidecar_memory.py), the bulk of a sidecar's memory per instance.
+    store = _shared_store(settings.auth_state_table, settings.instances_table or "")
     persister = AuthStatePersister(store, instance_id, auth_dir, token, min_interval_s=settings.auth_save_interval_s)
     return FencedDynamoAuth(persister, StaleAuthWriter, AuthStateCorrupt)

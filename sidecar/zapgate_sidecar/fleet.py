@@ -50,6 +50,7 @@ class Fleet:
             except (WorkerProxyError, httpx.HTTPError, ValueError) as exc:
                 self.last_discovery_error = str(exc)[:200]
                 log.warning("discovery failed", extra={"error": self.last_discovery_error})
+            self.report_metrics()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.settings.discovery_poll_ms / 1000)
 
@@ -85,6 +86,19 @@ class Fleet:
             if not runtime.connected or now - left >= self.settings.stop_cooldown_ms / 1000:
                 self._left_target_at.pop(instance_id, None)
                 await runtime.stop("left_target")
+
+    def report_metrics(self) -> None:
+        """Instance gauges for the operations dashboard, flushed with the runtimes' counters once a minute."""
+        runtimes = list(self.runtimes.values())
+        telemetry = self.deps.telemetry
+        telemetry.gauge("InstancesManaged", len(runtimes))
+        telemetry.gauge("InstancesConnected", sum(r.connected for r in runtimes))
+        telemetry.gauge("InstancesDisconnected", sum(r.status == "DISCONNECTED" for r in runtimes))
+        telemetry.gauge("InstancesWaitingQr", sum(r.state in ("waiting_qr", "waiting_pairing") for r in runtimes))
+        try:
+            telemetry.flush_if_due()
+        except Exception as exc:  # metrics must never stop discovery
+            log.warning("metrics flush failed", extra={"error": type(exc).__name__})
 
     async def _try_start(self, instance_id: str) -> bool:
         try:
@@ -160,6 +174,9 @@ class Fleet:
         for instance_id in answer.ready:
             if instance_id in self.runtimes:
                 self.runtimes[instance_id].wake_outbound()
+        for command in answer.commands:  # instance commands (public API), with renewals only
+            if command.instance_id in self.runtimes:
+                self.runtimes[command.instance_id].command(command)
         return True
 
     async def _renew_each(self, held: dict[str, InstanceRuntime]) -> None:

@@ -18,7 +18,16 @@ from typing import Any
 
 import httpx
 
-from zapgate_core.contract.worker_proxy import LockResponse, ReceiptReport, ReceiptsRequest, UpdateStatusRequest
+from zapgate_core.contract.worker_proxy import (
+    CommandAckRequest,
+    GroupReport,
+    GroupsRequest,
+    LockResponse,
+    PendingCommand,
+    ReceiptReport,
+    ReceiptsRequest,
+    UpdateStatusRequest,
+)
 from zapgate_core.storage.media import ContentAddressedMedia
 from zapgate_sidecar import qr
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient, WorkerProxyError
@@ -28,6 +37,7 @@ from zapgate_sidecar.logs import log
 from zapgate_sidecar.outbound import NotConnected, send_one
 from zapgate_sidecar.policies import Backoff, BadMacBreaker
 from zapgate_sidecar.settings import SidecarSettings
+from zapgate_sidecar.telemetry import SidecarTelemetry
 from zapgate_sidecar.transport import (
     Connected,
     ConnectFailed,
@@ -38,15 +48,19 @@ from zapgate_sidecar.transport import (
     QrShown,
     ReceiptReceived,
     StreamReplaced,
+    TransportError,
     TransportEvent,
     Undecryptable,
     WhatsAppSession,
     WhatsAppTransport,
 )
 
+SESSION_COMMANDS = frozenset({"refresh_qr", "restart", "logout", "disconnect"})
+MAX_REMEMBERED_COMMANDS = 100
 SAFETY_NET_POLL_S = 300.0  # with the heartbeat, polls only catch messages queued for no owner
 MAX_INBOUND_IN_FLIGHT = 8
 RECEIPT_FLUSH_S = 0.5
+STATUS_ATTEMPTS = 4
 
 
 @dataclass
@@ -58,6 +72,7 @@ class RuntimeDeps:
     large_media: ContentAddressedMedia | None
     on_exit: Callable[[str, str], None]  # (instance_id, why): the fleet forgets the runtime
     now_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+    telemetry: SidecarTelemetry = field(default_factory=SidecarTelemetry)  # EMF counters the fleet flushes
 
 
 class InstanceRuntime:
@@ -81,7 +96,7 @@ class InstanceRuntime:
             deps.proxy, instance_id, settings.media_base / instance_id, settings.upload_media_max_bytes,
             deps.large_media, {},
         )
-        self._events: asyncio.Queue[tuple[int, TransportEvent]] = asyncio.Queue()
+        self._events: asyncio.Queue[tuple[int, TransportEvent | PendingCommand]] = asyncio.Queue()
         self._generation = 0
         self._session: WhatsAppSession | None = None
         self._backoff = Backoff(settings.reconnect_backoff_s)
@@ -95,6 +110,8 @@ class InstanceRuntime:
         self._pairing_phone: str | None = None
         self._stop_task: asyncio.Task[None] | None = None
         self._receipts: list[ReceiptReport] = []
+        self._commands: dict[str, tuple[str, str | None] | None] = {}  # id -> (result, error); None: queued/running
+        self._session_command = asyncio.Event()  # set while a session command waits: cuts a backoff short
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -122,6 +139,8 @@ class InstanceRuntime:
             return
         self._stopping.set()
         self.state = "stopping"
+        if why == "lock_lost":
+            self.deps.telemetry.incr("LocksLost")
         for task in [*self._tasks, *([self._main] if self._main else [])]:
             if task is not asyncio.current_task():
                 task.cancel()
@@ -162,7 +181,9 @@ class InstanceRuntime:
             self._spawn(self._receipt_loop())
             while not self._stopping.is_set():
                 generation, event = await self._events.get()
-                if generation == self._generation:
+                if isinstance(event, PendingCommand):  # commands run between events, never beside them
+                    await self._run_command(event)
+                elif generation == self._generation:
                     await self._handle(event)
         except asyncio.CancelledError:
             raise
@@ -235,6 +256,7 @@ class InstanceRuntime:
                 await self.stop("stream_replaced")
             case Undecryptable():
                 if self._breaker.record(self.deps.now_ms()):
+                    self.deps.telemetry.incr("BadMacTrips")
                     await self._start_over("bad_mac_breaker")
             case IncomingMessage():
                 self._spawn(self._deliver(event))
@@ -242,14 +264,15 @@ class InstanceRuntime:
                 self._receipts.extend(ReceiptReport(wa_message_id=i, kind=kind) for i in ids)
 
     async def _reconnect_later(self, reason: str) -> None:
+        self.deps.telemetry.incr("Reconnects")
         await self._close_session()
         self.state = "reconnecting"
         await self._report("DISCONNECTED", reason=reason)
         delay = self._backoff.next_delay()
         log.info("reconnecting", extra={"instance_id": self.instance_id, "reason": reason, "delay_s": delay})
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), delay)
-        if not self._stopping.is_set():
+            await asyncio.wait_for(self._stop_or_session_command(), delay)
+        if not self._stopping.is_set() and not self._session_command.is_set():  # else the command reopens
             self._open_session()
 
     async def _start_over(self, reason: str) -> None:
@@ -265,15 +288,23 @@ class InstanceRuntime:
         self.status = status
         self.last_reason = fields.get("reason", self.last_reason)
         request = UpdateStatusRequest(instance_id=self.instance_id, status=status, lock_token=self.lock_token, **fields)
-        try:
-            await self.deps.proxy.update_status(request)
-        except WorkerProxyError as exc:
-            if exc.status == 409:
-                raise LockLost(self.instance_id) from exc
-            log.warning("update-status failed", extra={"instance_id": self.instance_id, "status": exc.status})
-        except httpx.HTTPError as exc:
-            log.warning("update-status unreachable", extra={"instance_id": self.instance_id,
-                                                            "error": type(exc).__name__})
+        # A lost CONNECTED report leaves the API refusing sends, so transient failures are retried.
+        for attempt in range(STATUS_ATTEMPTS):
+            try:
+                await self.deps.proxy.update_status(request)
+                return
+            except WorkerProxyError as exc:
+                if exc.status == 409:
+                    raise LockLost(self.instance_id) from exc
+                if exc.status < 500:
+                    log.warning("update-status refused", extra={"instance_id": self.instance_id, "status": exc.status})
+                    return
+                error = f"http {exc.status}"
+            except httpx.HTTPError as exc:
+                error = type(exc).__name__
+            log.warning("update-status failed", extra={"instance_id": self.instance_id, "error": error,
+                                                       "attempt": attempt + 1})
+            await asyncio.sleep(0.5 * 2**attempt)
 
     # ------------------------------------------------------------ background work
     async def _deliver(self, message: IncomingMessage) -> None:
@@ -281,6 +312,7 @@ class InstanceRuntime:
             session = self._session
             if session is not None and await self.inbound.deliver(message, session, self.own_jid):
                 self.received += 1
+                self.deps.telemetry.incr("InboundDelivered")
 
     def _poll_interval_s(self) -> float:
         if self.deps.proxy.heartbeat_supported:
@@ -309,6 +341,7 @@ class InstanceRuntime:
                 except NotConnected:
                     break
                 self.sent += outcome.wa_message_id is not None
+                self.deps.telemetry.incr("OutboundSent" if outcome.wa_message_id is not None else "OutboundFailed")
             if len(batch) >= batch_size:
                 self._wake.set()  # more may be waiting: do not wait for a tick
 
@@ -343,3 +376,102 @@ class InstanceRuntime:
         # Kept on self: a task nobody references may be garbage-collected before it runs.
         self._stop_task = asyncio.create_task(self.stop(why, release=release))
 
+    # ------------------------------------------------------------ commands (public API, via the heartbeat)
+    def command(self, command: PendingCommand) -> None:
+        """Queue a command behind the session's events; each id runs once and is acked once it ran."""
+        if self._stopping.is_set():
+            return  # not acked: it stays pending for whoever holds the lock next (or expires)
+        if command.id in self._commands:
+            outcome = self._commands[command.id]
+            if outcome is not None:  # it ran, but the ack did not land: say it again
+                self._spawn(self._ack(command, *outcome))
+            return
+        self._commands[command.id] = None
+        while len(self._commands) > MAX_REMEMBERED_COMMANDS:
+            self._commands.pop(next(iter(self._commands)))
+        if command.type in SESSION_COMMANDS:
+            self._session_command.set()
+        self._events.put_nowait((0, command))
+
+    async def _stop_or_session_command(self) -> None:
+        waits = [asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(self._session_command.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    async def _run_command(self, command: PendingCommand) -> None:
+        self._session_command.clear()
+        log.info("command", extra={"instance_id": self.instance_id, "command": command.type, "id": command.id})
+        outcome: tuple[str, str | None] = ("done", None)
+        try:
+            await self._execute(command)
+        except (TransportError, CommandFailed, WorkerProxyError, httpx.HTTPError, ValueError) as exc:
+            outcome = ("failed", (str(exc) or type(exc).__name__)[:500])
+            log.warning("command failed", extra={"instance_id": self.instance_id, "command": command.type,
+                                                 "error": outcome[1]})
+        self._commands[command.id] = outcome
+        await self._ack(command, *outcome)
+
+    async def _execute(self, command: PendingCommand) -> None:
+        match command.type:
+            case "refresh_qr":  # keys kept: paired → reconnects; unpaired → a fresh QR
+                self._pairing_phone = None
+                await self._reopen("refresh_qr")
+            case "restart":
+                await self._reopen("restart")
+            case "logout":
+                await self._logout()
+            case "disconnect":
+                # stop() marks the runtime stopping first, so discovery (the control plane disabled the
+                # instance) cannot stop it beside us; it reports DISCONNECTED and releases the lock. This
+                # task is spared its cancellation, so the ack below still goes out.
+                await self.stop("disconnect_command")
+            case "pairing_code":
+                if not command.phone:
+                    raise CommandFailed("pairing_code needs a phone")
+                if self.connected:
+                    raise CommandFailed("already paired")
+                await self.request_pairing_code(command.phone)
+            case "fetch_groups":
+                session = self._session
+                if session is None or not self.connected:
+                    raise CommandFailed("not connected")
+                found = await asyncio.to_thread(session.list_groups)
+                groups = [GroupReport(jid=g.jid, name=g.name) for g in found if g.jid.endswith("@g.us")]
+                await self.deps.proxy.report_groups(GroupsRequest(instance_id=self.instance_id, groups=groups))
+            case other:
+                raise CommandFailed(f"unsupported command: {other}")
+
+    async def _reopen(self, reason: str) -> None:
+        was_connected = self.connected
+        await self._close_session()
+        if was_connected:
+            await self._report("DISCONNECTED", reason=reason)
+        self._backoff.reset()
+        self._open_session()
+
+    async def _logout(self) -> None:
+        """Unlink on the server (when a session is up), then wipe the keys and show a new QR either way."""
+        session, was_connected, error = self._session, self.connected, None
+        if session is not None:
+            try:
+                await asyncio.wait_for(asyncio.to_thread(session.logout), 30)
+            except (TransportError, TimeoutError) as exc:
+                error = str(exc) or type(exc).__name__  # unpaired or offline: only the local keys can go
+        self._pairing_phone = None
+        await self._start_over("logout_command")
+        if error and was_connected:
+            raise CommandFailed(f"unlink refused ({error[:200]}); local keys wiped, new QR shown")
+
+    async def _ack(self, command: PendingCommand, result: str, error: str | None) -> None:
+        request = CommandAckRequest(instance_id=self.instance_id, id=command.id, result=result, error=error)
+        try:
+            await self.deps.proxy.ack_command(request)
+        except (WorkerProxyError, httpx.HTTPError) as exc:  # redelivered with the next renewal, acked again
+            log.warning("command ack failed", extra={"instance_id": self.instance_id, "error": str(exc)[:200]})
+
+
+class CommandFailed(Exception):
+    """A command could not do what it asks; str(self) goes to the ack as the error."""

@@ -5,7 +5,7 @@ objects pushed to a sink callback; the sink must return at once (neonize runs ca
 one at a time on one goroutine and blocks its dispatch when Python is slow), so the
 sidecar only enqueues there and does HTTP and media work elsewhere.
 
-Commands (send, download, logout, pair) are blocking calls; the sidecar runs them in a
+Commands (send, download, logout, pair, list groups) are blocking calls; the sidecar runs them in a
 worker thread. Every failure a command can have is a `TransportError` with a short reason
 that goes to mark-failed as is.
 """
@@ -132,6 +132,14 @@ class Outgoing:
     file_name: str | None = None
 
 
+@dataclass(frozen=True)
+class GroupInfo:
+    """A group the account belongs to (members are never listed)."""
+
+    jid: str  # "<id>@g.us"
+    name: str = ""
+
+
 class TransportError(Exception):
     """A command failed; str(self) is a short reason suitable for mark-failed."""
 
@@ -158,6 +166,9 @@ class WhatsAppSession(Protocol):
 
     def download(self, media: MediaRef) -> bytes:
         """The decrypted bytes of an incoming message's media; raises TransportError."""
+
+    def list_groups(self) -> list[GroupInfo]:
+        """The groups the connected account is in (id and subject); raises TransportError."""
 
 
 class WhatsAppTransport(Protocol):

@@ -23,7 +23,7 @@ from tests.conftest import API_KEY, OTHER_API_KEY, WORKER_SECRET
 PHONE = "5511999999999"
 INSTANCE_FIELDS = {
     "id", "name", "priority", "enabled", "status", "qr_code", "pairing_code", "wa_jid", "push_name",
-    "created_at", "updated_at",
+    "ingest_monitored_groups_only", "created_at", "updated_at",
 }  # fmt: skip
 MESSAGE_FIELDS = {
     "id", "direction", "status", "to", "from", "body", "media_type", "media_url", "mime_type", "file_name",
@@ -132,6 +132,15 @@ ROUTES = [
     ("GET", "/v1/instances/{instance_id}/messages"),
     ("GET", "/v1/instances/{instance_id}/messages/{message_id}"),
 ]
+KEY_ROUTES = [("POST", "/v1/keys"), ("GET", "/v1/keys"), ("DELETE", "/v1/keys/{key_id}")]  # test_api_keys.py
+COMMAND_GROUP_AUDIT_ROUTES = [  # test_commands_groups_audit.py
+    ("POST", "/v1/instances/{instance_id}/commands"), ("GET", "/v1/instances/{instance_id}/groups"),
+    ("PATCH", "/v1/instances/{instance_id}/groups/{jid}"), ("GET", "/v1/instances/{instance_id}/audit"),
+]  # fmt: skip
+WEBHOOK_ROUTES = [  # test_events_pipeline.py
+    ("POST", "/v1/webhooks"), ("GET", "/v1/webhooks"), ("DELETE", "/v1/webhooks/{webhook_id}"),
+]  # fmt: skip
+UPLOAD_ROUTES = [("POST", "/v1/media-uploads")]  # test_media_uploads.py
 
 
 def test_exactly_the_public_routes_are_served_with_openapi_under_v1(aws_env: dict[str, str]) -> None:
@@ -139,7 +148,9 @@ def test_exactly_the_public_routes_are_served_with_openapi_under_v1(aws_env: dic
     spec = client.get("/v1/openapi.json")
     assert spec.status_code == 200
     served = {(method.upper(), path) for path, ops in spec.json()["paths"].items() for method in ops}
-    assert served == set(ROUTES)
+    assert served == set(ROUTES) | set(KEY_ROUTES) | set(COMMAND_GROUP_AUDIT_ROUTES) | set(WEBHOOK_ROUTES) | set(
+        UPLOAD_ROUTES
+    )
     schemes = spec.json()["components"]["securitySchemes"]
     assert [(s["type"], s["in"], s["name"]) for s in schemes.values()] == [("apiKey", "header", "X-API-Key")]
     for ops in spec.json()["paths"].values():

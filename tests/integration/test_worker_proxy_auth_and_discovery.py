@@ -24,6 +24,8 @@ ROUTES = [
     ("POST", "/worker-proxy/instance-lock/release"),
     ("POST", "/worker-proxy/heartbeat"),
     ("POST", "/worker-proxy/receipts"),
+    ("POST", "/worker-proxy/commands/ack"),
+    ("POST", "/worker-proxy/groups"),
 ]
 
 

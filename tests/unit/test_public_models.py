@@ -40,6 +40,7 @@ def test_instance_response_keeps_only_public_fields() -> None:
         "pairing_code": None,
         "wa_jid": None,
         "push_name": None,
+        "ingest_monitored_groups_only": False,
         "created_at": "2026-01-01T00:00:00.000Z",
         "updated_at": "2026-01-01T00:00:01.000Z",
     }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from zapgate_control.adapters.dynamodb.instances import InstanceNotFound, StaleLockToken, live_lock_owner
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import AuditLog, InstanceStore
+from zapgate_control.ports import AuditLog, EventPublisher, InstanceStore
+from zapgate_control.services import emit
 from zapgate_core.contract.worker_proxy import (
     EligibleInstance,
     EligibleInstances,
@@ -27,7 +30,35 @@ def eligible(instances: InstanceStore, limit: int, now_ms: int) -> EligibleInsta
     )
 
 
-def update_status(instances: InstanceStore, request: UpdateStatusRequest) -> None:
+# DISCONNECTED reasons (the sidecar's `why`, up to the first ":") that are failures, not just closes.
+ERROR_REASONS = frozenset({"connect_failed", "runtime_error", "bad_mac_breaker", "stream_replaced"})
+
+
+def status_audit_events(previous: str | None, request: UpdateStatusRequest) -> list[tuple[str, dict[str, Any]]]:
+    """Seed 001's connection events from one status report and the status it replaces."""
+    if request.status == "CONNECTING":
+        if request.qr_code:
+            return [("qr_generated", {})]
+        return [("pairing_code", {})] if request.pairing_code else []
+    if request.status == "CONNECTED":
+        if previous == "CONNECTED":
+            return []
+        return [("reconnect" if previous == "DISCONNECTED" else "connect", {"jid": request.jid})]
+    events: list[tuple[str, dict[str, Any]]] = []
+    if previous != "DISCONNECTED":
+        events.append(("disconnect", {"reason": request.reason}))
+    code = (request.reason or "").split(":", 1)[0]
+    if code in ERROR_REASONS:
+        events.append(("error", {"code": code, "reason": request.reason}))
+    return events
+
+
+def update_status(
+    instances: InstanceStore,
+    request: UpdateStatusRequest,
+    audit: AuditLog | None = None,
+    events: EventPublisher | None = None,
+) -> None:
     fields = {
         "qr_code": request.qr_code,
         "pairing_code": request.pairing_code,
@@ -36,12 +67,17 @@ def update_status(instances: InstanceStore, request: UpdateStatusRequest) -> Non
     if request.status == "CONNECTED":
         fields.update({"wa_jid": request.jid, "push_name": request.push_name, "qr_code": None, "pairing_code": None})
     try:
-        instances.update_status(request.instance_id, request.status, fields, request.lock_token)
+        previous = instances.update_status(request.instance_id, request.status, fields, request.lock_token)
     except InstanceNotFound as exc:
         raise NotFound("instance") from exc
     except StaleLockToken as exc:
         raise ApiError(409, "stale_lock_token", "the lock token is not the instance's current one") from exc
     metrics.add_metric(name=f"Status{request.status.title()}", unit="Count", value=1)
+    if audit is not None:  # one audit write per status change, never per message
+        for event, detail in status_audit_events(previous.get("status"), request):
+            audit.record(request.instance_id, event, detail)
+    # INSTANCE_STATUS only when the status really changed (a new QR while CONNECTING is not news).
+    emit.status_changed(events, previous, request.status, fields)
 
 
 def session_refresh(audit: AuditLog, instance_id: str, jid: str | None, trigger: str | None) -> None:

@@ -7,7 +7,8 @@ from typing import Any
 
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import ContactStore, InstanceStore, MessageStore
+from zapgate_control.ports import ContactStore, EventPublisher, GroupStore, InstanceStore, MessageStore
+from zapgate_control.services import emit
 from zapgate_core.contract.worker_proxy import InboundMessage, InboundResponse
 from zapgate_core.domain.ids import inbound_id
 from zapgate_core.domain.inbound import effective_chat_type, has_content, learnt_lid_mapping, media_problem
@@ -19,14 +20,20 @@ _STORED_FIELDS = (
 
 
 def accept(
-    instances: InstanceStore, messages: MessageStore, contacts: ContactStore, message: InboundMessage
+    instances: InstanceStore,
+    messages: MessageStore,
+    contacts: ContactStore,
+    message: InboundMessage,
+    events: EventPublisher | None = None,
+    groups: GroupStore | None = None,
 ) -> InboundResponse:
     if not has_content(message):
         raise ApiError(400, "empty_message", "inbound needs a body or media")
     problem = media_problem(message)
     if problem:
         raise ApiError(400, "invalid_media", problem)
-    if instances.get(message.instance_id) is None:
+    instance = instances.get(message.instance_id)
+    if instance is None:
         raise NotFound("instance")
     content: dict[str, Any] = {name: getattr(message, name) for name in _STORED_FIELDS}
     content.update(
@@ -39,10 +46,20 @@ def accept(
     message_id = (
         inbound_id(message.instance_id, message.wa_message_id) if message.wa_message_id else str(uuid.uuid4())
     )
+    if (
+        groups is not None
+        and instance.get("ingest_monitored_groups_only")
+        and content["chat_type"] == "group"
+        and not groups.monitored(message.instance_id, message.chat_id_norm)  # the one extra read, only here
+    ):
+        metrics.add_metric(name="MessagesIgnored", unit="Count", value=1)
+        return InboundResponse(id=message_id, duplicate=False, ignored=True)
     stored = messages.put_inbound(message_id, message.instance_id, content)
     if stored:
         mapping = learnt_lid_mapping(message)
         if mapping:
             contacts.remember_lid(message.instance_id, *mapping)
         metrics.add_metric(name="MessagesReceived", unit="Count", value=1)
+        # Only a newly stored message is reported: a sidecar's retry (duplicate) reports nothing.
+        emit.inbound_stored(events, instance.get("tenant_id"), stored)
     return InboundResponse(id=message_id, duplicate=not stored)

@@ -143,10 +143,17 @@ class QueuedMessages(ContractModel):
     messages: list[QueuedMessage]
 
 
+def _blank_is_none(value: str | None) -> str | None:
+    # wa_message_id keys the messages' by_wa_message_id index, where DynamoDB refuses "" (a 500): blank = none.
+    return value or None
+
+
 class MarkSentRequest(ContractModel):
     message_id: str = MessageId
     wa_message_id: str | None = Field(default=None, max_length=MAX_ID)
     send_debug: dict[str, Any] | None = None
+
+    _wa_message_id = field_validator("wa_message_id")(_blank_is_none)
 
 
 class MarkFailedRequest(ContractModel):
@@ -198,7 +205,10 @@ class InboundMessage(ContractModel):
     media_url: str | None = Field(default=None, max_length=4_096)
     mime_type: str | None = Field(default=None, max_length=MAX_ID)
     file_name: str | None = Field(default=None, max_length=500)
-    file_size: int | None = Field(default=None, ge=0)
+    # WhatsApp's FileLength is a uint64; an unbounded int would overflow DynamoDB's 38-digit numbers (a 500).
+    file_size: int | None = Field(default=None, ge=0, le=2**64 - 1)
+
+    _wa_message_id = field_validator("wa_message_id")(_blank_is_none)
 
     @field_validator("body", mode="before")
     @classmethod
@@ -209,6 +219,9 @@ class InboundMessage(ContractModel):
 class InboundResponse(ContractModel):
     id: str
     duplicate: bool
+    # zapgate extension: true when dropped unstored (a group the instance does not monitor, with
+    # ingest_monitored_groups_only set); absent otherwise.
+    ignored: bool | None = None
 
 
 # ---------------------------------------------------------------- contacts
@@ -241,7 +254,8 @@ class UploadMediaRequest(ContractModel):
     message_id: str | None = Field(
         default=None, validation_alias=AliasChoices("messageId", "message_id"), serialization_alias="messageId"
     )
-    mime_type: str | None = Field(default=None, max_length=MAX_ID)
+    # Sent on as S3's Content-Type header, where control characters (CR/LF) cannot travel.
+    mime_type: str | None = Field(default=None, max_length=MAX_ID, pattern=r"^[^\x00-\x1f\x7f]*$")
     file_name: str | None = Field(default=None, max_length=500)
     bytes_base64: str = Field(min_length=1)
 
@@ -258,6 +272,8 @@ class UploadMediaResponse(ContractModel):
 # messages are picked up within milliseconds. Servers without it answer 404; the sidecar
 # then falls back to per-lock renew and queued-messages polling, as the Node worker does.
 MAX_HEARTBEAT_WAIT_MS = 20_000
+COMMAND_TYPES = ("refresh_qr", "logout", "disconnect", "restart", "pairing_code", "fetch_groups")
+MAX_GROUPS = 5_000
 
 
 class HeldLock(ContractModel):
@@ -279,6 +295,54 @@ class LockStatus(LockResponse):
     instance_id: str = InstanceId
 
 
+class PendingCommand(ContractModel):
+    """zapgate extension: an instance command (public API) for the sidecar holding the lock.
+
+    `type` stays a plain string so a sidecar parses commands newer than itself and acks them
+    as failed instead of rejecting the whole heartbeat answer.
+    """
+
+    instance_id: str = InstanceId
+    id: str = Field(min_length=1, max_length=MAX_ID)
+    type: str = Field(min_length=1, max_length=40, description=" | ".join(COMMAND_TYPES))
+    phone: str | None = Field(default=None, max_length=20, description="digits; pairing_code only")
+
+
 class HeartbeatResponse(ContractModel):
     locks: list[LockStatus]
     ready: list[str] = Field(description="instances among `locks` with outbound messages waiting")
+    # zapgate extension (optional both ways): pending commands of the instances renewed in this call.
+    commands: list[PendingCommand] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- commands and groups (zapgate extension)
+class CommandAckRequest(ContractModel):
+    instance_id: str = InstanceId
+    id: str = Field(min_length=1, max_length=MAX_ID)
+    result: Literal["done", "failed"]
+    error: str | None = Field(default=None, max_length=500)
+
+
+class CommandAckResponse(ContractModel):
+    removed: bool = Field(description="false when the command was already acked or had expired")
+
+
+class GroupReport(ContractModel):
+    jid: str = Field(min_length=6, max_length=MAX_ID, pattern=r"^[^@\s]+@g\.us$")
+    name: str = Field(default="", max_length=500)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _none_name(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+
+class GroupsRequest(ContractModel):
+    instance_id: str = InstanceId
+    groups: list[GroupReport] = Field(max_length=MAX_GROUPS)
+
+
+class GroupsResponse(ContractModel):
+    count: int
+    created: int
+    renamed: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from zapgate_core.contract.worker_proxy import InboundMessage
-from zapgate_core.domain.jids import chat_type_of, is_lid, normalize_destination, pn_jid
+from zapgate_core.domain.jids import InvalidDestination, chat_type_of, is_lid, normalize_destination, pn_jid
 
 
 def has_content(message: InboundMessage) -> bool:
@@ -25,5 +25,8 @@ def learnt_lid_mapping(message: InboundMessage) -> tuple[str, str] | None:
     sender = message.sender_jid_raw or message.from_
     phone = pn_jid(message.sender_pn)
     if is_lid(sender) and phone:
-        return normalize_destination(sender).jid, phone  # drops a device suffix
+        try:
+            return normalize_destination(sender).jid, phone  # drops a device suffix
+        except InvalidDestination:
+            return None  # "@lid" or ":12@lid": no user, nothing to map
     return None

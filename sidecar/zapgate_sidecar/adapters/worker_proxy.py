@@ -13,9 +13,12 @@ import httpx
 from pydantic import BaseModel
 
 from zapgate_core.contract.worker_proxy import (
+    CommandAckRequest,
     ContactResolveRequest,
     ContactResolveResponse,
     EligibleInstances,
+    GroupsRequest,
+    GroupsResponse,
     HeartbeatRequest,
     HeartbeatResponse,
     InboundMessage,
@@ -81,7 +84,7 @@ class WorkerProxyClient:
     async def worker_settings(self) -> WorkerSettings:
         return self._parse(WorkerSettings, await self._call("GET", "/worker-settings"))
 
-    async def eligible_instances(self, limit: int = 50) -> EligibleInstances:
+    async def eligible_instances(self, limit: int = 500) -> EligibleInstances:
         data = await self._call(
             "GET", "/eligible-instances", params={"enabled": "true", "limit": limit, "order": "priority.desc"}
         )
@@ -113,6 +116,13 @@ class WorkerProxyClient:
             raise
         self.heartbeat_supported = True
         return self._parse(HeartbeatResponse, data)
+
+    # ------------------------------------------------------------ commands and groups (zapgate extensions)
+    async def ack_command(self, request: CommandAckRequest) -> None:
+        await self._call("POST", "/commands/ack", body=request)
+
+    async def report_groups(self, request: GroupsRequest) -> GroupsResponse:
+        return self._parse(GroupsResponse, await self._call("POST", "/groups", body=request, timeout_s=60))
 
     # ------------------------------------------------------------ status
     async def update_status(self, request: UpdateStatusRequest) -> None:

@@ -27,7 +27,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from zapgate_core.domain.jids import USER_SERVER, InvalidDestination, normalize_destination
+from zapgate_core.domain.jids import GROUP_SERVER, USER_SERVER, InvalidDestination, normalize_destination
 
 ConnectionState = Literal["offline", "waiting_qr", "connected"]
 SessionState = Literal["waiting_qr", "connected", "closed"]
@@ -139,6 +139,7 @@ class _Instance:
     media_counter: int = 0
     sent: list[dict[str, Any]] = field(default_factory=list)
     media: dict[str, _Media] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)  # group jid -> subject (the account's groups)
 
     @property
     def state(self) -> ConnectionState:
@@ -524,6 +525,25 @@ class SimNetwork:
                     "kind": kind,
                 },
             )
+
+    def set_group(self, instance_id: str, jid: str, name: str) -> dict[str, str]:
+        """The account joins a group, or a group it is in gets a new subject."""
+        group_jid = jid if "@" in jid else f"{jid}@{GROUP_SERVER}"
+        user, _, server = group_jid.partition("@")
+        if server != GROUP_SERVER or not user:
+            raise InvalidRequest(f"invalid group jid: must be <id>@{GROUP_SERVER}")
+        with self._cond:
+            self._instance(instance_id).groups[group_jid] = name
+            return {"jid": group_jid, "name": name}
+
+    def list_groups(self, instance_id: str, session_id: str) -> list[dict[str, str]]:
+        """What the connected session sees of the account's groups (whatsmeow GetJoinedGroups)."""
+        with self._cond:
+            self._check_open()
+            instance = self._require_connected(instance_id)
+            if instance.connected != session_id:
+                raise NotConnected("not connected")
+            return [{"jid": jid, "name": name} for jid, name in sorted(instance.groups.items())]
 
     def remove_device(self, instance_id: str) -> None:
         """The account unlinks the device (phone → linked devices → log out)."""

@@ -69,6 +69,11 @@ class ReceiptBody(BaseModel):
     chat: str | None = None
 
 
+class GroupBody(BaseModel):
+    jid: str
+    name: str = ""
+
+
 class ConnectBody(BaseModel):
     credential: str | None = None
 
@@ -172,6 +177,11 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
     def undecryptable(instance_id: str, body: UndecryptableBody) -> dict[str, list[str]]:
         return {"ids": net.undecryptable(instance_id, body.count, body.chat)}
 
+    @app.post("/sim/instances/{instance_id}/groups")
+    def set_group(instance_id: str, body: GroupBody) -> dict[str, str]:
+        """The account joins a group, or renames one it is in (the next fetch_groups sees it)."""
+        return net.set_group(instance_id, body.jid, body.name)
+
     @app.post("/sim/instances/{instance_id}/receipt")
     def receipt(instance_id: str, body: ReceiptBody) -> dict[str, bool]:
         net.receipt(instance_id, body.wa_message_id, body.kind, body.chat)
@@ -219,6 +229,10 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
     @app.post("/sim/transport/{instance_id}/pairing-code")
     def pairing_code(instance_id: str, body: PairingCodeBody) -> dict[str, str]:
         return {"code": net.request_pairing_code(instance_id, body.session, body.phone)}
+
+    @app.get("/sim/transport/{instance_id}/groups")
+    def list_groups(instance_id: str, session: str) -> dict[str, list[dict[str, str]]]:
+        return {"groups": net.list_groups(instance_id, session)}
 
     @app.post("/sim/transport/{instance_id}/disconnect")
     def disconnect(instance_id: str, body: SessionBody) -> dict[str, bool]:

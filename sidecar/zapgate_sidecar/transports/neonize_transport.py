@@ -59,6 +59,7 @@ from zapgate_sidecar.transport import (
     ConnectFailed,
     Disconnected,
     EventSink,
+    GroupInfo,
     LoggedOut,
     MediaRef,
     NetworkUnreachable,
@@ -544,6 +545,16 @@ class NeonizeSession:
         if not data:
             raise TransportError(f"download {media.kind}: empty media")
         return data
+
+    def list_groups(self) -> list[GroupInfo]:
+        # whatsmeow GetJoinedGroups: one IQ for all groups with their subjects (participants come
+        # along in the answer; only id and name are kept).
+        with self._go_call() as client:
+            try:
+                groups = client.get_joined_groups()
+            except Exception as exc:
+                raise command_error("list groups", exc) from exc
+        return [GroupInfo(jid=mapping.jid_to_str(g.JID), name=g.GroupName.Name) for g in groups]
 
     def logout(self) -> None:
         # whatsmeow's Logout unlinks on the server, deletes its device store and disconnects

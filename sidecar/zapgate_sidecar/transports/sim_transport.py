@@ -30,6 +30,7 @@ from zapgate_sidecar.transport import (
     ConnectFailed,
     Disconnected,
     EventSink,
+    GroupInfo,
     IncomingMessage,
     LoggedOut,
     MediaRef,
@@ -414,6 +415,15 @@ class SimSession:
             raise TransportError(_detail(response))
         # Revoked now or already dead on the network: either way the local keys are useless.
         self._delete_credential()
+
+    def list_groups(self) -> list[GroupInfo]:
+        session_id = self._session_id
+        if session_id is None:
+            raise TransportError("not connected")
+        response = self._command("GET", "/groups", params={"session": session_id})
+        if response.status_code != 200:
+            raise TransportError(_detail(response))
+        return [GroupInfo(jid=g["jid"], name=g.get("name") or "") for g in response.json()["groups"]]
 
     def request_pairing_code(self, phone: str) -> None:
         session_id = self._session_id

@@ -1,4 +1,4 @@
-"""Audit table: what happened to an instance (session refresh requests now; seed 001's events later).
+"""Audit table: what happened to an instance (seed 001's events, commands, session refresh requests).
 
 Keys: (instance_id, sk = "<ms>#<random>"), newest last; TTL on expires_at_epoch.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from zapgate_control.adapters.dynamodb.codec import to_item
+from zapgate_control.adapters.dynamodb.codec import decode_cursor, encode_cursor, from_item, to_item, to_values
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
 
@@ -31,3 +31,21 @@ class DynamoAuditLog:
             "expires_at_epoch": now // 1000 + AUDIT_RETENTION_S,
         }
         client("dynamodb").put_item(TableName=self.table, Item=to_item(item))
+
+    def page(self, instance_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """An instance's events, newest first (Query on the key, ScanIndexForward=false)."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "instance_id = :i",
+            "ExpressionAttributeValues": to_values({":i": instance_id}),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        start = decode_cursor(cursor, {"instance_id", "sk"})
+        if start:
+            if (from_item(start) or {}).get("instance_id") != instance_id:
+                raise ValueError("cursor belongs to another listing")
+            request["ExclusiveStartKey"] = start
+        response = client("dynamodb").query(**request)
+        items = [i for i in (from_item(raw) for raw in response.get("Items", [])) if i]
+        return items, encode_cursor(response.get("LastEvaluatedKey"))

@@ -67,7 +67,7 @@ def decode_cursor(cursor: str | None, expected_keys: set[str]) -> dict[str, Any]
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         decoded = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: [[[[...
         raise ValueError("malformed cursor") from exc
     if not isinstance(decoded, dict) or set(decoded) != expected_keys:
         raise ValueError("malformed cursor")

@@ -40,6 +40,10 @@ class StaleLockToken(Exception):
     """A status write presented a lock token that is no longer the instance's."""
 
 
+class TooManyCommands(Exception):
+    """The instance already has the most pending commands it may hold."""
+
+
 def priority_sk(priority: int, created_sk: str) -> str:
     # Ascending order of this key = priority descending, then creation order for stable ties.
     return f"{PRIORITY_LIMIT - priority:08d}#{created_sk}"
@@ -203,17 +207,33 @@ class DynamoInstanceStore:
         return acquired, state
 
     def renew_lock(self, instance_id: str, owner: str, token: str | None, ttl_ms: int) -> tuple[bool, LockState]:
+        renewed, state, _ = self.renew_lock_item(instance_id, owner, token, ttl_ms)
+        return renewed, state
+
+    def renew_lock_item(
+        self, instance_id: str, owner: str, token: str | None, ttl_ms: int
+    ) -> tuple[bool, LockState, dict[str, Any]]:
+        """renew_lock, plus the whole item as the write left it (pending `commands`, at no extra read)."""
         condition, values = _held_by(owner, token)
-        renewed, state = self._conditional_lock_write(
+        renewed, item = self._lock_write_item(
             instance_id, "SET lock_expires_at_ms = :exp", condition, {**values, ":exp": self.clock() + ttl_ms}
         )
+        state = lock_state(item)
+        assert state is not None
         assert renewed or not may_renew(state, owner, token)  # the condition and the rule agree
-        return renewed, state
+        return renewed, state, item
 
     def _conditional_lock_write(
         self, instance_id: str, update: str, condition: str, values: dict[str, Any]
     ) -> tuple[bool, LockState]:
         """(True, new state) when the condition held, (False, state as it was) when it did not."""
+        done, item = self._lock_write_item(instance_id, update, condition, values)
+        return done, lock_state(item)  # type: ignore[return-value]
+
+    def _lock_write_item(
+        self, instance_id: str, update: str, condition: str, values: dict[str, Any]
+    ) -> tuple[bool, dict[str, Any]]:
+        """(True, new item) when the condition held, (False, item as it was) when it did not."""
         try:
             response = client("dynamodb").update_item(
                 TableName=self.table,
@@ -224,11 +244,11 @@ class DynamoInstanceStore:
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            return True, lock_state(from_item(response["Attributes"]))  # type: ignore[return-value]
+            return True, from_item(response["Attributes"]) or {}
         except Exception as exc:
             if not is_conditional_failure(exc):
                 raise
-            current = lock_state(old_item(exc))
+            current = old_item(exc)
         if current is None:
             raise InstanceNotFound(instance_id)
         return False, current
@@ -253,7 +273,10 @@ class DynamoInstanceStore:
     def update_status(
         self, instance_id: str, status: str, fields: dict[str, Any], lock_token: str | None
     ) -> dict[str, Any]:
-        """Write status + QR (+ account details). Fenced: a token from a stale owner is refused."""
+        """Write status + QR (+ account details). Fenced: a token from a stale owner is refused.
+
+        Returns the item as it was before this write (the previous status decides the audit event).
+        """
         now = self.clock()
         sets = {"status": status, "status_at": iso(now), "updated_at": iso(now)}
         sets.update({k: v for k, v in fields.items() if v is not None})
@@ -274,7 +297,7 @@ class DynamoInstanceStore:
                 ConditionExpression=condition,
                 ExpressionAttributeNames={f"#{k}": k for k in [*sets, *removes]},
                 ExpressionAttributeValues=to_values(values),
-                ReturnValues="ALL_NEW",
+                ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except Exception as exc:
@@ -283,4 +306,121 @@ class DynamoInstanceStore:
             if old_item(exc) is None:
                 raise InstanceNotFound(instance_id) from exc
             raise StaleLockToken(instance_id) from exc
-        return from_item(response["Attributes"]) or {}
+        return from_item(response.get("Attributes")) or {}
+
+    # ------------------------------------------------------------ commands (public API → lock holder)
+    def add_command(
+        self,
+        tenant_id: str,
+        instance_id: str,
+        command_id: str,
+        command: dict[str, Any],
+        max_pending: int,
+        expired_before_ms: int,
+        disable: bool = False,
+    ) -> None:
+        """Add one entry to the item's `commands` map; tenant-conditional and bounded.
+
+        Raises InstanceNotFound, or TooManyCommands when `max_pending` unexpired commands wait.
+        Expired entries (`at` < expired_before_ms) are dropped when they are what fills the map.
+        `disable` also sets enabled=false and leaves the eligible index (the disconnect command).
+        """
+        sets = {"updated_at": iso(self.clock()), **({"enabled": False} if disable else {})}
+        extra_set = "".join(f", #{k} = :{k}" for k in sets)
+        names = {"#cid": command_id, **{f"#{k}": k for k in sets}}
+        values = {f":{k}": v for k, v in sets.items()}
+        remove = " REMOVE eligible_pk" if disable else ""
+        for _ in range(4):
+            try:
+                client("dynamodb").update_item(
+                    TableName=self.table,
+                    Key=to_item({"id": instance_id}),
+                    UpdateExpression=f"SET commands.#cid = :cmd{extra_set}{remove}",
+                    ConditionExpression="tenant_id = :tenant AND attribute_exists(commands) AND size(commands) < :max",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=to_values(
+                        {**values, ":cmd": command, ":tenant": tenant_id, ":max": max_pending}
+                    ),
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return
+            except Exception as exc:
+                if not is_conditional_failure(exc):
+                    raise
+                current = old_item(exc)
+            if current is None or current.get("tenant_id") != tenant_id:
+                raise InstanceNotFound(instance_id)
+            pending = current.get("commands")
+            if not isinstance(pending, dict):
+                if self._create_commands(tenant_id, instance_id, command_id, command, sets, remove):
+                    return
+                continue  # someone created the map meanwhile: add to it
+            expired = [cid for cid, c in pending.items() if int((c or {}).get("at", 0)) < expired_before_ms]
+            if len(pending) < max_pending:
+                continue  # an ack made room meanwhile
+            if not expired:
+                raise TooManyCommands(instance_id)
+            self._drop_commands(instance_id, expired)
+        raise TooManyCommands(instance_id)
+
+    def _create_commands(
+        self, tenant_id: str, instance_id: str, command_id: str, command: dict[str, Any],
+        sets: dict[str, Any], remove: str,
+    ) -> bool:
+        extra_set = "".join(f", #{k} = :{k}" for k in sets)
+        try:
+            client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"id": instance_id}),
+                UpdateExpression=f"SET commands = :map{extra_set}{remove}",
+                ConditionExpression="tenant_id = :tenant AND attribute_not_exists(commands)",
+                ExpressionAttributeNames={f"#{k}": k for k in sets},
+                ExpressionAttributeValues=to_values(
+                    {**{f":{k}": v for k, v in sets.items()}, ":map": {command_id: command}, ":tenant": tenant_id}
+                ),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return True
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+            current = old_item(exc)
+        if current is None or current.get("tenant_id") != tenant_id:
+            raise InstanceNotFound(instance_id)
+        return False
+
+    def _drop_commands(self, instance_id: str, command_ids: list[str]) -> None:
+        names = {f"#c{n}": cid for n, cid in enumerate(command_ids)}
+        try:
+            client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"id": instance_id}),
+                UpdateExpression="REMOVE " + ", ".join(f"commands.{name}" for name in names),
+                ConditionExpression="attribute_exists(id)",  # never recreate a deleted instance
+                ExpressionAttributeNames=names,
+            )
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+
+    def remove_command(self, instance_id: str, command_id: str) -> dict[str, Any] | None:
+        """Remove a pending command (the ack); returns it, or None when it was no longer pending."""
+        try:
+            response = client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"id": instance_id}),
+                UpdateExpression="REMOVE commands.#cid",
+                ConditionExpression="attribute_exists(commands.#cid)",
+                ExpressionAttributeNames={"#cid": command_id},
+                ReturnValues="UPDATED_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+            if old_item(exc) is None:
+                raise InstanceNotFound(instance_id) from exc
+            return None
+        old = from_item(response.get("Attributes")) or {}
+        removed = (old.get("commands") or {}).get(command_id)
+        return removed if isinstance(removed, dict) else {}

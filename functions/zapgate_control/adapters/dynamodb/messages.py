@@ -7,7 +7,8 @@ queued and claimed messages: attributes removed when a message is sent or failed
 
 Writes per outbound lifecycle: enqueue PutItem, claim UpdateItem, mark UpdateItem (3).
 Writes per inbound: one conditional PutItem (+1 UpdateItem on Contacts when a LID↔phone
-pair is learnt).
+pair is learnt). Parent linking (seed 001) reads the timeline and writes parent_id later, in
+the events processor, off the inbound request path.
 """
 
 from __future__ import annotations
@@ -121,8 +122,13 @@ class DynamoMessageStore:
             raise
         return {k: v for k, v in item.items() if v is not None}
 
-    def claim(self, instance_id: str, limit: int, policy: ClaimPolicy) -> list[dict[str, Any]]:
-        """Hand out up to `limit` messages in queue order, each claimed with a conditional write."""
+    def claim(
+        self, instance_id: str, limit: int, policy: ClaimPolicy, exhausted: list[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """Hand out up to `limit` messages in queue order, each claimed with a conditional write.
+
+        Messages failed on the way (lease expired too often) are appended to `exhausted` when given.
+        """
         now = self.clock()
         claimed: list[dict[str, Any]] = []
         start: dict[str, Any] | None = None
@@ -147,7 +153,9 @@ class DynamoMessageStore:
                     if message is not None:
                         claimed.append(message)
                 elif decision is ClaimDecision.EXHAUST:
-                    self._try_exhaust(entry["id"], policy, now)
+                    failed = self._try_exhaust(entry["id"], policy, now)
+                    if failed is not None and exhausted is not None:
+                        exhausted.append(failed)
                 if len(claimed) >= limit:
                     return claimed
             start = response.get("LastEvaluatedKey")
@@ -189,9 +197,9 @@ class DynamoMessageStore:
             raise
         return from_item(response["Attributes"])
 
-    def _try_exhaust(self, message_id: str, policy: ClaimPolicy, now: int) -> None:
+    def _try_exhaust(self, message_id: str, policy: ClaimPolicy, now: int) -> dict[str, Any] | None:
         try:
-            client("dynamodb").update_item(
+            response = client("dynamodb").update_item(
                 TableName=self.table,
                 Key=to_item({"id": message_id}),
                 UpdateExpression=(
@@ -210,13 +218,19 @@ class DynamoMessageStore:
                         ":max": policy.max_claims,
                     }
                 ),
+                ReturnValues="ALL_NEW",  # the failed message, for its MESSAGE_STATUS event
             )
         except Exception as exc:
             if not is_conditional_failure(exc):
                 raise
+            return None
+        return from_item(response["Attributes"])
 
-    def mark(self, message_id: str, state: MessageState, fields: dict[str, Any]) -> dict[str, Any]:
-        """claimed → sent | failed. A repeat of the same mark answers the stored message."""
+    def mark(self, message_id: str, state: MessageState, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """claimed → sent | failed. A repeat of the same mark answers the stored message.
+
+        Returns (message, moved): moved is False for a repeat, which must not report the change again.
+        """
         now = self.clock()
         sets = {"state": state.value, "finished_at": iso(now), **{k: v for k, v in fields.items() if v is not None}}
         try:
@@ -234,7 +248,7 @@ class DynamoMessageStore:
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            return from_item(response["Attributes"]) or {}
+            return from_item(response["Attributes"]) or {}, True
         except Exception as exc:
             if not is_conditional_failure(exc):
                 raise
@@ -242,7 +256,7 @@ class DynamoMessageStore:
         if current is None or current.get("direction") != "outbound":
             raise MessageNotFound(message_id)
         if interpret_refused_mark(current.get("state", ""), state) is MarkOutcome.ALREADY:
-            return current
+            return current, False
         raise MarkConflict(current.get("state", ""))
 
     def instances_with_work(self, owner: str) -> set[str]:
@@ -257,8 +271,9 @@ class DynamoMessageStore:
         )
         return {str(item["instance_id"]["S"]) for item in response.get("Items", [])}
 
-    def apply_receipt(self, instance_id: str, wa_message_id: str, target: MessageState) -> bool:
-        """Move the outbound message WhatsApp knows as `wa_message_id` forward; False if nothing moved."""
+    def apply_receipt(self, instance_id: str, wa_message_id: str, target: MessageState) -> list[dict[str, Any]]:
+        """Move the outbound message WhatsApp knows as `wa_message_id` forward; the messages moved
+        (as they are now; empty, so falsy, when nothing moved)."""
         response = client("dynamodb").query(
             TableName=self.table,
             IndexName="by_wa_message_id",
@@ -266,12 +281,12 @@ class DynamoMessageStore:
             FilterExpression="instance_id = :i AND direction = :o",
             ExpressionAttributeValues=to_values({":w": wa_message_id, ":i": instance_id, ":o": "outbound"}),
         )
-        moved = False
+        moved: list[dict[str, Any]] = []
         allowed = sorted(s.value for s in ADVANCES_FROM[target])
         for raw in response.get("Items", []):
             placeholders = {f":from{n}": state for n, state in enumerate(allowed)}
             try:
-                client("dynamodb").update_item(
+                response = client("dynamodb").update_item(
                     TableName=self.table,
                     Key={"id": raw["id"]},
                     UpdateExpression=f"SET #state = :to, {target.value}_at = :at",
@@ -280,16 +295,19 @@ class DynamoMessageStore:
                     ExpressionAttributeValues=to_values(
                         {":to": target.value, ":at": iso(self.clock()), **placeholders}
                     ),
+                    # The same write answers the whole message (tenant, recipient) for its status event.
+                    ReturnValues="ALL_NEW",
                 )
-                moved = True
+                moved.append(from_item(response["Attributes"]) or {})
             except Exception as exc:
                 if not is_conditional_failure(exc):
                     raise
         return moved
 
     # ------------------------------------------------------------ inbound
-    def put_inbound(self, message_id: str, instance_id: str, content: dict[str, Any]) -> bool:
-        """Store once per id (derived from instance + WhatsApp id). False when it was already there."""
+    def put_inbound(self, message_id: str, instance_id: str, content: dict[str, Any]) -> dict[str, Any] | None:
+        """Store once per id (derived from instance + WhatsApp id): the stored item, or None (falsy)
+        when it was already there."""
         now = self.clock()
         item = {
             **self._base(instance_id, "inbound", message_id, now),
@@ -299,6 +317,41 @@ class DynamoMessageStore:
         try:
             client("dynamodb").put_item(
                 TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(id)"
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                return None
+            raise
+        return {k: v for k, v in item.items() if v is not None}
+
+    def recent_inbound(self, instance_id: str, until_sk: str, window_ms: int, limit: int = 50) -> list[dict[str, Any]]:
+        """Inbound messages stored in the `window_ms` up to `until_sk` (inclusive), newest first.
+
+        One Query on the timeline index, one page: parent linking only needs the last moments of
+        one instance, and a bounded read keeps a burst from making it expensive.
+        """
+        until_ms = int(until_sk.split("#", 1)[0])
+        response = client("dynamodb").query(
+            TableName=self.table,
+            IndexName="timeline",
+            KeyConditionExpression="timeline_pk = :p AND timeline_sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues=to_values(
+                {":p": f"{instance_id}#inbound", ":lo": f"{max(0, until_ms - window_ms):013d}#", ":hi": until_sk}
+            ),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [i for i in (from_item(raw) for raw in response.get("Items", [])) if i]
+
+    def set_parent(self, message_id: str, parent_id: str) -> bool:
+        """parent_id on a stored message (one UpdateItem); False if the message is gone (expired)."""
+        try:
+            client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"id": message_id}),
+                UpdateExpression="SET parent_id = :p",
+                ConditionExpression="attribute_exists(id)",
+                ExpressionAttributeValues=to_values({":p": parent_id}),
             )
         except Exception as exc:
             if is_conditional_failure(exc):

@@ -1,0 +1,79 @@
+"""Webhooks table: a tenant's webhook endpoints. Key (tenant_id, webhook_id).
+
+One Query on the tenant's partition lists them (the processor does it per event, the public
+API per listing); there are at most MAX_PER_TENANT, so one page always holds them all.
+
+The signing secret is stored as issued, not hashed: HMAC signing needs the secret itself. The
+table is encrypted at rest (SSE), only the events processor may read it and only the public
+API may write it, and the API returns the secret once, in the creation response.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from zapgate_control.adapters.dynamodb.codec import from_item, is_conditional_failure, to_item, to_values
+from zapgate_control.aws import client
+from zapgate_control.clock import Clock, iso, system_clock
+
+MAX_PER_TENANT = 10  # also keeps a fan-out to one SendMessageBatch
+
+
+class WebhookNotFound(Exception):
+    pass
+
+
+class TooManyWebhooks(Exception):
+    pass
+
+
+class DynamoWebhookStore:
+    def __init__(self, table: str, clock: Clock = system_clock) -> None:
+        self.table = table
+        self.clock = clock
+
+    def create(self, tenant_id: str, url: str, events: list[str] | None, secret: str) -> dict[str, Any]:
+        if len(self.list_for_tenant(tenant_id)) >= MAX_PER_TENANT:
+            raise TooManyWebhooks(tenant_id)
+        item = {
+            "tenant_id": tenant_id,
+            "webhook_id": f"wh_{uuid.uuid4().hex}",
+            "url": url,
+            "events": events,  # None (attribute absent) = every event type
+            "secret": secret,
+            "created_at": iso(self.clock()),
+        }
+        client("dynamodb").put_item(
+            TableName=self.table,
+            Item=to_item(item),
+            ConditionExpression="attribute_not_exists(webhook_id)",
+        )
+        return {k: v for k, v in item.items() if v is not None}
+
+    def list_for_tenant(self, tenant_id: str) -> list[dict[str, Any]]:
+        response = client("dynamodb").query(
+            TableName=self.table,
+            KeyConditionExpression="tenant_id = :t",
+            ExpressionAttributeValues=to_values({":t": tenant_id}),
+            ConsistentRead=True,  # a webhook created a moment ago must already receive events
+        )
+        return [item for item in (from_item(raw) for raw in response.get("Items", [])) if item]
+
+    def get(self, tenant_id: str, webhook_id: str) -> dict[str, Any] | None:
+        response = client("dynamodb").get_item(
+            TableName=self.table, Key=to_item({"tenant_id": tenant_id, "webhook_id": webhook_id}), ConsistentRead=True
+        )
+        return from_item(response.get("Item"))
+
+    def delete(self, tenant_id: str, webhook_id: str) -> None:
+        try:
+            client("dynamodb").delete_item(
+                TableName=self.table,
+                Key=to_item({"tenant_id": tenant_id, "webhook_id": webhook_id}),
+                ConditionExpression="attribute_exists(webhook_id)",
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                raise WebhookNotFound(webhook_id) from exc
+            raise

@@ -1,0 +1,119 @@
+"""EventPublisher on SQS: each event is one message on EventsQueue, body = the envelope's JSON.
+
+The tenant is a message attribute, not part of the envelope applications receive; the event
+type rides along so the queue can be inspected (and filtered) without parsing bodies, and
+`webhookId` names the one webhook a fanned-out copy is for.
+
+Publishing happens after the DynamoDB write it reports and must not undo it: a failure is
+logged and counted (EventsPublishFailed) and the request still succeeds. botocore's standard
+retries have already been spent by then; the gap this leaves is documented in docs/events.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from zapgate_control.aws import client
+from zapgate_control.observability import logger, metrics
+from zapgate_core.domain.events import encode, fit
+
+BATCH = 10  # SendMessageBatch's limit
+# SQS also caps a whole batch at 256 KiB of bodies (+ attributes): big events travel in smaller batches.
+BATCH_BYTES = 250_000
+TENANT_ATTRIBUTE = "tenantId"
+TYPE_ATTRIBUTE = "eventType"
+WEBHOOK_ATTRIBUTE = "webhookId"
+
+
+def message_attributes(tenant_id: str, event_type: str, webhook_id: str | None = None) -> dict[str, Any]:
+    attributes = {
+        TENANT_ATTRIBUTE: {"DataType": "String", "StringValue": tenant_id},
+        TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": event_type},
+    }
+    if webhook_id:
+        attributes[WEBHOOK_ATTRIBUTE] = {"DataType": "String", "StringValue": webhook_id}
+    return attributes
+
+
+def _chunks(
+    entries: list[tuple[dict[str, Any], str, dict[str, Any]]],
+) -> list[list[tuple[dict[str, Any], str, dict[str, Any]]]]:
+    chunks: list[list[tuple[dict[str, Any], str, dict[str, Any]]]] = []
+    size = 0
+    for entry in entries:
+        length = len(entry[1].encode()) + 200  # + the attributes, generously
+        if not chunks or len(chunks[-1]) >= BATCH or size + length > BATCH_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(entry)
+        size += length
+    return chunks
+
+
+class SqsEventPublisher:
+    def __init__(self, queue_url: str) -> None:
+        self.queue_url = queue_url
+
+    def publish(self, tenant_id: str, events: Sequence[dict[str, Any]]) -> int:
+        """Send every event; returns how many SQS accepted. Never raises (see module docstring)."""
+        return self._send([(event, message_attributes(tenant_id, event["type"])) for event in events])
+
+    def publish_to(self, tenant_id: str, event: dict[str, Any], webhook_ids: Sequence[str]) -> int:
+        """One copy of `event` per webhook, each retried on its own. Raises if any copy was refused,
+        because the caller (the processor) must then fail its record rather than lose a copy."""
+        entries = [(event, message_attributes(tenant_id, event["type"], hook)) for hook in webhook_ids]
+        return self._send(entries, swallow=False)
+
+    def _send(self, entries: list[tuple[dict[str, Any], dict[str, Any]]], swallow: bool = True) -> int:
+        if not self.queue_url or not entries:
+            return 0
+        sent = 0
+        for chunk in _chunks([(event, encode(fit(event)), attributes) for event, attributes in entries]):
+            request = [
+                {"Id": str(n), "MessageBody": body, "MessageAttributes": attributes}
+                for n, (_, body, attributes) in enumerate(chunk)
+            ]
+            try:
+                response = client("sqs").send_message_batch(QueueUrl=self.queue_url, Entries=request)
+            except Exception as exc:
+                if not swallow:
+                    raise
+                self._failed(len(chunk), type(exc).__name__, [event["id"] for event, _, _ in chunk])
+                continue
+            failed = response.get("Failed") or []
+            sent += len(chunk) - len(failed)
+            if failed:
+                if not swallow:
+                    raise RuntimeError(f"SQS refused {len(failed)} event copies: {failed[0].get('Code')}")
+                self._failed(len(failed), str(failed[0].get("Code")), [chunk[int(f["Id"])][0]["id"] for f in failed])
+        if sent:
+            metrics.add_metric(name="EventsPublished", unit="Count", value=sent)
+        return sent
+
+    @staticmethod
+    def _failed(count: int, reason: str, event_ids: list[str]) -> None:
+        metrics.add_metric(name="EventsPublishFailed", unit="Count", value=count)
+        logger.error("events not published", extra={"count": count, "reason": reason, "event_ids": event_ids[:10]})
+
+
+class NoEventPublisher:
+    """EVENTS_QUEUE_URL unset (a deployment without the events pipeline): events go nowhere."""
+
+    def publish(self, tenant_id: str, events: Sequence[dict[str, Any]]) -> int:
+        return 0
+
+    def publish_to(self, tenant_id: str, event: dict[str, Any], webhook_ids: Sequence[str]) -> int:
+        return 0
+
+
+class SqsRedelivery:
+    """When a failed event comes back: its message's visibility timeout, set to the backoff delay."""
+
+    def __init__(self, queue_url: str) -> None:
+        self.queue_url = queue_url
+
+    def delay(self, receipt_handle: str, seconds: int) -> None:
+        client("sqs").change_message_visibility(
+            QueueUrl=self.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )

@@ -1,0 +1,25 @@
+"""WebhookSender over HTTP (httpx): one POST, short timeouts, no redirects, one client per container."""
+
+from __future__ import annotations
+
+import httpx
+
+USER_AGENT = "zapgate-webhooks/1"
+# Short, so one slow endpoint cannot hold a batch: worst case per POST ≈ connect + write + read
+# (13 s); the processor's Lambda timeout in template.yaml covers a batch of 10 at that worst case.
+TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=2.0)
+
+
+class HttpWebhookSender:
+    def __init__(self, client: httpx.Client | None = None) -> None:
+        # No redirects: a 3xx is a failure to take the event, not an invitation to post it elsewhere.
+        self.client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False,
+                                             headers={"User-Agent": USER_AGENT})
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> str | None:
+        """None when the endpoint answered 2xx; otherwise why not ("HTTP 500", "ConnectTimeout", ...)."""
+        try:
+            response = self.client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return type(exc).__name__
+        return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"

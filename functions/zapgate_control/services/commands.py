@@ -1,0 +1,86 @@
+"""Instance commands: the public API queues them on the instance item, the lock holder runs them.
+
+A command waits in the instance item's `commands` map (at most MAX_PENDING, each for at most
+COMMAND_TTL_MS) and reaches the sidecar holding the lock in its next renewing heartbeat —
+read from the renewal's own ALL_NEW answer, so delivery costs no extra read. The sidecar
+acks with done/failed, which removes it. `disconnect` also disables the instance (enabled
+=false, out of the eligible index), so no sidecar takes it again until PATCH enabled=true;
+with no live lock holder that is all it does, at once (status "done", nothing queued). A
+holder whose runtime is not connected may stop it first on its own (the instance left the
+eligible set); the command then expires unacked — the instance is offline either way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from zapgate_control.adapters.dynamodb.instances import InstanceNotFound, TooManyCommands, live_lock_owner
+from zapgate_control.clock import system_clock
+from zapgate_control.errors import ApiError, NotFound
+from zapgate_control.observability import metrics
+from zapgate_control.ports import AuditLog, InstanceStore
+from zapgate_control.services.instances import require
+from zapgate_core.contract.worker_proxy import CommandAckRequest, CommandAckResponse, PendingCommand
+
+MAX_PENDING = 10
+COMMAND_TTL_MS = 10 * 60_000  # a command nobody ran by then is dropped, never run late
+
+
+def request(
+    instances: InstanceStore, audit: AuditLog, tenant_id: str, instance_id: str, kind: str, phone: str | None
+) -> dict[str, Any]:
+    item = require(instances, tenant_id, instance_id)
+    if kind != "disconnect" and not item.get("enabled", True):
+        raise ApiError(409, "instance_disabled", "the instance is disabled: PATCH enabled=true first")
+    command_id = str(uuid.uuid4())
+    now = system_clock()
+    if kind == "disconnect" and live_lock_owner(item, now) is None:
+        # Nobody runs the instance: disabling it is all there is to do, and it is done now.
+        try:
+            instances.update(tenant_id, instance_id, {"enabled": False})
+        except InstanceNotFound as exc:
+            raise NotFound("instance") from exc
+        audit.record(instance_id, "command", {"id": command_id, "type": kind})
+        audit.record(instance_id, "command_done", {"id": command_id, "type": kind, "by": "control_plane"})
+        return {"id": command_id, "type": kind, "status": "done"}
+    command: dict[str, Any] = {"type": kind, "at": now, **({"phone": phone} if phone else {})}
+    try:
+        instances.add_command(tenant_id, instance_id, command_id, command, MAX_PENDING, now - COMMAND_TTL_MS,
+                              disable=kind == "disconnect")
+    except InstanceNotFound as exc:
+        raise NotFound("instance") from exc
+    except TooManyCommands as exc:
+        raise ApiError(409, "too_many_commands", f"{MAX_PENDING} commands already wait for this instance") from exc
+    audit.record(instance_id, "command", {"id": command_id, "type": kind})
+    metrics.add_metric(name="CommandsRequested", unit="Count", value=1)
+    return {"id": command_id, "type": kind, "status": "pending"}
+
+
+def pending(instance_id: str, item: dict[str, Any], now_ms: int) -> list[PendingCommand]:
+    """The unexpired commands on an instance item, oldest first."""
+    commands = item.get("commands")
+    if not isinstance(commands, dict):
+        return []
+    live = [
+        (int(c.get("at", 0)), command_id, c)
+        for command_id, c in commands.items()
+        if isinstance(c, dict) and int(c.get("at", 0)) >= now_ms - COMMAND_TTL_MS
+    ]
+    return [
+        PendingCommand(instance_id=instance_id, id=command_id, type=str(c.get("type", "")), phone=c.get("phone"))
+        for _, command_id, c in sorted(live, key=lambda entry: (entry[0], entry[1]))
+    ]
+
+
+def ack(instances: InstanceStore, audit: AuditLog, request: CommandAckRequest) -> CommandAckResponse:
+    try:
+        removed = instances.remove_command(request.instance_id, request.id)
+    except InstanceNotFound as exc:
+        raise NotFound("instance") from exc
+    if removed is not None:  # a repeated ack is answered but not audited twice
+        audit.record(request.instance_id, f"command_{request.result}",
+                     {"id": request.id, "type": removed.get("type"), "error": request.error})
+        metrics.add_metric(name="CommandsDone" if request.result == "done" else "CommandsFailed", unit="Count",
+                           value=1)
+    return CommandAckResponse(removed=removed is not None)

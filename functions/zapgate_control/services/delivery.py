@@ -1,0 +1,169 @@
+"""Events processor logic: one SQS record = one event → the tenant's webhooks, signed.
+
+For each record:
+  1. MESSAGE_INBOUND: parent linking (seed 001) - the newest earlier message in the same chat,
+     from the same sender, of the opposite kind (text vs media), at most 90 s before, becomes
+     `parentId` in the envelope and `parent_id` on the stored message (one UpdateItem). Done here,
+     off the inbound request path, and idempotent, so a retried record recomputes the same link.
+  2. The tenant's webhooks subscribed to the event type (one Query). One webhook: POST to it.
+     Several: one copy of the event per webhook goes back on the queue (`webhookId` attribute),
+     so each endpoint is retried on its own and a healthy one never receives duplicates
+     because another one is down.
+  3. A failed POST (non-2xx, timeout, connection error) fails the record: its visibility timeout
+     becomes the backoff delay, min(900, base · 2^(receive_count-1)) + jitter, and the raised
+     error marks it in the partial batch response, so SQS redelivers it then. After
+     maxReceiveCount receives SQS moves it to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from zapgate_control.adapters.sqs_events import TENANT_ATTRIBUTE, WEBHOOK_ATTRIBUTE
+from zapgate_control.observability import logger, metrics
+from zapgate_control.ports import EventPublisher, MessageStore, Redelivery, WebhookSender, WebhookStore
+from zapgate_core.domain.events import MESSAGE_INBOUND, PARENT_WINDOW_MS, encode, iso_to_ms, pick_parent
+from zapgate_core.domain.webhooks import (
+    EVENT_ID_HEADER,
+    EVENT_TYPE_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    retry_delay_s,
+    signature,
+)
+
+
+class DeliveryFailed(Exception):
+    """The webhook did not take the event (str(self) says how); the record is retried."""
+
+
+class BadRecord(Exception):
+    """A record that is not an event (no tenant, not JSON): retried like any failure, then kept in the DLQ."""
+
+
+@dataclass
+class Record:
+    """What the processor needs of an SQS record (the handler adapts Powertools' SQSRecord)."""
+
+    message_id: str
+    body: str
+    receipt_handle: str
+    receive_count: int
+    attributes: dict[str, str]
+
+
+@dataclass
+class Deps:
+    webhooks: WebhookStore
+    messages: MessageStore
+    events: EventPublisher
+    redelivery: Redelivery
+    sender: WebhookSender
+    retry_base_s: float
+
+
+def subscribed(webhook: dict[str, Any], event_type: str) -> bool:
+    wanted = webhook.get("events")
+    return not wanted or event_type in wanted
+
+
+def signed_request(secret: str, envelope: dict[str, Any], now: float | None = None) -> tuple[bytes, dict[str, str]]:
+    body = encode(envelope).encode()
+    timestamp = str(int(time.time() if now is None else now))
+    headers = {
+        "Content-Type": "application/json",
+        EVENT_ID_HEADER: str(envelope["id"]),
+        EVENT_TYPE_HEADER: str(envelope["type"]),
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: signature(secret, timestamp, body),
+    }
+    return body, headers
+
+
+def deliver(sender: WebhookSender, webhook: dict[str, Any], envelope: dict[str, Any]) -> None:
+    body, headers = signed_request(str(webhook["secret"]), envelope)
+    started = time.perf_counter()
+    failure = sender.post(str(webhook["url"]), body, headers)
+    took_ms = round((time.perf_counter() - started) * 1000)
+    if failure is None:
+        metrics.add_metric(name="WebhookDelivered", unit="Count", value=1)
+        logger.debug("webhook delivered",
+                     extra={"event_id": envelope["id"], "webhook_id": webhook["webhook_id"], "ms": took_ms})
+        return
+    metrics.add_metric(name="WebhookFailed", unit="Count", value=1)
+    # Ids, never the URL (it may carry the application's own token) nor the body.
+    raise DeliveryFailed(f"{failure} after {took_ms} ms (webhook {webhook['webhook_id']}, event {envelope['id']})")
+
+
+def link_parent(messages: MessageStore, envelope: dict[str, Any]) -> dict[str, Any]:
+    """The envelope with message.parentId set when seed 001's heuristic finds a parent (stored too)."""
+    message = envelope["payload"]["message"]
+    if message.get("parentId"):
+        return envelope
+    # Every message stored in that millisecond ("~" sorts after any id): pick_parent itself keeps
+    # only those strictly before this one by their stored timeline_sk.
+    until_sk = f"{iso_to_ms(envelope['timestamp']):013d}#~"
+    recent = messages.recent_inbound(envelope["instanceId"], until_sk, PARENT_WINDOW_MS)
+    later = next((item for item in recent if item.get("id") == message["id"]), None)
+    if later is None:  # expired, or not where the envelope says it is: nothing to link
+        return envelope
+    parent_id = later.get("parent_id") or pick_parent(later, recent)
+    if not parent_id:
+        return envelope
+    if not later.get("parent_id"):
+        messages.set_parent(message["id"], parent_id)
+    linked = copy.deepcopy(envelope)
+    linked["payload"]["message"]["parentId"] = parent_id
+    return linked
+
+
+def handle(deps: Deps, record: Record) -> int:
+    """Process one record; returns the number of webhooks that took it. Raises to fail the record."""
+    tenant_id = record.attributes.get(TENANT_ATTRIBUTE)
+    try:
+        envelope = json.loads(record.body)
+        event_type = envelope["type"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadRecord("body is not an event envelope") from exc
+    if not tenant_id:
+        raise BadRecord("no tenantId attribute")
+    webhook_id = record.attributes.get(WEBHOOK_ATTRIBUTE)
+    if webhook_id:  # a fanned-out copy for one webhook
+        webhook = deps.webhooks.get(tenant_id, webhook_id)
+        if webhook is None:
+            return 0  # deleted since the fan-out: nobody to deliver to
+        deliver(deps.sender, webhook, envelope)
+        return 1
+    if event_type == MESSAGE_INBOUND:
+        envelope = link_parent(deps.messages, envelope)
+    hooks = [hook for hook in deps.webhooks.list_for_tenant(tenant_id) if subscribed(hook, event_type)]
+    if not hooks:
+        return 0
+    if len(hooks) == 1:
+        deliver(deps.sender, hooks[0], envelope)
+        return 1
+    deps.events.publish_to(tenant_id, envelope, [str(hook["webhook_id"]) for hook in hooks])
+    metrics.add_metric(name="EventsFannedOut", unit="Count", value=len(hooks))
+    return 0
+
+
+def process(deps: Deps, record: Record) -> int:
+    """handle(), and on failure push the record's next attempt out by the backoff delay, then re-raise."""
+    try:
+        return handle(deps, record)
+    except Exception as exc:
+        delay = retry_delay_s(record.receive_count, deps.retry_base_s)
+        logger.warning(
+            "event not delivered",
+            extra={"sqs_message_id": record.message_id, "attempt": record.receive_count,
+                   "reason": str(exc)[:200], "error_type": type(exc).__name__, "retry_in_s": delay},
+        )
+        try:
+            deps.redelivery.delay(record.receipt_handle, delay)
+        except Exception as visibility_error:  # the record still fails; it just comes back sooner
+            logger.warning("could not delay the retry", extra={"error_type": type(visibility_error).__name__})
+        raise

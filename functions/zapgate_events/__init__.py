@@ -1,0 +1,1 @@
+"""The events processor Lambda: EventsQueue → the tenants' webhooks (docs/events.md)."""

@@ -1,0 +1,72 @@
+"""Lambda entry point named in template.yaml: SQS batches from EventsQueue, partial batch responses.
+
+Each record is processed on its own (services/delivery.py); the ones that failed are listed in
+`batchItemFailures` (FunctionResponseTypes: ReportBatchItemFailures), so SQS deletes the others
+and redelivers only those, after the backoff delay the processor set on each.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+from zapgate_control.adapters.dynamodb.webhooks import DynamoWebhookStore
+from zapgate_control.adapters.sqs_events import SqsEventPublisher, SqsRedelivery
+from zapgate_control.adapters.webhook_http import HttpWebhookSender
+from zapgate_control.observability import logger, metrics
+from zapgate_control.services import delivery
+from zapgate_control.settings import get_settings
+
+# Not raising when every record failed: the partial response already lists them all, and a raised
+# error would only add a Lambda error on top of the same redelivery.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@cache
+def deps() -> delivery.Deps:
+    """Built once per container (clients and connection pools are reused across invocations)."""
+    settings = get_settings()
+    return delivery.Deps(
+        webhooks=DynamoWebhookStore(settings.webhooks_table),
+        messages=DynamoMessageStore(settings.messages_table, settings.message_retention_days),
+        events=SqsEventPublisher(settings.events_queue_url),
+        redelivery=SqsRedelivery(settings.events_queue_url),
+        sender=HttpWebhookSender(),
+        retry_base_s=settings.webhook_retry_base_seconds,
+    )
+
+
+def to_record(record: SQSRecord) -> delivery.Record:
+    attributes = {
+        name: value.string_value
+        for name, value in (record.message_attributes or {}).items()
+        if value is not None and value.string_value is not None
+    }
+    return delivery.Record(
+        message_id=record.message_id,
+        body=record.body,
+        receipt_handle=record.receipt_handle,
+        receive_count=int(record.attributes.approximate_receive_count or 1),
+        attributes=attributes,
+    )
+
+
+def record_handler(record: SQSRecord) -> int:
+    return delivery.process(deps(), to_record(record))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                             context=context))
+    finally:
+        if metrics.metric_set:
+            metrics.flush_metrics()
+            # As in observability.install_request_telemetry: with POWERTOOLS_METRICS_DISABLED the set is
+            # kept by flush, and left to grow it fails on the 100th value.
+            metrics.clear_metrics()

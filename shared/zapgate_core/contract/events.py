@@ -1,0 +1,125 @@
+"""The event envelope applications receive on their webhooks, as pydantic models.
+
+The control plane builds events as plain dicts (zapgate_core.domain.events) to keep pydantic
+off its request path; these models state the same shape for documentation, for tests that
+validate what the builders produce, and for Python consumers that want typed events:
+
+    event = parse_event(request_body)   # -> MessageInboundEvent | MessageStatusEvent | InstanceStatusEvent
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+MessageType = Literal[
+    "text", "image", "video", "audio", "document", "location", "contact", "reaction", "poll",
+    "buttons_response", "list_response",
+]  # fmt: skip
+MessageStatus = Literal["sent", "delivered", "read", "failed"]
+InstanceStatus = Literal["CONNECTING", "CONNECTED", "DISCONNECTED"]
+
+
+class EventModel(BaseModel):
+    # Consumers should accept fields added later; the builders never emit unknown ones.
+    model_config = ConfigDict(extra="allow")
+
+
+class Contact(EventModel):
+    phone: str | None = Field(description="Digits of the phone number, when known (not for @lid senders)")
+    name: str | None = Field(description="Display name; falls back to pushName")
+    pushName: str | None = None
+    jid: str | None = Field(description="WhatsApp JID of the sender (inbound) or recipient (status)")
+
+
+class Media(EventModel):
+    url: str | None = Field(description="Presigned URL of the stored media (expires)")
+    mimeType: str | None = None
+    fileName: str | None = None
+    fileSize: int | None = None
+
+
+class RawKey(EventModel):
+    remoteJid: str | None = Field(description="The chat")
+    participant: str | None = Field(default=None, description="The sender, in groups")
+
+
+class Metadata(EventModel):
+    rawKey: RawKey
+    truncated: bool | None = Field(default=None, description="true when message.text was cut to fit")
+
+
+class InboundMessage(EventModel):
+    id: str = Field(description="zapgate message id (as in /v1/instances/{id}/messages)")
+    waMessageId: str | None
+    type: MessageType
+    text: str | None = Field(description="Text, or the media caption")
+    media: Media | None
+    chatId: str | None
+    chatType: Literal["direct", "group"]
+    timestamp: str = Field(description="WhatsApp's time for the message (ISO-8601 UTC)")
+    parentId: str | None = Field(
+        default=None,
+        description="The message this one belongs with: text and media from the same sender in the same "
+        "chat within 90 s (set on the later one)",
+    )
+
+
+class StatusMessage(EventModel):
+    id: str
+    waMessageId: str | None
+    status: MessageStatus
+    error: str | None = None
+    chatId: str | None
+    timestamp: str
+
+
+class MessageInboundPayload(EventModel):
+    contact: Contact
+    message: InboundMessage
+    metadata: Metadata
+
+
+class MessageStatusPayload(EventModel):
+    contact: Contact
+    message: StatusMessage
+    metadata: Metadata
+
+
+class InstanceStatusPayload(EventModel):
+    status: InstanceStatus
+    previousStatus: InstanceStatus | None
+    reason: str | None = None
+    jid: str | None = Field(default=None, description="The connected account's JID (CONNECTED only)")
+    phone: str | None = None
+    pushName: str | None = None
+
+
+class _Envelope(EventModel):
+    id: str = Field(description="Unique per event; also X-Zapgate-Event-Id. De-duplicate on it.")
+    instanceId: str
+    timestamp: str = Field(description="When the event happened in zapgate (ISO-8601 UTC, ms)")
+
+
+class MessageInboundEvent(_Envelope):
+    type: Literal["MESSAGE_INBOUND"]
+    payload: MessageInboundPayload
+
+
+class MessageStatusEvent(_Envelope):
+    type: Literal["MESSAGE_STATUS"]
+    payload: MessageStatusPayload
+
+
+class InstanceStatusEvent(_Envelope):
+    type: Literal["INSTANCE_STATUS"]
+    payload: InstanceStatusPayload
+
+
+Event = Annotated[MessageInboundEvent | MessageStatusEvent | InstanceStatusEvent, Field(discriminator="type")]
+_event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(body: str | bytes) -> MessageInboundEvent | MessageStatusEvent | InstanceStatusEvent:
+    return _event_adapter.validate_json(body)

@@ -1,0 +1,113 @@
+"""template.yaml's events pipeline matches the code: queue timing, DLQ, event source, least privilege."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+
+from tests.integration.test_template import _with_fake_artifacts
+from zapgate_control.adapters.webhook_http import TIMEOUT
+from zapgate_core.domain.webhooks import MAX_RECEIVE_COUNT, RETRY_CAP_S
+from zapgate_devstack.template import load_template, resources_of_type
+
+
+def _resource(logical_id: str) -> dict[str, Any]:
+    return dict(load_template()["Resources"][logical_id]["Properties"])
+
+
+@pytest.fixture(scope="module")
+def expanded() -> dict[str, Any]:
+    session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="offline",
+                                    aws_secret_access_key="offline")
+    translator = Translator(managed_policy_map={}, sam_parser=Parser(), boto_session=session)
+    return translator.translate(_with_fake_artifacts(load_template()), parameter_values={})
+
+
+def test_the_queue_outlasts_six_processor_timeouts_and_dead_letters_after_five_receives() -> None:
+    queue, dlq = _resource("EventsQueue"), _resource("EventsDeadLetterQueue")
+    processor = _resource("EventsProcessorFunction")
+    assert queue["VisibilityTimeout"] >= 6 * processor["Timeout"]
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}, "maxReceiveCount": MAX_RECEIVE_COUNT,
+    }
+    assert dlq["MessageRetentionPeriod"] == 14 * 86_400 > queue["MessageRetentionPeriod"]
+    assert queue["SqsManagedSseEnabled"] is True and dlq["SqsManagedSseEnabled"] is True
+    # Retries (max delay each) end long before the queue would drop an event.
+    assert queue["MessageRetentionPeriod"] > MAX_RECEIVE_COUNT * (RETRY_CAP_S + 900)
+
+
+def test_a_batch_of_ten_worst_case_posts_fits_in_the_processor_timeout() -> None:
+    worst_post = TIMEOUT.connect + TIMEOUT.write + TIMEOUT.read  # type: ignore[operator]
+    assert 10 * worst_post < _resource("EventsProcessorFunction")["Timeout"]
+
+
+def test_the_processor_reads_the_queue_in_batches_with_partial_failures(expanded: dict[str, Any]) -> None:
+    (mapping,) = resources_of_type(expanded, "AWS::Lambda::EventSourceMapping").values()
+    props = mapping["Properties"]
+    assert props["EventSourceArn"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
+    assert props["BatchSize"] == 10
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["FunctionName"] == {"Ref": "EventsProcessorFunction"}
+    function = resources_of_type(expanded, "AWS::Lambda::Function")["EventsProcessorFunction"]["Properties"]
+    assert function["Environment"]["Variables"]["WEBHOOK_RETRY_BASE_SECONDS"] == {"Ref": "WebhookRetryBaseSeconds"}
+
+
+def _statements(policy_holder: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = []
+    for policy in policy_holder.get("Policies", []):
+        document = policy.get("PolicyDocument", policy)
+        statements += document.get("Statement", [])
+    return statements
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def test_the_processor_role_allows_exactly_what_the_processor_does() -> None:
+    role = _resource("EventsProcessorRole")
+    granted = {(action, str(rule["Resource"])) for rule in _statements(role) for action in _actions(rule)}
+    queue, webhooks = "{'Fn::GetAtt': ['EventsQueue', 'Arn']}", "{'Fn::GetAtt': ['WebhooksTable', 'Arn']}"
+    assert granted == {
+        ("logs:CreateLogStream", "{'Fn::GetAtt': ['EventsProcessorLogGroup', 'Arn']}"),
+        ("logs:PutLogEvents", "{'Fn::GetAtt': ['EventsProcessorLogGroup', 'Arn']}"),
+        ("xray:PutTraceSegments", "*"),
+        ("xray:PutTelemetryRecords", "*"),
+        ("sqs:ReceiveMessage", queue), ("sqs:DeleteMessage", queue), ("sqs:GetQueueAttributes", queue),
+        ("sqs:ChangeMessageVisibility", queue), ("sqs:SendMessage", queue),
+        ("dynamodb:GetItem", webhooks), ("dynamodb:Query", webhooks),
+        ("dynamodb:Query", "{'Fn::Sub': '${MessagesTable.Arn}/index/timeline'}"),
+        ("dynamodb:UpdateItem", "{'Fn::GetAtt': ['MessagesTable', 'Arn']}"),
+    }
+    processor = _resource("EventsProcessorFunction")
+    assert processor["Role"] == {"Fn::GetAtt": ["EventsProcessorRole", "Arn"]} and "Policies" not in processor
+    assert processor["LoggingConfig"] == {"LogGroup": {"Ref": "EventsProcessorLogGroup"}}
+
+
+def test_only_the_worker_proxy_publishes_and_only_the_public_api_manages_webhooks() -> None:
+    worker = _statements(_resource("WorkerProxyFunction"))
+    public = _statements(_resource("PublicApiFunction"))
+    assert [s["Resource"] for s in worker if any(a.startswith("sqs:") for a in _actions(s))] == [
+        {"Fn::GetAtt": ["EventsQueue", "Arn"]}
+    ]
+    assert all(_actions(s) == ["sqs:SendMessage"] for s in worker if any(a.startswith("sqs:") for a in _actions(s)))
+    on_webhooks = [s for s in public if s["Resource"] == {"Fn::GetAtt": ["WebhooksTable", "Arn"]}]
+    assert on_webhooks and set(_actions(on_webhooks[0])) == {
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}
+    assert not any(a.startswith("sqs:") for s in public for a in _actions(s))
+    assert not any("WebhooksTable" in str(s["Resource"]) for s in worker)
+
+
+def test_every_function_gets_the_queue_and_the_webhooks_table() -> None:
+    variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["EVENTS_QUEUE_URL"] == {"Ref": "EventsQueue"}
+    assert variables["WEBHOOKS_TABLE"] == {"Ref": "WebhooksTable"}
+    from zapgate_control.settings import Settings
+
+    default = Settings.__dataclass_fields__["webhook_retry_base_seconds"].default
+    assert load_template()["Parameters"]["WebhookRetryBaseSeconds"]["Default"] == default
