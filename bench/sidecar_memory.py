@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import statistics
 import sys
 import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient
 
 
 def _harness() -> ModuleType:
@@ -46,7 +49,8 @@ def _harness() -> ModuleType:
 
 harness = _harness()
 
-SIDECAR_ELIGIBLE_LIMIT = 50  # WorkerProxyClient.eligible_instances(limit=50)
+# What the sidecar asks eligible-instances for (WorkerProxyClient.eligible_instances' default).
+SIDECAR_ELIGIBLE_LIMIT = inspect.signature(WorkerProxyClient.eligible_instances).parameters["limit"].default
 # docs/benchmarks-sidecar.md, "neonize client memory" (medians of 5 runs, unpaired clients).
 NEONIZE_BASELINE_MB = 64.8
 NEONIZE_MARGINAL_MB = (0.47, 0.69)
@@ -111,7 +115,8 @@ def measure(args: argparse.Namespace) -> tuple[list[tuple[int, int, float, int]]
                 time.sleep(3)
                 kept = len(sidecar.health()["instances"])
                 rss, _ = sample(sidecar.pid, 1)
-                notes.append(f"with its own eligible-instances limit (50) the same sidecar, {len(ids)} instances "
+                notes.append(f"with its own eligible-instances limit ({SIDECAR_ELIGIBLE_LIMIT}) the same sidecar, "
+                             f"{len(ids)} instances "
                              f"CONNECTED in the fleet, settles at {kept} runtimes (RSS then {rss:.1f} MB): "
                              f"{len(ids) - kept} connected instances are stopped and never picked up again")
                 if args.churn:
