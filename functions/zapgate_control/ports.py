@@ -66,6 +66,10 @@ class MessageStore(Protocol):
     def timeline(
         self, instance_id: str, direction: str, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]: ...
+    def chat_messages(
+        self, instance_id: str, chat: str, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]: ...
+    def recent(self, instance_id: str, direction: str, limit: int) -> list[dict[str, Any]]: ...
 
 
 class ContactStore(Protocol):

@@ -17,6 +17,8 @@ from zapgate_core.contract.common import MAX_ID
 from zapgate_public_api import audit, commands, groups, keys, uploads, webhooks
 from zapgate_public_api.auth import require_tenant
 from zapgate_public_api.models import (
+    Conversation,
+    ConversationPage,
     Direction,
     ErrorResponse,
     Instance,
@@ -134,7 +136,7 @@ def list_messages(
     items, next_cursor = history.timeline(
         stores.instances, stores.messages, tenant_id, instance_id, direction, limit, cursor
     )
-    return MessagePage(messages=[Message.from_item(i) for i in items], next_cursor=next_cursor)
+    return MessagePage(messages=[_message(i, stores) for i in items], next_cursor=next_cursor)
 
 
 @router.get("/instances/{instance_id}/messages/{message_id}", response_model=Message, tags=["messages"])
@@ -144,9 +146,43 @@ def get_message(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> Message:
-    return Message.from_item(
-        history.get_message(stores.instances, stores.messages, tenant_id, instance_id, message_id)
+    return _message(history.get_message(stores.instances, stores.messages, tenant_id, instance_id, message_id), stores)
+
+
+@router.get("/instances/{instance_id}/conversations", response_model=ConversationPage, tags=["messages"])
+def list_conversations(
+    instance_id: str = InstanceIdPath,
+    limit: int = Limit,
+    cursor: str | None = Cursor,
+    tenant_id: str = Depends(require_tenant),
+    stores: Stores = Depends(get_stores),
+) -> ConversationPage:
+    """Chats, the most recently active first, derived from the newest messages of the instance
+    (a bounded read: a chat quiet for long may not be listed; see docs/data-model.md)."""
+    entries, next_cursor = history.conversations(
+        stores.instances, stores.messages, tenant_id, instance_id, limit, cursor
     )
+    return ConversationPage(conversations=[Conversation.from_entry(e) for e in entries], next_cursor=next_cursor)
+
+
+@router.get("/instances/{instance_id}/chats/{chat_id}/messages", response_model=MessagePage, tags=["messages"])
+def list_chat_messages(
+    instance_id: str = InstanceIdPath,
+    chat_id: str = Path(min_length=1, max_length=MAX_ID, description="Chat JID, or a phone number / group id"),
+    limit: int = Limit,
+    cursor: str | None = Cursor,
+    tenant_id: str = Depends(require_tenant),
+    stores: Stores = Depends(get_stores),
+) -> MessagePage:
+    """One chat's messages of both directions, newest first."""
+    items, next_cursor = history.chat_messages(
+        stores.instances, stores.messages, tenant_id, instance_id, chat_id, limit, cursor
+    )
+    return MessagePage(messages=[_message(i, stores) for i in items], next_cursor=next_cursor)
+
+
+def _message(item: dict[str, object], stores: Stores) -> Message:
+    return Message.from_item(history.with_fresh_media(item, stores.media))  # type: ignore[arg-type]
 
 
 def create_app() -> FastAPI:

@@ -201,3 +201,44 @@ class Message(BaseModel):
 class MessagePage(BaseModel):
     messages: list[Message]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+# ---------------------------------------------------------------- conversations
+class LastMessage(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    direction: Direction
+    body: str | None = None
+    media_type: str | None = None
+    created_at: str
+    from_: str | None = Field(default=None, alias="from")
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> LastMessage:
+        return cls.model_validate(
+            {**{name: item.get(name) for name in cls.model_fields if name != "from_"}, "from": item.get("from")}
+        )
+
+
+class Conversation(BaseModel):
+    chat_id: str
+    chat_type: str = Field(description="direct | group")
+    last_message: LastMessage
+    unread_count: int = Field(
+        description="Inbound messages newer than the newest message sent to this chat (a reply marks it read)"
+    )
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> Conversation:
+        return cls(
+            chat_id=entry["chat_id"],
+            chat_type=entry["chat_type"],
+            last_message=LastMessage.from_item(entry["last_message"]),
+            unread_count=entry["unread_count"],
+        )
+
+
+class ConversationPage(BaseModel):
+    conversations: list[Conversation]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")

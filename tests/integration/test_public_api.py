@@ -141,6 +141,10 @@ WEBHOOK_ROUTES = [  # test_events_pipeline.py
     ("POST", "/v1/webhooks"), ("GET", "/v1/webhooks"), ("DELETE", "/v1/webhooks/{webhook_id}"),
 ]  # fmt: skip
 UPLOAD_ROUTES = [("POST", "/v1/media-uploads")]  # test_media_uploads.py
+HISTORY_ROUTES = [  # test_conversations.py
+    ("GET", "/v1/instances/{instance_id}/conversations"),
+    ("GET", "/v1/instances/{instance_id}/chats/{chat_id}/messages"),
+]
 
 
 def test_exactly_the_public_routes_are_served_with_openapi_under_v1(aws_env: dict[str, str]) -> None:
@@ -150,7 +154,7 @@ def test_exactly_the_public_routes_are_served_with_openapi_under_v1(aws_env: dic
     served = {(method.upper(), path) for path, ops in spec.json()["paths"].items() for method in ops}
     assert served == set(ROUTES) | set(KEY_ROUTES) | set(COMMAND_GROUP_AUDIT_ROUTES) | set(WEBHOOK_ROUTES) | set(
         UPLOAD_ROUTES
-    )
+    ) | set(HISTORY_ROUTES)
     schemes = spec.json()["components"]["securitySchemes"]
     assert [(s["type"], s["in"], s["name"]) for s in schemes.values()] == [("apiKey", "header", "X-API-Key")]
     for ops in spec.json()["paths"].values():

@@ -8,6 +8,9 @@ and cross-checked against its OpenAPI, then each must fall under one rule encode
   calling it with A's ids (every mix of A's and B's own ids) and a valid body gets the very
   404 an unknown id gets, and A's objects are left as they were; the same call by A then
   succeeds, proving the body was valid;
+- a path parameter that filters within a tenant-owned object rather than naming one (`FILTERS`,
+  e.g. a chat id inside an instance: any chat id is a valid, possibly empty, filter) is given a
+  fixed value; the route must still name a tenant-owned object, which is tested as above;
 - no tenant-owned path parameter (`NOT_OBJECT_ROUTES`): listed with the reason it needs no
   cross-tenant call; B's creations must not reach A, and the listings among them
   (`LISTINGS`) must not show B anything of A's.
@@ -47,6 +50,11 @@ UNKNOWN = {
     "jid": "120363999999999999@g.us",
     "key_id": "00000000-0000-4000-8000-000000000002",
     "webhook_id": "wh_00000000000000000000000000000000",
+}
+# Path parameters that filter inside a tenant-owned object (never an object themselves), with the
+# value used: the owning object next to them (the instance) carries the isolation.
+FILTERS = {
+    "chat_id": f"{PHONE}@s.whatsapp.net",  # a chat of an instance: both tenants' seeds have this chat
 }
 NOT_OBJECT_ROUTES = {
     ("GET", "/v1/instances"): "lists the caller's own instances: see LISTINGS",
@@ -117,7 +125,8 @@ def test_every_route_falls_under_a_rule() -> None:
             assert not params, f"{method} {path} names objects in its path: give it no NOT_OBJECT_ROUTES entry"
             assert method != "GET" or (method, path) in LISTINGS, f"{method} {path} reads tenant data: a LISTING"
             continue
-        if not params or any(p not in UNKNOWN for p in params):
+        owned = [p for p in params if p not in FILTERS]
+        if not owned or any(p not in UNKNOWN for p in owned):
             unruled.append((method, path))
     assert unruled == [], (
         "routes with no isolation rule: add their path params to UNKNOWN and seed such objects in _seed, "
@@ -190,6 +199,7 @@ def tenants(aws_env: dict[str, str]) -> tuple[TestClient, TestClient, Owned, Own
 
 
 def _url(path: str, values: dict[str, str]) -> str:
+    values = {**FILTERS, **values}
     return re.sub(r"{([^}:]+)(?::[^}]*)?}", lambda m: values[m.group(1)], path)
 
 
@@ -207,7 +217,7 @@ def _view_of(client: TestClient, owned: Owned) -> dict[str, Any]:
 
 def _attempts(path: str, a: Owned, b: Owned) -> list[tuple[dict[str, str], dict[str, str]]]:
     """(values naming at least one of A's objects, the same with A's ids replaced by unknown ones)."""
-    params = path_params(path)
+    params = [p for p in path_params(path) if p not in FILTERS]
     choices = [[(value, True) for value in a.ids[p]] + [(b.ids[p][0], False)] for p in params]
     attempts = []
     for combo in itertools.product(*choices):

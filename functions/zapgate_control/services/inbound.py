@@ -12,6 +12,7 @@ from zapgate_control.services import emit
 from zapgate_core.contract.worker_proxy import InboundMessage, InboundResponse
 from zapgate_core.domain.ids import inbound_id
 from zapgate_core.domain.inbound import effective_chat_type, has_content, learnt_lid_mapping, media_problem
+from zapgate_core.storage.media import sha256_of_url
 
 _STORED_FIELDS = (
     "to", "body", "wa_message_id", "from_me", "chat_id_norm", "sender_jid_raw", "sender_pn",
@@ -41,6 +42,8 @@ def accept(
             "from": message.from_,
             "chat_type": effective_chat_type(message),
             "wa_timestamp": str(message.timestamp) if message.timestamp is not None else None,
+            # One of our media URLs: its hash, so reads sign a fresh URL (the stored one expires).
+            "media_sha256": sha256_of_url(message.media_url),
         }
     )
     message_id = (

@@ -7,12 +7,28 @@ large for a Lambda body directly. Both use this class, with their own S3 client.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
+
+_OUR_MEDIA_PATH = re.compile(r"/media/([0-9a-f]{64})$")
 
 
 def media_key(sha256: str) -> str:
     return f"media/{sha256}"
+
+
+def sha256_of_url(url: str | None) -> str | None:
+    """The content hash of one of our media URLs (path ending /media/<64 hex>), else None.
+
+    Presigned URLs die with the credentials that signed them: the hash is stored instead, and a
+    fresh URL is signed on every read.
+    """
+    if not url:
+        return None
+    match = _OUR_MEDIA_PATH.search(urlsplit(url).path)
+    return match.group(1) if match else None
 
 
 class ContentAddressedMedia:

@@ -2,8 +2,11 @@
 
 Keys: `id` (mark-sent/mark-failed carry only the message id). GSI `timeline`
 (timeline_pk = "<instance>#<direction>", timeline_sk = "<ms>#<id>") serves history newest
-first. Sparse GSI `outbound_queue` (queue_pk = instance, queue_sk = "<ms>#<id>") holds only
-queued and claimed messages: attributes removed when a message is sent or failed.
+first. GSI `chat` (chat_pk = "<instance>#<chat jid>", timeline_sk) serves one chat's messages of
+both directions newest first; chat_pk is set by the same PutItem (inbound: chat_id_norm, outbound:
+the normalised `to`), so it costs no extra write call. Sparse GSI `outbound_queue`
+(queue_pk = instance, queue_sk = "<ms>#<id>") holds only queued and claimed messages: attributes
+removed when a message is sent or failed.
 
 Writes per outbound lifecycle: enqueue PutItem, claim UpdateItem, mark UpdateItem (3).
 Writes per inbound: one conditional PutItem (+1 UpdateItem on Contacts when a LID↔phone
@@ -28,6 +31,7 @@ from zapgate_control.adapters.dynamodb.codec import (
 )
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
+from zapgate_core.domain.jids import InvalidDestination, normalize_destination
 from zapgate_core.domain.outbound import (
     ADVANCES_FROM,
     LEASE_EXPIRED_ERROR,
@@ -56,6 +60,20 @@ class MarkConflict(Exception):
     def __init__(self, state: str) -> None:
         super().__init__(state)
         self.state = state
+
+
+def chat_jid(value: str | None) -> str | None:
+    """The chat a message belongs to, as one JID for both directions (None when it cannot be told)."""
+    if not value:
+        return None
+    try:
+        return normalize_destination(value).jid
+    except InvalidDestination:
+        return value if "@" in value else None
+
+
+def chat_pk(instance_id: str, chat: str) -> str:
+    return f"{instance_id}#{chat}"
 
 
 def bounded_debug(send_debug: dict[str, Any] | None) -> str | None:
@@ -109,6 +127,9 @@ class DynamoMessageStore:
             "queue_owner": queue_owner,
             "request_hash": request_hash,
         }
+        chat = chat_jid(item.get("to"))
+        if chat:
+            item["chat_pk"] = chat_pk(instance_id, chat)
         try:
             client("dynamodb").put_item(
                 TableName=self.table,
@@ -314,6 +335,9 @@ class DynamoMessageStore:
             **content,
             "state": MessageState.RECEIVED.value,
         }
+        chat = chat_jid(item.get("chat_id_norm"))
+        if chat:
+            item["chat_pk"] = chat_pk(instance_id, chat)
         try:
             client("dynamodb").put_item(
                 TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(id)"
@@ -383,3 +407,47 @@ class DynamoMessageStore:
         response = client("dynamodb").query(**request)
         items = [i for i in (from_item(raw) for raw in response.get("Items", [])) if i]
         return items, encode_cursor(response.get("LastEvaluatedKey"))
+
+    def chat_messages(
+        self, instance_id: str, chat: str, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One chat's messages, both directions, newest first (one Query on the `chat` index)."""
+        pk = chat_pk(instance_id, chat)
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "chat",
+            "KeyConditionExpression": "chat_pk = :p",
+            "ExpressionAttributeValues": to_values({":p": pk}),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        start = decode_cursor(cursor, {"id", "chat_pk", "timeline_sk"})
+        if start:
+            if from_item(start)["chat_pk"] != pk:  # type: ignore[index]
+                raise ValueError("cursor belongs to another listing")
+            request["ExclusiveStartKey"] = start
+        response = client("dynamodb").query(**request)
+        items = [i for i in (from_item(raw) for raw in response.get("Items", [])) if i]
+        return items, encode_cursor(response.get("LastEvaluatedKey"))
+
+    def recent(self, instance_id: str, direction: str, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` newest messages of one direction (pages of the timeline index, newest first)."""
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        while len(items) < limit:
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": "timeline",
+                "KeyConditionExpression": "timeline_pk = :p",
+                "ExpressionAttributeValues": to_values({":p": f"{instance_id}#{direction}"}),
+                "ScanIndexForward": False,
+                "Limit": limit - len(items),
+            }
+            if start:
+                request["ExclusiveStartKey"] = start
+            response = client("dynamodb").query(**request)
+            items.extend(i for i in (from_item(raw) for raw in response.get("Items", [])) if i)
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                break
+        return items
