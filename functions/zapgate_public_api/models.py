@@ -122,13 +122,85 @@ class InstancePage(BaseModel):
 
 
 # ---------------------------------------------------------------- messages
+MessageType = Literal["text", "image", "video", "audio", "document", "location", "contact", "reaction"]
+MEDIA_TYPES = ("image", "video", "audio", "document")
+LABEL_MAX = 1_000
+VCARD_MAX = 10_000
+EMOJI_MAX = 16  # code points: one emoji with skin tone / ZWJ sequence
+
+
+class Location(RequestModel):
+    latitude: float = Field(ge=-90, le=90, description="Degrees, -90..90")
+    longitude: float = Field(ge=-180, le=180, description="Degrees, -180..180")
+    name: str | None = Field(default=None, max_length=LABEL_MAX)
+    address: str | None = Field(default=None, max_length=LABEL_MAX)
+
+
+class Contact(RequestModel):
+    display_name: str = Field(min_length=1, max_length=NAME_MAX)
+    vcard: str | None = Field(default=None, max_length=VCARD_MAX, description="A full vCard; or give phone")
+    phone: str | None = Field(default=None, max_length=40, description="Digits (with optional +): builds a vCard")
+
+    @field_validator("display_name")
+    @classmethod
+    def _strip_name(cls, value: str) -> str:
+        return _name(value)
+
+    @model_validator(mode="after")
+    def _vcard_or_phone(self) -> Contact:
+        if (self.vcard is None) == (self.phone is None):
+            raise ValueError("contact needs exactly one of vcard or phone")
+        if self.vcard is not None and "BEGIN:VCARD" not in self.vcard.upper():
+            raise ValueError("contact.vcard must be a vCard (BEGIN:VCARD ... END:VCARD)")
+        if self.phone is not None:
+            digits = self.phone.strip().removeprefix("+")
+            if not digits.isdigit() or not 5 <= len(digits) <= 20:
+                raise ValueError("contact.phone must be 5 to 20 digits, optionally after +")
+        return self
+
+    def built_vcard(self) -> str:
+        if self.vcard is not None:
+            return self.vcard
+        digits = (self.phone or "").strip().removeprefix("+")
+        name = self.display_name.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+        return (
+            "BEGIN:VCARD\nVERSION:3.0\n"
+            f"FN:{name}\n"
+            f"TEL;type=CELL;type=VOICE;waid={digits}:+{digits}\n"
+            "END:VCARD"
+        )
+
+
+class Reaction(RequestModel):
+    message_id: str = Field(
+        min_length=1, max_length=MAX_ID, description="Our message id, or a received message's WhatsApp id",
+    )
+    emoji: str = Field(max_length=EMOJI_MAX, description='One emoji; "" removes the reaction')
+
+    @field_validator("emoji")
+    @classmethod
+    def _one_emoji(cls, value: str) -> str:
+        if value and (value.strip() != value or any(ch.isalnum() for ch in value)):
+            raise ValueError('emoji must be a single emoji, or "" to remove the reaction')
+        return value
+
+
 class SendMessage(RequestModel):
+    type: MessageType = Field(
+        default="text", description="text (default), image/video/audio/document, location, contact, reaction"
+    )
     to: str = Field(min_length=1, max_length=MAX_ID, description="Phone number, group id or full JID")
     body: str | None = Field(default=None, max_length=MAX_BODY)
     media_url: str | None = Field(default=None, max_length=MEDIA_URL_MAX)
     media_type: MediaType | None = None
     mime_type: str | None = Field(default=None, max_length=MAX_ID)
     file_name: str | None = Field(default=None, max_length=FILE_NAME_MAX)
+    location: Location | None = None
+    contact: Contact | None = None
+    reaction: Reaction | None = None
+    reply_to: str | None = Field(
+        default=None, min_length=1, max_length=MAX_ID, description="Our id of the message to quote (text and media)"
+    )
     queue_if_offline: StrictBool = Field(
         default=False, description="Queue even when the instance is not CONNECTED (otherwise 409)"
     )
@@ -149,16 +221,61 @@ class SendMessage(RequestModel):
             raise ValueError("media_url must be an http(s) URL")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _media_type_implies_type(cls, data: Any) -> Any:
+        # Older clients send media without `type`: the media_type says what it is.
+        if isinstance(data, dict) and "type" not in data and data.get("media_type") in MEDIA_TYPES:
+            return {**data, "type": data["media_type"]}
+        return data
+
     @model_validator(mode="after")
     def _content(self) -> SendMessage:
-        if self.body is None and self.media_url is None:
-            raise ValueError("give a body or a media_url")
-        if (self.media_url is None) != (self.media_type is None):
-            raise ValueError("media_url and media_type go together")
+        kind = self.type
+        for name in ("location", "contact", "reaction"):
+            if getattr(self, name) is not None and kind != name:
+                raise ValueError(f"{name} is only for type={name}")
+        if kind in ("location", "contact", "reaction"):
+            if getattr(self, kind) is None:
+                raise ValueError(f"type={kind} needs a {kind} object")
+            extra = [n for n in ("body", "media_url", "media_type", "mime_type", "file_name", "reply_to")
+                     if getattr(self, n) is not None]
+            if extra:
+                raise ValueError(f"type={kind} takes no {', '.join(extra)}")
+            return self
+        if kind == "text":
+            if self.media_url is not None or self.media_type is not None:
+                raise ValueError("media_url needs type (or media_type) image, video, audio or document")
+            if self.body is None:
+                raise ValueError("type=text needs a body")
+            return self
+        if self.media_url is None:
+            raise ValueError(f"type={kind} needs a media_url")
+        if self.media_type is None:
+            self.media_type = kind
+        elif self.media_type != kind:
+            raise ValueError("media_type and type disagree")
         return self
 
     def content(self) -> dict[str, Any]:
-        return self.model_dump(include={"to", "body", "media_url", "media_type", "mime_type", "file_name"})
+        content = self.model_dump(include={"to", "body", "media_url", "media_type", "mime_type", "file_name"})
+        if self.type in ("location", "contact", "reaction") or self.reply_to is not None:
+            content["type"] = self.type
+        if self.location is not None:
+            # DynamoDB takes no floats: the coordinates are stored as their decimal text.
+            content["location"] = {
+                "latitude": repr(self.location.latitude),
+                "longitude": repr(self.location.longitude),
+                "name": self.location.name,
+                "address": self.location.address,
+            }
+        if self.contact is not None:
+            content["contact"] = {"display_name": self.contact.display_name, "vcard": self.contact.built_vcard()}
+        if self.reaction is not None:
+            content["reaction"] = {"message_id": self.reaction.message_id, "emoji": self.reaction.emoji}
+        if self.reply_to is not None:
+            content["reply_to"] = {"message_id": self.reply_to}
+        return content
 
 
 class MessageAccepted(BaseModel):

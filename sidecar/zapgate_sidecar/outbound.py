@@ -17,7 +17,15 @@ from zapgate_core.contract.worker_proxy import QueuedMessage
 from zapgate_core.domain.jids import InvalidDestination, normalize_destination
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient, WorkerProxyError
 from zapgate_sidecar.logs import log
-from zapgate_sidecar.transport import Outgoing, TransportError, WhatsAppSession
+from zapgate_sidecar.transport import (
+    OutContact,
+    Outgoing,
+    OutLocation,
+    OutReaction,
+    Quoted,
+    TransportError,
+    WhatsAppSession,
+)
 
 SEND_TIMEOUT_S = 80.0  # whatsmeow waits up to 75 s for the server's ack
 MEDIA_FETCH_LIMIT = 100 * 1024 * 1024
@@ -62,6 +70,21 @@ async def _resolve_destination(proxy: WorkerProxyClient, instance_id: str, to: s
     return (phone, None) if phone else (None, "lid_without_mapping")
 
 
+def _structured(message: QueuedMessage) -> Outgoing | None:
+    """A location, contact or reaction message; None for text and media."""
+    if message.location is not None:
+        loc = message.location
+        return Outgoing(kind="location", location=OutLocation(loc.latitude, loc.longitude, loc.name, loc.address))
+    if message.contact is not None:
+        return Outgoing(kind="contact", contact=OutContact(message.contact.display_name, message.contact.vcard))
+    if message.reaction is not None:
+        r = message.reaction
+        return Outgoing(
+            kind="reaction", reaction=OutReaction(r.wa_message_id, r.emoji, r.chat, bool(r.from_me), r.sender)
+        )
+    return None
+
+
 async def send_one(
     proxy: WorkerProxyClient,
     http: httpx.AsyncClient,
@@ -74,7 +97,7 @@ async def send_one(
     debug: dict[str, Any] = {"to": message.to, "media_type": message.media_type}
     wa_id: str | None = None
     error: str | None = None
-    if not (message.body or message.media_url):
+    if not (message.body or message.media_url or message.location or message.contact or message.reaction):
         error = "malformed-message"
     else:
         jid, error = await _resolve_destination(proxy, instance_id, message.to)
@@ -83,8 +106,13 @@ async def send_one(
             if not is_connected():
                 raise NotConnected()
             try:
-                outgoing = Outgoing(kind="text", text=message.body or "")
-                if message.media_url:
+                quoted = (
+                    Quoted(message.reply_to.wa_message_id, message.reply_to.sender, message.reply_to.body)
+                    if message.reply_to
+                    else None
+                )
+                outgoing = _structured(message) or Outgoing(kind="text", text=message.body or "", quoted=quoted)
+                if outgoing.kind == "text" and message.media_url:
                     data = await _fetch_media(http, message.media_url)
                     outgoing = Outgoing(
                         kind=message.media_type or "document",
@@ -92,6 +120,7 @@ async def send_one(
                         data=data,
                         mime_type=message.mime_type,
                         file_name=message.file_name,
+                        quoted=quoted,
                     )
                     debug["media_bytes"] = len(data)
                 wa_id = await asyncio.wait_for(asyncio.to_thread(session.send, jid, outgoing), SEND_TIMEOUT_S)

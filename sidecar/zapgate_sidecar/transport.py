@@ -124,12 +124,50 @@ EventSink = Callable[[TransportEvent], None]
 
 # ---------------------------------------------------------------- commands (sidecar → network)
 @dataclass(frozen=True)
+class OutLocation:
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class OutContact:
+    display_name: str
+    vcard: str
+
+
+@dataclass(frozen=True)
+class OutReaction:
+    """React to `wa_message_id` in `chat` (the destination when None); emoji "" removes the reaction."""
+
+    wa_message_id: str
+    emoji: str
+    chat: str | None = None
+    from_me: bool = False
+    sender: str | None = None
+
+
+@dataclass(frozen=True)
+class Quoted:
+    """The message a text or media message replies to."""
+
+    wa_message_id: str
+    sender: str | None = None
+    body: str | None = None
+
+
+@dataclass(frozen=True)
 class Outgoing:
-    kind: Literal["text", "image", "video", "audio", "document"]
+    kind: Literal["text", "image", "video", "audio", "document", "location", "contact", "reaction"]
     text: str = ""  # the body, or the caption of media
     data: bytes = b""
     mime_type: str | None = None
     file_name: str | None = None
+    location: OutLocation | None = None
+    contact: OutContact | None = None
+    reaction: OutReaction | None = None
+    quoted: Quoted | None = None
 
 
 @dataclass(frozen=True)

@@ -778,3 +778,48 @@ def test_the_lambda_handler_serves_v1_through_api_gateway_events(api: TestClient
     refused = handler(event("/v1/instances", "wrong"), context)
     assert refused["statusCode"] == 401
     assert json.loads(refused["body"])["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"type": "location", "location": {"latitude": 91, "longitude": 0}}, "latitude"),
+        ({"type": "location", "location": {"latitude": 0, "longitude": -181}}, "longitude"),
+        ({"type": "location"}, "needs a location"),
+        ({"type": "location", "location": {"latitude": 1, "longitude": 1}, "body": "x"}, "takes no body"),
+        ({"type": "contact", "contact": {"display_name": "Ana"}}, "exactly one of vcard or phone"),
+        ({"type": "contact", "contact": {"display_name": "Ana", "phone": "abc"}}, "contact.phone"),
+        ({"type": "contact", "contact": {"display_name": "Ana", "vcard": "hello"}}, "vCard"),
+        ({"type": "reaction", "reaction": {"message_id": "m", "emoji": "👍" * 17}}, "emoji"),
+        ({"type": "reaction", "reaction": {"message_id": "m", "emoji": "ok"}}, "single emoji"),
+        ({"type": "text", "body": "x", "location": {"latitude": 1, "longitude": 1}}, "only for type=location"),
+        ({"type": "image", "body": "x"}, "needs a media_url"),
+        ({"type": "reaction", "reaction": {"message_id": "m", "emoji": ""}, "reply_to": "m"}, "takes no reply_to"),
+    ],
+)
+def test_send_message_types_are_validated(api: TestClient, worker: TestClient, body: dict[str, Any],
+                                          fragment: str) -> None:
+    instance = connected(api, worker)
+    response = api.post(f"/v1/instances/{instance['id']}/messages", json={"to": "5511999999999", **body})
+    assert response.status_code == 422, response.text
+    assert fragment in response.text
+
+
+def test_reply_and_reaction_references_are_resolved(api: TestClient, worker: TestClient) -> None:
+    instance = connected(api, worker)
+    base = f"/v1/instances/{instance['id']}/messages"
+    missing = api.post(base, json={"to": "5511999999999", "body": "x", "reply_to": "nope"})
+    assert missing.status_code == 404
+    queued = api.post(base, json={"to": "5511999999999", "body": "oi"}).json()["id"]
+    claim(worker, instance["id"])
+    not_sent = api.post(base, json={"to": "5511999999999", "type": "reaction",
+                                    "reaction": {"message_id": queued, "emoji": "❤️"}})
+    assert not_sent.status_code == 422 and "not sent" in not_sent.text
+    worker.post("/worker-proxy/mark-sent", json={"messageId": queued, "wa_message_id": "3EBREF"})
+    assert api.post(base, json={"to": "5511999999999", "type": "reaction",
+                                "reaction": {"message_id": queued, "emoji": "❤️"}}).status_code == 202
+    assert api.post(base, json={"to": "5511999999999", "body": "re", "reply_to": queued}).status_code == 202
+    claimed = {m["type"]: m for m in claim(worker, instance["id"])}
+    assert claimed["reaction"]["reaction"]["wa_message_id"] == "3EBREF"
+    assert claimed["reaction"]["reaction"]["from_me"] is True
+    assert claimed["text"]["reply_to"]["wa_message_id"] == "3EBREF" and claimed["text"]["reply_to"]["body"] == "oi"

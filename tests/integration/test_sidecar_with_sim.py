@@ -210,3 +210,52 @@ def test_receipts_move_a_sent_message_to_delivered_then_read(stack: tuple[Any, A
             wait_until(lambda e=expected: status() == e, 10, f"status {expected}")
     finally:
         sidecar.stop()
+
+
+def test_location_contact_reaction_and_reply_reach_the_network(stack: tuple[Any, Any, Path],
+                                                                aws_env: dict[str, str]) -> None:
+    from zapgate_public_api.app import app as public_app
+
+    edge, sim, tmp = stack
+    instance = make_instance(aws_env)
+    store = _instances(aws_env)
+    sidecar = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-a")).start()
+    try:
+        _connect(sim, store, instance["id"])
+        public = TestClient(public_app, headers={"X-API-Key": API_KEY})
+        base = f"/v1/instances/{instance['id']}/messages"
+        to = "5511988887777"
+        first = public.post(base, json={"to": to, "body": "oi"}).json()["id"]
+        wait_until(lambda: public.get(f"{base}/{first}").json()["status"] == "sent", 10, "first sent")
+        first_wa = public.get(f"{base}/{first}").json()["wa_message_id"]
+
+        assert httpx.post(f"{sim.url}/sim/instances/{instance['id']}/inbound", json={
+            "id": "IN7", "chat": f"{to}@s.whatsapp.net", "sender": f"{to}@s.whatsapp.net",
+            "body": "tudo bem?"}).status_code == 200
+        wait_until(lambda: public.get(f"{base}?direction=inbound").json()["messages"], 10, "inbound stored")
+
+        requests = [
+            {"to": to, "type": "location",
+             "location": {"latitude": -23.5, "longitude": -46.6, "name": "Loja", "address": "Rua A"}},
+            {"to": to, "type": "contact", "contact": {"display_name": "Ana", "phone": "+5511977776666"}},
+            {"to": to, "type": "reaction", "reaction": {"message_id": "IN7", "emoji": "👍"}},
+            {"to": to, "body": "respondendo", "reply_to": first},
+        ]
+        for body in requests:
+            response = public.post(base, json=body)
+            assert response.status_code == 202, response.text
+        sent = wait_until(lambda: (lambda s: s if len(s) >= 5 else None)(
+            httpx.get(f"{sim.url}/sim/instances/{instance['id']}/sent").json()), 15, "all sent")
+        by_type = {m["type"]: m for m in sent[1:]}
+        assert by_type["location"]["location"] == {
+            "latitude": -23.5, "longitude": -46.6, "name": "Loja", "address": "Rua A"}
+        contact = by_type["contact"]["contact"]
+        assert contact["display_name"] == "Ana" and "waid=5511977776666" in contact["vcard"]
+        reaction = by_type["reaction"]["reaction"]
+        assert (reaction["wa_message_id"], reaction["emoji"], reaction["from_me"]) == ("IN7", "👍", False)
+        reply = by_type["text"]
+        assert reply["body"] == "respondendo"
+        assert reply["quoted"]["wa_message_id"] == first_wa and reply["quoted"]["body"] == "oi"
+        assert reply["quoted"]["sender"] == "5511999990000@s.whatsapp.net"
+    finally:
+        sidecar.stop()

@@ -17,6 +17,7 @@ from zapgate_control.observability import metrics
 from zapgate_control.ports import InstanceStore, MessageStore
 from zapgate_control.services.instances import require
 from zapgate_core.domain.idempotency import idempotent_message_id, request_fingerprint
+from zapgate_core.domain.ids import inbound_id
 from zapgate_core.domain.jids import InvalidDestination, normalize_destination
 from zapgate_core.domain.media_limits import MediaRejected, check_media
 
@@ -46,6 +47,7 @@ def send(
     if idempotency_key is not None:
         message_id = idempotent_message_id(tenant_id, instance_id, idempotency_key)
         request_hash = request_fingerprint({**content, "queue_if_offline": queue_if_offline})
+    content = _resolve_references(messages, tenant_id, instance, content)
     status = str(instance.get("status") or "DISCONNECTED")
     if status != CONNECTED and not queue_if_offline:
         # A retry of a send that was accepted while connected still gets its message.
@@ -81,3 +83,53 @@ def _replay(existing: dict[str, Any], request_hash: str | None) -> dict[str, Any
         raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request")
     metrics.add_metric(name="IdempotentReplays", unit="Count", value=1)
     return existing
+
+
+def _referenced(
+    messages: MessageStore, tenant_id: str, instance: dict[str, Any], message_id: str, what: str
+) -> dict[str, Any]:
+    """The referenced message of this instance, by our id or (received messages) by WhatsApp's id."""
+    instance_id = instance["id"]
+    for candidate in (message_id, inbound_id(instance_id, message_id)):
+        item = messages.get(candidate)
+        if (
+            item is not None
+            and item.get("instance_id") == instance_id
+            and (item.get("direction") == "inbound" or item.get("tenant_id") == tenant_id)
+        ):
+            if not item.get("wa_message_id"):
+                raise ApiError(422, "message_not_sent", f"{what}: message {message_id} is not sent yet")
+            return item
+    raise ApiError(404, "message_not_found", f"{what}: no message {message_id} on this instance")
+
+
+def _resolve_references(
+    messages: MessageStore, tenant_id: str, instance: dict[str, Any], content: dict[str, Any]
+) -> dict[str, Any]:
+    """Put WhatsApp's ids of the quoted / reacted-to message on the item, so the sidecar needs no lookup."""
+    reply_to = content.get("reply_to")
+    reaction = content.get("reaction")
+    if not reply_to and not reaction:
+        return content
+    content = dict(content)
+    own_jid = instance.get("wa_jid")
+    if reply_to:
+        item = _referenced(messages, tenant_id, instance, reply_to["message_id"], "reply_to")
+        outbound = item.get("direction") == "outbound"
+        content["reply_to"] = {
+            **reply_to,
+            "wa_message_id": item["wa_message_id"],
+            "sender": own_jid if outbound else item.get("from"),
+            "body": (item.get("body") or None) and str(item["body"])[:1_000],
+        }
+    if reaction:
+        item = _referenced(messages, tenant_id, instance, reaction["message_id"], "reaction.message_id")
+        outbound = item.get("direction") == "outbound"
+        content["reaction"] = {
+            **reaction,
+            "wa_message_id": item["wa_message_id"],
+            "chat": None if outbound else item.get("chat_id_norm"),
+            "from_me": outbound or bool(item.get("from_me")),
+            "sender": own_jid if outbound else item.get("from"),
+        }
+    return content

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 from zapgate_core.contract.common import MAX_BODY, MAX_ID, MAX_QR_CODE, JidType, MediaType, Status
 
@@ -129,6 +129,36 @@ class OkResponse(ContractModel):
 
 
 # ---------------------------------------------------------------- outbound queue
+class QueuedLocation(ContractModel):
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
+
+
+class QueuedContact(ContractModel):
+    display_name: str
+    vcard: str
+
+
+class QueuedReaction(ContractModel):
+    """The reacted-to message, resolved to WhatsApp's id when the message was queued."""
+
+    wa_message_id: str
+    emoji: str = ""  # "" removes the reaction
+    chat: str | None = None
+    from_me: bool | None = None
+    sender: str | None = None
+
+
+class QueuedReplyTo(ContractModel):
+    """The quoted message, resolved to WhatsApp's id when the message was queued."""
+
+    wa_message_id: str
+    sender: str | None = None
+    body: str | None = None
+
+
 class QueuedMessage(ContractModel):
     id: str
     to: str
@@ -137,6 +167,25 @@ class QueuedMessage(ContractModel):
     media_type: MediaType | None = None
     mime_type: str | None = None
     file_name: str | None = None
+    # zapgate extensions (optional: the Node worker ignores them and only sends text/media)
+    type: str | None = None  # text | image | video | audio | document | location | contact | reaction
+    location: QueuedLocation | None = None
+    contact: QueuedContact | None = None
+    reaction: QueuedReaction | None = None
+    reply_to: QueuedReplyTo | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_extensions(self, handler: Any) -> Any:
+        # Plain text/media messages keep the exact wire shape the Node worker has always seen.
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in _EXTENSIONS:
+                if data.get(name) is None:
+                    data.pop(name, None)
+        return data
+
+
+_EXTENSIONS = ("type", "location", "contact", "reaction", "reply_to")
 
 
 class QueuedMessages(ContractModel):

@@ -32,7 +32,8 @@ from zapgate_core.domain.jids import GROUP_SERVER, USER_SERVER, InvalidDestinati
 ConnectionState = Literal["offline", "waiting_qr", "connected"]
 SessionState = Literal["waiting_qr", "connected", "closed"]
 MEDIA_KINDS: tuple[str, ...] = ("image", "video", "audio", "document")
-MESSAGE_KINDS: tuple[str, ...] = ("text", *MEDIA_KINDS)
+STRUCTURED_KINDS: tuple[str, ...] = ("location", "contact", "reaction")
+MESSAGE_KINDS: tuple[str, ...] = ("text", *MEDIA_KINDS, *STRUCTURED_KINDS)
 
 # Bounded so a sim left running for days does not grow without limit; pollers that fall this
 # far behind just miss the oldest events, which no test relies on.
@@ -334,7 +335,10 @@ class SimNetwork:
         data: bytes = b"",
         mime_type: str | None = None,
         file_name: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> str:
+        """`extra`: the location / contact / reaction / quoted objects, recorded as given."""
+        extra = extra or {}
         with self._cond:
             self._check_open()
             instance = self._require_connected(instance_id)
@@ -346,8 +350,11 @@ class SimNetwork:
                 destination = normalize_destination(to)
             except InvalidDestination as exc:
                 raise InvalidRequest(f"invalid destination: {exc}") from exc
-            is_media = kind != "text"
-            if not is_media and not text.strip():
+            structured = kind in STRUCTURED_KINDS
+            if structured and kind not in extra:
+                raise InvalidRequest(f"{kind} message without its {kind}")
+            is_media = kind not in STRUCTURED_KINDS and kind != "text"
+            if kind == "text" and not text.strip():
                 raise InvalidRequest("empty text")
             if is_media and not data:
                 raise InvalidRequest("empty media")
@@ -364,6 +371,7 @@ class SimNetwork:
                     "media_sha256": hashlib.sha256(data).hexdigest() if is_media else None,
                     "mime_type": mime_type if is_media else None,
                     "file_name": file_name if is_media else None,
+                    **{k: v for k, v in extra.items() if k in ("location", "contact", "reaction", "quoted")},
                 }
             )
             return wa_id

@@ -90,6 +90,10 @@ class SendBody(BaseModel):
     data_base64: str = ""
     mime_type: str | None = None
     file_name: str | None = None
+    location: dict[str, Any] | None = None
+    contact: dict[str, Any] | None = None
+    reaction: dict[str, Any] | None = None
+    quoted: dict[str, Any] | None = None
 
 
 class LogoutBody(BaseModel):
@@ -215,6 +219,11 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
             data=_decode(body.data_base64),
             mime_type=body.mime_type,
             file_name=body.file_name,
+            extra={
+                name: value
+                for name in ("location", "contact", "reaction", "quoted")
+                if (value := getattr(body, name)) is not None
+            },
         )
         return {"id": wa_id}
 

@@ -66,6 +66,7 @@ from zapgate_sidecar.transport import (
     Outgoing,
     PairingCodeIssued,
     QrShown,
+    Quoted,
     StreamReplaced,
     TransportError,
     TransportEvent,
@@ -523,7 +524,7 @@ class NeonizeSession:
         with self._go_call() as client:
             target = _jid_proto(jid)
             try:
-                payload: WAMessage | str = build_outgoing(client, message)
+                payload: WAMessage | str = build_outgoing(client, message, jid)
                 response = client.send_message(target, payload)
             except TransportError:
                 raise
@@ -607,17 +608,27 @@ def _jid_proto(value: str) -> JID:
     return JID(User=parts.user, Server=parts.server, Device=0, RawAgent=0, Integrator=0, IsEmpty=False)
 
 
-def build_outgoing(client: NewClient, message: Outgoing) -> WAMessage | str:
+def build_outgoing(client: NewClient, message: Outgoing, jid: str = "") -> WAMessage | str:
     """The protobuf to send (a plain str for text: neonize adds mentions for "@digits").
 
     Images and documents use neonize's builders (upload + JPEG thumbnail for images). Audio
     and video are assembled here because neonize's builders shell out to ffmpeg/ffprobe for
     duration and thumbnail, which the sidecar image does not ship; WhatsApp plays them without.
     """
+    if message.kind in ("location", "contact", "reaction"):
+        return build_structured(message, jid)
     if message.kind == "text":
         if not message.text:
             raise TransportError("send text: empty text")
+        if message.quoted is not None:
+            return build_quoted_text(message.text, message.quoted)
         return message.text
+    if message.quoted is not None:
+        return _with_quote(_build_media(client, message), message.quoted)
+    return _build_media(client, message)
+
+
+def _build_media(client: NewClient, message: Outgoing) -> WAMessage:
     if not message.data:
         raise TransportError(f"send {message.kind}: no media data")
     caption = message.text or None
@@ -664,3 +675,59 @@ def _build_audio_video(client: NewClient, message: Outgoing, caption: str | None
         # No voice-note flag in Outgoing: audio goes as a file (PTT=False), captionless as in WhatsApp.
         return WAMessage(audioMessage=AudioMessage(PTT=False, **common))
     return WAMessage(videoMessage=VideoMessage(caption=caption, **common))
+
+
+def _context(quoted: Quoted) -> Any:
+    """ContextInfo quoting a message, as neonize's _make_quoted_message builds it (stanzaID + participant)."""
+    load_neonize()
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ContextInfo
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message as WAMessage
+
+    return ContextInfo(
+        stanzaID=quoted.wa_message_id,
+        participant=quoted.sender or None,
+        quotedMessage=WAMessage(conversation=quoted.body or ""),
+    )
+
+
+def build_quoted_text(text: str, quoted: Quoted) -> WAMessage:
+    load_neonize()
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ExtendedTextMessage
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message as WAMessage
+
+    return WAMessage(extendedTextMessage=ExtendedTextMessage(text=text, contextInfo=_context(quoted)))
+
+
+def _with_quote(built: WAMessage, quoted: Quoted) -> WAMessage:
+    for name in ("imageMessage", "videoMessage", "audioMessage", "documentMessage"):
+        if built.HasField(name):
+            getattr(built, name).contextInfo.CopyFrom(_context(quoted))
+    return built
+
+
+def build_structured(message: Outgoing, jid: str) -> WAMessage:
+    """Location, contact (vCard) and reaction messages (the reaction as whatsmeow's BuildReaction makes it)."""
+    load_neonize()
+    from neonize.proto.waCommon.WACommon_pb2 import MessageKey
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ContactMessage, LocationMessage, ReactionMessage
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message as WAMessage
+
+    if message.kind == "location" and message.location is not None:
+        loc = message.location
+        return WAMessage(locationMessage=LocationMessage(
+            degreesLatitude=loc.latitude, degreesLongitude=loc.longitude, name=loc.name, address=loc.address
+        ))
+    if message.kind == "contact" and message.contact is not None:
+        return WAMessage(contactMessage=ContactMessage(
+            displayName=message.contact.display_name, vcard=message.contact.vcard
+        ))
+    if message.kind == "reaction" and message.reaction is not None:
+        reaction = message.reaction
+        chat = reaction.chat or jid
+        key = MessageKey(remoteJID=chat, fromMe=reaction.from_me, ID=reaction.wa_message_id)
+        if not reaction.from_me and chat.endswith("@g.us") and reaction.sender:
+            key.participant = reaction.sender
+        return WAMessage(reactionMessage=ReactionMessage(
+            key=key, text=reaction.emoji, senderTimestampMS=int(time.time() * 1000)
+        ))
+    raise TransportError(f"send {message.kind}: missing {message.kind} data")

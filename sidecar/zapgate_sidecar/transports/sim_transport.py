@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -392,6 +393,11 @@ class SimSession:
                 "data_base64": base64.b64encode(message.data).decode(),
                 "mime_type": message.mime_type,
                 "file_name": message.file_name,
+                **{
+                    name: dataclasses.asdict(value)
+                    for name in ("location", "contact", "reaction", "quoted")
+                    if (value := getattr(message, name)) is not None
+                },
             },
         )
         if response.status_code != 200:
