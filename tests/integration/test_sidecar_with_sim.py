@@ -178,6 +178,7 @@ def test_two_sidecars_split_instances_without_overlap(stack: tuple[Any, Any, Pat
         # starts first; a sidecar above its fair share hands the surplus back.
         wait_until(lambda: sorted(owners().values(), key=str) == ["sidecar-a"] * 3 + ["sidecar-b"] * 3, 30,
                    "a 3/3 split")
+        assert sorted(owners().values(), key=str) == ["sidecar-a"] * 3 + ["sidecar-b"] * 3
         for instance_id in ids:
             wait_until(lambda i=instance_id: store.get(i).get("qr_code"), 10, "QR for each")
     finally:

@@ -128,7 +128,8 @@ def test_shared_environment_unions_functions_and_refuses_disagreement() -> None:
 
 def test_the_real_template_has_no_conflicting_variables() -> None:
     template = load_template()
-    shared_environment(function_environments(template, _local_names(template)))
+    merged = shared_environment(function_environments(template, _local_names(template)))  # raises on conflict
+    assert merged["INSTANCES_TABLE"] and merged["MESSAGES_TABLE"]
 
 
 # ------------------------------------------------------------------ gateway.py: routing

@@ -15,14 +15,13 @@ import uuid
 from typing import Any
 
 from zapgate_control.adapters.dynamodb.codec import (
-    decode_cursor,
-    encode_cursor,
     from_item,
     is_conditional_failure,
     old_item,
     to_item,
     to_values,
 )
+from zapgate_control.adapters.dynamodb.paging import query_page
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
 from zapgate_core.domain.locks import LockState, may_renew, new_token
@@ -115,22 +114,7 @@ class DynamoInstanceStore:
     def list_for_tenant(
         self, tenant_id: str, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "by_tenant",
-            "KeyConditionExpression": "tenant_id = :t",
-            "ExpressionAttributeValues": to_values({":t": tenant_id}),
-            "Limit": limit,
-        }
-        start = decode_cursor(cursor, {"id", "tenant_id", "created_sk"})
-        if start:
-            # DynamoDB answers a start key from another partition with a ValidationException (a 500).
-            if from_item(start)["tenant_id"] != tenant_id:  # type: ignore[index]
-                raise ValueError("cursor belongs to another listing")
-            request["ExclusiveStartKey"] = start
-        response = client("dynamodb").query(**request)
-        items = [from_item(i) for i in response.get("Items", [])]
-        return [i for i in items if i], encode_cursor(response.get("LastEvaluatedKey"))
+        return query_page(self.table, "by_tenant", ("tenant_id", tenant_id), "created_sk", limit, cursor)
 
     def update(self, tenant_id: str, instance_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Apply name/priority/enabled changes; keeps the eligible index in step. Tenant-conditional."""

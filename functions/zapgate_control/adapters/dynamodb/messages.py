@@ -21,14 +21,13 @@ import uuid
 from typing import Any
 
 from zapgate_control.adapters.dynamodb.codec import (
-    decode_cursor,
-    encode_cursor,
     from_item,
     is_conditional_failure,
     old_item,
     to_item,
     to_values,
 )
+from zapgate_control.adapters.dynamodb.paging import query_page
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
 from zapgate_core.domain.jids import InvalidDestination, normalize_destination
@@ -391,44 +390,15 @@ class DynamoMessageStore:
     def timeline(
         self, instance_id: str, direction: str, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "timeline",
-            "KeyConditionExpression": "timeline_pk = :p",
-            "ExpressionAttributeValues": to_values({":p": f"{instance_id}#{direction}"}),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        start = decode_cursor(cursor, {"id", "timeline_pk", "timeline_sk"})
-        if start:
-            if from_item(start)["timeline_pk"] != f"{instance_id}#{direction}":  # type: ignore[index]
-                raise ValueError("cursor belongs to another listing")
-            request["ExclusiveStartKey"] = start
-        response = client("dynamodb").query(**request)
-        items = [i for i in (from_item(raw) for raw in response.get("Items", [])) if i]
-        return items, encode_cursor(response.get("LastEvaluatedKey"))
+        return query_page(self.table, "timeline", ("timeline_pk", f"{instance_id}#{direction}"), "timeline_sk",
+                          limit, cursor, newest_first=True)
 
     def chat_messages(
         self, instance_id: str, chat: str, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One chat's messages, both directions, newest first (one Query on the `chat` index)."""
-        pk = chat_pk(instance_id, chat)
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "chat",
-            "KeyConditionExpression": "chat_pk = :p",
-            "ExpressionAttributeValues": to_values({":p": pk}),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        start = decode_cursor(cursor, {"id", "chat_pk", "timeline_sk"})
-        if start:
-            if from_item(start)["chat_pk"] != pk:  # type: ignore[index]
-                raise ValueError("cursor belongs to another listing")
-            request["ExclusiveStartKey"] = start
-        response = client("dynamodb").query(**request)
-        items = [i for i in (from_item(raw) for raw in response.get("Items", [])) if i]
-        return items, encode_cursor(response.get("LastEvaluatedKey"))
+        return query_page(self.table, "chat", ("chat_pk", chat_pk(instance_id, chat)), "timeline_sk",
+                          limit, cursor, newest_first=True)
 
     def recent(self, instance_id: str, direction: str, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` newest messages of one direction (pages of the timeline index, newest first)."""
