@@ -201,6 +201,10 @@ class SendMessage(RequestModel):
     reply_to: str | None = Field(
         default=None, min_length=1, max_length=MAX_ID, description="Our id of the message to quote (text and media)"
     )
+    voice_note: StrictBool = Field(
+        default=False,
+        description="type=audio only: send as a voice note (push-to-talk) instead of an audio file; Ogg/Opus",
+    )
     queue_if_offline: StrictBool = Field(
         default=False, description="Queue even when the instance is not CONNECTED (otherwise 409)"
     )
@@ -232,6 +236,10 @@ class SendMessage(RequestModel):
     @model_validator(mode="after")
     def _content(self) -> SendMessage:
         kind = self.type
+        if self.voice_note and kind != "audio":
+            raise ValueError("voice_note is only for type=audio")
+        if self.voice_note and self.mime_type is not None and self.mime_type.split(";")[0].strip() != "audio/ogg":
+            raise ValueError("a voice note is Opus in Ogg: mime_type must be audio/ogg")
         for name in ("location", "contact", "reaction"):
             if getattr(self, name) is not None and kind != name:
                 raise ValueError(f"{name} is only for type={name}")
@@ -275,6 +283,8 @@ class SendMessage(RequestModel):
             content["reaction"] = {"message_id": self.reaction.message_id, "emoji": self.reaction.emoji}
         if self.reply_to is not None:
             content["reply_to"] = {"message_id": self.reply_to}
+        if self.voice_note:
+            content["voice_note"] = True
         return content
 
 

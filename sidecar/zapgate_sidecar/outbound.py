@@ -121,6 +121,7 @@ async def send_one(
                         mime_type=message.mime_type,
                         file_name=message.file_name,
                         quoted=quoted,
+                        voice_note=bool(message.voice_note) and message.media_type == "audio",
                     )
                     debug["media_bytes"] = len(data)
                 wa_id = await asyncio.wait_for(asyncio.to_thread(session.send, jid, outgoing), SEND_TIMEOUT_S)

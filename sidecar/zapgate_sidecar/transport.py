@@ -168,6 +168,7 @@ class Outgoing:
     contact: OutContact | None = None
     reaction: OutReaction | None = None
     quoted: Quoted | None = None
+    voice_note: bool = False  # audio only: a push-to-talk voice note instead of an audio file
 
 
 @dataclass(frozen=True)

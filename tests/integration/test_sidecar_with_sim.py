@@ -4,7 +4,11 @@ the simulated WhatsApp network, and the sidecar's fleet/runtime — nothing mock
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -258,5 +262,45 @@ def test_location_contact_reaction_and_reply_reach_the_network(stack: tuple[Any,
         assert reply["body"] == "respondendo"
         assert reply["quoted"]["wa_message_id"] == first_wa and reply["quoted"]["body"] == "oi"
         assert reply["quoted"]["sender"] == "5511999990000@s.whatsapp.net"
+    finally:
+        sidecar.stop()
+
+
+@pytest.fixture
+def media_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A plain HTTP server for outbound media_url downloads (the sidecar fetches them itself)."""
+    root = tmp_path / "site"
+    root.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SimpleHTTPRequestHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_voice_note_reaches_the_network_as_one_and_audio_files_do_not(
+        stack: tuple[Any, Any, Path], aws_env: dict[str, str], media_site: tuple[str, Path]) -> None:
+    from zapgate_public_api.app import app as public_app
+
+    edge, sim, tmp = stack
+    site_url, site_root = media_site
+    ogg = b"OggS" + b"\x00" * 60
+    (site_root / "note.ogg").write_bytes(ogg)
+    instance = make_instance(aws_env)
+    sidecar = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-a")).start()
+    try:
+        _connect(sim, _instances(aws_env), instance["id"])
+        public = TestClient(public_app, headers={"X-API-Key": API_KEY})
+        base = f"/v1/instances/{instance['id']}/messages"
+        audio = {"to": "5511988887777", "type": "audio", "media_url": f"{site_url}/note.ogg", "mime_type": "audio/ogg"}
+        assert public.post(base, json={**audio, "voice_note": True}).status_code == 202
+        assert public.post(base, json=audio).status_code == 202
+        sent = wait_until(lambda: (lambda s: s if len(s) >= 2 else None)(
+            httpx.get(f"{sim.url}/sim/instances/{instance['id']}/sent").json()), 15, "both sent")
+        assert sorted(str(m.get("voice_note")) for m in sent) == ["None", "True"]
+        assert all(m["type"] == "audio" and m["media_sha256"] == hashlib.sha256(ogg).hexdigest() for m in sent)
     finally:
         sidecar.stop()

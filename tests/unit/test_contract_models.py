@@ -50,3 +50,15 @@ def test_status_is_case_insensitive_but_closed() -> None:
     assert UpdateStatusRequest.model_validate({"instanceId": "i", "status": "connected"}).status == "CONNECTED"
     with pytest.raises(ValidationError):
         UpdateStatusRequest.model_validate({"instanceId": "i", "status": "ONLINE"})
+
+
+def test_queued_text_and_media_keep_the_node_workers_wire_shape() -> None:
+    """zapgate's extensions appear only when used, so the Node worker sees the JSON it always saw."""
+    from zapgate_core.contract.worker_proxy import QueuedMessage
+
+    plain = QueuedMessage.model_validate({"id": "m1", "to": "55", "media_url": "https://x/a.ogg", "media_type": "audio",
+                                          "voice_note": False}).model_dump()
+    assert set(plain) == {"id", "to", "body", "media_url", "media_type", "mime_type", "file_name"}
+    note = QueuedMessage.model_validate({"id": "m2", "to": "55", "media_url": "https://x/a.ogg", "media_type": "audio",
+                                         "voice_note": True}).model_dump()
+    assert note["voice_note"] is True and "location" not in note and "type" not in note

@@ -41,3 +41,34 @@ def test_reply_quotes_with_stanza_id() -> None:
     ctx = msg.extendedTextMessage.contextInfo
     assert msg.extendedTextMessage.text == "re"
     assert (ctx.stanzaID, ctx.participant, ctx.quotedMessage.conversation) == ("3EB0BB", "55@s.whatsapp.net", "oi")
+
+
+class _UploadOnly:
+    """The one network call the media builders make (WhatsApp's media upload), answered locally with
+    neonize's own UploadResponse; everything else is the real builder."""
+
+    def __init__(self) -> None:
+        self.uploaded: list[bytes] = []
+
+    def upload(self, data: bytes, media_type: object = None) -> object:
+        from neonize.proto.Neonize_pb2 import UploadResponse
+
+        self.uploaded.append(data)
+        return UploadResponse(url="https://mmg.example/x", DirectPath="/v/x", MediaKey=b"k" * 32,
+                              FileEncSHA256=b"e" * 32, FileSHA256=b"s" * 32, FileLength=len(data))
+
+
+OGG_OPUS = b"OggS\x00\x02" + b"\x00" * 20 + b"\x01\x13OpusHead" + b"\x00" * 40
+
+
+def test_voice_note_is_ptt_with_the_opus_codec() -> None:
+    client = _UploadOnly()
+    msg = build_outgoing(client, Outgoing(kind="audio", data=OGG_OPUS, mime_type="audio/ogg", voice_note=True))
+    audio = msg.audioMessage
+    assert audio.PTT is True and audio.mimetype == "audio/ogg; codecs=opus"
+    assert audio.fileLength == len(OGG_OPUS) and client.uploaded == [OGG_OPUS]
+
+
+def test_audio_file_is_not_ptt_and_keeps_its_mime_type() -> None:
+    msg = build_outgoing(_UploadOnly(), Outgoing(kind="audio", data=b"ID3" + b"\x00" * 64, mime_type="audio/mpeg"))
+    assert msg.audioMessage.PTT is False and msg.audioMessage.mimetype == "audio/mpeg"

@@ -89,3 +89,21 @@ def test_patch_changes_are_only_the_given_fields() -> None:
     }
     with pytest.raises(ValidationError):
         InstancePatch.model_validate({})
+
+
+def test_voice_note_is_stored_only_for_audio_sent_as_one() -> None:
+    base = {"to": "5511", "type": "audio", "media_url": "https://x.test/a.ogg"}
+    note = SendMessage.model_validate({**base, "voice_note": True, "mime_type": "audio/ogg; codecs=opus"})
+    assert note.content()["voice_note"] is True and note.content()["media_type"] == "audio"
+    assert "voice_note" not in SendMessage.model_validate(base).content()
+
+
+@pytest.mark.parametrize("body", [
+    {"to": "5511", "body": "oi", "voice_note": True},
+    {"to": "5511", "type": "image", "media_url": "https://x.test/a.png", "voice_note": True},
+    {"to": "5511", "type": "audio", "media_url": "https://x.test/a.mp3", "mime_type": "audio/mpeg", "voice_note": True},
+    {"to": "5511", "type": "audio", "media_url": "https://x.test/a.ogg", "voice_note": "yes"},
+])
+def test_voice_note_refused_where_it_cannot_be_one(body: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        SendMessage.model_validate(body)

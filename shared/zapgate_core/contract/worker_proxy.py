@@ -173,6 +173,7 @@ class QueuedMessage(ContractModel):
     contact: QueuedContact | None = None
     reaction: QueuedReaction | None = None
     reply_to: QueuedReplyTo | None = None
+    voice_note: bool | None = None  # audio sent as a voice note (push-to-talk), not as a file
 
     @model_serializer(mode="wrap")
     def _omit_absent_extensions(self, handler: Any) -> Any:
@@ -180,12 +181,12 @@ class QueuedMessage(ContractModel):
         data = handler(self)
         if isinstance(data, dict):
             for name in _EXTENSIONS:
-                if data.get(name) is None:
+                if data.get(name) in (None, False):
                     data.pop(name, None)
         return data
 
 
-_EXTENSIONS = ("type", "location", "contact", "reaction", "reply_to")
+_EXTENSIONS = ("type", "location", "contact", "reaction", "reply_to", "voice_note")
 
 
 class QueuedMessages(ContractModel):

@@ -337,7 +337,7 @@ class SimNetwork:
         file_name: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> str:
-        """`extra`: the location / contact / reaction / quoted objects, recorded as given."""
+        """`extra`: the location / contact / reaction / quoted objects and the voice_note flag, recorded as given."""
         extra = extra or {}
         with self._cond:
             self._check_open()
@@ -358,6 +358,8 @@ class SimNetwork:
                 raise InvalidRequest("empty text")
             if is_media and not data:
                 raise InvalidRequest("empty media")
+            if extra.get("voice_note") and kind != "audio":
+                raise InvalidRequest("only audio can be a voice note")
             instance.sent_counter += 1
             wa_id = "SIM" + _hex16(instance_id, instance.sent_counter)
             instance.sent.append(
@@ -371,7 +373,8 @@ class SimNetwork:
                     "media_sha256": hashlib.sha256(data).hexdigest() if is_media else None,
                     "mime_type": mime_type if is_media else None,
                     "file_name": file_name if is_media else None,
-                    **{k: v for k, v in extra.items() if k in ("location", "contact", "reaction", "quoted")},
+                    **{k: v for k, v in extra.items()
+                       if k in ("location", "contact", "reaction", "quoted", "voice_note")},
                 }
             )
             return wa_id

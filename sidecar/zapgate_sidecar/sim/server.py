@@ -94,6 +94,7 @@ class SendBody(BaseModel):
     contact: dict[str, Any] | None = None
     reaction: dict[str, Any] | None = None
     quoted: dict[str, Any] | None = None
+    voice_note: bool | None = None
 
 
 class LogoutBody(BaseModel):
@@ -221,7 +222,7 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
             file_name=body.file_name,
             extra={
                 name: value
-                for name in ("location", "contact", "reaction", "quoted")
+                for name in ("location", "contact", "reaction", "quoted", "voice_note")
                 if (value := getattr(body, name)) is not None
             },
         )

@@ -672,8 +672,11 @@ def _build_audio_video(client: NewClient, message: Outgoing, caption: str | None
         "mediaKeyTimestamp": int(time.time()),
     }
     if message.kind == "audio":
-        # No voice-note flag in Outgoing: audio goes as a file (PTT=False), captionless as in WhatsApp.
-        return WAMessage(audioMessage=AudioMessage(PTT=False, **common))
+        # Captionless, as in WhatsApp. A voice note (PTT) is Opus in Ogg, and WhatsApp's own clients
+        # label it with the codec; without the codec some clients show a file instead of a player.
+        if message.voice_note and mime.split(";")[0].strip() == "audio/ogg":
+            common["mimetype"] = "audio/ogg; codecs=opus"
+        return WAMessage(audioMessage=AudioMessage(PTT=message.voice_note, **common))
     return WAMessage(videoMessage=VideoMessage(caption=caption, **common))
 
 

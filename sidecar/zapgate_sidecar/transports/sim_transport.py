@@ -393,6 +393,7 @@ class SimSession:
                 "data_base64": base64.b64encode(message.data).decode(),
                 "mime_type": message.mime_type,
                 "file_name": message.file_name,
+                **({"voice_note": True} if message.voice_note else {}),
                 **{
                     name: dataclasses.asdict(value)
                     for name in ("location", "contact", "reaction", "quoted")
