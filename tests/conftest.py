@@ -60,6 +60,8 @@ def aws_env(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterato
     env: dict[str, str] = {}
     for logical_id in resources_of_type(template, "AWS::Serverless::Function"):
         env.update(function_environment(template, logical_id, names))
+    # Live pushes go to moto's API Gateway management API here (no local WebSocket gateway runs).
+    env["LIVE_ENDPOINT_URL"] = moto_server.endpoint
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     _clear_caches()

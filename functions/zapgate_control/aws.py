@@ -20,9 +20,16 @@ def session() -> Any:
 
 
 @cache
-def client(service: str) -> Any:
+def client(service: str, endpoint_url: str | None = None) -> Any:
+    """`endpoint_url` for services reached at a per-deployment address (the WebSocket management API:
+    LIVE_ENDPOINT_URL); None = the service's own, or AWS_ENDPOINT_URL when set."""
     from botocore.config import Config
 
-    # SigV4 everywhere: presigned S3 URLs default to SigV2 in some regions, which newer buckets refuse.
-    config = Config(signature_version="s3v4") if service == "s3" else None
-    return session().client(service, config=config)
+    config = None
+    if service == "s3":
+        # SigV4 everywhere: presigned S3 URLs default to SigV2 in some regions, which newer buckets refuse.
+        config = Config(signature_version="s3v4")
+    elif service == "apigatewaymanagementapi":
+        # A push is best-effort and shares the processor's batch time with webhook POSTs: fail fast.
+        config = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"})
+    return session().client(service, config=config, endpoint_url=endpoint_url)

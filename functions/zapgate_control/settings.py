@@ -35,6 +35,11 @@ class Settings:
     events_queue_url: str = ""  # empty: events are not published (docs/events.md)
     webhooks_table: str = ""
     webhook_retry_base_seconds: int = 30  # first retry delay; doubles per attempt (capped at 900 s)
+    live_connections_table: str = ""  # live (WebSocket) connections and their tickets
+    live_url: str = ""  # wss://…/live that clients connect to (public API: tickets)
+    live_endpoint_url: str = ""  # the WebSocket API's management endpoint (events processor: push); "" = no push
+    whatsapp_workers: str = "sidecar"  # sidecar | external | none (services/whatsapp_runtime.py)
+    sidecar_image_uri: str = ""
 
 
 @cache
@@ -57,4 +62,9 @@ def get_settings() -> Settings:
         events_queue_url=env.get("EVENTS_QUEUE_URL", ""),
         webhooks_table=env.get("WEBHOOKS_TABLE", ""),
         webhook_retry_base_seconds=_int("WEBHOOK_RETRY_BASE_SECONDS", 30),
+        live_connections_table=env.get("LIVE_CONNECTIONS_TABLE", ""),
+        live_url=env.get("LIVE_URL", ""),
+        live_endpoint_url=env.get("LIVE_ENDPOINT_URL", ""),
+        whatsapp_workers=env.get("WHATSAPP_WORKERS", "sidecar"),
+        sidecar_image_uri=env.get("SIDECAR_IMAGE_URI", ""),
     )

@@ -10,6 +10,7 @@ from zapgate_control.adapters.dynamodb.audit import DynamoAuditLog
 from zapgate_control.adapters.dynamodb.contacts import DynamoContactStore
 from zapgate_control.adapters.dynamodb.groups import DynamoGroupStore
 from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
+from zapgate_control.adapters.dynamodb.live_connections import DynamoLiveConnectionStore
 from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
 from zapgate_control.adapters.dynamodb.rate_limits import DynamoRateLimiter
 from zapgate_control.adapters.dynamodb.webhooks import DynamoWebhookStore
@@ -22,6 +23,7 @@ from zapgate_control.ports import (
     EventPublisher,
     GroupStore,
     InstanceStore,
+    LiveConnectionStore,
     MediaStore,
     MessageStore,
     RateLimiter,
@@ -46,6 +48,7 @@ class Stores:
     groups: GroupStore
     events: EventPublisher
     webhooks: WebhookStore
+    live_connections: LiveConnectionStore
 
 
 @cache
@@ -64,4 +67,5 @@ def get_stores() -> Stores:
         groups=DynamoGroupStore(settings.contacts_table),
         events=SqsEventPublisher(settings.events_queue_url) if settings.events_queue_url else NoEventPublisher(),
         webhooks=DynamoWebhookStore(settings.webhooks_table),
+        live_connections=DynamoLiveConnectionStore(settings.live_connections_table),
     )

@@ -13,12 +13,15 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from zapgate_control.adapters.dynamodb.live_connections import DynamoLiveConnectionStore
 from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
 from zapgate_control.adapters.dynamodb.webhooks import DynamoWebhookStore
+from zapgate_control.adapters.live_push import ApiGatewayLivePusher
 from zapgate_control.adapters.sqs_events import SqsEventPublisher, SqsRedelivery
 from zapgate_control.adapters.webhook_http import HttpWebhookSender
 from zapgate_control.observability import logger, metrics
 from zapgate_control.services import delivery
+from zapgate_control.services.live import LiveFanout
 from zapgate_control.settings import get_settings
 
 # Not raising when every record failed: the partial response already lists them all, and a raised
@@ -30,6 +33,10 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 def deps() -> delivery.Deps:
     """Built once per container (clients and connection pools are reused across invocations)."""
     settings = get_settings()
+    live = None
+    if settings.live_endpoint_url and settings.live_connections_table:
+        live = LiveFanout(DynamoLiveConnectionStore(settings.live_connections_table),
+                          ApiGatewayLivePusher(settings.live_endpoint_url))
     return delivery.Deps(
         webhooks=DynamoWebhookStore(settings.webhooks_table),
         messages=DynamoMessageStore(settings.messages_table, settings.message_retention_days),
@@ -37,6 +44,7 @@ def deps() -> delivery.Deps:
         redelivery=SqsRedelivery(settings.events_queue_url),
         sender=HttpWebhookSender(),
         retry_base_s=settings.webhook_retry_base_seconds,
+        live=live,
     )
 
 
@@ -61,6 +69,9 @@ def record_handler(record: SQSRecord) -> int:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    live = deps().live
+    if live is not None:
+        live.reset()  # each tenant's live connections are read once per batch, afresh for each batch
     try:
         return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                              context=context))

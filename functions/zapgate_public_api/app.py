@@ -14,8 +14,9 @@ from zapgate_control.observability import install_request_telemetry, logger
 from zapgate_control.services import history, instances, sending
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
-from zapgate_public_api import audit, commands, groups, keys, uploads, webhooks
+from zapgate_public_api import audit, commands, groups, health, keys, live, uploads, webhooks
 from zapgate_public_api.auth import require_tenant
+from zapgate_public_api.health import require_whatsapp
 from zapgate_public_api.models import (
     Conversation,
     ConversationPage,
@@ -103,9 +104,11 @@ def delete_instance(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=MessageAccepted,
     responses={
-        409: {"model": ErrorResponse, "description": "INSTANCE_DISCONNECTED, with the current status"}
+        409: {"model": ErrorResponse, "description": "INSTANCE_DISCONNECTED, with the current status"},
+        503: {"model": ErrorResponse, "description": "WHATSAPP_NOT_CONFIGURED: no WhatsApp worker is deployed"},
     },
     tags=["messages"],
+    dependencies=[Depends(require_whatsapp)],
 )
 def send_message(
     request: SendMessage,
@@ -196,6 +199,7 @@ def create_app() -> FastAPI:
         swagger_ui_oauth2_redirect_url=f"{PREFIX}/docs/oauth2-redirect",
         redoc_url=None,
     )
+    app.include_router(health.router)
     app.include_router(router)
     app.include_router(uploads.router)
     app.include_router(keys.router)
@@ -203,6 +207,7 @@ def create_app() -> FastAPI:
     app.include_router(groups.router)
     app.include_router(audit.router)
     app.include_router(webhooks.router)
+    app.include_router(live.router)
     install_error_handlers(app, logger)
     install_request_telemetry(app, api="public")
     return app

@@ -16,6 +16,7 @@ from zapgate_control.services import commands
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
 from zapgate_public_api.auth import require_tenant
+from zapgate_public_api.health import require_whatsapp
 from zapgate_public_api.models import ErrorResponse
 
 router = APIRouter(
@@ -54,7 +55,11 @@ class CommandAccepted(BaseModel):
     "/instances/{instance_id}/commands",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=CommandAccepted,
-    responses={409: {"model": ErrorResponse, "description": "instance_disabled, too_many_commands (10 pending)"}},
+    responses={
+        409: {"model": ErrorResponse, "description": "instance_disabled, too_many_commands (10 pending)"},
+        503: {"model": ErrorResponse, "description": "WHATSAPP_NOT_CONFIGURED: no WhatsApp worker is deployed"},
+    },
+    dependencies=[Depends(require_whatsapp)],
 )
 def request_command(
     request: CommandRequest,

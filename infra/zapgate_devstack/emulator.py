@@ -138,6 +138,9 @@ def _create_queues(sqs: Any, queues: dict[str, dict[str, Any]], names: LocalName
             arns[logical_id] = found["Attributes"]["QueueArn"]
 
 
+LOCAL_PARAMETERS = {"WhatsAppWorkers": "external"}
+
+
 def create_template_resources(
     server: MotoServer, secrets: dict[str, str] | None = None, prefix: str = "zapgate-local"
 ) -> LocalNames:
@@ -147,7 +150,8 @@ def create_template_resources(
     only says "generate one"; locally we choose it so it can be printed and handed to sidecars).
     """
     template = load_template()
-    names = LocalNames(parameters=parameter_defaults(template))
+    # The local workers (make run's sidecars, the tests' ones, a Node worker) run outside any stack.
+    names = LocalNames(parameters={**parameter_defaults(template), **LOCAL_PARAMETERS})
     run = uuid.uuid4().hex[:6]
 
     dynamodb = server.client("dynamodb")

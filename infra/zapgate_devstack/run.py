@@ -21,6 +21,7 @@ import importlib.util
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -31,6 +32,7 @@ from types import FrameType
 import uvicorn
 from starlette.types import ASGIApp
 
+from zapgate_devstack import live_gateway
 from zapgate_devstack.emulator import LOCAL_CREDENTIALS, REGION, MotoServer, create_template_resources
 from zapgate_devstack.events_worker import EventsWorker, register_hint
 from zapgate_devstack.events_worker import start_for as start_events_worker
@@ -198,7 +200,14 @@ def stop_children(children: Sequence[subprocess.Popen[bytes]], timeout: float = 
                 child.wait()
 
 
-def banner(base_url: str, settings: Settings, moto_endpoint: str, sidecar_note: str, sim_url: str | None) -> str:
+def banner(
+    base_url: str,
+    settings: Settings,
+    moto_endpoint: str,
+    sidecar_note: str,
+    sim_url: str | None,
+    live_url: str | None = None,
+) -> str:
     curl = (
         f"curl -sS -X POST {base_url}/v1/instances -H 'X-API-Key: {settings.api_key}' "
         "-H 'Content-Type: application/json' -d '{\"name\": \"my-instance\"}'"
@@ -214,6 +223,8 @@ def banner(base_url: str, settings: Settings, moto_endpoint: str, sidecar_note: 
     ]
     if sim_url:
         rows.append(("sim WhatsApp", f"{sim_url}  (docs: {sim_url}/sim/docs)"))
+    if live_url:
+        rows.append(("live (WebSocket)", live_url))
     width = max(len(label) for label, _ in rows)
     lines = ["", "=" * 72, "zapgate local stack", "-" * 72]
     lines += [f"  {label.ljust(width)}  {value}" for label, value in rows]
@@ -228,6 +239,12 @@ def banner(base_url: str, settings: Settings, moto_endpoint: str, sidecar_note: 
             "-H 'Content-Type: application/json' -d '{\"to\": \"5511988887777\", \"body\": \"hello\"}'",
             f"    curl -sS {sim_url}/sim/instances/<id>/sent",
         ]
+    if live_url:
+        lines += [
+            "  watch live updates (WebSocket API): get a one-time ticket, then connect to the url it answers:",
+            f"    curl -sS -X POST {base_url}/v1/live/tickets -H 'X-API-Key: {settings.api_key}'",
+            f"    .venv/bin/python -m websockets '{live_url}?ticket=...'   (type {{\"action\": \"ping\"}} to test)",
+        ]
     lines += ["", "  Ctrl-C stops everything.", "=" * 72]
     return "\n".join(lines)
 
@@ -240,6 +257,20 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def bind_gateway_socket(port: int) -> socket.socket:
+    """The gateway's listening socket, bound before the functions' settings are built: they hold its URL
+    (the WebSocket API's LIVE_URL / LIVE_ENDPOINT_URL), which with ZAPGATE_PORT=0 exists only once bound."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
+    try:
+        sock.bind((HOST, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 def _bound_port(server: uvicorn.Server, fallback: int) -> int:
@@ -261,11 +292,11 @@ async def _watch(children: Sequence[subprocess.Popen[bytes]]) -> None:
         await asyncio.sleep(1)
 
 
-async def _serve(server: uvicorn.Server) -> bool:
+async def _serve(server: uvicorn.Server, sock: socket.socket | None = None) -> bool:
     """False when uvicorn gave up at startup: it reports a busy port or a failed lifespan startup
     with sys.exit, and a SystemExit escaping a task would tear through the event loop."""
     try:
-        await server.serve()
+        await server.serve(sockets=[sock] if sock is not None else None)
     except SystemExit:
         return False
     return True
@@ -275,6 +306,7 @@ async def serve(
     app: ASGIApp,
     settings: Settings,
     on_ready: Callable[[int], list[subprocess.Popen[bytes]]],
+    sock: socket.socket | None = None,
 ) -> int:
     """Serve until SIGINT/SIGTERM; `on_ready(port)` starts whatever needs the gateway up."""
     loop = asyncio.get_running_loop()
@@ -301,7 +333,7 @@ async def serve(
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     server = _Server(config)
-    serving = asyncio.create_task(_serve(server))
+    serving = asyncio.create_task(_serve(server, sock))
     while not server.started:
         if serving.done():
             print(f"the gateway could not start on {HOST}:{settings.port}", file=sys.stderr, flush=True)
@@ -337,14 +369,22 @@ def main() -> int:
     moto: MotoServer | None = None
     events: EventsWorker | None = None
     try:
+        sock = bind_gateway_socket(settings.port)
+    except OSError as exc:
+        print(f"the gateway could not start on {HOST}:{settings.port}: {exc}", file=sys.stderr, flush=True)
+        return 1
+    try:
         moto = MotoServer(settings.aws_port).start()
         moto_endpoint = moto.endpoint
         apply_local_aws_environment(moto_endpoint)
         names = create_template_resources(moto, secrets={"WorkerSecret": settings.worker_secret})
+        origin = f"{HOST}:{sock.getsockname()[1]}"
+        names.gateway_origin = origin  # LIVE_URL and LIVE_ENDPOINT_URL point at this gateway
 
         from zapgate_devstack.gateway import build_gateway
 
-        app = build_gateway(names)
+        app = live_gateway.with_websocket_apis(build_gateway(names))  # + the WebSocket API, if the template has one
+        live_url = next(iter(live_gateway.live_urls(origin)), None)
         seed_api_key(names, settings.api_key)
         events = start_events_worker(moto, names)  # Lambda's SQS poller for the events processor
 
@@ -367,15 +407,16 @@ def main() -> int:
                 children.append(sim)  # stopped last: sidecars close their sessions on it first
                 ports = ", ".join(str(settings.sidecar_base_port + i) for i in range(settings.sidecars))
                 note = f"{settings.sidecars} running, simulated WhatsApp (health on ports {ports})"
-            print(banner(base_url, settings, moto_endpoint, note, sim_url), flush=True)
+            print(banner(base_url, settings, moto_endpoint, note, sim_url, live_url), flush=True)
             print(register_hint(base_url, settings.api_key), flush=True)
             print(READY_LINE, flush=True)
             return children
 
-        return asyncio.run(serve(app, settings, on_ready))
+        return asyncio.run(serve(app, settings, on_ready, sock))
     except KeyboardInterrupt:
         return 0
     finally:
+        sock.close()
         if events is not None:
             events.stop()
         if moto is not None:

@@ -6,6 +6,7 @@ from here, so a table added to the template exists locally without a second copy
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -50,25 +51,68 @@ def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str,
     }
 
 
+# The pseudo parameters a function's environment may name; the region is the emulator's (emulator.REGION).
+PSEUDO_PARAMETERS = {
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+# An API's invoke URL as a template spells it: https://${Api}.execute-api.${AWS::Region}.amazonaws.com/<stage>
+_EXECUTE_API_URL = re.compile(
+    r"(?P<scheme>https|wss)://\$\{(?P<api>[A-Za-z0-9]+)\}\.execute-api\.\$\{AWS::Region\}\."
+    r"(?:amazonaws\.com|\$\{AWS::URLSuffix\})"
+)
+_SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
 @dataclass
 class LocalNames:
     """Physical names the local stack gave to the template's resources, plus parameter values."""
 
     physical: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
+    # host:port where the local gateway serves every API of the template (run.py sets the bound one):
+    # an API's execute-api URL in a !Sub becomes http:// or ws:// on it, the stage path kept.
+    gateway_origin: str = "127.0.0.1:8000"
 
     def resolve(self, value: Any) -> str:
-        """Resolve the intrinsics a function's environment uses (!Ref to resources and parameters)."""
+        """Resolve the intrinsics a function's environment uses: !Ref to resources, parameters and
+        pseudo parameters, and !Sub over those (an API's invoke URL becomes the local gateway's)."""
         if isinstance(value, dict) and "Ref" in value:
             ref = value["Ref"]
             if ref in self.physical:
                 return self.physical[ref]
             if ref in self.parameters:
                 return self.parameters[ref]
+            if ref in PSEUDO_PARAMETERS:
+                return PSEUDO_PARAMETERS[ref]
             raise KeyError(f"!Ref {ref} has no local value")
+        if isinstance(value, dict) and "Fn::Sub" in value:
+            return self._sub(value["Fn::Sub"])
         if isinstance(value, dict):
             raise ValueError(f"intrinsic {next(iter(value))} is not resolvable locally")
         return str(value)
+
+    def _sub(self, spec: Any) -> str:
+        text, variables = (spec[0], spec[1]) if isinstance(spec, list) else (spec, {})
+        local = {name: self.resolve(variable) for name, variable in variables.items()}
+
+        def local_api(match: re.Match[str]) -> str:
+            scheme = "http" if match["scheme"] == "https" else "ws"
+            return f"{scheme}://{self.gateway_origin}"
+
+        def variable(match: re.Match[str]) -> str:
+            name = match[1]
+            if name.startswith("!"):  # ${!Literal} is the literal text ${Literal}
+                return "${" + name[1:] + "}"
+            if name in local:
+                return local[name]
+            if "." in name:
+                raise ValueError(f"!Sub ${{{name}}} (an attribute) is not resolvable locally")
+            return self.resolve({"Ref": name})
+
+        return _SUB_VARIABLE.sub(variable, _EXECUTE_API_URL.sub(local_api, text))
 
 
 def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:

@@ -172,7 +172,12 @@ def test_status_changes_and_message_moves_are_reported_once_each(env: dict[str, 
                                                            {"wa_message_id": "WA9", "kind": "delivered"}]}
     assert worker.post("/worker-proxy/receipts", json=receipts).json() == {"updated": 1}
 
-    events = [envelope for envelope, _ in _take(env["EVENTS_QUEUE_URL"])]
+    queued = [envelope for envelope, _ in _take(env["EVENTS_QUEUE_URL"])]
+    # A new QR is the live-only INSTANCE_QR (the processor pushes it to live connections, never to
+    # webhooks: test_live_updates.py): one per new QR, the repeated report of the same QR adds none.
+    qrs = [e for e in queued if e["type"] == "INSTANCE_QR"]
+    assert [e["payload"]["qr"] for e in qrs] == [qr, qr + "A"]
+    events = [e for e in queued if e["type"] != "INSTANCE_QR"]
     summary = sorted(
         (e["type"], e["payload"].get("status") or e["payload"].get("message", {}).get("status")) for e in events
     )

@@ -83,6 +83,11 @@ def test_the_processor_role_allows_exactly_what_the_processor_does() -> None:
         ("dynamodb:GetItem", webhooks), ("dynamodb:Query", webhooks),
         ("dynamodb:Query", "{'Fn::Sub': '${MessagesTable.Arn}/index/timeline'}"),
         ("dynamodb:UpdateItem", "{'Fn::GetAtt': ['MessagesTable', 'Arn']}"),
+        # Live updates: the tenant's connections (index only), forgetting gone ones, pushing (POST only).
+        ("dynamodb:Query", "{'Fn::Sub': '${LiveConnectionsTable.Arn}/index/by_tenant'}"),
+        ("dynamodb:DeleteItem", "{'Fn::GetAtt': ['LiveConnectionsTable', 'Arn']}"),
+        ("execute-api:ManageConnections", "{'Fn::Sub': 'arn:${AWS::Partition}:execute-api:${AWS::Region}:"
+                                          "${AWS::AccountId}:${LiveApi}/live/POST/@connections/*'}"),
     }
     processor = _resource("EventsProcessorFunction")
     assert processor["Role"] == {"Fn::GetAtt": ["EventsProcessorRole", "Arn"]} and "Policies" not in processor

@@ -76,11 +76,12 @@ def expanded() -> dict[str, Any]:
 
 def test_sam_expands_every_function(expanded: dict[str, Any]) -> None:
     lambdas = resources_of_type(expanded, "AWS::Lambda::Function")
-    assert set(lambdas) == {"WorkerProxyFunction", "PublicApiFunction", "EventsProcessorFunction"}
+    assert set(lambdas) == {"WorkerProxyFunction", "PublicApiFunction", "EventsProcessorFunction", "LiveFunction"}
     assert {props["Properties"]["Handler"] for props in lambdas.values()} == {
         "zapgate_worker_proxy.handler.handler",
         "zapgate_public_api.handler.handler",
         "zapgate_events.handler.handler",
+        "zapgate_live.handler.handler",
     }
     for function in lambdas.values():
         props = function["Properties"]
@@ -91,7 +92,9 @@ def test_sam_expands_every_function(expanded: dict[str, Any]) -> None:
 
 
 def test_sam_expands_the_http_api_routes(expanded: dict[str, Any]) -> None:
-    (api,) = resources_of_type(expanded, "AWS::ApiGatewayV2::Api").values()
+    apis = resources_of_type(expanded, "AWS::ApiGatewayV2::Api").values()
+    http_apis = [api for api in apis if "Body" in api["Properties"]]
+    (api,) = http_apis  # the WebSocket API (LiveApi) has routes of its own, tested below
     paths = api["Properties"]["Body"]["paths"]
     assert set(paths) == {"/worker-proxy/{proxy+}", "/v1/{proxy+}"}
     targets = {
@@ -100,8 +103,33 @@ def test_sam_expands_the_http_api_routes(expanded: dict[str, Any]) -> None:
     }
     assert "${WorkerProxyFunction.Arn}" in targets["/worker-proxy/{proxy+}"]
     assert "${PublicApiFunction.Arn}" in targets["/v1/{proxy+}"]
-    # API Gateway may invoke each function (one permission per route).
-    assert len(resources_of_type(expanded, "AWS::Lambda::Permission")) == 2
+    # API Gateway may invoke each function (one permission per route, one for the WebSocket API).
+    assert len(resources_of_type(expanded, "AWS::Lambda::Permission")) == 3
+
+
+def test_the_live_websocket_api_routes_every_message_to_the_live_function(expanded: dict[str, Any]) -> None:
+    apis = resources_of_type(expanded, "AWS::ApiGatewayV2::Api")
+    assert apis["LiveApi"]["Properties"]["ProtocolType"] == "WEBSOCKET"
+    assert apis["LiveApi"]["Properties"]["RouteSelectionExpression"] == "$request.body.action"
+    routes = {r["Properties"]["RouteKey"]: r for r in resources_of_type(expanded, "AWS::ApiGatewayV2::Route").values()}
+    assert set(routes) == {"$connect", "$disconnect", "$default"}
+    assert {r["Properties"]["Target"]["Fn::Sub"] for r in routes.values()} == {"integrations/${LiveIntegration}"}
+    (integration,) = resources_of_type(expanded, "AWS::ApiGatewayV2::Integration").values()
+    assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
+    assert "${LiveFunction.Arn}" in integration["Properties"]["IntegrationUri"]["Fn::Sub"]
+    # Two-way $default: without a route response API Gateway drops the function's answer (ping → pong).
+    assert routes["$default"]["Properties"]["RouteResponseSelectionExpression"] == "$default"
+    (response,) = resources_of_type(expanded, "AWS::ApiGatewayV2::RouteResponse").values()
+    assert response["Properties"]["RouteResponseKey"] == "$default"
+    stage = resources_of_type(expanded, "AWS::ApiGatewayV2::Stage")["LiveStage"]["Properties"]
+    assert stage["ApiId"] == {"Ref": "LiveApi"} and stage["StageName"] == "live" and stage["AutoDeploy"] is True
+    functions = _functions()
+    processor = functions["EventsProcessorFunction"]["Properties"]["Environment"]["Variables"]
+    public = functions["PublicApiFunction"]["Properties"]["Environment"]["Variables"]
+    # The local stack (zapgate_devstack.template) resolves exactly these spellings to its gateway.
+    endpoint = "${LiveApi}.execute-api.${AWS::Region}.amazonaws.com/live"
+    assert processor["LIVE_ENDPOINT_URL"] == {"Fn::Sub": f"https://{endpoint}"}
+    assert public["LIVE_URL"] == {"Fn::Sub": f"wss://{endpoint}"}
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,8 @@ DOCS = {
     ("GET", "/v1/docs"),
     ("GET", "/v1/docs/oauth2-redirect"),
 }
+# Served to anyone, with or without a key: they must read no tenant data (checked below).
+UNAUTHENTICATED = {("GET", "/v1/healthz")}
 # Path parameters naming something a tenant owns: each tenant gets such objects made by _seed,
 # and an id of that kind that exists nowhere (what "unknown" answers are compared against).
 UNKNOWN = {
@@ -64,6 +66,8 @@ NOT_OBJECT_ROUTES = {
     ("GET", "/v1/webhooks"): "lists the caller's own webhooks: see LISTINGS",
     ("POST", "/v1/webhooks"): "creates a webhook for the caller's tenant; names no existing object",
     ("POST", "/v1/media-uploads"): "mints an upload ticket under the caller's own tenant prefix; names no object",
+    ("POST", "/v1/live/tickets"): "mints a live ticket for the caller's tenant; names no object (instanceId on "
+                                  "connect is checked against the ticket's tenant: test_live_updates.py)",
 }
 # Listing route → the key of the page's items; B's listing must not contain A's ids.
 LISTINGS = {("GET", "/v1/instances"): "instances", ("GET", "/v1/keys"): "keys", ("GET", "/v1/webhooks"): "webhooks"}
@@ -105,7 +109,7 @@ def _ids(routes: list[tuple[str, str]]) -> list[str]:
 
 
 ROUTES = sorted(served_routes())
-API_ROUTES = [route for route in ROUTES if route not in DOCS]
+API_ROUTES = [route for route in ROUTES if route not in DOCS | UNAUTHENTICATED]
 OBJECT_ROUTES = [route for route in API_ROUTES if path_params(route[1])]
 CREATIONS = sorted(route for route in NOT_OBJECT_ROUTES if route[0] != "GET")
 
@@ -119,7 +123,8 @@ def test_every_route_falls_under_a_rule() -> None:
     unruled = []
     for method, path in ROUTES:
         params = path_params(path)
-        if (method, path) in DOCS:
+        if (method, path) in DOCS | UNAUTHENTICATED:
+            assert not params, f"{method} {path} names objects in its path: it cannot go without a key"
             continue
         if (method, path) in NOT_OBJECT_ROUTES:
             assert not params, f"{method} {path} names objects in its path: give it no NOT_OBJECT_ROUTES entry"
@@ -132,7 +137,7 @@ def test_every_route_falls_under_a_rule() -> None:
         "routes with no isolation rule: add their path params to UNKNOWN and seed such objects in _seed, "
         "or list them in NOT_OBJECT_ROUTES with the reason they need no cross-tenant check"
     )
-    stale = (set(NOT_OBJECT_ROUTES) | set(BODIES) | set(LISTINGS) | DOCS) - set(ROUTES)
+    stale = (set(NOT_OBJECT_ROUTES) | set(BODIES) | set(LISTINGS) | DOCS | UNAUTHENTICATED) - set(ROUTES)
     assert stale == set(), "rules for routes the app no longer serves"
 
 
@@ -319,3 +324,14 @@ def test_every_api_route_needs_an_api_key(
 @pytest.mark.parametrize(("method", "path"), sorted(DOCS), ids=_ids(sorted(DOCS)))
 def test_docs_are_served_without_a_key(aws_env: dict[str, str], method: str, path: str) -> None:
     assert _client(None).request(method, path).status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(UNAUTHENTICATED), ids=_ids(sorted(UNAUTHENTICATED)))
+def test_unauthenticated_routes_answer_the_same_to_every_caller(
+    tenants: tuple[TestClient, TestClient, Owned, Owned], method: str, path: str
+) -> None:
+    a, b, owned_a, owned_b = tenants
+    answers = [client.request(method, path) for client in (a, b, _client(None))]
+    assert [r.status_code for r in answers] == [200, 200, 200]
+    assert answers[0].json() == answers[1].json() == answers[2].json()
+    assert not any(secret in answers[0].text for secret in owned_a.secrets() | owned_b.secrets())

@@ -5,11 +5,15 @@ For each record:
      from the same sender, of the opposite kind (text vs media), at most 90 s before, becomes
      `parentId` in the envelope and `parent_id` on the stored message (one UpdateItem). Done here,
      off the inbound request path, and idempotent, so a retried record recomputes the same link.
-  2. The tenant's webhooks subscribed to the event type (one Query). One webhook: POST to it.
+  2. Live connections (best-effort, before any webhook): an original record (no `webhookId`) on its
+     first receive is pushed to the tenant's live WebSocket connections subscribed to its instance
+     (services/live.py). A retried record is not pushed again; push failures never fail a record.
+     INSTANCE_QR (a new QR code) goes to live connections only and stops here: never to webhooks.
+  3. The tenant's webhooks subscribed to the event type (one Query). One webhook: POST to it.
      Several: one copy of the event per webhook goes back on the queue (`webhookId` attribute),
      so each endpoint is retried on its own and a healthy one never receives duplicates
      because another one is down.
-  3. A failed POST (non-2xx, timeout, connection error) fails the record: its visibility timeout
+  4. A failed POST (non-2xx, timeout, connection error) fails the record: its visibility timeout
      becomes the backoff delay, min(900, base · 2^(receive_count-1)) + jitter, and the raised
      error marks it in the partial batch response, so SQS redelivers it then. After
      maxReceiveCount receives SQS moves it to the dead-letter queue.
@@ -26,7 +30,15 @@ from typing import Any
 from zapgate_control.adapters.sqs_events import TENANT_ATTRIBUTE, WEBHOOK_ATTRIBUTE
 from zapgate_control.observability import logger, metrics
 from zapgate_control.ports import EventPublisher, MessageStore, Redelivery, WebhookSender, WebhookStore
-from zapgate_core.domain.events import MESSAGE_INBOUND, PARENT_WINDOW_MS, encode, iso_to_ms, pick_parent
+from zapgate_control.services.live import LiveFanout
+from zapgate_core.domain.events import (
+    LIVE_ONLY_EVENT_TYPES,
+    MESSAGE_INBOUND,
+    PARENT_WINDOW_MS,
+    encode,
+    iso_to_ms,
+    pick_parent,
+)
 from zapgate_core.domain.webhooks import (
     EVENT_ID_HEADER,
     EVENT_TYPE_HEADER,
@@ -64,6 +76,7 @@ class Deps:
     redelivery: Redelivery
     sender: WebhookSender
     retry_base_s: float
+    live: LiveFanout | None = None  # None: live updates not configured (no LIVE_ENDPOINT_URL)
 
 
 def subscribed(webhook: dict[str, Any], event_type: str) -> bool:
@@ -131,6 +144,8 @@ def handle(deps: Deps, record: Record) -> int:
         raise BadRecord("body is not an event envelope") from exc
     if not tenant_id:
         raise BadRecord("no tenantId attribute")
+    if event_type in LIVE_ONLY_EVENT_TYPES and record.attributes.get(WEBHOOK_ATTRIBUTE):
+        return 0  # never a webhook's (no fan-out makes such a copy; refuse one all the same)
     webhook_id = record.attributes.get(WEBHOOK_ATTRIBUTE)
     if webhook_id:  # a fanned-out copy for one webhook
         webhook = deps.webhooks.get(tenant_id, webhook_id)
@@ -140,6 +155,12 @@ def handle(deps: Deps, record: Record) -> int:
         return 1
     if event_type == MESSAGE_INBOUND:
         envelope = link_parent(deps.messages, envelope)
+    # Live updates are best-effort and pushed once: only on the first receive of the original record
+    # (webhooks are the at-least-once channel; a retry is about a webhook, not about live clients).
+    if deps.live is not None and record.receive_count <= 1:
+        deps.live.push(tenant_id, envelope)
+    if event_type in LIVE_ONLY_EVENT_TYPES:
+        return 0  # QR codes are short-lived secrets: live connections only, never webhooks
     hooks = [hook for hook in deps.webhooks.list_for_tenant(tenant_id) if subscribed(hook, event_type)]
     if not hooks:
         return 0

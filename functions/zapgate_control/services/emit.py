@@ -12,7 +12,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from zapgate_control.ports import EventPublisher
-from zapgate_core.domain.events import inbound_event, instance_status_event, message_status_event
+from zapgate_core.domain.events import (
+    inbound_event,
+    instance_qr_event,
+    instance_status_event,
+    message_status_event,
+    pairing_changed,
+)
 
 # What update_status removes when the report leaves it out (a reason belongs to one status only).
 _CLEARED_WHEN_NONE = frozenset({"qr_code", "pairing_code", "status_reason"})
@@ -27,7 +33,11 @@ def inbound_stored(events: EventPublisher | None, tenant_id: str | None, item: d
 def status_changed(
     events: EventPublisher | None, before: dict[str, Any], status: str, fields: dict[str, Any]
 ) -> None:
-    """`before` is the instance as it was (update_status answers ALL_OLD); the event says what it is now."""
+    """`before` is the instance as it was (update_status answers ALL_OLD); the events say what it is now.
+
+    INSTANCE_STATUS when the status changed; INSTANCE_QR (live connections only, never webhooks)
+    when a new QR or pairing code was stored.
+    """
     tenant_id = before.get("tenant_id")
     if events is None or not tenant_id:
         return
@@ -38,9 +48,12 @@ def status_changed(
         elif key in _CLEARED_WHEN_NONE:
             now.pop(key, None)
     now.update({"id": before.get("id"), "status": status})
-    event = instance_status_event(now, before.get("status"))
-    if event is not None:
-        events.publish(str(tenant_id), [event])
+    batch = [instance_status_event(now, before.get("status"))]
+    if pairing_changed(before, now):
+        batch.append(instance_qr_event(now))
+    found = [event for event in batch if event is not None]
+    if found:
+        events.publish(str(tenant_id), found)
 
 
 def messages_moved(events: EventPublisher | None, items: Iterable[dict[str, Any]]) -> None:

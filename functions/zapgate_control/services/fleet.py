@@ -76,7 +76,8 @@ def update_status(
     if audit is not None:  # one audit write per status change, never per message
         for event, detail in status_audit_events(previous.get("status"), request):
             audit.record(request.instance_id, event, detail)
-    # INSTANCE_STATUS only when the status really changed (a new QR while CONNECTING is not news).
+    # INSTANCE_STATUS only when the status really changed (a new QR while CONNECTING is not news to
+    # webhooks); a new QR / pairing code is INSTANCE_QR, pushed to the tenant's live connections only.
     emit.status_changed(events, previous, request.status, fields)
 
 

@@ -5,6 +5,9 @@ off its request path; these models state the same shape for documentation, for t
 validate what the builders produce, and for Python consumers that want typed events:
 
     event = parse_event(request_body)   # -> MessageInboundEvent | MessageStatusEvent | InstanceStatusEvent
+
+Live connections (the WebSocket API, docs/api.md) receive the same envelopes plus the live-only
+INSTANCE_QR (a new QR / pairing code: never sent to webhooks): parse_live_event.
 """
 
 from __future__ import annotations
@@ -96,6 +99,13 @@ class InstanceStatusPayload(EventModel):
     pushName: str | None = None
 
 
+class InstanceQrPayload(EventModel):
+    status: InstanceStatus | None = Field(description="The instance's status (CONNECTING while pairing)")
+    qr: str | None = Field(description="The QR to scan, as a PNG data URL (the same as GET /v1/instances/{id})")
+    pairingCode: str | None = Field(default=None, description="Phone-number pairing code, when one was requested")
+    expiresAt: str | None = Field(default=None, description="When the QR stops working, when the sidecar says")
+
+
 class _Envelope(EventModel):
     id: str = Field(description="Unique per event; also X-Zapgate-Event-Id. De-duplicate on it.")
     instanceId: str
@@ -117,9 +127,26 @@ class InstanceStatusEvent(_Envelope):
     payload: InstanceStatusPayload
 
 
+class InstanceQrEvent(_Envelope):
+    """Live connections only: QR codes are short-lived secrets and never reach webhooks."""
+
+    type: Literal["INSTANCE_QR"]
+    payload: InstanceQrPayload
+
+
 Event = Annotated[MessageInboundEvent | MessageStatusEvent | InstanceStatusEvent, Field(discriminator="type")]
 _event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+LiveEvent = Annotated[
+    MessageInboundEvent | MessageStatusEvent | InstanceStatusEvent | InstanceQrEvent, Field(discriminator="type")
+]
+_live_event_adapter: TypeAdapter[LiveEvent] = TypeAdapter(LiveEvent)
 
 
 def parse_event(body: str | bytes) -> MessageInboundEvent | MessageStatusEvent | InstanceStatusEvent:
     return _event_adapter.validate_json(body)
+
+
+def parse_live_event(
+    body: str | bytes,
+) -> MessageInboundEvent | MessageStatusEvent | InstanceStatusEvent | InstanceQrEvent:
+    return _live_event_adapter.validate_json(body)

@@ -24,7 +24,12 @@ from zapgate_core.domain.jids import GROUP_SERVER, InvalidDestination, normalize
 MESSAGE_INBOUND: Final = "MESSAGE_INBOUND"
 MESSAGE_STATUS: Final = "MESSAGE_STATUS"
 INSTANCE_STATUS: Final = "INSTANCE_STATUS"
+# Live-only: a new QR / pairing code. Short-lived secrets for the person pairing the phone, so they
+# travel only to the tenant's authenticated live (WebSocket) connections, never to webhooks.
+INSTANCE_QR: Final = "INSTANCE_QR"
+# What webhooks can subscribe to and receive.
 EVENT_TYPES: Final = (MESSAGE_INBOUND, MESSAGE_STATUS, INSTANCE_STATUS)
+LIVE_ONLY_EVENT_TYPES: Final = frozenset({INSTANCE_QR})
 
 # What message.type may say. Today's sidecar reports text and the four media kinds; the others are
 # WhatsApp kinds a richer sidecar may report through the stored `message_type` field.
@@ -197,8 +202,9 @@ def message_status_event(item: dict[str, Any]) -> dict[str, Any] | None:
 def instance_status_event(item: dict[str, Any], previous_status: str | None) -> dict[str, Any] | None:
     """The envelope of an instance whose status changed; None when the status stayed the same.
 
-    The QR code (and pairing code) never travel in events: they are short-lived secrets for the
-    person pairing the phone, read through the public API.
+    The QR code (and pairing code) are not in it: they are short-lived secrets for the person
+    pairing the phone. They travel only in INSTANCE_QR, which goes to the tenant's authenticated
+    live connections and never to webhooks (see instance_qr_event).
     """
     status = item.get("status")
     if status not in INSTANCE_STATUSES or status == previous_status:
@@ -214,6 +220,37 @@ def instance_status_event(item: dict[str, Any], previous_status: str | None) -> 
         "pushName": item.get("push_name") if connected else None,
     }
     return _envelope(INSTANCE_STATUS, event_id(item["id"], INSTANCE_STATUS, status, at), item["id"], at, payload)
+
+
+# ---------------------------------------------------------------- INSTANCE_QR (live connections only)
+def pairing_changed(before: dict[str, Any], now: dict[str, Any]) -> bool:
+    """A new QR or pairing code was stored: (qr_code, pairing_code) differ and one of them is set.
+
+    Clearing them (CONNECTED, DISCONNECTED) is no QR news: INSTANCE_STATUS tells that.
+    """
+    new = (now.get("qr_code") or None, now.get("pairing_code") or None)
+    old = (before.get("qr_code") or None, before.get("pairing_code") or None)
+    return new != old and any(new)
+
+
+def instance_qr_event(item: dict[str, Any]) -> dict[str, Any] | None:
+    """The live-only envelope of an instance's current QR / pairing code; None when it has neither.
+
+    Never delivered to webhooks (the processor drops it there); the id is derived from the codes
+    themselves (one-way), so a repeat of the same QR carries the same id.
+    """
+    qr, pairing_code = item.get("qr_code") or None, item.get("pairing_code") or None
+    if not qr and not pairing_code:
+        return None
+    at = item.get("status_at") or iso_now()
+    payload = {
+        "status": item.get("status"),
+        "qr": qr,
+        "pairingCode": pairing_code,
+        "expiresAt": to_iso(item.get("qr_expires_at")),
+    }
+    ident = event_id(item["id"], INSTANCE_QR, qr or "", pairing_code or "")
+    return _envelope(INSTANCE_QR, ident, item["id"], at, payload)
 
 
 # ---------------------------------------------------------------- parent linking (seed 001)

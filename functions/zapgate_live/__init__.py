@@ -1,0 +1,1 @@
+"""The WebSocket API's Lambda: live updates to frontends (docs/api.md#live-updates)."""

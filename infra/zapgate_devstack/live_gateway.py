@@ -1,0 +1,572 @@
+"""API Gateway's WebSocket API, locally: the template's WEBSOCKET Api served by the gateway's uvicorn.
+
+What AWS does for a WebSocket API whose routes are AWS_PROXY integrations with a Lambda function:
+
+- a client opens `wss://<api>.execute-api.<region>.amazonaws.com/<stage>`; here `ws://<gateway>/<stage>`.
+  API Gateway gives the connection an id and invokes the `$connect` route with a CONNECT event
+  (headers, query string); a 2xx `statusCode` completes the handshake, anything else refuses it
+  with that status.
+- each frame the client sends is routed by the Api's RouteSelectionExpression (`$request.body.action`)
+  to the route of that key, else to `$default`, and the function gets a MESSAGE event. The function's
+  `body` goes back to the client only when the route has a route response (two-way communication);
+  a function that fails answers `{"message": "Internal server error", ...}`.
+- when either side closes, `$disconnect` gets a DISCONNECT event (best effort, as in AWS).
+- the management API, `POST/GET/DELETE <invoke URL>/@connections/{connectionId}` (boto3's
+  `apigatewaymanagementapi`), pushes data to a connection, describes it, or closes it; an unknown or
+  closed connection is `410 GoneException`.
+
+The routes, their integrations and the functions' handlers are read from template.yaml; the handlers
+are plain Lambda handlers, run in a worker thread with a Lambda-like context as Lambda would run them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import importlib
+import json
+import logging
+import re
+import secrets
+import string
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from zapgate_devstack.emulator import REGION
+from zapgate_devstack.events_worker import LambdaContext
+from zapgate_devstack.template import load_template, resources_of_type
+
+Handler = Callable[[dict[str, Any], Any], Any]
+ACCOUNT_ID = "123456789012"
+MAX_PAYLOAD_BYTES = 128 * 1024  # PostToConnection's Data, and a client's message, are capped at 128 KiB
+_ID_ALPHABET = string.ascii_letters + string.digits
+_SPECIAL_ROUTES = ("$connect", "$disconnect")
+
+
+# ------------------------------------------------------------------ the template's WebSocket APIs
+
+
+@dataclass(frozen=True)
+class LiveRoute:
+    key: str  # "$connect", "$disconnect", "$default" or a custom key such as "ping"
+    function: str  # logical id of the integrated function
+    handler: str  # its Handler, e.g. "pkg.handler.handler"
+    two_way: bool  # has a route response: the function's body is sent back to the client
+    timeout_s: int = 29  # the function's Timeout (what its context's remaining time counts down from)
+
+
+@dataclass(frozen=True)
+class WebSocketApi:
+    logical_id: str
+    api_id: str
+    stages: tuple[str, ...]
+    route_selection_expression: str
+    routes: Mapping[str, LiveRoute]
+
+    def select_route(self, body: str | bytes) -> LiveRoute | None:
+        """The route a MESSAGE goes to: the selection expression's value if a route has that key, else $default."""
+        key = select_route_key(self.route_selection_expression, body, self.routes)
+        return self.routes.get(key) if key is not None else None
+
+
+def referenced_ids(value: Any) -> set[str]:
+    """Logical ids an intrinsic names: !Ref X, !GetAtt X.Attr, ${X} / ${X.Attr} in a !Sub, anywhere inside."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                parts = inner if isinstance(inner, list) else str(inner).split(".", 1)
+                found.add(str(parts[0]))
+            elif key == "Fn::Sub":
+                text, variables = (inner[0], inner[1]) if isinstance(inner, list) else (inner, {})
+                for name in re.findall(r"\$\{([^}!][^}]*)\}", text):
+                    if name not in variables:
+                        found.add(name.split(".", 1)[0])
+                found |= referenced_ids(variables)
+            else:
+                found |= referenced_ids(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= referenced_ids(inner)
+    return {name for name in found if not name.startswith("AWS::")}
+
+
+def local_api_id(logical_id: str) -> str:
+    """A stable 10-character id in API Gateway's style (lowercase letters and digits)."""
+    digest = hashlib.sha256(logical_id.encode()).digest()
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(alphabet[byte % len(alphabet)] for byte in digest[:10])
+
+
+def websocket_apis(template: dict[str, Any]) -> list[WebSocketApi]:
+    """Every `AWS::ApiGatewayV2::Api` with ProtocolType WEBSOCKET, its stages and its Lambda-proxy routes."""
+    functions = {
+        **resources_of_type(template, "AWS::Serverless::Function"),
+        **resources_of_type(template, "AWS::Lambda::Function"),
+    }
+    integrations = resources_of_type(template, "AWS::ApiGatewayV2::Integration")
+    route_responses = resources_of_type(template, "AWS::ApiGatewayV2::RouteResponse").values()
+    apis = []
+    for api_id, api in resources_of_type(template, "AWS::ApiGatewayV2::Api").items():
+        props = api.get("Properties") or {}
+        if props.get("ProtocolType") != "WEBSOCKET":
+            continue
+        stages = tuple(
+            str(stage["Properties"]["StageName"])
+            for stage in resources_of_type(template, "AWS::ApiGatewayV2::Stage").values()
+            if api_id in referenced_ids(stage["Properties"].get("ApiId"))
+        )
+        routes: dict[str, LiveRoute] = {}
+        for route_id, route in resources_of_type(template, "AWS::ApiGatewayV2::Route").items():
+            route_props = route.get("Properties") or {}
+            if api_id not in referenced_ids(route_props.get("ApiId")):
+                continue
+            key = str(route_props["RouteKey"])
+            targets = referenced_ids(route_props.get("Target")) & set(integrations)
+            if len(targets) != 1:
+                raise ValueError(f"route {route_id} ({key}) must target one integration of the template")
+            (integration_id,) = targets
+            integration = integrations[integration_id].get("Properties") or {}
+            if integration.get("IntegrationType") != "AWS_PROXY":
+                raise ValueError(f"integration {integration_id}: only AWS_PROXY (Lambda proxy) is emulated locally")
+            targets = referenced_ids(integration.get("IntegrationUri")) & set(functions)
+            if len(targets) != 1:
+                raise ValueError(f"integration {integration_id} must invoke one function of the template")
+            (function_id,) = targets
+            two_way = any(
+                route_id in referenced_ids((response.get("Properties") or {}).get("RouteId"))
+                and (response.get("Properties") or {}).get("RouteResponseKey") == "$default"
+                for response in route_responses
+            )
+            function = functions[function_id]["Properties"]
+            timeout = function.get("Timeout", template.get("Globals", {}).get("Function", {}).get("Timeout", 3))
+            routes[key] = LiveRoute(key, function_id, str(function["Handler"]), two_way, int(timeout))
+        apis.append(
+            WebSocketApi(
+                logical_id=api_id,
+                api_id=local_api_id(api_id),
+                stages=stages or ("$default",),
+                route_selection_expression=str(props.get("RouteSelectionExpression", "$request.body.action")),
+                routes=routes,
+            )
+        )
+    return apis
+
+
+def select_route_key(expression: str, body: str | bytes, routes: Mapping[str, Any]) -> str | None:
+    """`$request.body.<path>` evaluated on a JSON body; a value naming a route wins, else `$default` (None: neither)."""
+    match = re.fullmatch(r"\$\{?request\.body\.([A-Za-z0-9_.$-]+)\}?", expression.strip())
+    if match and isinstance(body, str):
+        try:
+            value: Any = json.loads(body)
+        except ValueError:
+            value = None
+        for part in match[1].split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)  # the expression's value is compared as text
+        if isinstance(value, str) and value in routes and value not in _SPECIAL_ROUTES:
+            return value
+    return "$default" if "$default" in routes else None
+
+
+# ------------------------------------------------------------------ events, as API Gateway builds them
+
+
+def new_id(length: int = 15) -> str:
+    """Connection, request and message ids look like API Gateway's: 15 letters or digits and '='."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length)) + "="
+
+
+def _request_time(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+
+
+@dataclass
+class ConnectionInfo:
+    """What API Gateway knows about a connection and repeats in every event's requestContext."""
+
+    api: WebSocketApi
+    stage: str
+    connection_id: str
+    connected_at: int  # epoch ms
+    domain_name: str
+    source_ip: str
+    user_agent: str
+    last_active_at: int = 0
+
+    def request_context(self, route_key: str, event_type: str, now_ms: int) -> dict[str, Any]:
+        request_id = new_id()
+        return {
+            "routeKey": route_key,
+            "eventType": event_type,
+            "extendedRequestId": request_id,
+            "requestTime": _request_time(now_ms),
+            "messageDirection": "IN",
+            "stage": self.stage,
+            "connectedAt": self.connected_at,
+            "requestTimeEpoch": now_ms,
+            "identity": {"sourceIp": self.source_ip, "userAgent": self.user_agent},
+            "requestId": request_id,
+            "domainName": self.domain_name,
+            "connectionId": self.connection_id,
+            "apiId": self.api.api_id,
+        }
+
+
+def _single_and_multi(pairs: Sequence[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for name, value in pairs:
+        single[name] = value  # the last value wins, as in API Gateway's single-value maps
+        multi.setdefault(name, []).append(value)
+    return single, multi
+
+
+def connect_event(
+    info: ConnectionInfo, headers: Sequence[tuple[str, str]], query_string: str, now_ms: int | None = None
+) -> dict[str, Any]:
+    """The $connect event: headers and query string of the handshake (both maps omitted when empty)."""
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    event: dict[str, Any] = {}
+    single, multi = _single_and_multi(headers)
+    event["headers"], event["multiValueHeaders"] = single, multi
+    query = parse_qsl(query_string, keep_blank_values=True)
+    if query:
+        event["queryStringParameters"], event["multiValueQueryStringParameters"] = _single_and_multi(query)
+    event["requestContext"] = info.request_context("$connect", "CONNECT", now_ms)
+    event["isBase64Encoded"] = False
+    return event
+
+
+def message_event(info: ConnectionInfo, route_key: str, body: str | bytes, now_ms: int | None = None) -> dict[str, Any]:
+    """A MESSAGE event: the frame as `body` (a binary frame base64-encoded, isBase64Encoded true)."""
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    context = info.request_context(route_key, "MESSAGE", now_ms)
+    context["messageId"] = new_id()
+    context["identity"] = {"sourceIp": info.source_ip}
+    binary = isinstance(body, bytes)
+    return {
+        "requestContext": context,
+        "body": base64.b64encode(body).decode() if binary else body,
+        "isBase64Encoded": binary,
+    }
+
+
+def disconnect_event(
+    info: ConnectionInfo, headers: Sequence[tuple[str, str]], status_code: int, reason: str, now_ms: int | None = None
+) -> dict[str, Any]:
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    context = info.request_context("$disconnect", "DISCONNECT", now_ms)
+    context["disconnectStatusCode"] = status_code
+    context["disconnectReason"] = reason
+    single, multi = _single_and_multi(headers)
+    return {"headers": single, "multiValueHeaders": multi, "requestContext": context, "isBase64Encoded": False}
+
+
+def proxy_status(result: Any) -> int:
+    """A Lambda proxy answer's status; an answer without one is API Gateway's 502 (a malformed response)."""
+    if isinstance(result, dict):
+        try:
+            return int(result["statusCode"])
+        except (KeyError, TypeError, ValueError):
+            return 502
+    return 502
+
+
+def proxy_body(result: Any) -> str | bytes | None:
+    if not isinstance(result, dict) or result.get("body") in (None, ""):
+        return None
+    body = result["body"]
+    if result.get("isBase64Encoded"):
+        return base64.b64decode(body)
+    return body if isinstance(body, str) else json.dumps(body)
+
+
+# ------------------------------------------------------------------ connections and the ASGI app
+
+
+@dataclass
+class LiveConnection:
+    info: ConnectionInfo
+    headers: list[tuple[str, str]]
+    send: Send
+    loop: asyncio.AbstractEventLoop
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    closed: bool = False
+
+    async def _deliver(self, message: dict[str, Any]) -> None:
+        async with self.lock:
+            if self.closed:
+                raise ConnectionError("closed")
+            await self.send(message)
+            if message["type"] == "websocket.close":
+                self.closed = True
+
+    async def deliver(self, message: dict[str, Any]) -> None:
+        """Send on the connection's own event loop (a test client may call the management API from another)."""
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._deliver(message), self.loop))
+
+
+def import_handler(name: str) -> Handler:
+    module_name, attr = name.rsplit(".", 1)
+    return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+
+
+Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+def _json_response(status: int, body: Any, error_type: str | None = None) -> Response:
+    headers = [(b"content-type", b"application/json"), (b"x-amzn-requestid", str(uuid.uuid4()).encode())]
+    if error_type:
+        headers.append((b"x-amzn-errortype", error_type.encode()))
+    return status, headers, b"" if body is None else json.dumps(body).encode()
+
+
+def _iso(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class LiveGateway:
+    """Serves the WebSocket APIs (`/<stage>`) and their management API (`[/<stage>]/@connections/{id}`);
+    every other request goes to `app` (the HTTP API gateway)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        apis: Sequence[WebSocketApi],
+        load_handler: Callable[[str], Handler] = import_handler,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.apis = list(apis)
+        # Imported now, after the functions' environment is in place, as the HTTP API's apps are.
+        self.handlers = {route.handler: load_handler(route.handler) for api in apis for route in api.routes.values()}
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.connections: dict[str, LiveConnection] = {}
+        self._connections_lock = threading.Lock()
+        stages = {stage for api in apis for stage in api.stages if stage != "$default"}
+        stage_prefix = "(?:/(?:" + "|".join(re.escape(stage) for stage in sorted(stages)) + "))?" if stages else ""
+        self._management = re.compile(rf"^{stage_prefix}/@connections/([^/]+)$")
+
+    def websocket_api_for(self, path: str) -> tuple[WebSocketApi, str] | None:
+        for api in self.apis:
+            for stage in api.stages:
+                if path.rstrip("/") == ("" if stage == "$default" else f"/{stage}"):
+                    return api, stage
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            found = self.websocket_api_for(scope["path"])
+            if found is not None:
+                await self._websocket(found[0], found[1], scope, receive, send)
+                return
+        elif scope["type"] == "http":
+            match = self._management.match(scope["path"])
+            if match is not None:
+                await self._management_api(match[1], scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    # ------------------------------------------------------------ invoking the functions
+    def _call(self, route: LiveRoute, event: dict[str, Any]) -> tuple[Any, bool]:
+        """One invocation, in a worker thread: (the handler's answer, True), or (None, False) if it raised."""
+        context = LambdaContext(
+            function_name=f"{route.function}-local",
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{route.function}-local",
+            timeout_ms=route.timeout_s * 1000,
+        )
+        try:
+            return self.handlers[route.handler](event, context), True
+        except Exception:
+            self.log(f"{route.function} ({route.key}) raised:\n{traceback.format_exc().rstrip()}")
+            return None, False
+
+    async def _invoke_logged(self, route: LiveRoute, event: dict[str, Any]) -> tuple[Any, bool]:
+        # Submitted at once and shielded: an invocation, once made, runs to its end as in Lambda, even when
+        # the socket's task is cancelled meanwhile (a $disconnect while the server shuts down).
+        future = asyncio.get_running_loop().run_in_executor(None, self._call, route, event)
+        return await asyncio.shield(future)
+
+    # ------------------------------------------------------------ the WebSocket side
+    async def _websocket(self, api: WebSocketApi, stage: str, scope: Scope, receive: Receive, send: Send) -> None:
+        if (await receive())["type"] != "websocket.connect":
+            return
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope.get("headers", [])]
+        header_map = {name.lower(): value for name, value in headers}
+        now_ms = int(time.time() * 1000)
+        info = ConnectionInfo(
+            api=api,
+            stage=stage,
+            connection_id=new_id(),
+            connected_at=now_ms,
+            domain_name=header_map.get("host", ""),
+            source_ip=(scope.get("client") or ("127.0.0.1", 0))[0],
+            user_agent=header_map.get("user-agent", ""),
+            last_active_at=now_ms,
+        )
+        connect = api.routes.get("$connect")
+        result: Any = {"statusCode": 200}
+        if connect is not None:
+            result, ok = await self._invoke_logged(connect, connect_event(info, headers, _query(scope), now_ms))
+            if not ok:
+                result = {"statusCode": 500}
+        status = proxy_status(result)
+        if not 200 <= status < 300:
+            await self._refuse(scope, send, status)
+            return
+        accept: dict[str, Any] = {"type": "websocket.accept"}
+        answer_headers = {str(k).lower(): str(v) for k, v in ((result.get("headers") or {}).items())}
+        if "sec-websocket-protocol" in answer_headers:
+            accept["subprotocol"] = answer_headers["sec-websocket-protocol"]
+        await send(accept)
+        connection = LiveConnection(info, headers, send, asyncio.get_running_loop())
+        with self._connections_lock:
+            self.connections[info.connection_id] = connection
+        code, reason = 1006, "Connection closed abnormally"
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.disconnect":
+                    code = int(message.get("code") or 1005)
+                    reason = message.get("reason") or ("Client-side close frame status not set" if code == 1005 else "")
+                    break
+                if message["type"] == "websocket.receive":
+                    data = message.get("text")
+                    await self._message(connection, data if data is not None else message.get("bytes") or b"")
+        finally:
+            with self._connections_lock:
+                self.connections.pop(info.connection_id, None)
+            connection.closed = True
+            disconnect = api.routes.get("$disconnect")
+            if disconnect is not None:
+                await self._invoke_logged(disconnect, disconnect_event(info, headers, code, reason))
+
+    async def _refuse(self, scope: Scope, send: Send, status: int) -> None:
+        if "websocket.http.response" in scope.get("extensions", {}):
+            status, headers, body = _json_response(status, {"message": _reason(status)})
+            await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": body})
+        else:  # the server cannot answer with a status: a plain refusal (403)
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _message(self, connection: LiveConnection, data: str | bytes) -> None:
+        info = connection.info
+        info.last_active_at = int(time.time() * 1000)
+        size = len(data.encode() if isinstance(data, str) else data)
+        route = info.api.select_route(data) if size <= MAX_PAYLOAD_BYTES else None
+        request_id = new_id()
+        if route is None:
+            reply: str | bytes | None = json.dumps(
+                {"message": "Forbidden", "connectionId": info.connection_id, "requestId": request_id}
+            )
+        else:
+            result, ok = await self._invoke_logged(route, message_event(info, route.key, data))
+            if not ok or not isinstance(result, dict):
+                reply = json.dumps(
+                    {"message": "Internal server error", "connectionId": info.connection_id, "requestId": request_id}
+                )
+            else:
+                reply = proxy_body(result) if route.two_way else None
+        if reply is not None:
+            kind = "text" if isinstance(reply, str) else "bytes"
+            try:
+                await connection.deliver({"type": "websocket.send", kind: reply})
+            except Exception:  # the client went away while the function ran
+                return
+
+    # ------------------------------------------------------------ the management API
+    async def _management_api(self, connection_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        with self._connections_lock:
+            connection = self.connections.get(connection_id)
+        method = scope["method"]
+        if method not in ("POST", "GET", "DELETE"):
+            response = _json_response(403, {"message": "Forbidden"}, "ForbiddenException")
+        elif connection is None or connection.closed:
+            response = _json_response(410, {}, "GoneException")
+        elif method == "GET":
+            info = connection.info
+            response = _json_response(200, {
+                "connectedAt": _iso(info.connected_at),
+                "identity": {"sourceIp": info.source_ip, "userAgent": info.user_agent},
+                "lastActiveAt": _iso(info.last_active_at),
+            })  # fmt: skip
+        elif method == "POST" and len(body) > MAX_PAYLOAD_BYTES:
+            response = _json_response(413, {"message": "Message too long"}, "PayloadTooLargeException")
+        else:
+            try:
+                if method == "POST":
+                    try:
+                        frame: dict[str, Any] = {"type": "websocket.send", "text": body.decode("utf-8")}
+                    except UnicodeDecodeError:
+                        frame = {"type": "websocket.send", "bytes": body}
+                    await connection.deliver(frame)
+                    connection.info.last_active_at = int(time.time() * 1000)
+                    response = _json_response(200, None)
+                else:
+                    await connection.deliver({"type": "websocket.close", "code": 1000, "reason": "Going away"})
+                    response = _json_response(204, None)
+            except Exception:  # closed between the lookup and the send
+                response = _json_response(410, {}, "GoneException")
+        status, headers, payload = response
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _query(scope: Scope) -> str:
+    raw = scope.get("query_string", b"")
+    return raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
+
+
+def _reason(status: int) -> str:
+    return {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests"}.get(
+        status, "Internal server error" if status >= 500 else "Forbidden"
+    )
+
+
+class _DenialIsAHandshake(logging.Filter):
+    """uvicorn's websockets-sansio protocol logs "ASGI callable returned without completing handshake." at
+    ERROR after every denial response (the refused $connect) although the client got it: Kludex/uvicorn#3138."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "ASGI callable returned without completing handshake."
+
+
+def with_websocket_apis(app: ASGIApp, template: dict[str, Any] | None = None) -> ASGIApp:
+    """`app` plus the template's WebSocket APIs (unchanged when the template declares none).
+
+    Call after build_gateway: the handlers are imported here and need the functions' environment.
+    """
+    apis = websocket_apis(template if template is not None else load_template())
+    if not apis:
+        return app
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _DenialIsAHandshake) for f in uvicorn_log.filters):
+        uvicorn_log.addFilter(_DenialIsAHandshake())
+    return LiveGateway(app, apis)
+
+
+def live_urls(origin: str, template: dict[str, Any] | None = None) -> list[str]:
+    """ws:// URLs of the template's WebSocket API stages on the local gateway (for the banner)."""
+    apis = websocket_apis(template if template is not None else load_template())
+    return [f"ws://{origin}" + ("" if stage == "$default" else f"/{stage}") for api in apis for stage in api.stages]
