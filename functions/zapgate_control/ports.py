@@ -119,6 +119,12 @@ class EventPublisher(Protocol):
     def publish_to(self, tenant_id: str, event: dict[str, Any], webhook_ids: Sequence[str]) -> int: ...
 
 
+class EventBus(Protocol):
+    """Optional second destination of events (EventBridge); raises when the event was not taken."""
+
+    def put(self, tenant_id: str, envelope: dict[str, Any]) -> None: ...
+
+
 class Redelivery(Protocol):
     def delay(self, receipt_handle: str, seconds: int) -> None: ...
 

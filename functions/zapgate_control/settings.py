@@ -38,6 +38,7 @@ class Settings:
     live_connections_table: str = ""  # live (WebSocket) connections and their tickets
     live_url: str = ""  # wss://…/live that clients connect to (public API: tickets)
     live_endpoint_url: str = ""  # the WebSocket API's management endpoint (events processor: push); "" = no push
+    event_bus_name: str = ""  # EventBridge bus that also gets every event; "" = none
     whatsapp_workers: str = "sidecar"  # sidecar | external | none (services/whatsapp_runtime.py)
     sidecar_image_uri: str = ""
 
@@ -65,6 +66,7 @@ def get_settings() -> Settings:
         live_connections_table=env.get("LIVE_CONNECTIONS_TABLE", ""),
         live_url=env.get("LIVE_URL", ""),
         live_endpoint_url=env.get("LIVE_ENDPOINT_URL", ""),
+        event_bus_name=env.get("EVENT_BUS_NAME", ""),
         whatsapp_workers=env.get("WHATSAPP_WORKERS", "sidecar"),
         sidecar_image_uri=env.get("SIDECAR_IMAGE_URI", ""),
     )

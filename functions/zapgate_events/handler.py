@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from zapgate_control.adapters.dynamodb.live_connections import DynamoLiveConnectionStore
 from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
 from zapgate_control.adapters.dynamodb.webhooks import DynamoWebhookStore
+from zapgate_control.adapters.eventbridge import EventBridgeBus
 from zapgate_control.adapters.live_push import ApiGatewayLivePusher
 from zapgate_control.adapters.sqs_events import SqsEventPublisher, SqsRedelivery
 from zapgate_control.adapters.webhook_http import HttpWebhookSender
@@ -45,6 +46,7 @@ def deps() -> delivery.Deps:
         sender=HttpWebhookSender(),
         retry_base_s=settings.webhook_retry_base_seconds,
         live=live,
+        bus=EventBridgeBus(settings.event_bus_name) if settings.event_bus_name else None,
     )
 
 

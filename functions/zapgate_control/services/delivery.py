@@ -13,6 +13,8 @@ For each record:
      Several: one copy of the event per webhook goes back on the queue (`webhookId` attribute),
      so each endpoint is retried on its own and a healthy one never receives duplicates
      because another one is down.
+     With EVENT_BUS_NAME set, the EventBridge bus is one more target of the same fan-out (its copy
+     says `webhookId: eventbridge`), so a bus outage and a webhook outage never duplicate each other.
   4. A failed POST (non-2xx, timeout, connection error) fails the record: its visibility timeout
      becomes the backoff delay, min(900, base · 2^(receive_count-1)) + jitter, and the raised
      error marks it in the partial batch response, so SQS redelivers it then. After
@@ -29,7 +31,7 @@ from typing import Any
 
 from zapgate_control.adapters.sqs_events import TENANT_ATTRIBUTE, WEBHOOK_ATTRIBUTE
 from zapgate_control.observability import logger, metrics
-from zapgate_control.ports import EventPublisher, MessageStore, Redelivery, WebhookSender, WebhookStore
+from zapgate_control.ports import EventBus, EventPublisher, MessageStore, Redelivery, WebhookSender, WebhookStore
 from zapgate_control.services.live import LiveFanout
 from zapgate_core.domain.events import (
     LIVE_ONLY_EVENT_TYPES,
@@ -47,6 +49,9 @@ from zapgate_core.domain.webhooks import (
     retry_delay_s,
     signature,
 )
+
+# The fan-out copy meant for the EventBridge bus rides in the webhookId attribute (webhook ids are "wh_...").
+EVENTBRIDGE_TARGET = "eventbridge"
 
 
 class DeliveryFailed(Exception):
@@ -77,6 +82,7 @@ class Deps:
     sender: WebhookSender
     retry_base_s: float
     live: LiveFanout | None = None  # None: live updates not configured (no LIVE_ENDPOINT_URL)
+    bus: EventBus | None = None  # None: no EventBridge bus configured (EVENT_BUS_NAME)
 
 
 def subscribed(webhook: dict[str, Any], event_type: str) -> bool:
@@ -110,6 +116,15 @@ def deliver(sender: WebhookSender, webhook: dict[str, Any], envelope: dict[str, 
     metrics.add_metric(name="WebhookFailed", unit="Count", value=1)
     # Ids, never the URL (it may carry the application's own token) nor the body.
     raise DeliveryFailed(f"{failure} after {took_ms} ms (webhook {webhook['webhook_id']}, event {envelope['id']})")
+
+
+def to_bus(bus: EventBus, tenant_id: str, envelope: dict[str, Any]) -> None:
+    try:
+        bus.put(tenant_id, envelope)
+    except Exception as exc:
+        metrics.add_metric(name="EventBusFailed", unit="Count", value=1)
+        raise DeliveryFailed(f"event bus refused event {envelope['id']}: {type(exc).__name__}: {exc}"[:300]) from exc
+    metrics.add_metric(name="EventBusDelivered", unit="Count", value=1)
 
 
 def link_parent(messages: MessageStore, envelope: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +162,11 @@ def handle(deps: Deps, record: Record) -> int:
     if event_type in LIVE_ONLY_EVENT_TYPES and record.attributes.get(WEBHOOK_ATTRIBUTE):
         return 0  # never a webhook's (no fan-out makes such a copy; refuse one all the same)
     webhook_id = record.attributes.get(WEBHOOK_ATTRIBUTE)
+    if webhook_id == EVENTBRIDGE_TARGET:  # the fanned-out copy for the event bus
+        if deps.bus is None:
+            return 0  # turned off since the fan-out
+        to_bus(deps.bus, tenant_id, envelope)
+        return 1
     if webhook_id:  # a fanned-out copy for one webhook
         webhook = deps.webhooks.get(tenant_id, webhook_id)
         if webhook is None:
@@ -162,13 +182,17 @@ def handle(deps: Deps, record: Record) -> int:
     if event_type in LIVE_ONLY_EVENT_TYPES:
         return 0  # QR codes are short-lived secrets: live connections only, never webhooks
     hooks = [hook for hook in deps.webhooks.list_for_tenant(tenant_id) if subscribed(hook, event_type)]
-    if not hooks:
+    targets = [str(hook["webhook_id"]) for hook in hooks] + ([EVENTBRIDGE_TARGET] if deps.bus is not None else [])
+    if not targets:
         return 0
-    if len(hooks) == 1:
-        deliver(deps.sender, hooks[0], envelope)
+    if len(targets) == 1:
+        if hooks:
+            deliver(deps.sender, hooks[0], envelope)
+        else:
+            to_bus(deps.bus, tenant_id, envelope)  # type: ignore[arg-type]  # the one target is the bus
         return 1
-    deps.events.publish_to(tenant_id, envelope, [str(hook["webhook_id"]) for hook in hooks])
-    metrics.add_metric(name="EventsFannedOut", unit="Count", value=len(hooks))
+    deps.events.publish_to(tenant_id, envelope, targets)
+    metrics.add_metric(name="EventsFannedOut", unit="Count", value=len(targets))
     return 0
 
 
