@@ -27,6 +27,7 @@ Usage: .venv/bin/python bench/cold_start.py [--runs 7] [--warmup 1] [--explain]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -128,6 +129,91 @@ def http_api_event(method: str, path: str, query: str, headers: dict[str, str], 
     }
 
 
+def sqs_event(body: str, attributes: dict[str, str], queue_arn: str) -> dict[str, Any]:
+    """One SQS record, as Lambda's SQS poller delivers it."""
+    return {"Records": [{
+        "messageId": str(uuid.uuid4()), "receiptHandle": f"bench-{uuid.uuid4().hex}", "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1767225600000", "SenderId": ACCOUNT,
+                       "ApproximateFirstReceiveTimestamp": "1767225600000"},
+        "messageAttributes": {name: {"stringValue": value, "dataType": "String", "stringListValues": [],
+                                     "binaryListValues": []} for name, value in attributes.items()},
+        "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": REGION,
+    }]}  # fmt: skip
+
+
+def dynamodb_stream_event(new_image: dict[str, Any], table_arn: str) -> dict[str, Any]:
+    """One INSERT record of a NEW_AND_OLD_IMAGES stream, as Lambda's stream poller delivers it."""
+    return {"Records": [{
+        "eventID": uuid.uuid4().hex, "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+        "awsRegion": REGION, "eventSourceARN": f"{table_arn}/stream/2026-01-01T00:00:00.000",
+        "dynamodb": {"ApproximateCreationDateTime": 1767225600, "Keys": {"id": new_image["id"]},
+                     "NewImage": new_image, "SequenceNumber": "100000000000000000001", "SizeBytes": 200,
+                     "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    }]}  # fmt: skip
+
+
+def websocket_connect_event(headers: dict[str, str]) -> dict[str, Any]:
+    """API Gateway WebSocket $connect (a server client presenting its API key in a header)."""
+    return {
+        "headers": {"Host": f"{API_ID}.execute-api.{REGION}.amazonaws.com", **headers},
+        "multiValueHeaders": {"Host": [f"{API_ID}.execute-api.{REGION}.amazonaws.com"],
+                              **{k: [v] for k, v in headers.items()}},
+        "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "messageDirection": "IN",
+                           "connectionId": f"bench{uuid.uuid4().hex[:8]}=", "connectedAt": 1767225600000,
+                           "requestId": str(uuid.uuid4()), "apiId": API_ID, "stage": "live",
+                           "domainName": f"{API_ID}.execute-api.{REGION}.amazonaws.com",
+                           "identity": {"sourceIp": "203.0.113.7"}},
+        "isBase64Encoded": False,
+    }  # fmt: skip
+
+
+def _inbound_image() -> dict[str, Any]:
+    """A stored inbound message in DynamoDB JSON (what a stream record carries)."""
+    message_id = str(uuid.uuid4())
+    return {
+        "id": {"S": message_id}, "tenant_id": {"S": TENANT}, "instance_id": {"S": "bench-instance"},
+        "direction": {"S": "inbound"}, "state": {"S": "received"}, "body": {"S": "olá"},
+        "from": {"S": "5511988887777@s.whatsapp.net"}, "chat_id": {"S": "5511988887777@s.whatsapp.net"},
+        "wa_message_id": {"S": f"BENCH{message_id[:8]}"}, "created_at": {"S": "2026-01-01T00:00:00.000Z"},
+        "timeline_sk": {"S": f"1767225600000#{message_id}"},
+    }  # fmt: skip
+
+
+def _sources(template: dict[str, Any], logical_id: str) -> list[str]:
+    """What invokes the function: its SAM event types, or "WebSocket" when an ApiGatewayV2 integration names it."""
+    props = template["Resources"][logical_id]["Properties"]
+    kinds = [event.get("Type", "") for event in props.get("Events", {}).values()]
+    for integration in resources_of_type(template, "AWS::ApiGatewayV2::Integration").values():
+        if logical_id in repr(integration["Properties"].get("IntegrationUri")):
+            kinds.append("WebSocket")
+    return kinds
+
+
+def first_event(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    """A representative first invocation, by what invokes the function: each touches DynamoDB for real."""
+    props = template["Resources"][logical_id]["Properties"]
+    kinds = _sources(template, logical_id)
+    if "HttpApi" in kinds:
+        event = next(e for e in props["Events"].values() if e.get("Type") == "HttpApi")
+        path = event["Properties"]["Path"]
+        prefix, route_key = path.split("/{", 1)[0], f"{event['Properties'].get('Method', 'ANY')} {path}"
+        # A function added later without an entry here still gets timed: a GET on its prefix.
+        request_path, query, headers = FIRST_REQUESTS.get(prefix, (prefix, "", {}))
+        return http_api_event("GET", request_path, query, headers, route_key)
+    if "SQS" in kinds:  # the events processor: an event for a tenant (webhooks and live connections read)
+        body = json.dumps({"id": str(uuid.uuid4()), "type": "INSTANCE_STATUS", "instanceId": "bench-instance",
+                           "timestamp": "2026-01-01T00:00:00.000Z", "payload": {"status": "CONNECTED"}})
+        # Another tenant than the one LiveFunction's $connect registers: a push to the bench's (absent) live
+        # endpoint would time the connection errors, not the processor.
+        return sqs_event(body, {"tenantId": f"{TENANT}-events", "eventType": "INSTANCE_STATUS"},
+                         f"arn:aws:sqs:{REGION}:{ACCOUNT}:bench-events")
+    if "DynamoDB" in kinds:  # a stream consumer: one new inbound message
+        return dynamodb_stream_event(_inbound_image(), f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/bench")
+    if "WebSocket" in kinds:  # $connect authenticates (API key) and stores the connection
+        return websocket_connect_event({"X-API-Key": API_KEY})
+    raise ValueError(f"{logical_id}: no first event for a function invoked by {kinds or 'nothing'}")
+
+
 # The context object Lambda passes (the attributes Powertools' inject_lambda_context reads).
 _CONTEXT_CLASS = """
 class _Context:
@@ -167,7 +253,8 @@ _handler(_warm_event, _warm_context)
 _t3 = time.perf_counter()
 sys.stderr.write("\\n{mark} import=%.3f first=%.3f warm=%.3f cpu_import=%.3f cpu_first=%.3f status=%s\\n" % (
     (_t1 - _t0) * 1000, (_t2 - _t0) * 1000, (_t3 - _t2) * 1000,
-    (_c1 - _c0) * 1000, (_c2 - _c0) * 1000, _response.get("statusCode")))
+    (_c1 - _c0) * 1000, (_c2 - _c0) * 1000,
+    _response.get("statusCode", 500 if _response.get("batchItemFailures") else 200)))
 """
 
 _BASELINE_CHILD = """
@@ -226,17 +313,7 @@ def function_targets(server: MotoServer, names: LocalNames, pycache: Path) -> li
     for logical_id, resource in resources_of_type(template, "AWS::Serverless::Function").items():
         props = resource["Properties"]
         module, attr = props["Handler"].rsplit(".", 1)
-        prefix, route_key = "/", "$default"
-        for event in props.get("Events", {}).values():
-            if event.get("Type") == "HttpApi":
-                path = event["Properties"]["Path"]
-                prefix, route_key = (
-                    path.split("/{", 1)[0],
-                    f"{event['Properties'].get('Method', 'ANY')} {path}",
-                )
-        # A function added later without an entry here still gets timed: a GET on its prefix.
-        path, query, headers = FIRST_REQUESTS.get(prefix, (prefix, "", {}))
-        events = [http_api_event("GET", path, query, headers, route_key) for _ in range(2)]
+        events = [first_event(template, logical_id) for _ in range(2)]
         function_name = f"zapgate-{logical_id}"
         spec = HandlerSpec(
             module=module,

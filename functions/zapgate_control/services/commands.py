@@ -13,7 +13,7 @@ eligible set); the command then expires unacked — the instance is offline eith
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zapgate_control.adapters.dynamodb.instances import InstanceNotFound, TooManyCommands, live_lock_owner
 from zapgate_control.clock import system_clock
@@ -21,7 +21,11 @@ from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
 from zapgate_control.ports import AuditLog, InstanceStore
 from zapgate_control.services.instances import require
-from zapgate_core.contract.worker_proxy import CommandAckRequest, CommandAckResponse, PendingCommand
+
+# The public API imports this module too; the worker-proxy contract (pydantic models, ~35 ms to build at
+# a cold start) is imported only inside the worker-side functions that answer with it.
+if TYPE_CHECKING:
+    from zapgate_core.contract.worker_proxy import CommandAckRequest, CommandAckResponse, PendingCommand
 
 MAX_PENDING = 10
 COMMAND_TTL_MS = 10 * 60_000  # a command nobody ran by then is dropped, never run late
@@ -59,6 +63,8 @@ def request(
 
 def pending(instance_id: str, item: dict[str, Any], now_ms: int) -> list[PendingCommand]:
     """The unexpired commands on an instance item, oldest first."""
+    from zapgate_core.contract.worker_proxy import PendingCommand
+
     commands = item.get("commands")
     if not isinstance(commands, dict):
         return []
@@ -74,6 +80,8 @@ def pending(instance_id: str, item: dict[str, Any], now_ms: int) -> list[Pending
 
 
 def ack(instances: InstanceStore, audit: AuditLog, request: CommandAckRequest) -> CommandAckResponse:
+    from zapgate_core.contract.worker_proxy import CommandAckResponse
+
     try:
         removed = instances.remove_command(request.instance_id, request.id)
     except InstanceNotFound as exc:

@@ -7,17 +7,23 @@ only PATCH /v1/instances/{id}/groups/{jid} does.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zapgate_control.adapters.dynamodb.groups import GroupNotFound
 from zapgate_control.errors import NotFound
 from zapgate_control.observability import metrics
 from zapgate_control.ports import AuditLog, GroupStore, InstanceStore
 from zapgate_control.services.instances import invalid_cursor, require
-from zapgate_core.contract.worker_proxy import GroupsRequest, GroupsResponse
+
+# The public API imports this module too; the worker-proxy contract (pydantic models, ~35 ms to build at
+# a cold start) is imported only inside the worker-side functions that answer with it.
+if TYPE_CHECKING:
+    from zapgate_core.contract.worker_proxy import GroupsRequest, GroupsResponse
 
 
 def discovered(instances: InstanceStore, groups: GroupStore, audit: AuditLog, request: GroupsRequest) -> GroupsResponse:
+    from zapgate_core.contract.worker_proxy import GroupsResponse
+
     instance_id = request.instance_id
     if instances.get(instance_id) is None:
         raise NotFound("instance")

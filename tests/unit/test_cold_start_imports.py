@@ -1,0 +1,24 @@
+"""What each Lambda handler imports at its cold start: modules that cost tens of milliseconds and
+that a function never uses stay out (bench/cold_start.py --explain shows the costs)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def _imported_by(module: str) -> set[str]:
+    code = f"import json, sys; import {module}; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "", "AWS_DEFAULT_REGION": "eu-west-1", "POWERTOOLS_METRICS_DISABLED": "true"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+@pytest.mark.parametrize("handler", ["zapgate_public_api.handler", "zapgate_live.handler", "zapgate_events.handler"])
+def test_functions_other_than_the_worker_proxy_never_import_its_contract(handler: str) -> None:
+    # The sidecar contract's pydantic models took ~35 ms to build in the public API's cold start.
+    assert "zapgate_core.contract.worker_proxy" not in _imported_by(handler)
