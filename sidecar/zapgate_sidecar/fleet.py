@@ -38,6 +38,7 @@ class Fleet:
         self._left_target_at: dict[str, float] = {}
         self._retreat_until: dict[str, float] = {}
         self._stopping = asyncio.Event()
+        self._held_changed = asyncio.Event()  # a runtime was added: the heartbeat in flight lists old locks
         self.last_discovery_error: str | None = None
         self._renewed_at = float("-inf")
 
@@ -118,6 +119,7 @@ class Fleet:
         self.runtimes[instance_id] = runtime
         log.info("instance acquired", extra={"instance_id": instance_id, "fence": lock.fence})
         runtime.start()
+        self._held_changed.set()
 
     def _forget(self, instance_id: str, why: str) -> None:
         self.runtimes.pop(instance_id, None)
@@ -131,15 +133,43 @@ class Fleet:
         renew_s = self.settings.lock_renew_ms / 1000
         while not self._stopping.is_set():
             started = time.monotonic()
+            self._held_changed.clear()
             try:
-                handled = await self.heartbeat_once(wait_ms=int(renew_s * 1000))
+                handled = await self._heartbeat_until_held_changes(wait_ms=int(renew_s * 1000))
             except (WorkerProxyError, httpx.HTTPError, ValueError) as exc:
                 log.warning("heartbeat failed", extra={"error": str(exc)[:200]})
                 handled = False
             # Without a heartbeat (or after an error) renewals pace themselves; a long-poll already waited.
             if not handled or time.monotonic() - started < 0.05:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), renew_s if not handled else 0.05)
+                await self._pause(renew_s if not handled else 0.05)
+
+    async def _heartbeat_until_held_changes(self, wait_ms: int) -> bool:
+        """heartbeat_once, cut short when a runtime is added.
+
+        The server long-polls for work on the locks the request lists, so a message queued for an
+        instance acquired meanwhile would otherwise wait for the next renewal (up to TTL/2, 15 s).
+        """
+        beat = asyncio.ensure_future(self.heartbeat_once(wait_ms))
+        changed = asyncio.ensure_future(self._held_changed.wait())
+        try:
+            await asyncio.wait({beat, changed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            changed.cancel()
+        if beat.done():
+            return beat.result()
+        beat.cancel()  # a renewal it may have made is made again next time: one write, never a lost lock
+        with contextlib.suppress(asyncio.CancelledError):
+            await beat
+        return True
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but not past a stop or a newly added runtime (which needs a heartbeat listing it)."""
+        waits = {asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(self._held_changed.wait())}
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
     async def heartbeat_once(self, wait_ms: int) -> bool:
         """True when the server's heartbeat did the work; False when it must be done per lock."""

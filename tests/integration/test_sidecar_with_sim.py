@@ -304,3 +304,23 @@ def test_voice_note_reaches_the_network_as_one_and_audio_files_do_not(
         assert all(m["type"] == "audio" and m["media_sha256"] == hashlib.sha256(ogg).hexdigest() for m in sent)
     finally:
         sidecar.stop()
+
+
+def test_a_message_sent_right_after_pairing_goes_out_without_waiting_for_a_renewal(
+        stack: tuple[Any, Any, Path], aws_env: dict[str, str]) -> None:
+    """The heartbeat long-polls for work on the locks it lists: a newly acquired instance must get a
+    heartbeat of its own at once, not at the next renewal (TTL/2 = 15 s with seed 000's 30 s TTL)."""
+    from zapgate_public_api.app import app as public_app
+
+    edge, sim, tmp = stack
+    instance = make_instance(aws_env)
+    sidecar = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-a", INSTANCE_LOCK_TTL_MS="30000")).start()
+    try:
+        _connect(sim, _instances(aws_env), instance["id"])
+        public = TestClient(public_app, headers={"X-API-Key": API_KEY})
+        sent = public.post(f"/v1/instances/{instance['id']}/messages", json={"to": "5511988887777", "body": "oi"})
+        assert sent.status_code == 202
+        wait_until(lambda: httpx.get(f"{sim.url}/sim/instances/{instance['id']}/sent").json(), 5,
+                   "sent within 5 s of pairing (a renewal is 15 s away)")
+    finally:
+        sidecar.stop()
