@@ -48,6 +48,8 @@ MAX_INBOUND_WRITES = 2
 READS = {"GetItem", "Query", "BatchGetItem", "TransactGetItems"}
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 SCANS = {"Scan"}
+# SQS on the request path (events): message events left it for the outbox (MessagesTable's stream).
+SQS_SENDS = {"SendMessage", "SendMessageBatch"}
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Tally:
     reads: int = 0
     writes: int = 0
     scans: int = 0
+    sqs: int = 0  # SQS sends made by the request itself
 
     def per(self, value: int) -> float:
         return value / self.samples if self.samples else 0.0
@@ -91,6 +94,8 @@ class DynamoCounter:
             tally.reads += 1
         elif name in SCANS:
             tally.scans += 1
+        elif name in SQS_SENDS:
+            tally.sqs += 1
 
     @contextmanager
     def stage(self, name: str, samples: int = 1) -> Iterator[None]:
@@ -316,18 +321,19 @@ def _verdict(ok: bool) -> str:
 
 def _row(name: str, tally: Tally) -> tuple[str, ...]:
     return (name, _num(tally.per(tally.reads)), _num(tally.per(tally.writes)), _num(tally.per(tally.scans)),
-            _ops(tally))  # fmt: skip
+            _num(tally.per(tally.sqs)), _ops(tally))  # fmt: skip
 
 
 def _add(total: Tally, tally: Tally) -> None:
     total.reads += tally.reads
     total.writes += tally.writes
     total.scans += tally.scans
+    total.sqs += tally.sqs
     total.operations.update(tally.operations)
 
 
 def report(counter: DynamoCounter, messages: int, use_api: bool, heartbeat: bool) -> None:
-    header = ("scenario / stage", "reads", "writes", "scans", "operations")
+    header = ("scenario / stage", "reads", "writes", "scans", "sqs", "operations")
     # Outbound scenarios get a total per lifecycle (send -> poll -> mark handle the same messages
     # in turn) and, when the sidecar heartbeat exists, a second total that includes its wake-up.
     lifecycle: dict[str, Tally] = {}
@@ -350,9 +356,10 @@ def report(counter: DynamoCounter, messages: int, use_api: bool, heartbeat: bool
             if heartbeat:
                 ordered.append(_row(f"{scenario}/TOTAL incl. heartbeat wake-up", with_wake[scenario]))
     widths = [max(len(r[i]) for r in [header, *ordered]) for i in range(len(header))]
-    aligns = ["<", ">", ">", ">", "<"]
+    aligns = ["<", ">", ">", ">", ">", "<"]
     line = "  ".join(f"{{:{a}{w}}}" for a, w in zip(aligns, widths, strict=True))
-    print(f"\nDynamoDB requests per message ({messages} messages per stage; heartbeat/ rows: per call)\n")
+    print(f"\nDynamoDB requests per message ({messages} messages per stage; heartbeat/ rows: per call)")
+    print("sqs = SQS sends made on the request path (events); message events are published off it by the outbox\n")
     for row in [header, tuple("-" * w for w in widths), *ordered]:
         print(line.format(*row).rstrip())
     if not use_api:
@@ -397,6 +404,7 @@ def main() -> int:
         counter = DynamoCounter()
         # The apps reach DynamoDB only through this cached client, so one hook sees every call.
         dynamodb.meta.events.register("before-call.dynamodb", counter)
+        client("sqs").meta.events.register("before-call.sqs", counter)  # events published by the request itself
         use_api = public_send_available()
         heartbeat = worker_route_available(HEARTBEAT_ROUTE)
         outbound(env, counter, args.messages, use_api, heartbeat)

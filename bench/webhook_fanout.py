@@ -8,7 +8,8 @@ processor), which verifies every signature with the webhook's secret, counts, an
 arrival time (time.time()) of each X-Zapgate-Event-Id.
 
 Throughput: --events inbound messages are posted to /worker-proxy/inbound, so the envelopes are
-built by the real code (zapgate_core.domain.events.inbound_event) and land on EventsQueue; they
+built by the real code (zapgate_core.domain.events.inbound_event, from MessagesTable's stream by
+the events outbox, polled by zapgate_devstack.stream_worker) and land on EventsQueue; they
 are taken off the queue and replayed as SQS events of 1 or 10 records (the shape the Lambda
 poller hands over, zapgate_devstack.events_worker.sqs_event). Only handler() is timed: SQS
 receive and delete are the Lambda service's work, not the function's. With 3 webhooks the
@@ -16,8 +17,10 @@ handler fans each event out as 3 copies on EventsQueue; those are received (batc
 configured) and handed to the handler too, and that second pass is timed as well, so the rate
 covers every invocation it takes to deliver each event to all 3 webhooks.
 
-Latency: one at a time, POST /worker-proxy/inbound (TestClient) → moto SQS → receive_message
-in a tight loop (WaitTimeSeconds=0) → handler → receiver's arrival timestamp. 1 webhook.
+Latency: one at a time, POST /worker-proxy/inbound (TestClient) → the outbox (the stream poller
+in a background thread, every 150 ms as in make run, then the publisher's SendMessageBatch) →
+receive_message in a tight loop (WaitTimeSeconds=0) → handler → receiver's arrival timestamp.
+1 webhook.
 
 Usage: .venv/bin/python bench/webhook_fanout.py [--events 100] [--reps 3] [--latency 150]
 """
@@ -136,6 +139,13 @@ def main() -> int:
         from zapgate_worker_proxy.app import app as worker_app
 
         events_handler.deps.cache_clear()
+        from zapgate_devstack.stream_worker import StreamWorker
+        from zapgate_devstack.template import load_template, stream_sources
+
+        # The events outbox (MessagesTable's stream → EventsPublisherFunction → EventsQueue), polled as
+        # make run polls it: message events no longer leave on the inbound request.
+        (source,) = [s for s in stream_sources(load_template()) if s.function == "EventsPublisherFunction"]
+        outbox = StreamWorker(client("dynamodb"), client("dynamodbstreams"), env["MESSAGES_TABLE"], source)
         put_api_key(env["API_KEYS_TABLE"], API_KEY, TENANT, "bench")
         public = TestClient(public_app, headers={"X-API-Key": API_KEY})
         worker = TestClient(worker_app, headers={"Authorization": f"Bearer {WORKER_SECRET}"})
@@ -218,6 +228,8 @@ def main() -> int:
             answer = worker.post("/worker-proxy/inbound", json=inbound_body(instance_id, n, "TP"))
             if answer.status_code != 200:
                 raise RuntimeError(f"inbound: HTTP {answer.status_code} {answer.text[:300]}")
+        if outbox.drain(max_polls=args.events + 5).failed:
+            raise RuntimeError("the outbox failed to publish")
         originals: list[dict[str, Any]] = []
         while batch := receive(10):
             originals.extend(batch)
@@ -264,6 +276,7 @@ def main() -> int:
         # Latency, 1 webhook: inbound POST → webhook arrival, one message at a time.
         stages: dict[str, list[float]] = {k: [] for k in ("post", "queue", "to_receiver", "total", "handler")}
         pending: list[tuple[str, float, float, float, float]] = []
+        outbox.start()  # in the background, every POLL_INTERVAL_S, as make run runs it
         for n in range(args.latency):
             t0 = time.time()
             answer = worker.post("/worker-proxy/inbound", json=inbound_body(instance_id, n, "LAT"))
@@ -279,6 +292,7 @@ def main() -> int:
             if len(messages) != 1:
                 raise RuntimeError(f"expected one event, got {len(messages)}")
             pending.append((json.loads(messages[0]["Body"])["id"], t0, t1, t2, t3))
+        outbox.stop()
         arrived = stats()["arrived"]
         for event_id, t0, t1, t2, t3 in pending:
             at = arrived[f"0/{event_id}"]
@@ -332,8 +346,8 @@ def main() -> int:
     print(f"\nLatency inbound → webhook, 1 webhook, {args.latency} messages one at a time (ms)")
     print(f"{'stage':<58} {'p50':>7} {'p99':>7}")
     print(f"{'-' * 58} {'-' * 7} {'-' * 7}")
-    for key, label in (("post", "POST /worker-proxy/inbound (DynamoDB write + SendMessage)"),
-                       ("queue", "SQS: first receive_message that returns it"),
+    for key, label in (("post", "POST /worker-proxy/inbound (DynamoDB write)"),
+                       ("queue", "stream poll (150 ms) + outbox publish → first receive"),
                        ("to_receiver", "handler start → receiver arrival"),
                        ("handler", "handler() total (incl. receiver's answer)"),
                        ("total", "TOTAL inbound POST start → receiver arrival")):

@@ -119,6 +119,12 @@ class EventPublisher(Protocol):
     def publish_to(self, tenant_id: str, event: dict[str, Any], webhook_ids: Sequence[str]) -> int: ...
 
 
+class OutboxPublisher(Protocol):
+    """The outbox's side of the events queue: publish, and say which event ids were not taken."""
+
+    def publish_reporting(self, tenant_id: str, events: Sequence[dict[str, Any]]) -> list[str]: ...
+
+
 class EventBus(Protocol):
     """Optional second destination of events (EventBridge); raises when the event was not taken."""
 

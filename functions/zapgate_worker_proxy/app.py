@@ -113,29 +113,29 @@ def queued_messages(
     limit: int = Query(default=10, ge=1, le=50),
     stores: Stores = Depends(get_stores),
 ) -> QueuedMessages:
-    return outbound.claim(stores.messages, stores.claim_policy, instance_id, limit, events=stores.events)
+    return outbound.claim(stores.messages, stores.claim_policy, instance_id, limit)
 
 
 @router.post("/mark-sent", response_model=MarkResponse)
 def mark_sent(request: MarkSentRequest, stores: Stores = Depends(get_stores)) -> MarkResponse:
-    return outbound.mark_sent(stores.messages, request, events=stores.events)
+    return outbound.mark_sent(stores.messages, request)
 
 
 @router.post("/mark-failed", response_model=MarkResponse)
 def mark_failed(request: MarkFailedRequest, stores: Stores = Depends(get_stores)) -> MarkResponse:
-    return outbound.mark_failed(stores.messages, request, events=stores.events)
+    return outbound.mark_failed(stores.messages, request)
 
 
 @router.post("/receipts", response_model=ReceiptsResponse)
 def receipts(request: ReceiptsRequest, stores: Stores = Depends(get_stores)) -> ReceiptsResponse:
     """zapgate extension: sent → delivered → read as WhatsApp's receipts arrive."""
-    return outbound.apply_receipts(stores.messages, request, events=stores.events)
+    return outbound.apply_receipts(stores.messages, request)
 
 
 @router.post("/inbound", response_model=InboundResponse, response_model_exclude_none=True)
 def inbound_message(request: InboundMessage, stores: Stores = Depends(get_stores)) -> InboundResponse:
     return inbound.accept(
-        stores.instances, stores.messages, stores.contacts, request, events=stores.events, groups=stores.groups
+        stores.instances, stores.messages, stores.contacts, request, groups=stores.groups
     )
 
 

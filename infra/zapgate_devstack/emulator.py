@@ -89,6 +89,8 @@ def _create_table(client: Any, name: str, props: dict[str, Any]) -> None:
     }
     if props.get("GlobalSecondaryIndexes"):
         request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if props.get("StreamSpecification"):  # the events outbox reads MessagesTable's stream (stream_worker.py)
+        request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     client.create_table(**request)
     ttl = props.get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled"):

@@ -2,12 +2,14 @@
 
 moto emulates DynamoDB/S3/SQS/Secrets Manager with the resources template.yaml declares, the
 gateway serves both Lambda apps on one port as the HTTP API would, a thread plays Lambda's SQS
-poller for the events processor (events_worker.py), and SIDECARS sidecar processes point at it.
+poller for the events processor (events_worker.py), another Lambda's DynamoDB stream poller for the
+events outbox (stream_worker.py), and SIDECARS sidecar processes point at it.
 Settings come from the environment:
 
     ZAPGATE_PORT (8000; 0 = any free port)   ZAPGATE_AWS_PORT (0 = any free port)
     SIDECARS (0)   WORKER_SECRET, ZAPGATE_API_KEY (generated when unset)
     ZAPGATE_SIDECAR_BASE_PORT (3000: sidecar i listens on base + i)
+    ZAPGATE_PARAMETER_OVERRIDES ("WebhookRetryBaseSeconds=0 ...": template parameters, as sam deploy's)
 
 Sidecars get the environment `make run` was given (so e.g. ZAPGATE_TRANSPORT reaches them)
 plus EDGE_BASE_URL, WORKER_SECRET and PORT; never the functions' settings or moto's endpoint.
@@ -36,7 +38,9 @@ from zapgate_devstack import live_gateway
 from zapgate_devstack.emulator import LOCAL_CREDENTIALS, REGION, MotoServer, create_template_resources
 from zapgate_devstack.events_worker import EventsWorker, register_hint
 from zapgate_devstack.events_worker import start_for as start_events_worker
-from zapgate_devstack.template import LocalNames
+from zapgate_devstack.stream_worker import StreamWorker
+from zapgate_devstack.stream_worker import start_for as start_stream_workers
+from zapgate_devstack.template import LocalNames, load_template, parameter_overrides
 
 READY_LINE = "zapgate local stack ready"
 # Each sidecar's auth and media folders (the /data volume of seed 000), kept between runs.
@@ -366,8 +370,14 @@ def main() -> int:
     # Until the event loop takes over, SIGTERM behaves like Ctrl-C, so setup is unwound cleanly too.
     signal.signal(signal.SIGTERM, _interrupt)
     settings = Settings.from_env(os.environ)
+    try:
+        overrides = parameter_overrides(os.environ.get("ZAPGATE_PARAMETER_OVERRIDES", ""), load_template())
+    except ValueError as exc:
+        print(f"ZAPGATE_PARAMETER_OVERRIDES: {exc}", file=sys.stderr, flush=True)
+        return 2
     moto: MotoServer | None = None
     events: EventsWorker | None = None
+    streams: list[StreamWorker] = []
     try:
         sock = bind_gateway_socket(settings.port)
     except OSError as exc:
@@ -378,6 +388,7 @@ def main() -> int:
         moto_endpoint = moto.endpoint
         apply_local_aws_environment(moto_endpoint)
         names = create_template_resources(moto, secrets={"WorkerSecret": settings.worker_secret})
+        names.parameters.update(overrides)  # before any function's environment is resolved
         origin = f"{HOST}:{sock.getsockname()[1]}"
         names.gateway_origin = origin  # LIVE_URL and LIVE_ENDPOINT_URL point at this gateway
 
@@ -387,6 +398,7 @@ def main() -> int:
         live_url = next(iter(live_gateway.live_urls(origin)), None)
         seed_api_key(names, settings.api_key)
         events = start_events_worker(moto, names)  # Lambda's SQS poller for the events processor
+        streams = start_stream_workers(moto, names)  # Lambda's stream poller for the events outbox
 
         def on_ready(port: int) -> list[subprocess.Popen[bytes]]:
             base_url = f"http://{HOST}:{port}"
@@ -417,6 +429,8 @@ def main() -> int:
         return 0
     finally:
         sock.close()
+        for worker in streams:
+            worker.stop()
         if events is not None:
             events.stop()
         if moto is not None:

@@ -123,6 +123,43 @@ def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def parameter_overrides(text: str, template: dict[str, Any]) -> dict[str, str]:
+    """`Name=Value Other="with spaces"`, as `sam deploy --parameter-overrides` takes them, → {name: value}.
+
+    Refused (ValueError) like CloudFormation would: a name the template does not declare, a value
+    outside AllowedValues, a Number that is not one or is outside MinValue/MaxValue.
+    """
+    import shlex
+
+    declared = template.get("Parameters", {})
+    try:
+        items = shlex.split(text)
+    except ValueError as exc:
+        raise ValueError(f"cannot parse {text!r}: {exc}") from None
+    overrides: dict[str, str] = {}
+    for item in items:
+        name, equals, value = item.partition("=")
+        if not equals or not name:
+            raise ValueError(f"{item!r} is not Name=Value")
+        spec = declared.get(name)
+        if spec is None:
+            raise ValueError(f"{name} is not a parameter of template.yaml")
+        allowed = spec.get("AllowedValues")
+        if allowed is not None and value not in [str(a) for a in allowed]:
+            raise ValueError(f"{name}={value!r} is not one of {allowed}")
+        if spec.get("Type") == "Number":
+            try:
+                number = float(value)
+            except ValueError:
+                raise ValueError(f"{name}={value!r} is not a number") from None
+            if ("MinValue" in spec and number < float(spec["MinValue"])) or (
+                "MaxValue" in spec and number > float(spec["MaxValue"])
+            ):
+                raise ValueError(f"{name}={value} is outside [{spec.get('MinValue')}, {spec.get('MaxValue')}]")
+        overrides[name] = value
+    return overrides
+
+
 def function_environment(template: dict[str, Any], logical_id: str, names: LocalNames) -> dict[str, str]:
     """Globals' variables overlaid with the function's own, every intrinsic resolved."""
     global_vars = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
@@ -144,3 +181,47 @@ def http_routes(template: dict[str, Any]) -> list[tuple[str, str]]:
             prefix = path.split("/{", 1)[0]
             routes.append((prefix, props["Handler"]))
     return routes
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    """A function's `Type: DynamoDB` event: the table whose stream invokes it and the mapping's settings."""
+
+    function: str  # logical id
+    handler: str
+    table: str  # logical id of the table (Stream: !GetAtt <Table>.StreamArn)
+    starting_position: str
+    batch_size: int
+    filters: tuple[dict[str, Any], ...]  # FilterCriteria patterns, parsed; empty = every record
+    maximum_retry_attempts: int  # -1 = until the record expires
+    on_failure: str | None  # logical id of the OnFailure SQS destination
+
+
+def stream_sources(template: dict[str, Any]) -> list[StreamSource]:
+    import json
+
+    sources = []
+    for logical_id, resource in resources_of_type(template, "AWS::Serverless::Function").items():
+        props = resource["Properties"]
+        for event in props.get("Events", {}).values():
+            if event.get("Type") != "DynamoDB":
+                continue
+            spec = event["Properties"]
+            stream = spec["Stream"]
+            if not (isinstance(stream, dict) and stream.get("Fn::GetAtt", [None, None])[1:] == ["StreamArn"]):
+                raise ValueError(f"{logical_id}: Stream {stream!r} is not resolvable locally (use !GetAtt T.StreamArn)")
+            destination = ((spec.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+            patterns = (spec.get("FilterCriteria") or {}).get("Filters", [])
+            sources.append(
+                StreamSource(
+                    function=logical_id,
+                    handler=props["Handler"],
+                    table=str(stream["Fn::GetAtt"][0]),
+                    starting_position=str(spec.get("StartingPosition", "LATEST")),
+                    batch_size=int(spec.get("BatchSize", 100)),
+                    filters=tuple(json.loads(f["Pattern"]) for f in patterns),
+                    maximum_retry_attempts=int(spec.get("MaximumRetryAttempts", -1)),
+                    on_failure=str(destination["Fn::GetAtt"][0]) if isinstance(destination, dict) else None,
+                )
+            )
+    return sources

@@ -1,9 +1,11 @@
-"""Events to applications against moto: emission by the worker-proxy, the webhooks API, the processor
-delivering signed POSTs to a real local receiver, backoff, the dead-letter queue and redrive.
+"""Events to applications against moto: emission (instance events by the worker-proxy, message events
+by the outbox on MessagesTable's stream), the webhooks API, the processor delivering signed POSTs to a
+real local receiver, backoff, the dead-letter queue and redrive.
 
-The processor runs as Lambda would run it: the real handler, fed SQS events by the devstack's
-poller (zapgate_devstack.events_worker) from the template's EventsQueue, whose RedrivePolicy moto
-applies. Nothing of the code under test is replaced.
+The processor and the outbox run as Lambda would run them: the real handlers, fed SQS events by the
+devstack's poller (zapgate_devstack.events_worker) from the template's EventsQueue, whose
+RedrivePolicy moto applies, and stream records by its stream poller (zapgate_devstack.stream_worker)
+with the template's filters. Nothing of the code under test is replaced.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import API_KEY, OTHER_API_KEY
 from tests.integration.background import BackgroundApp
+from tests.integration.outbox import publish
 from tests.integration.worker_client import enqueue, make_instance, worker_client
 from zapgate_devstack.events_worker import EventsWorker, sqs_event
 from zapgate_devstack.webhook_receiver import Receiver
@@ -105,6 +108,7 @@ def _webhook(url: str, receiver: Receiver | None = None, key: str = API_KEY, **b
 
 
 def _worker(env: dict[str, str]) -> EventsWorker:
+    publish(env)  # the outbox first: message events reach the queue from MessagesTable's stream
     return EventsWorker(_sqs(), env["EVENTS_QUEUE_URL"])
 
 
@@ -134,8 +138,10 @@ def test_a_new_inbound_message_puts_its_envelope_on_the_queue_once(env: dict[str
     finally:
         client("dynamodb").meta.events.unregister("before-call.dynamodb", count)
     assert response.status_code == 200
-    assert writes == ["PutItem"]  # the SQS send is no DynamoDB write; still one write per inbound
+    assert writes == ["PutItem"]  # still one write per inbound: the stream is the outbox
+    assert _take(env["EVENTS_QUEUE_URL"]) == []  # nothing published on the request path
 
+    publish(env)
     (envelope, attributes), = _take(env["EVENTS_QUEUE_URL"])
     stored = DynamoMessageStore(env["MESSAGES_TABLE"]).get(response.json()["id"])
     assert envelope == inbound_event(stored)
@@ -147,7 +153,8 @@ def test_a_new_inbound_message_puts_its_envelope_on_the_queue_once(env: dict[str
 
     again = worker_client().post("/worker-proxy/inbound", json=_inbound(instance["id"], "W1", body="retry"))
     assert again.json()["duplicate"] is True
-    assert _take(env["EVENTS_QUEUE_URL"]) == []  # a duplicate reports nothing
+    publish(env)
+    assert _take(env["EVENTS_QUEUE_URL"]) == []  # a duplicate writes nothing, so reports nothing
 
 
 def test_status_changes_and_message_moves_are_reported_once_each(env: dict[str, str]) -> None:
@@ -172,6 +179,7 @@ def test_status_changes_and_message_moves_are_reported_once_each(env: dict[str, 
                                                            {"wa_message_id": "WA9", "kind": "delivered"}]}
     assert worker.post("/worker-proxy/receipts", json=receipts).json() == {"updated": 1}
 
+    publish(env)
     queued = [envelope for envelope, _ in _take(env["EVENTS_QUEUE_URL"])]
     # A new QR is the live-only INSTANCE_QR (the processor pushes it to live connections, never to
     # webhooks: test_live_updates.py): one per new QR, the repeated report of the same QR adds none.
@@ -197,7 +205,6 @@ def test_status_changes_and_message_moves_are_reported_once_each(env: dict[str, 
 def test_a_message_failed_for_expired_leases_is_reported_as_failed(env: dict[str, str]) -> None:
     from tests.integration.test_worker_proxy_locks import FakeClock
     from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
-    from zapgate_control.adapters.sqs_events import SqsEventPublisher
     from zapgate_control.services import outbound
     from zapgate_core.domain.outbound import ClaimPolicy
 
@@ -205,11 +212,12 @@ def test_a_message_failed_for_expired_leases_is_reported_as_failed(env: dict[str
     store, policy = DynamoMessageStore(env["MESSAGES_TABLE"], clock=clock), ClaimPolicy(lease_ms=1_000, max_claims=1)
     instance = make_instance(env)
     message = enqueue(env, instance["id"])
-    publisher = SqsEventPublisher(env["EVENTS_QUEUE_URL"])
-    assert len(outbound.claim(store, policy, instance["id"], 10, events=publisher).messages) == 1
+    assert len(outbound.claim(store, policy, instance["id"], 10).messages) == 1
+    publish(env)
     assert _take(env["EVENTS_QUEUE_URL"]) == []  # a claim is no status change
     clock.now += 1_001
-    assert outbound.claim(store, policy, instance["id"], 10, events=publisher).messages == []
+    assert outbound.claim(store, policy, instance["id"], 10).messages == []
+    publish(env)
     ((event, attributes),) = _take(env["EVENTS_QUEUE_URL"])
     assert event["type"] == "MESSAGE_STATUS" and attributes["tenantId"] == "tenant-a"
     assert event["payload"]["message"]["id"] == message["id"]
@@ -226,8 +234,10 @@ def test_publishing_never_fails_the_write_it_reports(
     settings.get_settings.cache_clear()
     wiring.get_stores.cache_clear()
     instance = make_instance(env)
-    response = worker_client().post("/worker-proxy/inbound", json=_inbound(instance["id"], "P1"))
-    assert response.status_code == 200 and response.json()["duplicate"] is False
+    # Instance events are the ones still published on the request path (message events: the outbox).
+    response = worker_client().post("/worker-proxy/update-status",
+                                    json={"instanceId": instance["id"], "status": "CONNECTING"})
+    assert response.status_code == 200
     assert _take(env["EVENTS_QUEUE_URL"]) == []
     settings.get_settings.cache_clear()
     wiring.get_stores.cache_clear()
@@ -347,6 +357,7 @@ def test_a_failing_webhook_fails_only_its_record_and_pushes_it_back(
     instance = make_instance(env)
     worker_client().post("/worker-proxy/inbound", json=_inbound(instance["id"], "F1"))
     worker_client().post("/worker-proxy/inbound", json=_inbound(instance["id"], "F2", body="second"))
+    publish(env)
 
     delays: list[int] = []
     deps = handler.deps()

@@ -46,7 +46,8 @@ def test_a_batch_of_ten_worst_case_posts_fits_in_the_processor_timeout() -> None
 
 
 def test_the_processor_reads_the_queue_in_batches_with_partial_failures(expanded: dict[str, Any]) -> None:
-    (mapping,) = resources_of_type(expanded, "AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = [m for m in resources_of_type(expanded, "AWS::Lambda::EventSourceMapping").values()
+                  if m["Properties"]["FunctionName"] == {"Ref": "EventsProcessorFunction"}]
     props = mapping["Properties"]
     assert props["EventSourceArn"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
     assert props["BatchSize"] == 10
@@ -126,3 +127,24 @@ def test_every_function_gets_the_queue_and_the_webhooks_table() -> None:
 
     default = Settings.__dataclass_fields__["webhook_retry_base_seconds"].default
     assert load_template()["Parameters"]["WebhookRetryBaseSeconds"]["Default"] == default
+
+
+def test_the_outbox_reads_the_messages_stream_and_may_only_publish(expanded: dict[str, Any]) -> None:
+    table = _resource("MessagesTable")
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}  # OldImage: was it a move?
+    (mapping,) = [m["Properties"] for m in resources_of_type(expanded, "AWS::Lambda::EventSourceMapping").values()
+                  if m["Properties"]["FunctionName"] == {"Ref": "EventsPublisherFunction"}]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["MessagesTable", "StreamArn"]}
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"  # LATEST would skip what is written while it is created
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and mapping["BisectBatchOnFunctionError"]
+    # Bounded retries, given up while the records are still in the stream (24 h) to be replayed.
+    assert mapping["MaximumRetryAttempts"] > 0 and 0 < mapping["MaximumRecordAgeInSeconds"] <= 12 * 3600
+    assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": ["OutboxFailuresQueue",
+                                                                                        "Arn"]}}}
+    assert len(mapping["FilterCriteria"]["Filters"]) == 2  # evaluated on records in tests/unit/test_outbox.py
+    publisher = _statements(_resource("EventsPublisherFunction"))
+    granted = {(action, str(rule["Resource"])) for rule in publisher for action in _actions(rule)}
+    assert granted == {("sqs:SendMessage", "{'Fn::GetAtt': ['EventsQueue', 'Arn']}"),
+                       ("sqs:SendMessage", "{'Fn::GetAtt': ['OutboxFailuresQueue', 'Arn']}")}
+    failures = _resource("OutboxFailuresQueue")
+    assert failures["MessageRetentionPeriod"] == 14 * 86_400 and failures["SqsManagedSseEnabled"] is True

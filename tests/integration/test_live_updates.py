@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import API_KEY, OTHER_API_KEY
 from tests.integration.background import BackgroundApp
+from tests.integration.outbox import publish
 from tests.integration.worker_client import make_instance, worker_client
 from zapgate_devstack.events_worker import EventsWorker, LambdaContext, sqs_event
 from zapgate_devstack.webhook_receiver import Receiver
@@ -127,6 +128,7 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
 def _drain(env: dict[str, str]) -> None:
     from zapgate_control.aws import client
 
+    publish(env)  # the events outbox: message events reach the queue from MessagesTable's stream
     result = EventsWorker(client("sqs"), env["EVENTS_QUEUE_URL"]).drain()
     assert result.failed == 0 and not result.crashed
 
@@ -283,6 +285,7 @@ def test_a_retried_record_is_not_pushed_again_and_connections_are_read_once_per_
     assert _connect(connection_id, headers={"X-API-Key": API_KEY}) == 200
     for n in range(3):
         worker_client().post("/worker-proxy/inbound", json=_inbound(instance, f"B{n}"))
+    publish(env)
     queue = env["EVENTS_QUEUE_URL"]
     messages = client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
                                              AttributeNames=["All"])["Messages"]

@@ -33,7 +33,8 @@ CODE_ROOTS = {"functions": ROOT / "functions", "sidecar": ROOT / "sidecar"}
 # Calls that emit a metric by name: Powertools' add_metric (functions) and the sidecar telemetry helpers.
 EMITTING_CALLS = {"add_metric", "incr", "gauge"}
 OPTIONAL_PARAMETERS = ("EventsProcessorFunctionName", "EventsProcessorLogGroupName", "EventsQueueName",
-                       "EventsDeadLetterQueueName", "SidecarClusterName", "SidecarServiceName", "SidecarLogGroupName",
+                       "EventsDeadLetterQueueName", "EventsPublisherFunctionName", "OutboxFailuresQueueName",
+                       "SidecarClusterName", "SidecarServiceName", "SidecarLogGroupName",
                        "AlarmEmail")
 
 
@@ -294,8 +295,10 @@ def test_every_alarm_notifies_the_topic_and_shows_on_the_dashboard() -> None:
 
 
 def test_optional_alarms_exist_only_with_their_resources() -> None:
-    assert {"DeadLetterQueueAlarm", "EventsProcessorErrorsAlarm"}.isdisjoint(_alarms(SCENARIOS["required-only"]))
-    assert {"DeadLetterQueueAlarm", "EventsProcessorErrorsAlarm"} <= set(_alarms(SCENARIOS["everything"]))
+    optional = {"DeadLetterQueueAlarm", "EventsProcessorErrorsAlarm", "EventsPublisherErrorsAlarm",
+                "EventsPublisherIteratorAgeAlarm", "EventsPublisherFailuresAlarm"}
+    assert optional.isdisjoint(_alarms(SCENARIOS["required-only"]))
+    assert optional <= set(_alarms(SCENARIOS["everything"]))
 
 
 def test_runbook_has_a_section_per_alarm() -> None:

@@ -76,11 +76,13 @@ def expanded() -> dict[str, Any]:
 
 def test_sam_expands_every_function(expanded: dict[str, Any]) -> None:
     lambdas = resources_of_type(expanded, "AWS::Lambda::Function")
-    assert set(lambdas) == {"WorkerProxyFunction", "PublicApiFunction", "EventsProcessorFunction", "LiveFunction"}
+    assert set(lambdas) == {"WorkerProxyFunction", "PublicApiFunction", "EventsProcessorFunction", "LiveFunction",
+                            "EventsPublisherFunction"}
     assert {props["Properties"]["Handler"] for props in lambdas.values()} == {
         "zapgate_worker_proxy.handler.handler",
         "zapgate_public_api.handler.handler",
         "zapgate_events.handler.handler",
+        "zapgate_outbox.handler.handler",
         "zapgate_live.handler.handler",
     }
     for function in lambdas.values():

@@ -4,9 +4,11 @@ The tenant is a message attribute, not part of the envelope applications receive
 type rides along so the queue can be inspected (and filtered) without parsing bodies, and
 `webhookId` names the one webhook a fanned-out copy is for.
 
-Publishing happens after the DynamoDB write it reports and must not undo it: a failure is
-logged and counted (EventsPublishFailed) and the request still succeeds. botocore's standard
-retries have already been spent by then; the gap this leaves is documented in docs/events.md.
+Instance events are published after the DynamoDB write they report and must not undo it: a
+failure is logged and counted (EventsPublishFailed) and the request still succeeds (botocore's
+standard retries have been spent by then; docs/events.md). Message events come from the outbox
+(MessagesTable's stream), which asks for the ids SQS refused (`publish_reporting`) and fails those
+stream records so Lambda retries them: nothing is lost there.
 """
 
 from __future__ import annotations
@@ -59,13 +61,27 @@ class SqsEventPublisher:
         """Send every event; returns how many SQS accepted. Never raises (see module docstring)."""
         return self._send([(event, message_attributes(tenant_id, event["type"])) for event in events])
 
+    def publish_reporting(self, tenant_id: str, events: Sequence[dict[str, Any]]) -> list[str]:
+        """Send every event; returns the ids of those SQS did not take (logged and counted). Never raises."""
+        refused: list[str] = []
+        entries = [(event, message_attributes(tenant_id, event["type"])) for event in events]
+        if not self.queue_url:
+            return [event["id"] for event in events]  # nowhere to put them: none was taken
+        self._send(entries, refused=refused)
+        return refused
+
     def publish_to(self, tenant_id: str, event: dict[str, Any], webhook_ids: Sequence[str]) -> int:
         """One copy of `event` per webhook, each retried on its own. Raises if any copy was refused,
         because the caller (the processor) must then fail its record rather than lose a copy."""
         entries = [(event, message_attributes(tenant_id, event["type"], hook)) for hook in webhook_ids]
         return self._send(entries, swallow=False)
 
-    def _send(self, entries: list[tuple[dict[str, Any], dict[str, Any]]], swallow: bool = True) -> int:
+    def _send(
+        self,
+        entries: list[tuple[dict[str, Any], dict[str, Any]]],
+        swallow: bool = True,
+        refused: list[str] | None = None,
+    ) -> int:
         if not self.queue_url or not entries:
             return 0
         sent = 0
@@ -79,14 +95,20 @@ class SqsEventPublisher:
             except Exception as exc:
                 if not swallow:
                     raise
-                self._failed(len(chunk), type(exc).__name__, [event["id"] for event, _, _ in chunk])
+                ids = [event["id"] for event, _, _ in chunk]
+                self._failed(len(chunk), type(exc).__name__, ids)
+                if refused is not None:
+                    refused.extend(ids)
                 continue
             failed = response.get("Failed") or []
             sent += len(chunk) - len(failed)
             if failed:
                 if not swallow:
                     raise RuntimeError(f"SQS refused {len(failed)} event copies: {failed[0].get('Code')}")
-                self._failed(len(failed), str(failed[0].get("Code")), [chunk[int(f["Id"])][0]["id"] for f in failed])
+                ids = [chunk[int(f["Id"])][0]["id"] for f in failed]
+                self._failed(len(failed), str(failed[0].get("Code")), ids)
+                if refused is not None:
+                    refused.extend(ids)
         if sent:
             metrics.add_metric(name="EventsPublished", unit="Count", value=sent)
         return sent

@@ -1,33 +1,23 @@
-"""Events the worker-proxy reports after its writes: what changed → envelope → EventsQueue.
+"""Instance events the worker-proxy reports after its write: what changed → envelope → EventsQueue.
 
-Called only once a write has really changed something (a new inbound message, a status that is
-not the one stored before, a message that moved), so a sidecar's retry reports nothing twice.
-None of this touches DynamoDB: the envelopes come from the items the writes already returned.
+Only INSTANCE_STATUS / INSTANCE_QR are published on the request path, once `/update-status` has
+really changed something, so a sidecar's retry reports nothing twice. Message events (MESSAGE_INBOUND,
+MESSAGE_STATUS) go through the outbox instead: MessagesTable's stream → EventsPublisherFunction
+(services/outbox.py). The Instances table is written on every lock renewal, so a stream there would
+invoke a function constantly for nothing; and an instance event is state (the next one supersedes
+it, GET /v1/instances/{id} reads it), so a rare lost publish is tolerable there (docs/events.md).
+None of this touches DynamoDB: the envelopes come from the item the write already returned.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
 from typing import Any
 
 from zapgate_control.ports import EventPublisher
-from zapgate_core.domain.events import (
-    inbound_event,
-    instance_qr_event,
-    instance_status_event,
-    message_status_event,
-    pairing_changed,
-)
+from zapgate_core.domain.events import instance_qr_event, instance_status_event, pairing_changed
 
 # What update_status removes when the report leaves it out (a reason belongs to one status only).
 _CLEARED_WHEN_NONE = frozenset({"qr_code", "pairing_code", "status_reason"})
-
-
-def inbound_stored(events: EventPublisher | None, tenant_id: str | None, item: dict[str, Any]) -> None:
-    if events is None or not tenant_id:
-        return
-    events.publish(tenant_id, [inbound_event(item)])
 
 
 def status_changed(
@@ -55,15 +45,3 @@ def status_changed(
     if found:
         events.publish(str(tenant_id), found)
 
-
-def messages_moved(events: EventPublisher | None, items: Iterable[dict[str, Any]]) -> None:
-    """Outbound messages that moved to sent/delivered/read/failed, reported per tenant."""
-    if events is None:
-        return
-    by_tenant: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for item in items:
-        event = message_status_event(item)
-        if event is not None and item.get("tenant_id"):
-            by_tenant[str(item["tenant_id"])].append(event)
-    for tenant_id, batch in by_tenant.items():
-        events.publish(tenant_id, batch)

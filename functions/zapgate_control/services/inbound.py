@@ -1,4 +1,9 @@
-"""Inbound messages from sidecars: validated, stored once per (instance, WhatsApp id)."""
+"""Inbound messages from sidecars: validated, stored once per (instance, WhatsApp id).
+
+The MESSAGE_INBOUND event is not published here: the stored item's INSERT on MessagesTable's stream
+is the outbox (EventsPublisherFunction, docs/events.md#publishing-guarantees), so a crash after the
+write cannot lose it and a sidecar's retry (a duplicate, no write) reports nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,7 @@ from typing import Any
 
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import ContactStore, EventPublisher, GroupStore, InstanceStore, MessageStore
-from zapgate_control.services import emit
+from zapgate_control.ports import ContactStore, GroupStore, InstanceStore, MessageStore
 from zapgate_core.contract.worker_proxy import InboundMessage, InboundResponse
 from zapgate_core.domain.ids import inbound_id
 from zapgate_core.domain.inbound import effective_chat_type, has_content, learnt_lid_mapping, media_problem
@@ -25,7 +29,6 @@ def accept(
     messages: MessageStore,
     contacts: ContactStore,
     message: InboundMessage,
-    events: EventPublisher | None = None,
     groups: GroupStore | None = None,
 ) -> InboundResponse:
     if not has_content(message):
@@ -44,6 +47,8 @@ def accept(
             "wa_timestamp": str(message.timestamp) if message.timestamp is not None else None,
             # One of our media URLs: its hash, so reads sign a fresh URL (the stored one expires).
             "media_sha256": sha256_of_url(message.media_url),
+            # The outbox publishes the event from the stored item alone: it names its tenant.
+            "tenant_id": instance.get("tenant_id"),
         }
     )
     message_id = (
@@ -63,6 +68,4 @@ def accept(
         if mapping:
             contacts.remember_lid(message.instance_id, *mapping)
         metrics.add_metric(name="MessagesReceived", unit="Count", value=1)
-        # Only a newly stored message is reported: a sidecar's retry (duplicate) reports nothing.
-        emit.inbound_stored(events, instance.get("tenant_id"), stored)
     return InboundResponse(id=message_id, duplicate=not stored)

@@ -1,12 +1,16 @@
-"""The outbound queue as sidecars see it: claim a batch, then mark each sent or failed."""
+"""The outbound queue as sidecars see it: claim a batch, then mark each sent or failed.
+
+MESSAGE_STATUS events are not published here: each move (sent, failed, delivered, read) is a
+MODIFY on MessagesTable's stream, which EventsPublisherFunction turns into the event (the outbox,
+docs/events.md#publishing-guarantees).
+"""
 
 from __future__ import annotations
 
 from zapgate_control.adapters.dynamodb.messages import MarkConflict, MessageNotFound, bounded_debug
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import EventPublisher, MessageStore
-from zapgate_control.services import emit
+from zapgate_control.ports import MessageStore
 from zapgate_core.contract.worker_proxy import (
     MarkFailedRequest,
     MarkResponse,
@@ -19,12 +23,9 @@ from zapgate_core.contract.worker_proxy import (
 from zapgate_core.domain.outbound import ClaimPolicy, MessageState, receipt_state
 
 
-def claim(
-    messages: MessageStore, policy: ClaimPolicy, instance_id: str, limit: int, events: EventPublisher | None = None
-) -> QueuedMessages:
-    exhausted: list[dict[str, object]] = []
-    claimed = messages.claim(instance_id, limit, policy, exhausted)
-    emit.messages_moved(events, exhausted)  # failed with lease_expired on the way: reported like mark-failed
+def claim(messages: MessageStore, policy: ClaimPolicy, instance_id: str, limit: int) -> QueuedMessages:
+    # Messages failed on the way (lease_expired) are reported by the outbox like a mark-failed.
+    claimed = messages.claim(instance_id, limit, policy)
     waited = [ms for ms in (_queued_for_ms(item, policy) for item in claimed) if ms is not None]
     if waited:  # the dashboard's outbound queue age: how long the oldest message of this batch waited
         metrics.add_metric(name="OutboundQueueAgeMs", unit="Milliseconds", value=max(waited))
@@ -47,57 +48,44 @@ def _mark(
     message_id: str,
     state: MessageState,
     fields: dict[str, object],
-    events: EventPublisher | None = None,
 ) -> MarkResponse:
     try:
-        item, moved = messages.mark(message_id, state, fields)
+        item, _moved = messages.mark(message_id, state, fields)  # a repeated mark writes (and reports) nothing
     except MessageNotFound as exc:
         raise NotFound("message") from exc
     except MarkConflict as exc:
         raise ApiError(409, "message_not_claimed", f"message is {exc.state}, not claimed", status=exc.state) from exc
-    if moved:  # a repeated mark changed nothing and reports nothing
-        emit.messages_moved(events, [item])
     return MarkResponse(id=item["id"], status=item["state"])
 
 
-def mark_sent(messages: MessageStore, request: MarkSentRequest, events: EventPublisher | None = None) -> MarkResponse:
+def mark_sent(messages: MessageStore, request: MarkSentRequest) -> MarkResponse:
     response = _mark(
         messages,
         request.message_id,
         MessageState.SENT,
         {"wa_message_id": request.wa_message_id, "send_debug": bounded_debug(request.send_debug)},
-        events,
     )
     metrics.add_metric(name="MessagesSent", unit="Count", value=1)
     return response
 
 
-def mark_failed(
-    messages: MessageStore, request: MarkFailedRequest, events: EventPublisher | None = None
-) -> MarkResponse:
+def mark_failed(messages: MessageStore, request: MarkFailedRequest) -> MarkResponse:
     response = _mark(
         messages,
         request.message_id,
         MessageState.FAILED,
         {"error": request.error, "send_debug": bounded_debug(request.send_debug)},
-        events,
     )
     metrics.add_metric(name="MessagesFailed", unit="Count", value=1)
     return response
 
 
-def apply_receipts(
-    messages: MessageStore, request: ReceiptsRequest, events: EventPublisher | None = None
-) -> ReceiptsResponse:
+def apply_receipts(messages: MessageStore, request: ReceiptsRequest) -> ReceiptsResponse:
     updated = 0
-    moved_items: list[dict[str, object]] = []
     for receipt in request.receipts:
         target = receipt_state(receipt.kind)
         moved = messages.apply_receipt(request.instance_id, receipt.wa_message_id, target) if target else []
         if target is not None and moved:
             updated += 1
-            moved_items.extend(moved)
             metrics.add_metric(name=f"Messages{target.value.title()}", unit="Count", value=1)
-    # One publish for the whole batch (SendMessageBatch), after every write.
-    emit.messages_moved(events, moved_items)
     return ReceiptsResponse(updated=updated)

@@ -1,0 +1,1 @@
+"""EventsPublisherFunction: MessagesTable's stream → EventsQueue (the events outbox, docs/events.md)."""

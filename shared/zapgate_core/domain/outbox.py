@@ -1,0 +1,53 @@
+"""The events outbox: which change of a stored message is an event to applications (docs/events.md).
+
+MessagesTable's stream (NEW_AND_OLD_IMAGES) is the outbox: every write that reports something is
+already in it, so an event cannot be lost between the write and the publish. This module says what
+a change means, on plain dicts (the images already deserialised; no boto3 here):
+
+- INSERT of an inbound message → MESSAGE_INBOUND (the stored item, as inbound_event builds it);
+- MODIFY of an outbound message whose state moved to sent / delivered / read / failed →
+  MESSAGE_STATUS (as message_status_event builds it);
+- anything else (a claim, parent_id set by the processor, a queued INSERT, a TTL REMOVE) → nothing.
+
+The event ids are derived from the message and its state, so a record processed twice publishes the
+same ids and receivers de-duplicate on X-Zapgate-Event-Id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from zapgate_core.domain.events import MESSAGE_STATUSES, inbound_event, message_status_event
+
+
+@dataclass(frozen=True)
+class Change:
+    """One stream record: its position in the shard, what happened, the item before and after."""
+
+    sequence_number: str
+    event_name: str  # INSERT | MODIFY | REMOVE
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+
+def events_of(change: Change) -> list[dict[str, Any]]:
+    """The envelopes this change reports (usually zero or one)."""
+    new, old = change.new or {}, change.old or {}
+    if change.event_name == "INSERT" and new.get("direction") == "inbound":
+        return [inbound_event(new)]
+    if (
+        change.event_name == "MODIFY"
+        and new.get("direction") == "outbound"
+        and new.get("state") in MESSAGE_STATUSES
+        and new.get("state") != old.get("state")
+    ):
+        event = message_status_event(new)
+        return [event] if event is not None else []
+    return []
+
+
+def tenant_of(change: Change) -> str | None:
+    """The tenant the events go to: the item's own tenant_id (set on every message at its first write)."""
+    tenant = (change.new or {}).get("tenant_id")
+    return str(tenant) if tenant else None
