@@ -142,9 +142,21 @@ def test_the_outbox_reads_the_messages_stream_and_may_only_publish(expanded: dic
     assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": ["OutboxFailuresQueue",
                                                                                         "Arn"]}}}
     assert len(mapping["FilterCriteria"]["Filters"]) == 2  # evaluated on records in tests/unit/test_outbox.py
-    publisher = _statements(_resource("EventsPublisherFunction"))
-    granted = {(action, str(rule["Resource"])) for rule in publisher for action in _actions(rule)}
-    assert granted == {("sqs:SendMessage", "{'Fn::GetAtt': ['EventsQueue', 'Arn']}"),
-                       ("sqs:SendMessage", "{'Fn::GetAtt': ['OutboxFailuresQueue', 'Arn']}")}
+    function = _resource("EventsPublisherFunction")
+    # Its own role: SAM's default would attach AWSLambdaDynamoDBExecutionRole (every stream, every log group).
+    assert function["Role"] == {"Fn::GetAtt": ["EventsPublisherRole", "Arn"]} and "Policies" not in function
+    assert function["LoggingConfig"] == {"LogGroup": {"Ref": "EventsPublisherLogGroup"}}
+    stream = "{'Fn::GetAtt': ['MessagesTable', 'StreamArn']}"
+    log_group = "{'Fn::GetAtt': ['EventsPublisherLogGroup', 'Arn']}"
+    granted = {(action, str(rule["Resource"])) for rule in _statements(_resource("EventsPublisherRole"))
+               for action in _actions(rule)}
+    assert granted == {
+        ("logs:CreateLogStream", log_group), ("logs:PutLogEvents", log_group),
+        ("xray:PutTraceSegments", "*"), ("xray:PutTelemetryRecords", "*"),
+        ("dynamodb:DescribeStream", stream), ("dynamodb:GetRecords", stream), ("dynamodb:GetShardIterator", stream),
+        ("dynamodb:ListStreams", "*"),
+        ("sqs:SendMessage", "{'Fn::GetAtt': ['EventsQueue', 'Arn']}"),
+        ("sqs:SendMessage", "{'Fn::GetAtt': ['OutboxFailuresQueue', 'Arn']}"),
+    }
     failures = _resource("OutboxFailuresQueue")
     assert failures["MessageRetentionPeriod"] == 14 * 86_400 and failures["SqsManagedSseEnabled"] is True
