@@ -215,3 +215,13 @@ def test_no_secret_looking_literal_in_the_template() -> None:
         if SECRET_NAME.search(key) or SECRET_VALUE.search(value):
             offenders.append(f"{path} = {value[:8]}...")
     assert offenders == [], offenders
+
+
+def test_the_http_api_throttles_bursts_at_the_edge(expanded: dict[str, Any]) -> None:
+    stages = resources_of_type(expanded, "AWS::ApiGatewayV2::Stage").values()
+    (stage,) = [s for s in stages if s["Properties"].get("StageName") == "$default"]  # the HTTP API's
+    settings = stage["Properties"]["DefaultRouteSettings"]
+    assert settings == {"ThrottlingBurstLimit": {"Ref": "ApiThrottleBurstLimit"},
+                        "ThrottlingRateLimit": {"Ref": "ApiThrottleRateLimit"}}
+    parameters = load_template()["Parameters"]
+    assert int(parameters["ApiThrottleBurstLimit"]["Default"]) >= int(parameters["ApiThrottleRateLimit"]["Default"])
