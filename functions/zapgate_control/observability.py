@@ -42,12 +42,17 @@ def install_request_telemetry(app: FastAPI, api: str) -> None:
         )
         if response.status_code >= 500:
             metrics.add_metric(name="ServerErrors", unit="Count", value=1)
-        if metrics.metric_set:
-            metrics.flush_metrics()
-            # With POWERTOOLS_METRICS_DISABLED flush keeps the set; left to grow, Powertools serialises
-            # it on the 100th value, which raises when no namespace was configured (tests, devstack).
-            metrics.clear_metrics()
+        flush_metrics()
         return response
+
+
+def flush_metrics() -> None:
+    """Write this invocation's EMF metrics (the HTTP middleware and the non-HTTP handlers call it)."""
+    if metrics.metric_set:
+        metrics.flush_metrics()
+        # With POWERTOOLS_METRICS_DISABLED flush keeps the set; left to grow, Powertools serialises
+        # it on the 100th value, which raises when no namespace was configured (tests, devstack).
+        metrics.clear_metrics()
 
 
 def lambda_handler_for(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:

@@ -20,7 +20,7 @@ from zapgate_control.adapters.eventbridge import EventBridgeBus
 from zapgate_control.adapters.live_push import ApiGatewayLivePusher
 from zapgate_control.adapters.sqs_events import SqsEventPublisher, SqsRedelivery
 from zapgate_control.adapters.webhook_http import HttpWebhookSender
-from zapgate_control.observability import logger, metrics
+from zapgate_control.observability import flush_metrics, logger
 from zapgate_control.services import delivery
 from zapgate_control.services.live import LiveFanout
 from zapgate_control.settings import get_settings
@@ -78,8 +78,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                              context=context))
     finally:
-        if metrics.metric_set:
-            metrics.flush_metrics()
-            # As in observability.install_request_telemetry: with POWERTOOLS_METRICS_DISABLED the set is
-            # kept by flush, and left to grow it fails on the 100th value.
-            metrics.clear_metrics()
+        flush_metrics()

@@ -14,7 +14,7 @@ from typing import Any
 from zapgate_control.adapters.dynamodb.api_keys import DynamoApiKeyStore
 from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
 from zapgate_control.adapters.dynamodb.live_connections import DynamoLiveConnectionStore
-from zapgate_control.observability import logger
+from zapgate_control.observability import flush_metrics, logger
 from zapgate_control.services import live
 from zapgate_control.settings import get_settings
 from zapgate_core.domain.live import error_message
@@ -78,6 +78,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Exception:
         logger.exception("live route failed", extra={"route": request.get("routeKey")})
         answer = live.Answer(500, error_message("internal_error", "internal error"))
+    finally:
+        flush_metrics()
     log = logger.debug if answer.status < 400 else logger.info
     log("live request", extra={"route": request.get("routeKey"), "status": answer.status})
     response: dict[str, Any] = {"statusCode": answer.status}

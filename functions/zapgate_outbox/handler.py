@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from zapgate_control.adapters.dynamodb.codec import from_item
 from zapgate_control.adapters.sqs_events import SqsEventPublisher
-from zapgate_control.observability import logger, metrics
+from zapgate_control.observability import flush_metrics, logger
 from zapgate_control.services import outbox
 from zapgate_control.settings import get_settings
 from zapgate_core.domain.outbox import Change
@@ -61,6 +61,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                              context=context))
     finally:
-        if metrics.metric_set:
-            metrics.flush_metrics()
-            metrics.clear_metrics()  # see zapgate_events.handler: the set must not grow when disabled
+        flush_metrics()
