@@ -9,13 +9,13 @@ refused instead of being guessed at. Responses are built from the stored items w
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 from zapgate_control.adapters.dynamodb.instances import PRIORITY_LIMIT
-from zapgate_core.contract.common import MAX_BODY, MAX_ID, MediaType, Status
+from zapgate_core.contract.common import MAX_BODY, MAX_ID, InboundMessageType, MediaType, Status
 
 NAME_MAX = 100
 MEDIA_URL_MAX = 4_096
@@ -293,6 +293,60 @@ class MessageAccepted(BaseModel):
     status: str = Field(default="queued", description='"queued"; a replayed Idempotency-Key answers the current status')
 
 
+class MessageLocation(BaseModel):
+    latitude: float | None = None
+    longitude: float | None = None
+    name: str | None = None
+    address: str | None = None
+
+    @field_validator("latitude", "longitude", mode="before")
+    @classmethod
+    def _decimal_text(cls, value: Any) -> Any:
+        # Stored as decimal text (DynamoDB takes no floats); anything unreadable is no coordinate.
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return None
+        return number if number == number and abs(number) != float("inf") else None
+
+
+class MessageContact(BaseModel):
+    display_name: str | None = None
+    vcard: str | None = None
+    count: int | None = Field(default=None, description="Inbound: how many cards were shared (this is the first)")
+
+
+class MessageReaction(BaseModel):
+    emoji: str = Field(default="", description='"" removes the reaction')
+    message_id: str | None = Field(default=None, description="Outbound: our id of the message reacted to")
+    wa_message_id: str | None = Field(default=None, description="WhatsApp id of the message reacted to")
+    from_me: bool | None = Field(default=None, description="The reacted-to message was sent by this instance")
+
+
+class MessagePoll(BaseModel):
+    name: str | None = None
+    options: list[str] = Field(default_factory=list)
+    selectable_count: int | None = Field(default=None, description="How many options a voter may pick; 0 = any")
+
+
+class MessageSelection(BaseModel):
+    id: str | None = Field(default=None, description="The chosen button's or list row's id")
+    text: str | None = Field(default=None, description="The text the user saw on it")
+
+
+def _kind(item: dict[str, Any]) -> str:
+    explicit = item.get("message_type") or item.get("type")  # inbound: message_type; outbound: type
+    if explicit in get_args(InboundMessageType):
+        return str(explicit)
+    return str(item["media_type"]) if item.get("media_type") in MEDIA_TYPES else "text"
+
+
+def _typed(model: type[BaseModel], value: Any) -> BaseModel | None:
+    if not isinstance(value, dict):
+        return None
+    return model.model_validate({name: value.get(name) for name in model.model_fields if value.get(name) is not None})
+
+
 class Message(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -312,17 +366,36 @@ class Message(BaseModel):
     push_name: str | None = None
     created_at: str
     finished_at: str | None = None
+    type: InboundMessageType = Field(
+        default="text", description="The message's kind: text, a media kind, or location, contact, reaction, "
+        "poll, buttons_response, list_response (inbound; outbound sends location, contact, reaction)"
+    )
+    quoted_wa_message_id: str | None = Field(default=None, description="Inbound: WhatsApp id of the quoted message")
+    quoted_text: str | None = Field(default=None, description="Inbound: the quoted message's text (≤ 1000 chars)")
+    location: MessageLocation | None = None
+    contact: MessageContact | None = None
+    reaction: MessageReaction | None = None
+    poll: MessagePoll | None = Field(default=None, description="Inbound: a new poll (votes are not reported)")
+    selection: MessageSelection | None = Field(default=None, description="Inbound: a button or list reply")
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Message:
         return cls.model_validate(
             {
-                **{name: item.get(name) for name in cls.model_fields if name != "from_"},
+                **{name: item.get(name) for name in cls.model_fields if name != "from_" and name not in _TYPED},
                 "from": item.get("from"),
                 "status": item.get("state"),
                 "chat_id": item.get("chat_id_norm"),
+                "type": _kind(item),
+                **{name: _typed(model, item.get(name)) for name, model in _TYPED.items()},
             }
         )
+
+
+_TYPED: dict[str, type[BaseModel]] = {
+    "location": MessageLocation, "contact": MessageContact, "reaction": MessageReaction, "poll": MessagePoll,
+    "selection": MessageSelection,
+}  # fmt: skip
 
 
 class MessagePage(BaseModel):

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from pydantic import ValidationError
 
-from zapgate_core.contract.worker_proxy import ContactResolveRequest, InboundMessage, UploadMediaRequest
+from zapgate_core.contract.worker_proxy import (
+    INBOUND_OBJECTS,
+    ContactResolveRequest,
+    InboundMessage,
+    UploadMediaRequest,
+)
 from zapgate_core.domain.jids import chat_type_of, jid_type_of
 from zapgate_core.storage.media import ContentAddressedMedia
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient, WorkerProxyError
@@ -28,7 +35,26 @@ def is_deliverable(message: IncomingMessage) -> bool:
     """Own echoes, protocol and history messages, and messages with nothing in them stay behind."""
     if message.from_me or message.is_protocol or message.is_history:
         return False
-    return bool(message.text) or message.media is not None
+    # A typed kind is content even without text (a reaction removed: emoji "").
+    return bool(message.text) or message.media is not None or message.typed_content is not None
+
+
+def typed_fields(message: IncomingMessage) -> dict[str, object]:
+    """The worker-proxy's optional extensions: the kind and object of a typed message, and the quote.
+
+    Nothing for a plain text or media message that quotes nothing: its body is what it always was.
+    """
+    fields: dict[str, object] = {}
+    content = message.typed_content
+    if content is not None and message.media is None:
+        name = INBOUND_OBJECTS[message.kind]
+        fields["message_type"] = message.kind
+        fields[name] = dataclasses.asdict(content)  # type: ignore[call-overload]
+    if message.quoted is not None:
+        fields["quoted_wa_message_id"] = message.quoted.wa_message_id
+        if message.quoted.body:
+            fields["quoted_text"] = message.quoted.body
+    return fields
 
 
 def _extension(mime_type: str | None, file_name: str | None) -> str:
@@ -56,24 +82,28 @@ class InboundPipeline:
             media_fields = await self._media(message, session)
             if not media_fields and not message.text:
                 return False  # the media could not be fetched and there is nothing else to say
-        inbound = InboundMessage.model_validate(
-            {
-                "instanceId": self.instance_id,
-                "from": message.sender_jid,
-                "to": own_jid,
-                "body": message.text,
-                "wa_message_id": message.wa_message_id,
-                "from_me": message.from_me,
-                "chat_id_norm": message.chat_jid,
-                "chat_type": chat_type_of(message.chat_jid),
-                "sender_jid_raw": message.sender_jid,
-                "sender_pn": message.sender_pn,
-                "sender_contact_id": contact_id,
-                "push_name": message.push_name,
-                "timestamp": message.timestamp,
-                **media_fields,
-            }
-        )
+        fields: dict[str, object] = {
+            "instanceId": self.instance_id,
+            "from": message.sender_jid,
+            "to": own_jid,
+            "body": message.text,
+            "wa_message_id": message.wa_message_id,
+            "from_me": message.from_me,
+            "chat_id_norm": message.chat_jid,
+            "chat_type": chat_type_of(message.chat_jid),
+            "sender_jid_raw": message.sender_jid,
+            "sender_pn": message.sender_pn,
+            "sender_contact_id": contact_id,
+            "push_name": message.push_name,
+            "timestamp": message.timestamp,
+            **media_fields,
+        }
+        try:
+            inbound = InboundMessage.model_validate({**fields, **typed_fields(message)})
+        except ValidationError:
+            # A typed object beyond the contract's limits: the message still goes, as its plain text.
+            log.warning("inbound typed content dropped", extra={"wa_message_id": message.wa_message_id})
+            inbound = InboundMessage.model_validate(fields)
         for attempt in range(DELIVERY_ATTEMPTS):
             try:
                 await self.proxy.inbound(inbound)

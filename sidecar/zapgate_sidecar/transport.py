@@ -85,6 +85,73 @@ class MediaRef:
     handle: object = field(compare=False, repr=False)  # transport-specific, passed back to download()
 
 
+# What kind of message arrived (zapgate_core.domain.events.MESSAGE_TYPES); media kinds come with `media`.
+MessageKind = Literal[
+    "text", "image", "video", "audio", "document", "location", "contact", "reaction", "poll",
+    "buttons_response", "list_response",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Location:
+    """A shared location (outbound: what to send; inbound: what arrived)."""
+
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class SharedContact:
+    """A contact card that arrived; `count` > 1 when several were shared at once (this is the first)."""
+
+    display_name: str
+    vcard: str
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """A reaction to `wa_message_id` (outbound: what to send; inbound: what arrived); emoji "" = removed.
+
+    `chat`: where the reacted-to message is; `from_me`: it was sent by this account (None = unknown);
+    `sender`: its author when known.
+    """
+
+    wa_message_id: str
+    emoji: str
+    chat: str | None = None
+    from_me: bool | None = False
+    sender: str | None = None
+
+
+@dataclass(frozen=True)
+class Quoted:
+    """The message a message replies to (outbound: what to quote; inbound: what was quoted)."""
+
+    wa_message_id: str
+    sender: str | None = None
+    body: str | None = None
+
+
+@dataclass(frozen=True)
+class Poll:
+    """A new poll: its question, options and how many options a voter may pick (0 = any)."""
+
+    name: str
+    options: tuple[str, ...] = ()
+    selectable_count: int | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A button or list reply: the chosen button's / row's id and the text the user saw."""
+
+    id: str | None = None
+    text: str | None = None
+
+
 @dataclass(frozen=True)
 class IncomingMessage:
     wa_message_id: str
@@ -92,12 +159,24 @@ class IncomingMessage:
     sender_jid: str  # the real author: participant in groups, the chat in direct chats
     from_me: bool
     timestamp: int  # seconds since the epoch
-    text: str = ""
+    text: str = ""  # the text, the caption, or a plain rendering of a typed kind (location, poll...)
     sender_pn: str | None = None  # the phone JID beside a @lid sender, when WhatsApp gives it
     push_name: str | None = None
     media: MediaRef | None = None
     is_protocol: bool = False  # receipts, revokes, key distribution... nothing to deliver
     is_history: bool = False  # history sync, not a live message
+    kind: MessageKind = "text"  # a media kind when `media` is set
+    quoted: Quoted | None = None  # the message this one replies to
+    # The typed kinds' content (at most one, matching `kind`; buttons_response / list_response: selection).
+    location: Location | None = None
+    contact: SharedContact | None = None
+    reaction: Reaction | None = None
+    poll: Poll | None = None
+    selection: Selection | None = None
+
+    @property
+    def typed_content(self) -> Location | SharedContact | Reaction | Poll | Selection | None:
+        return self.location or self.contact or self.reaction or self.poll or self.selection
 
 
 @dataclass(frozen=True)
@@ -123,12 +202,7 @@ EventSink = Callable[[TransportEvent], None]
 
 
 # ---------------------------------------------------------------- commands (sidecar → network)
-@dataclass(frozen=True)
-class OutLocation:
-    latitude: float
-    longitude: float
-    name: str | None = None
-    address: str | None = None
+OutLocation = Location  # outbound and inbound share the shapes
 
 
 @dataclass(frozen=True)
@@ -137,24 +211,7 @@ class OutContact:
     vcard: str
 
 
-@dataclass(frozen=True)
-class OutReaction:
-    """React to `wa_message_id` in `chat` (the destination when None); emoji "" removes the reaction."""
-
-    wa_message_id: str
-    emoji: str
-    chat: str | None = None
-    from_me: bool = False
-    sender: str | None = None
-
-
-@dataclass(frozen=True)
-class Quoted:
-    """The message a text or media message replies to."""
-
-    wa_message_id: str
-    sender: str | None = None
-    body: str | None = None
+OutReaction = Reaction  # outbound: react in `chat` (the destination when None)
 
 
 @dataclass(frozen=True)

@@ -266,6 +266,74 @@ def test_location_contact_reaction_and_reply_reach_the_network(stack: tuple[Any,
         sidecar.stop()
 
 
+def _events(queue_url: str) -> list[dict[str, Any]]:
+    """Every envelope on EventsQueue (received and deleted)."""
+    import json
+
+    from zapgate_control.aws import client
+
+    sqs, envelopes = client("sqs"), []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+        for message in messages:
+            envelopes.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return envelopes
+
+
+def test_typed_and_quoted_inbound_reach_history_and_events(
+        stack: tuple[Any, Any, Path], aws_env: dict[str, str]) -> None:
+    """A quoted text, a location and a reaction played by the phone, through the sidecar's own code, stored
+    with their kind (public API) and reported as MESSAGE_INBOUND with seed 002's quote and typed objects."""
+    from tests.integration.outbox import publish
+    from zapgate_public_api.app import app as public_app
+
+    edge, sim, tmp = stack
+    instance = make_instance(aws_env)
+    sidecar = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-a")).start()
+    try:
+        _connect(sim, _instances(aws_env), instance["id"])
+        public = TestClient(public_app, headers={"X-API-Key": API_KEY})
+        base = f"/v1/instances/{instance['id']}/messages"
+        customer = "5511988887777@s.whatsapp.net"
+        sent = public.post(base, json={"to": "5511988887777", "body": "seu pedido saiu"}).json()["id"]
+        ours = wait_until(lambda: public.get(f"{base}/{sent}").json()["wa_message_id"], 10, "sent")
+        phone = {"chat": customer, "sender": customer, "push_name": "Maria"}
+        for body in (
+            {**phone, "id": "Q1", "body": "chega hoje?",
+             "quoted": {"id": ours, "sender": "5511999990000@s.whatsapp.net", "body": "seu pedido saiu"}},
+            {**phone, "id": "L1", "body": "Casa\ngeo:-23.550520,-46.633308", "type": "location",
+             "location": {"latitude": -23.55052, "longitude": -46.633308, "name": "Casa"}},
+            {**phone, "id": "R1", "type": "reaction",
+             "reaction": {"wa_message_id": ours, "emoji": "", "chat": customer, "from_me": True}},
+        ):
+            assert httpx.post(f"{sim.url}/sim/instances/{instance['id']}/inbound", json=body).status_code == 200
+        received = wait_until(lambda: (lambda m: m if len(m) == 3 else None)(
+            public.get(f"{base}?direction=inbound").json()["messages"]), 15, "three inbound stored")
+        by_wa = {m["wa_message_id"]: m for m in received}
+        assert (by_wa["Q1"]["type"], by_wa["Q1"]["body"]) == ("text", "chega hoje?")
+        assert (by_wa["Q1"]["quoted_wa_message_id"], by_wa["Q1"]["quoted_text"]) == (ours, "seu pedido saiu")
+        assert by_wa["L1"]["type"] == "location"
+        assert by_wa["L1"]["location"] == {"latitude": -23.55052, "longitude": -46.633308, "name": "Casa",
+                                           "address": None}
+        assert (by_wa["R1"]["type"], by_wa["R1"]["body"]) == ("reaction", "")  # a removed reaction: no text
+        assert by_wa["R1"]["reaction"] == {"emoji": "", "message_id": None, "wa_message_id": ours, "from_me": True}
+
+        publish(aws_env)
+        inbound = {e["payload"]["message"]["waMessageId"]: e["payload"]["message"]
+                   for e in _events(aws_env["EVENTS_QUEUE_URL"]) if e["type"] == "MESSAGE_INBOUND"}
+        assert set(inbound) == {"Q1", "L1", "R1"}
+        assert (inbound["Q1"]["type"], inbound["Q1"]["text"]) == ("text", "chega hoje?")
+        assert (inbound["Q1"]["quotedMessageId"], inbound["Q1"]["quotedText"]) == (ours, "seu pedido saiu")
+        assert "location" not in inbound["Q1"] and "reaction" not in inbound["Q1"]
+        assert inbound["L1"]["type"] == "location" and inbound["L1"]["quotedMessageId"] is None
+        assert inbound["L1"]["location"] == {"latitude": -23.55052, "longitude": -46.633308, "name": "Casa",
+                                             "address": None}
+        assert (inbound["R1"]["type"], inbound["R1"]["text"]) == ("reaction", None)
+        assert inbound["R1"]["reaction"] == {"waMessageId": ours, "emoji": "", "fromMe": True}
+    finally:
+        sidecar.stop()
+
+
 @pytest.fixture
 def media_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A plain HTTP server for outbound media_url downloads (the sidecar fetches them itself)."""

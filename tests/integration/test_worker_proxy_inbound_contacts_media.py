@@ -202,3 +202,112 @@ def test_session_refresh_is_acknowledged_and_audited(aws_env: dict[str, str], mo
         TableName=aws_env["AUDIT_TABLE"], KeyConditionExpression="instance_id = :i",
         ExpressionAttributeValues={":i": {"S": "i-1"}})["Items"]
     assert len(items) == 1 and items[0]["event"]["S"] == "session_refresh"
+
+
+# ------------------------------------------------------------------ zapgate extensions: typed kinds and quotes
+def test_the_node_workers_inbound_bodies_are_stored_exactly_as_before(aws_env: dict[str, str]) -> None:
+    """The additive extensions change nothing for the existing worker: same item, no new attribute."""
+    from zapgate_core.domain.events import inbound_event
+
+    instance = make_instance(aws_env)
+    text = worker_client().post("/worker-proxy/inbound", json=_inbound(instance["id"]))
+    media = worker_client().post("/worker-proxy/inbound", json=_inbound(
+        instance["id"], body="", wa_message_id="M1", media_type="image", media_url="https://x.test/a.jpg",
+        mime_type="image/jpeg", file_name="a.jpg", file_size=10))
+    assert text.status_code == media.status_code == 200
+    stored = _stored(aws_env, text.json()["id"])
+    volatile = {"id", "created_at", "expires_at_epoch", "timeline_sk"}
+    assert {k: v for k, v in stored.items() if k not in volatile} == {
+        "instance_id": instance["id"], "tenant_id": "tenant-a", "direction": "inbound", "state": "received",
+        "timeline_pk": f"{instance['id']}#inbound", "chat_pk": f"{instance['id']}#5511988887777@s.whatsapp.net",
+        "from": "5511988887777@s.whatsapp.net", "to": "5511999999999:7@s.whatsapp.net", "body": "olá",
+        "wa_message_id": "3EB0C0FFEE", "from_me": False, "chat_id_norm": "5511988887777@s.whatsapp.net",
+        "chat_type": "direct", "sender_jid_raw": "5511988887777@s.whatsapp.net", "push_name": "Maria",
+        "wa_timestamp": "1764000000",
+    }
+    assert set(stored) == set(volatile) | {
+        "instance_id", "tenant_id", "direction", "state", "timeline_pk", "chat_pk", "from", "to", "body",
+        "wa_message_id", "from_me", "chat_id_norm", "chat_type", "sender_jid_raw", "push_name", "wa_timestamp",
+    }
+    with_media = _stored(aws_env, media.json()["id"])
+    assert not {"message_type", "quoted_wa_message_id", "quoted_text", "location", "contact", "reaction", "poll",
+                "selection"} & (set(stored) | set(with_media))
+    assert inbound_event(with_media)["payload"]["message"]["type"] == "image"
+
+
+def test_typed_and_quoted_inbound_messages_are_stored_and_shown_in_history(aws_env: dict[str, str]) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import API_KEY
+    from zapgate_public_api.app import app as public_app
+
+    instance = make_instance(aws_env)
+    client = worker_client()
+    posted = {
+        "location": _inbound(instance["id"], body="", wa_message_id="T1", message_type="location",
+                             location={"latitude": -23.55052, "longitude": -46.633308, "name": "Sé"}),
+        "reaction": _inbound(instance["id"], body="", wa_message_id="T2", message_type="reaction",
+                             reaction={"wa_message_id": "3EB0OURS", "emoji": "", "from_me": True}),
+        "poll": _inbound(instance["id"], body="Almoço?\n- Sim\n- Não", wa_message_id="T3", message_type="poll",
+                         poll={"name": "Almoço?", "options": ["Sim", "Não"], "selectable_count": 1}),
+        "quote": _inbound(instance["id"], body="sim", wa_message_id="T4", quoted_wa_message_id="3EB0Q",
+                          quoted_text="vem amanhã?"),
+        "list": _inbound(instance["id"], body="Plano anual", wa_message_id="T5", message_type="list_response",
+                         selection={"id": "row-12", "text": "Plano anual"}),
+    }
+    ids = {}
+    for name, body in posted.items():
+        response = client.post("/worker-proxy/inbound", json=body)
+        assert response.status_code == 200, (name, response.text)
+        ids[name] = response.json()["id"]
+
+    location = _stored(aws_env, ids["location"])
+    assert location["message_type"] == "location" and "body" in location and location["body"] == ""
+    assert location["location"] == {"latitude": "-23.55052", "longitude": "-46.633308", "name": "Sé"}  # decimal text
+    assert _stored(aws_env, ids["reaction"])["reaction"] == {"wa_message_id": "3EB0OURS", "emoji": "", "from_me": True}
+    quote = _stored(aws_env, ids["quote"])
+    assert (quote["quoted_wa_message_id"], quote["quoted_text"]) == ("3EB0Q", "vem amanhã?")
+    assert "message_type" not in quote  # a quoted text is still a text
+
+    public = TestClient(public_app, headers={"X-API-Key": API_KEY})
+
+    def shown(name: str) -> dict[str, Any]:
+        response = public.get(f"/v1/instances/{instance['id']}/messages/{ids[name]}")
+        assert response.status_code == 200
+        return dict(response.json())
+
+    assert shown("location")["type"] == "location"
+    assert shown("location")["location"] == {"latitude": -23.55052, "longitude": -46.633308, "name": "Sé",
+                                             "address": None}
+    assert shown("reaction")["reaction"] == {"emoji": "", "message_id": None, "wa_message_id": "3EB0OURS",
+                                             "from_me": True}
+    assert shown("poll")["poll"] == {"name": "Almoço?", "options": ["Sim", "Não"], "selectable_count": 1}
+    assert shown("list")["selection"] == {"id": "row-12", "text": "Plano anual"}
+    quoted = shown("quote")
+    assert (quoted["type"], quoted["quoted_wa_message_id"], quoted["quoted_text"]) == ("text", "3EB0Q", "vem amanhã?")
+    assert quoted["location"] is None and quoted["poll"] is None
+    listed = public.get(f"/v1/instances/{instance['id']}/messages?direction=inbound").json()["messages"]
+    assert {m["id"]: m["type"] for m in listed} == {
+        ids["location"]: "location", ids["reaction"]: "reaction", ids["poll"]: "poll", ids["quote"]: "text",
+        ids["list"]: "list_response",
+    }
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"body": "", "location": {"latitude": 1, "longitude": 2}},
+        {"body": "", "message_type": "location"},
+        {"body": "", "message_type": "location", "location": {"latitude": 91, "longitude": 2}},
+        {"body": "", "message_type": "reaction", "reaction": {"emoji": "👍"}},
+        {"body": "x", "quoted_text": "q" * 1_001},
+        {"body": "", "message_type": "poll", "poll": {"name": "q", "options": [str(i) for i in range(33)]}},
+    ],
+)
+def test_bad_typed_inbound_is_422_and_stores_nothing(aws_env: dict[str, str], overrides: dict[str, Any]) -> None:
+    from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+
+    instance = make_instance(aws_env)
+    response = worker_client().post("/worker-proxy/inbound", json=_inbound(instance["id"], **overrides))
+    assert response.status_code == 422 and response.json()["error"]["code"] == "validation_error"
+    assert DynamoMessageStore(aws_env["MESSAGES_TABLE"]).timeline(instance["id"], "inbound", 10, None)[0] == []

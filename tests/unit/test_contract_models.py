@@ -62,3 +62,75 @@ def test_queued_text_and_media_keep_the_node_workers_wire_shape() -> None:
     note = QueuedMessage.model_validate({"id": "m2", "to": "55", "media_url": "https://x/a.ogg", "media_type": "audio",
                                          "voice_note": True}).model_dump()
     assert note["voice_note"] is True and "location" not in note and "type" not in note
+
+
+# ------------------------------------------------------------------ inbound extensions (typed kinds, quotes)
+_PLAIN = {"instanceId": "i", "from": "5511988887777@s.whatsapp.net", "chat_id_norm": "5511988887777@s.whatsapp.net"}
+
+
+def test_inbound_message_types_are_the_events_message_types() -> None:
+    from typing import get_args
+
+    from zapgate_core.contract.common import InboundMessageType
+    from zapgate_core.contract.worker_proxy import INBOUND_OBJECTS
+    from zapgate_core.domain.events import MEDIA_TYPES, MESSAGE_TYPES, TYPED_OBJECTS
+
+    assert get_args(InboundMessageType) == MESSAGE_TYPES
+    assert INBOUND_OBJECTS == TYPED_OBJECTS
+    assert set(MESSAGE_TYPES) == {"text", *MEDIA_TYPES, *TYPED_OBJECTS}
+
+
+def test_a_plain_inbound_message_keeps_its_wire_shape() -> None:
+    wire = InboundMessage.model_validate({**_PLAIN, "body": "oi"}).dump_wire()
+    assert set(wire) == {
+        "instanceId", "from", "to", "body", "wa_message_id", "from_me", "chat_id_norm", "chat_type", "sender_jid_raw",
+        "sender_pn", "sender_contact_id", "push_name", "timestamp", "media_type", "media_url", "mime_type",
+        "file_name", "file_size",
+    }  # fmt: skip
+
+
+def test_typed_inbound_messages_are_content_without_a_body() -> None:
+    from zapgate_core.domain.inbound import typed_object
+
+    location = InboundMessage.model_validate(
+        {**_PLAIN, "message_type": "location", "location": {"latitude": -23.5, "longitude": -46.6, "name": "Sé"}})
+    assert has_content(location)
+    assert typed_object(location) == ("location", {"latitude": -23.5, "longitude": -46.6, "name": "Sé"})
+    assert location.dump_wire()["location"]["latitude"] == -23.5 and "poll" not in location.dump_wire()
+    removed = InboundMessage.model_validate(
+        {**_PLAIN, "message_type": "reaction", "reaction": {"wa_message_id": "3EB0", "emoji": ""}})
+    assert has_content(removed) and typed_object(removed) == ("reaction", {"wa_message_id": "3EB0", "emoji": ""})
+    choice = InboundMessage.model_validate(
+        {**_PLAIN, "message_type": "list_response", "selection": {"id": "row-1", "text": "Plano"}})
+    assert typed_object(choice) == ("selection", {"id": "row-1", "text": "Plano"})
+    quoted = InboundMessage.model_validate({**_PLAIN, "body": "sim", "quoted_wa_message_id": "3EB0Q",
+                                            "quoted_text": "  "})
+    assert (quoted.quoted_wa_message_id, quoted.quoted_text) == ("3EB0Q", None)  # blank quote text = none
+    assert not has_content(InboundMessage.model_validate({**_PLAIN, "message_type": "text"}))
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"location": {"latitude": 1, "longitude": 2}},  # object without its type
+        {"message_type": "location"},  # type without its object
+        {"message_type": "location", "location": {"latitude": 1, "longitude": 2}, "poll": {"name": "q"}},
+        {"message_type": "poll", "location": {"latitude": 1, "longitude": 2}},
+        {"message_type": "location", "location": {"latitude": 91, "longitude": 2}},
+        {"message_type": "location", "location": {"latitude": "NaN", "longitude": 2}},
+        {"message_type": "image", "body": "x"},  # a media kind needs its media
+        {"message_type": "text", "media_type": "image", "media_url": "https://x"},
+        {"message_type": "sticker", "body": "x"},
+        {"message_type": "reaction", "reaction": {"wa_message_id": "", "emoji": "👍"}},
+        {"message_type": "reaction", "reaction": {"wa_message_id": "W", "emoji": "👍" * 40}},
+        {"message_type": "poll", "poll": {"name": "q", "options": ["o"] * 33}},
+        {"message_type": "poll", "poll": {"name": "q", "options": ["o" * 1_001]}},
+        {"message_type": "contact", "contact": {"display_name": "A", "vcard": "v" * 10_001}},
+        {"message_type": "buttons_response", "selection": {"id": "i" * 1_001}},
+        {"body": "x", "quoted_text": "q" * 1_001},
+        {"body": "x", "quoted_wa_message_id": "w" * 201},
+    ],
+)
+def test_bad_inbound_extensions_are_refused(extra: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        InboundMessage.model_validate({**_PLAIN, **extra})

@@ -63,6 +63,7 @@ def test_inbound_text_envelope_has_the_seed_002_shape() -> None:
         "id": "msg-1", "waMessageId": "3EB0C0FFEE", "type": "text", "text": "olá", "media": None,
         "chatId": "5511988887777@s.whatsapp.net", "chatType": "direct",
         "timestamp": "2025-11-24T16:00:00.000Z", "parentId": None,
+        "quotedMessageId": None, "quotedText": None,  # seed 002's quote fields: null when it quotes nothing
     }
     assert event["payload"]["metadata"] == {
         "rawKey": {"remoteJid": "5511988887777@s.whatsapp.net", "participant": None}
@@ -90,6 +91,60 @@ def test_inbound_media_in_a_group_from_a_lid_sender() -> None:
     raw_key = payload["metadata"]["rawKey"]
     assert raw_key == {"remoteJid": "120363012345678901@g.us", "participant": "123456789012345@lid"}
     parse_event(encode(event))
+
+
+def test_a_plain_text_envelope_carries_only_the_null_quote_fields_beyond_what_it_had() -> None:
+    message = inbound_event(_inbound())["payload"]["message"]
+    assert set(message) == {"id", "waMessageId", "type", "text", "media", "chatId", "chatType", "timestamp",
+                            "parentId", "quotedMessageId", "quotedText"}
+    assert (message["quotedMessageId"], message["quotedText"]) == (None, None)
+
+
+def test_a_quoted_reply_carries_seed_002s_quote_fields() -> None:
+    event = inbound_event(_inbound(body="sim", quoted_wa_message_id="3EB0Q", quoted_text="vem amanhã?"))
+    message = event["payload"]["message"]
+    assert (message["type"], message["quotedMessageId"], message["quotedText"]) == ("text", "3EB0Q", "vem amanhã?")
+    assert parse_event(encode(event)).payload.message.quotedMessageId == "3EB0Q"
+
+
+@pytest.mark.parametrize(
+    ("fields", "key", "expected"),
+    [
+        ({"message_type": "location", "body": "Sé\ngeo:-23.550520,-46.633308",
+          "location": {"latitude": "-23.55052", "longitude": "-46.633308", "name": "Sé"}},
+         "location", {"latitude": -23.55052, "longitude": -46.633308, "name": "Sé", "address": None}),
+        ({"message_type": "contact", "contact": {"display_name": "João", "vcard": "BEGIN:VCARD", "count": 2}},
+         "contact", {"displayName": "João", "vcard": "BEGIN:VCARD", "count": 2}),
+        ({"message_type": "reaction", "body": "",
+          "reaction": {"wa_message_id": "3EB0OURS", "emoji": "", "from_me": True}},
+         "reaction", {"waMessageId": "3EB0OURS", "emoji": "", "fromMe": True}),
+        ({"message_type": "poll", "poll": {"name": "Almoço?", "options": ["Sim", "Não"], "selectable_count": 1}},
+         "poll", {"name": "Almoço?", "options": ["Sim", "Não"], "selectableCount": 1}),
+        ({"message_type": "buttons_response", "selection": {"id": "btn-yes", "text": "Confirmar"}},
+         "selection", {"id": "btn-yes", "text": "Confirmar"}),
+        ({"message_type": "list_response", "selection": {"id": "row-12"}},
+         "selection", {"id": "row-12", "text": None}),
+    ],
+    ids=["location", "contact", "reaction-removed", "poll", "buttons", "list"],
+)
+def test_typed_kinds_carry_their_one_small_object(fields: dict[str, Any], key: str, expected: dict[str, Any]) -> None:
+    event = inbound_event(_inbound(**fields))
+    message = event["payload"]["message"]
+    assert message["type"] == fields["message_type"] and message["media"] is None
+    assert message[key] == expected
+    assert not {"location", "contact", "reaction", "poll", "selection"} - {key} & set(message)  # only its own
+    parsed = parse_event(encode(event))
+    assert getattr(parsed.payload.message, key).model_dump() == expected
+
+
+def test_typed_kinds_never_link_as_parents() -> None:
+    text = _inbound(id="t", timeline_sk="1764000000000#t")
+    image = _inbound(id="i", timeline_sk="1764000001000#i", media_type="image", body="")
+    location = _inbound(id="l", timeline_sk="1764000000500#l", message_type="location", location={})
+    reaction = _inbound(id="r", timeline_sk="1764000002000#r", message_type="reaction", reaction={})
+    assert pick_parent(image, [text, location]) == "t"  # the location in between is neither text nor media
+    assert pick_parent(image, [location]) is None
+    assert pick_parent(reaction, [image, text]) is None
 
 
 @pytest.mark.parametrize(

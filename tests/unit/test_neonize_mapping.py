@@ -19,9 +19,15 @@ from zapgate_sidecar.transport import (
     ConnectFailed,
     Disconnected,
     IncomingMessage,
+    Location,
     LoggedOut,
+    Poll,
     QrShown,
+    Quoted,
+    Reaction,
     ReceiptReceived,
+    Selection,
+    SharedContact,
     StreamReplaced,
     Undecryptable,
 )
@@ -291,7 +297,10 @@ def test_sticker_is_an_image() -> None:
     "content",
     [
         wa.Message(protocolMessage=wa.ProtocolMessage(type=wa.ProtocolMessage.REVOKE)),
-        wa.Message(reactionMessage=wa.ReactionMessage(key=MessageKey(ID="3EB0AAA", fromMe=True), text="👍")),
+        # a poll vote is encrypted with the poll's secret: only the client could decrypt it
+        wa.Message(pollUpdateMessage=wa.PollUpdateMessage(pollCreationMessageKey=MessageKey(ID="3EB0POLL"))),
+        # a reaction naming no message cannot be reported
+        wa.Message(reactionMessage=wa.ReactionMessage(key=MessageKey(fromMe=True), text="👍")),
         wa.Message(senderKeyDistributionMessage=wa.SenderKeyDistributionMessage(groupID="120363@g.us")),
         wa.Message(
             senderKeyDistributionMessage=wa.SenderKeyDistributionMessage(groupID="120363@g.us"),
@@ -299,7 +308,8 @@ def test_sticker_is_an_image() -> None:
         ),
         wa.Message(),
     ],
-    ids=["revoke", "reaction", "key-distribution-only", "key-distribution-and-context", "empty"],
+    ids=["revoke", "poll-vote", "reaction-without-key", "key-distribution-only", "key-distribution-and-context",
+         "empty"],
 )
 def test_protocol_payloads(content: wa.Message) -> None:
     mapped = m.map_message(message_event(content))
@@ -358,6 +368,162 @@ def test_location_contact_and_poll_get_a_text_rendering() -> None:
 
     reply = wa.Message(buttonsResponseMessage=wa.ButtonsResponseMessage(selectedDisplayText="Confirmar"))
     assert m.map_message(message_event(reply)).text == "Confirmar"
+
+
+# ---------------------------------------------------------------- typed kinds and quotes
+GROUP = jid("120363040000000000", "g.us")
+
+
+def test_plain_text_is_kind_text_without_quote_or_typed_object() -> None:
+    mapped = m.map_message(message_event(wa.Message(conversation="oi")))
+    assert (mapped.kind, mapped.quoted, mapped.typed_content) == ("text", None, None)
+    image = m.map_message(message_event(wa.Message(imageMessage=wa.ImageMessage(mimetype="image/png"))))
+    assert (image.kind, image.quoted, image.typed_content) == ("image", None, None)
+
+
+def test_a_reply_carries_the_quoted_id_sender_and_text() -> None:
+    quoted = wa.Message(conversation="qual o preço?")
+    context = wa.ContextInfo(stanzaID="3EB0QUOTED", participant="5521977776666@s.whatsapp.net", quotedMessage=quoted)
+    content = wa.Message(extendedTextMessage=wa.ExtendedTextMessage(text="R$ 10", contextInfo=context))
+    mapped = m.map_message(message_event(content, chat=GROUP, sender=jid("5531955554444"), is_group=True))
+    assert (mapped.kind, mapped.text) == ("text", "R$ 10")
+    assert mapped.quoted == Quoted(wa_message_id="3EB0QUOTED", sender="5521977776666@s.whatsapp.net",
+                                   body="qual o preço?")
+
+
+def test_a_media_reply_quotes_a_caption_cut_to_the_contract_limit() -> None:
+    long_caption = "x" * 5_000
+    quoted = wa.Message(imageMessage=wa.ImageMessage(mimetype="image/jpeg", caption=long_caption))
+    video = wa.VideoMessage(mimetype="video/mp4", caption="resposta",
+                            contextInfo=wa.ContextInfo(stanzaID="3EB0IMG", quotedMessage=quoted))
+    mapped = m.map_message(message_event(wa.Message(videoMessage=video)))
+    assert (mapped.kind, mapped.text) == ("video", "resposta")
+    assert mapped.quoted is not None and mapped.quoted.wa_message_id == "3EB0IMG"
+    assert mapped.quoted.body == "x" * 1_000 and mapped.quoted.sender is None
+
+
+def test_context_without_a_stanza_id_is_no_quote() -> None:
+    forwarded = wa.ExtendedTextMessage(text="fwd", contextInfo=wa.ContextInfo(isForwarded=True, forwardingScore=2))
+    assert m.map_message(message_event(wa.Message(extendedTextMessage=forwarded))).quoted is None
+
+
+def test_location_and_live_location() -> None:
+    location = wa.Message(locationMessage=wa.LocationMessage(
+        degreesLatitude=-23.55052, degreesLongitude=-46.633308, name="Sé", address="Praça da Sé, São Paulo"))
+    mapped = m.map_message(message_event(location))
+    assert mapped.kind == "location" and mapped.is_protocol is False
+    assert mapped.location == Location(-23.55052, -46.633308, "Sé", "Praça da Sé, São Paulo")
+    assert mapped.text == "Sé\nPraça da Sé, São Paulo\ngeo:-23.550520,-46.633308"  # the rendering stays
+
+    live = wa.Message(liveLocationMessage=wa.LiveLocationMessage(degreesLatitude=1.5, degreesLongitude=2.25,
+                                                                  caption="indo"))
+    mapped = m.map_message(message_event(live))
+    assert (mapped.kind, mapped.location) == ("location", Location(1.5, 2.25, None, None))
+
+    nonsense = wa.Message(locationMessage=wa.LocationMessage(degreesLatitude=123.0, degreesLongitude=0.0))
+    mapped = m.map_message(message_event(nonsense))
+    assert (mapped.kind, mapped.location, mapped.text) == ("text", None, "geo:123.000000,0.000000")
+
+
+def test_contact_card_and_several_cards() -> None:
+    vcard = "BEGIN:VCARD\nVERSION:3.0\nFN:João\nTEL;type=CELL;waid=5511988887777:+55 11 98888-7777\nEND:VCARD"
+    mapped = m.map_message(message_event(wa.Message(contactMessage=wa.ContactMessage(displayName="João",
+                                                                                      vcard=vcard))))
+    assert (mapped.kind, mapped.contact, mapped.text) == ("contact", SharedContact("João", vcard, 1), vcard)
+
+    cards = wa.ContactsArrayMessage(displayName="2 contatos", contacts=[
+        wa.ContactMessage(displayName="João", vcard=vcard), wa.ContactMessage(displayName="Ana", vcard="BEGIN:VCARD")])
+    mapped = m.map_message(message_event(wa.Message(contactsArrayMessage=cards)))
+    assert (mapped.kind, mapped.contact) == ("contact", SharedContact("João", vcard, 2))
+
+
+def test_a_contact_card_with_a_big_photo_loses_the_photo() -> None:
+    photo = "PHOTO;ENCODING=b;TYPE=JPEG:" + "A" * 70 + "".join("\n " + "A" * 74 for _ in range(400))
+    vcard = f"BEGIN:VCARD\nVERSION:3.0\nFN:Ana\n{photo}\nTEL;waid=5511977776666:+5511977776666\nEND:VCARD"
+    assert len(vcard) > 10_000
+    mapped = m.map_message(message_event(wa.Message(contactMessage=wa.ContactMessage(displayName="Ana",
+                                                                                      vcard=vcard))))
+    assert mapped.contact is not None
+    assert mapped.contact.vcard == "BEGIN:VCARD\nVERSION:3.0\nFN:Ana\nTEL;waid=5511977776666:+5511977776666\nEND:VCARD"
+
+
+def test_reaction_to_our_message_in_a_direct_chat() -> None:
+    # The key is the reactor's: fromMe=False = not the reactor's message, remoteJID = their view (us).
+    key = MessageKey(remoteJID="5511999990000@s.whatsapp.net", fromMe=False, ID="3EB0OURS")
+    content = wa.Message(reactionMessage=wa.ReactionMessage(key=key, text="👍", senderTimestampMS=1))
+    mapped = m.map_message(message_event(content))
+    assert (mapped.kind, mapped.text, mapped.is_protocol) == ("reaction", "👍", False)
+    assert mapped.reaction == Reaction(wa_message_id="3EB0OURS", emoji="👍", chat="5511988887777@s.whatsapp.net",
+                                       from_me=True, sender=None)
+
+
+def test_reaction_removed_and_reactions_to_the_reactors_own_or_a_group_message() -> None:
+    own = MessageKey(remoteJID="5511999990000@s.whatsapp.net", fromMe=True, ID="3EB0THEIRS")
+    removed = m.map_message(message_event(wa.Message(reactionMessage=wa.ReactionMessage(key=own, text=""))))
+    assert (removed.kind, removed.text) == ("reaction", "")
+    assert removed.reaction == Reaction("3EB0THEIRS", "", "5511988887777@s.whatsapp.net", False,
+                                        "5511988887777@s.whatsapp.net")
+
+    other = MessageKey(remoteJID="120363040000000000@g.us", fromMe=False, ID="3EB0G",
+                       participant="5521977776666@s.whatsapp.net")
+    mapped = m.map_message(message_event(wa.Message(reactionMessage=wa.ReactionMessage(key=other, text="❤️")),
+                                         chat=GROUP, sender=jid("5531955554444"), is_group=True))
+    assert mapped.reaction == Reaction("3EB0G", "❤️", "120363040000000000@g.us", None,
+                                       "5521977776666@s.whatsapp.net")
+
+
+@pytest.mark.parametrize("field", [*m._POLL_FIELDS, "pollCreationMessageV4"])
+def test_poll_creation_every_version(field: str) -> None:
+    poll = wa.PollCreationMessage(
+        name="Almoço?", selectableOptionsCount=1,
+        options=[wa.PollCreationMessage.Option(optionName="Sim"), wa.PollCreationMessage.Option(optionName="Não")],
+    )
+    if field == "pollCreationMessageV4":  # the one version that wraps a message instead of being the poll
+        content = wa.Message(pollCreationMessageV4=wa.FutureProofMessage(message=wa.Message(pollCreationMessage=poll)))
+    else:
+        content = wa.Message(**{field: poll})
+    mapped = m.map_message(message_event(content))
+    assert (mapped.kind, mapped.is_protocol, mapped.text) == ("poll", False, "Almoço?\n- Sim\n- Não")
+    assert mapped.poll == Poll(name="Almoço?", options=("Sim", "Não"), selectable_count=1)
+
+
+def test_a_poll_is_bounded_to_the_contract() -> None:
+    poll = wa.PollCreationMessage(name="q" * 2_000, options=[
+        wa.PollCreationMessage.Option(optionName=f"{i}" * 1_500) for i in range(40)])
+    mapped = m.map_message(message_event(wa.Message(pollCreationMessage=poll)))
+    assert mapped.poll is not None and mapped.poll.selectable_count is None
+    assert len(mapped.poll.name) == 1_000 and len(mapped.poll.options) == 32
+    assert all(len(option) == 1_000 for option in mapped.poll.options)
+
+
+@pytest.mark.parametrize(
+    ("content", "kind", "selection", "text"),
+    [
+        (wa.Message(buttonsResponseMessage=wa.ButtonsResponseMessage(selectedButtonID="btn-yes",
+                                                                     selectedDisplayText="Confirmar")),
+         "buttons_response", Selection("btn-yes", "Confirmar"), "Confirmar"),
+        (wa.Message(templateButtonReplyMessage=wa.TemplateButtonReplyMessage(selectedID="tpl-1",
+                                                                             selectedDisplayText="Sim")),
+         "buttons_response", Selection("tpl-1", "Sim"), "Sim"),
+        (wa.Message(listResponseMessage=wa.ListResponseMessage(
+            title="Plano anual", singleSelectReply=wa.ListResponseMessage.SingleSelectReply(selectedRowID="row-12"))),
+         "list_response", Selection("row-12", "Plano anual"), "Plano anual"),
+        (wa.Message(interactiveResponseMessage=wa.InteractiveResponseMessage(
+            body=wa.InteractiveResponseMessage.Body(text="Falar com atendente"),
+            nativeFlowResponseMessage=wa.InteractiveResponseMessage.NativeFlowResponseMessage(
+                name="quick_reply", paramsJSON='{"display_text": "Falar com atendente", "id": "human"}'))),
+         "buttons_response", Selection("human", "Falar com atendente"), "Falar com atendente"),
+        (wa.Message(interactiveResponseMessage=wa.InteractiveResponseMessage(
+            body=wa.InteractiveResponseMessage.Body(text="Opção B"),
+            nativeFlowResponseMessage=wa.InteractiveResponseMessage.NativeFlowResponseMessage(
+                name="single_select", paramsJSON="not json"))),
+         "list_response", Selection(None, "Opção B"), "Opção B"),
+    ],
+    ids=["buttons", "template-button", "list", "native-flow-button", "native-flow-list-bad-params"],
+)
+def test_button_and_list_replies(content: wa.Message, kind: str, selection: Selection, text: str) -> None:
+    mapped = m.map_message(message_event(content))
+    assert (mapped.kind, mapped.selection, mapped.text, mapped.is_protocol) == (kind, selection, text, False)
 
 
 def test_unsupported_content_is_kept_with_empty_text() -> None:

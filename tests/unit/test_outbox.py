@@ -149,6 +149,27 @@ def test_stream_images_decode_like_the_adapters_so_the_envelope_is_the_same() ->
     assert events_of(change) == [inbound_event(INBOUND)]
 
 
+def test_stream_images_keep_the_typed_fields_of_an_inbound_message() -> None:
+    from zapgate_outbox.handler import change_of
+
+    located = {**INBOUND, "media_type": None, "media_url": None, "mime_type": None, "file_size": None,
+               "message_type": "location", "quoted_wa_message_id": "3EB0Q", "quoted_text": "onde?",
+               "location": {"latitude": "-23.55052", "longitude": "-46.633308", "name": "Sé"}}
+    located = {k: v for k, v in located.items() if v is not None}
+    polled = {**located, "message_type": "poll", "poll": {"name": "Almoço?", "options": ["Sim", "Não"],
+                                                           "selectable_count": 1}}
+    del polled["location"]
+    for item in (located, polled):
+        change = change_of(_record("INSERT", None, item))
+        assert change.new == item
+        assert events_of(change) == [inbound_event(item)]
+    message = events_of(change_of(_record("INSERT", None, located)))[0]["payload"]["message"]
+    assert message["location"]["latitude"] == -23.55052 and message["quotedMessageId"] == "3EB0Q"
+    poll = events_of(change_of(_record("INSERT", None, polled)))[0]["payload"]["message"]["poll"]
+    assert poll == {"name": "Almoço?", "options": ["Sim", "Não"], "selectableCount": 1}
+    assert isinstance(poll["selectableCount"], int)
+
+
 # ------------------------------------------------------------------ publishing: what fails is what SQS refused
 class FakePublisher:
     def __init__(self, refuse: set[str] | None = None) -> None:

@@ -312,6 +312,46 @@ def test_inbound_media_is_stored_for_download() -> None:
         net.download("i2", payload["media"]["handle"])
 
 
+def test_typed_and_quoted_inbound_decode_to_the_ports_fields_and_reach_the_contract() -> None:
+    from zapgate_core.contract.worker_proxy import InboundMessage
+    from zapgate_sidecar.inbound import is_deliverable, typed_fields
+    from zapgate_sidecar.transport import Location, Quoted, Reaction, Selection
+
+    net = SimNetwork()
+    session, _ = paired(net)
+    chat = "5511888880000@s.whatsapp.net"
+    net.deliver_inbound("i1", chat, wa_message_id="Q1", body="sim", quoted={"id": "W0", "body": "vem?"})
+    net.deliver_inbound("i1", chat, wa_message_id="L1", kind="location",
+                        typed={"location": {"latitude": 1.5, "longitude": -2.0, "name": None, "address": None}})
+    net.deliver_inbound("i1", chat, wa_message_id="R1", kind="reaction",
+                        typed={"reaction": {"wa_message_id": "W0", "emoji": "", "chat": chat, "from_me": True,
+                                            "sender": None}})
+    net.deliver_inbound("i1", chat, wa_message_id="B1", body="Sim", kind="buttons_response",
+                        typed={"selection": {"id": "yes", "text": "Sim"}})
+    for kind, typed in (("location", {}), (None, {"poll": {"name": "q"}}), ("poll", {"location": {}}),
+                        ("sticker", {})):
+        with pytest.raises(InvalidRequest):
+            net.deliver_inbound("i1", chat, kind=kind, typed=typed)
+
+    quoted, location, reaction, button = [decode_event(e) for e in events(net, "i1", session)[-4:]]
+    assert isinstance(quoted, IncomingMessage) and quoted.kind == "text"
+    assert quoted.quoted == Quoted("W0", None, "vem?") and quoted.typed_content is None
+    assert isinstance(location, IncomingMessage) and location.location == Location(1.5, -2.0)
+    assert isinstance(reaction, IncomingMessage) and reaction.reaction == Reaction("W0", "", chat, True, None)
+    assert isinstance(button, IncomingMessage) and button.selection == Selection("yes", "Sim")
+    assert all(is_deliverable(m) for m in (quoted, location, reaction, button))  # a removed reaction too
+
+    assert typed_fields(quoted) == {"quoted_wa_message_id": "W0", "quoted_text": "vem?"}
+    assert typed_fields(reaction) == {"message_type": "reaction", "reaction": {
+        "wa_message_id": "W0", "emoji": "", "chat": chat, "from_me": True, "sender": None}}
+    assert typed_fields(button) == {"message_type": "buttons_response", "selection": {"id": "yes", "text": "Sim"}}
+    plain = IncomingMessage("P1", chat, chat, False, 1, text="oi")
+    assert typed_fields(plain) == {}
+    body = {"instanceId": "i1", "from": chat, "chat_id_norm": chat, "body": location.text, **typed_fields(location)}
+    assert InboundMessage.model_validate(body).dump_wire()["location"] == {
+        "latitude": 1.5, "longitude": -2.0, "name": None, "address": None}
+
+
 def test_undecryptable_and_receipt_events() -> None:
     net = SimNetwork()
     session, _ = paired(net)

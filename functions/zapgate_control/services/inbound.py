@@ -15,13 +15,39 @@ from zapgate_control.observability import metrics
 from zapgate_control.ports import ContactStore, GroupStore, InstanceStore, MessageStore
 from zapgate_core.contract.worker_proxy import InboundMessage, InboundResponse
 from zapgate_core.domain.ids import inbound_id
-from zapgate_core.domain.inbound import effective_chat_type, has_content, learnt_lid_mapping, media_problem
+from zapgate_core.domain.inbound import (
+    effective_chat_type,
+    has_content,
+    learnt_lid_mapping,
+    media_problem,
+    typed_object,
+)
 from zapgate_core.storage.media import sha256_of_url
 
 _STORED_FIELDS = (
     "to", "body", "wa_message_id", "from_me", "chat_id_norm", "sender_jid_raw", "sender_pn",
     "sender_contact_id", "push_name", "media_type", "media_url", "mime_type", "file_name", "file_size",
 )  # fmt: skip
+
+
+def _typed_fields(message: InboundMessage) -> dict[str, Any]:
+    """The extensions a richer sidecar reports, only when present: a plain text or media message (all the
+    Node worker sends) is stored exactly as before. text and media kinds are not stored: media_type says it."""
+    fields: dict[str, Any] = {}
+    typed = typed_object(message)
+    if typed is not None:
+        name, value = typed
+        if name == "location":
+            # DynamoDB takes no floats: coordinates are stored as their decimal text (as outbound locations).
+            value = {**value, "latitude": repr(message.location.latitude),  # type: ignore[union-attr]
+                     "longitude": repr(message.location.longitude)}  # type: ignore[union-attr]
+        fields["message_type"] = message.message_type
+        fields[name] = value
+    if message.quoted_wa_message_id:
+        fields["quoted_wa_message_id"] = message.quoted_wa_message_id
+    if message.quoted_text:
+        fields["quoted_text"] = message.quoted_text
+    return fields
 
 
 def accept(
@@ -51,6 +77,7 @@ def accept(
             "tenant_id": instance.get("tenant_id"),
         }
     )
+    content.update(_typed_fields(message))
     message_id = (
         inbound_id(message.instance_id, message.wa_message_id) if message.wa_message_id else str(uuid.uuid4())
     )

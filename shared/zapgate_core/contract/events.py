@@ -16,10 +16,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-MessageType = Literal[
-    "text", "image", "video", "audio", "document", "location", "contact", "reaction", "poll",
-    "buttons_response", "list_response",
-]  # fmt: skip
+from zapgate_core.contract.common import InboundMessageType
+
+MessageType = InboundMessageType
 MessageStatus = Literal["sent", "delivered", "read", "failed"]
 InstanceStatus = Literal["CONNECTING", "CONNECTED", "DISCONNECTED"]
 
@@ -41,6 +40,36 @@ class Media(EventModel):
     mimeType: str | None = None
     fileName: str | None = None
     fileSize: int | None = None
+
+
+class Location(EventModel):
+    latitude: float | None
+    longitude: float | None
+    name: str | None = None
+    address: str | None = None
+
+
+class SharedContact(EventModel):
+    displayName: str | None
+    vcard: str | None
+    count: int | None = Field(default=None, description="How many cards were shared at once (this is the first)")
+
+
+class Reaction(EventModel):
+    waMessageId: str | None = Field(description="WhatsApp id of the message reacted to")
+    emoji: str = Field(description='The emoji; "" when the reaction was removed')
+    fromMe: bool | None = Field(default=None, description="The reacted-to message was sent by this instance")
+
+
+class Poll(EventModel):
+    name: str | None
+    options: list[str]
+    selectableCount: int | None = Field(default=None, description="How many options a voter may pick; 0 = any")
+
+
+class Selection(EventModel):
+    id: str | None = Field(description="The chosen button's or list row's id")
+    text: str | None = Field(description="The text the user saw on it")
 
 
 class RawKey(EventModel):
@@ -67,6 +96,14 @@ class InboundMessage(EventModel):
         description="The message this one belongs with: text and media from the same sender in the same "
         "chat within 90 s (set on the later one)",
     )
+    quotedMessageId: str | None = Field(default=None, description="WhatsApp id of the message this one replies to")
+    quotedText: str | None = Field(default=None, description="The quoted message's text (cut to 1000 characters)")
+    # One of these, for its type only (absent otherwise):
+    location: Location | None = Field(default=None, description="type=location")
+    contact: SharedContact | None = Field(default=None, description="type=contact")
+    reaction: Reaction | None = Field(default=None, description="type=reaction")
+    poll: Poll | None = Field(default=None, description="type=poll (a new poll; votes are not reported)")
+    selection: Selection | None = Field(default=None, description="type=buttons_response or list_response")
 
 
 class StatusMessage(EventModel):

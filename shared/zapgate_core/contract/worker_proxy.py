@@ -9,11 +9,24 @@ which `dump_wire` renders with the aliases the Node worker expects.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_serializer
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
-from zapgate_core.contract.common import MAX_BODY, MAX_ID, MAX_QR_CODE, JidType, MediaType, Status
+from zapgate_core.contract.common import (
+    MAX_BODY,
+    MAX_EMOJI,
+    MAX_ID,
+    MAX_LABEL,
+    MAX_POLL_OPTIONS,
+    MAX_QR_CODE,
+    MAX_QUOTED_TEXT,
+    MAX_VCARD,
+    InboundMessageType,
+    JidType,
+    MediaType,
+    Status,
+)
 
 __all__ = ["MAX_BODY", "MAX_ID", "JidType", "MediaType", "Status"]
 
@@ -129,26 +142,28 @@ class OkResponse(ContractModel):
 
 
 # ---------------------------------------------------------------- outbound queue
+# Locations, contacts and reactions have the same shape both ways: queued for sending (outbound) and
+# reported by the sidecar (inbound, where a reaction names the reacted-to message the same way).
 class QueuedLocation(ContractModel):
-    latitude: float
-    longitude: float
-    name: str | None = None
-    address: str | None = None
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    name: str | None = Field(default=None, max_length=MAX_LABEL)
+    address: str | None = Field(default=None, max_length=MAX_LABEL)
 
 
 class QueuedContact(ContractModel):
-    display_name: str
-    vcard: str
+    display_name: str = Field(max_length=MAX_LABEL)
+    vcard: str = Field(max_length=MAX_VCARD)
 
 
 class QueuedReaction(ContractModel):
     """The reacted-to message, resolved to WhatsApp's id when the message was queued."""
 
-    wa_message_id: str
-    emoji: str = ""  # "" removes the reaction
-    chat: str | None = None
+    wa_message_id: str = Field(min_length=1, max_length=MAX_ID)
+    emoji: str = Field(default="", max_length=MAX_EMOJI)  # "" removes the reaction
+    chat: str | None = Field(default=None, max_length=MAX_ID)
     from_me: bool | None = None
-    sender: str | None = None
+    sender: str | None = Field(default=None, max_length=MAX_ID)
 
 
 class QueuedReplyTo(ContractModel):
@@ -235,6 +250,37 @@ class ReceiptsResponse(ContractModel):
     updated: int
 
 
+class InboundContact(QueuedContact):
+    """A contact card; `count` > 1 when several were shared at once (the card is the first)."""
+
+    count: int | None = Field(default=None, ge=1, le=1_000)
+
+
+class InboundPoll(ContractModel):
+    name: str = Field(max_length=MAX_LABEL)
+    options: list[Annotated[str, Field(max_length=MAX_LABEL)]] = Field(
+        default_factory=list, max_length=MAX_POLL_OPTIONS
+    )
+    selectable_count: int | None = Field(default=None, ge=0, le=MAX_POLL_OPTIONS, description="0 = any number")
+
+
+class InboundSelection(ContractModel):
+    """A button or list reply: the chosen button's / row's id and the text the user saw."""
+
+    id: str | None = Field(default=None, max_length=MAX_LABEL)
+    text: str | None = Field(default=None, max_length=MAX_LABEL)
+
+
+# message_type → the object a typed inbound message carries (text and media carry none).
+INBOUND_OBJECTS: dict[str, str] = {
+    "location": "location", "contact": "contact", "reaction": "reaction", "poll": "poll",
+    "buttons_response": "selection", "list_response": "selection",
+}  # fmt: skip
+_INBOUND_EXTENSIONS = (
+    "message_type", "quoted_wa_message_id", "quoted_text", "location", "contact", "reaction", "poll", "selection",
+)  # fmt: skip
+
+
 class InboundMessage(ContractModel):
     instance_id: str = InstanceId
     from_: str = Field(alias="from", min_length=1, max_length=MAX_ID)
@@ -257,13 +303,55 @@ class InboundMessage(ContractModel):
     file_name: str | None = Field(default=None, max_length=500)
     # WhatsApp's FileLength is a uint64; an unbounded int would overflow DynamoDB's 38-digit numbers (a 500).
     file_size: int | None = Field(default=None, ge=0, le=2**64 - 1)
+    # zapgate extensions (optional and additive: the Node worker sends none of them, and its bodies are
+    # stored exactly as before). What kind of message this is, the message it quotes, and one small
+    # object for the typed kinds (INBOUND_OBJECTS); `body` keeps a plain-text rendering.
+    message_type: InboundMessageType | None = Field(
+        default=None, description="text | image | ... | buttons_response | list_response; absent: from media_type"
+    )
+    quoted_wa_message_id: str | None = Field(default=None, max_length=MAX_ID)
+    quoted_text: str | None = Field(default=None, max_length=MAX_QUOTED_TEXT)
+    location: QueuedLocation | None = None
+    contact: InboundContact | None = None
+    reaction: QueuedReaction | None = Field(default=None, description="the reacted-to message; emoji \"\" = removed")
+    poll: InboundPoll | None = None
+    selection: InboundSelection | None = Field(default=None, description="buttons_response / list_response")
 
     _wa_message_id = field_validator("wa_message_id")(_blank_is_none)
+    _quoted_wa_message_id = field_validator("quoted_wa_message_id")(_blank_is_none)
+    _quoted_text = field_validator("quoted_text")(_blank_is_none)
 
     @field_validator("body", mode="before")
     @classmethod
     def _none_body(cls, value: Any) -> Any:
         return "" if value is None else value
+
+    @model_validator(mode="after")
+    def _typed_content(self) -> InboundMessage:
+        kind = self.message_type
+        carried = [name for name in ("location", "contact", "reaction", "poll", "selection")
+                   if getattr(self, name) is not None]
+        expected = INBOUND_OBJECTS.get(kind or "")
+        if expected is not None and carried != [expected]:
+            raise ValueError(f"message_type {kind} needs {expected} (and no other typed object)")
+        if expected is None and carried:
+            kinds = " or ".join(k for k, v in INBOUND_OBJECTS.items() if v == carried[0])
+            raise ValueError(f"{carried[0]} needs message_type {kinds}")
+        if kind in ("image", "video", "audio", "document") and self.media_type != kind:
+            raise ValueError(f"message_type {kind} needs media_type {kind}")
+        if kind in ("text", *INBOUND_OBJECTS) and self.media_type is not None:
+            raise ValueError(f"message_type {kind} takes no media_type")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_extensions(self, handler: Any) -> Any:
+        # A plain message keeps the exact wire shape the contract has always had.
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in _INBOUND_EXTENSIONS:
+                if data.get(name) is None:
+                    data.pop(name, None)
+        return data
 
 
 class InboundResponse(ContractModel):

@@ -31,13 +31,18 @@ INSTANCE_QR: Final = "INSTANCE_QR"
 EVENT_TYPES: Final = (MESSAGE_INBOUND, MESSAGE_STATUS, INSTANCE_STATUS)
 LIVE_ONLY_EVENT_TYPES: Final = frozenset({INSTANCE_QR})
 
-# What message.type may say. Today's sidecar reports text and the four media kinds; the others are
-# WhatsApp kinds a richer sidecar may report through the stored `message_type` field.
+# What message.type may say: text and the four media kinds (from media_type), and the typed kinds the
+# sidecar reports through the stored `message_type` field, each with one small object (TYPED_OBJECTS).
 MESSAGE_TYPES: Final = (
     "text", "image", "video", "audio", "document", "location", "contact", "reaction", "poll",
     "buttons_response", "list_response",
 )  # fmt: skip
 MEDIA_TYPES: Final = frozenset({"image", "video", "audio", "document"})
+# message.type → the stored object it carries (the envelope's key is the same name).
+TYPED_OBJECTS: Final = {
+    "location": "location", "contact": "contact", "reaction": "reaction", "poll": "poll",
+    "buttons_response": "selection", "list_response": "selection",
+}  # fmt: skip
 MESSAGE_STATUSES: Final = ("sent", "delivered", "read", "failed")
 INSTANCE_STATUSES: Final = ("CONNECTING", "CONNECTED", "DISCONNECTED")
 
@@ -116,6 +121,37 @@ def is_media(item: dict[str, Any]) -> bool:
     return message_type(item) in MEDIA_TYPES
 
 
+def _coordinate(value: Any) -> float | None:
+    try:
+        number = float(value)  # stored as decimal text (DynamoDB takes no floats)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def _typed_object(kind: str, item: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(envelope key, small object) of a typed kind, from its stored object; None for text and media."""
+    name = TYPED_OBJECTS.get(kind)
+    stored = item.get(name) if name else None
+    if name is None or not isinstance(stored, dict):
+        return None
+    if name == "location":
+        value = {"latitude": _coordinate(stored.get("latitude")), "longitude": _coordinate(stored.get("longitude")),
+                 "name": stored.get("name"), "address": stored.get("address")}
+    elif name == "contact":
+        value = {"displayName": stored.get("display_name"), "vcard": stored.get("vcard"), "count": stored.get("count")}
+    elif name == "reaction":
+        # waMessageId is the reacted-to message's; fromMe: it was sent by this instance; emoji "" = removed.
+        value = {"waMessageId": stored.get("wa_message_id"), "emoji": stored.get("emoji") or "",
+                 "fromMe": stored.get("from_me")}
+    elif name == "poll":
+        value = {"name": stored.get("name"), "options": list(stored.get("options") or []),
+                 "selectableCount": stored.get("selectable_count")}
+    else:
+        value = {"id": stored.get("id"), "text": stored.get("text")}
+    return name, value
+
+
 def sender_of(item: dict[str, Any]) -> str | None:
     return item.get("sender_jid_raw") or item.get("from")
 
@@ -146,7 +182,8 @@ def inbound_event(item: dict[str, Any]) -> dict[str, Any]:
         }
     push_name = item.get("push_name")
     stored_at = item.get("created_at") or iso_now()
-    payload = {
+    typed = _typed_object(kind, item)
+    payload: dict[str, Any] = {
         "contact": {
             "phone": _phone(item.get("sender_pn")) or _phone(sender),
             # zapgate keeps no address book name yet: seed 002 falls back to the WhatsApp display name.
@@ -164,10 +201,15 @@ def inbound_event(item: dict[str, Any]) -> dict[str, Any]:
             "chatType": "group" if is_group else "direct",
             "timestamp": to_iso(item.get("wa_timestamp")) or stored_at,
             "parentId": item.get("parent_id"),
+            # seed 002: the message this one replies to (WhatsApp's id, and its text as the sender quoted it).
+            "quotedMessageId": item.get("quoted_wa_message_id"),
+            "quotedText": item.get("quoted_text"),
         },
         # rawKey is the message's WhatsApp key for debugging, not the raw payload (kept small).
         "metadata": {"rawKey": {"remoteJid": chat_id, "participant": sender if is_group else None}},
     }
+    if typed is not None:  # only typed kinds carry one (location, contact, reaction, poll, selection)
+        payload["message"][typed[0]] = typed[1]
     return _envelope(MESSAGE_INBOUND, event_id(item["id"], MESSAGE_INBOUND), item["instance_id"], stored_at, payload)
 
 
@@ -254,6 +296,11 @@ def instance_qr_event(item: dict[str, Any]) -> dict[str, Any] | None:
 
 
 # ---------------------------------------------------------------- parent linking (seed 001)
+def _linkable(item: dict[str, Any]) -> bool:
+    """Seed 001 links text and media; a reaction, location, poll... is neither and links nothing."""
+    return message_type(item) == "text" or is_media(item)
+
+
 def pick_parent(later: dict[str, Any], earlier: list[dict[str, Any]], window_ms: int = PARENT_WINDOW_MS) -> str | None:
     """The message `later` continues: the newest earlier inbound message in the same chat, from the
     same sender, of the opposite kind (text vs media), stored at most `window_ms` before it.
@@ -261,6 +308,8 @@ def pick_parent(later: dict[str, Any], earlier: list[dict[str, Any]], window_ms:
     Items need `id`, `timeline_sk` ("<ms>#<id>", the arrival order) and the stored fields; the
     strict order on timeline_sk means two messages can never name each other.
     """
+    if not _linkable(later):
+        return None
     later_sk = later.get("timeline_sk") or ""
     later_ms = int(later_sk.split("#", 1)[0] or 0)
     chat, sender, media = later.get("chat_id_norm"), sender_of(later), is_media(later)
@@ -272,6 +321,8 @@ def pick_parent(later: dict[str, Any], earlier: list[dict[str, Any]], window_ms:
         if later_ms - int(sk.split("#", 1)[0]) > window_ms:
             continue
         if item.get("chat_id_norm") != chat or sender_of(item) != sender or is_media(item) == media:
+            continue
+        if not _linkable(item):
             continue
         if best is None or sk > best[0]:
             best = (sk, str(item["id"]))

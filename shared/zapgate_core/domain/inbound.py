@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from zapgate_core.contract.worker_proxy import InboundMessage
+from typing import Any
+
+from zapgate_core.contract.worker_proxy import INBOUND_OBJECTS, InboundMessage
 from zapgate_core.domain.jids import InvalidDestination, chat_type_of, is_lid, normalize_destination, pn_jid
 
 
 def has_content(message: InboundMessage) -> bool:
-    return bool(message.body) or message.media_type is not None
+    """A body, media, or a typed kind's object (a location, a reaction, even one that removes an emoji)."""
+    return bool(message.body) or message.media_type is not None or typed_object(message) is not None
+
+
+def typed_object(message: InboundMessage) -> tuple[str, dict[str, Any]] | None:
+    """(name, fields) of the object a typed message carries (location, contact, reaction, poll, selection)."""
+    name = INBOUND_OBJECTS.get(message.message_type or "")
+    value = getattr(message, name) if name else None
+    return (name, value.model_dump(mode="json", exclude_none=True)) if name and value is not None else None
 
 
 def media_problem(message: InboundMessage) -> str | None:

@@ -32,6 +32,11 @@ from zapgate_core.domain.jids import GROUP_SERVER, USER_SERVER, InvalidDestinati
 ConnectionState = Literal["offline", "waiting_qr", "connected"]
 SessionState = Literal["waiting_qr", "connected", "closed"]
 MEDIA_KINDS: tuple[str, ...] = ("image", "video", "audio", "document")
+# Typed inbound kinds → the one object each carries (as the sidecar's IncomingMessage fields).
+TYPED_OBJECTS: dict[str, str] = {
+    "location": "location", "contact": "contact", "reaction": "reaction", "poll": "poll",
+    "buttons_response": "selection", "list_response": "selection",
+}  # fmt: skip
 STRUCTURED_KINDS: tuple[str, ...] = ("location", "contact", "reaction")
 MESSAGE_KINDS: tuple[str, ...] = ("text", *MEDIA_KINDS, *STRUCTURED_KINDS)
 
@@ -456,8 +461,21 @@ class SimNetwork:
         media: tuple[str, str | None, str | None, bytes] | None = None,
         from_me: bool = False,
         timestamp: int | None = None,
+        quoted: dict[str, Any] | None = None,
+        kind: str | None = None,
+        typed: dict[str, dict[str, Any]] | None = None,
     ) -> str:
-        """An incoming message; `media` is (kind, mime type, file name, bytes). Returns its id."""
+        """An incoming message; `media` is (kind, mime type, file name, bytes). Returns its id.
+
+        `quoted` ({id, sender, body}) makes it a reply; `kind` a typed kind (location, contact, reaction,
+        poll, buttons_response, list_response) whose one object is in `typed` ({"location": {...}}).
+        """
+        typed = typed or {}
+        expected = TYPED_OBJECTS.get(kind or "")
+        if (kind is not None and expected is None) or list(typed) != ([expected] if expected else []):
+            raise InvalidRequest("a typed message needs its type and exactly its one object")
+        if typed and media is not None:
+            raise InvalidRequest("a typed message carries no media")
         with self._cond:
             instance = self._require_connected(instance_id)
             message_id = wa_message_id or self._next_other_id(instance)
@@ -493,6 +511,8 @@ class SimNetwork:
                     "media": media_ref,
                     "is_protocol": False,
                     "is_history": False,
+                    **({"quoted": quoted} if quoted else {}),
+                    **({"kind": kind, **typed} if kind else {}),
                 },
             )
             return message_id

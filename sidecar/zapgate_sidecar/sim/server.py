@@ -46,6 +46,47 @@ class InboundMedia(BaseModel):
     base64: str
 
 
+class InboundQuoted(BaseModel):
+    id: str
+    sender: str | None = None
+    body: str | None = None
+
+
+class InboundLocation(BaseModel):
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
+
+
+class InboundContact(BaseModel):
+    display_name: str
+    vcard: str
+    count: int = 1
+
+
+class InboundReaction(BaseModel):
+    wa_message_id: str
+    emoji: str = ""
+    chat: str | None = None
+    from_me: bool | None = None
+    sender: str | None = None
+
+
+class InboundPoll(BaseModel):
+    name: str
+    options: list[str] = []
+    selectable_count: int | None = None
+
+
+class InboundSelection(BaseModel):
+    id: str | None = None
+    text: str | None = None
+
+
+TypedKind = Literal["location", "contact", "reaction", "poll", "buttons_response", "list_response"]
+
+
 class InboundBody(BaseModel):
     id: str | None = None
     chat: str
@@ -56,6 +97,15 @@ class InboundBody(BaseModel):
     media: InboundMedia | None = None
     from_me: bool = False
     timestamp: int | None = None
+    # What a real phone can also send (the sidecar's IncomingMessage fields): a quote, and a typed kind
+    # with its object (`type` and the object must match; `selection` for buttons_response/list_response).
+    quoted: InboundQuoted | None = None
+    type: TypedKind | None = None
+    location: InboundLocation | None = None
+    contact: InboundContact | None = None
+    reaction: InboundReaction | None = None
+    poll: InboundPoll | None = None
+    selection: InboundSelection | None = None
 
 
 class UndecryptableBody(BaseModel):
@@ -161,6 +211,10 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
             media=media,
             from_me=body.from_me,
             timestamp=body.timestamp,
+            quoted=body.quoted.model_dump() if body.quoted is not None else None,
+            kind=body.type,
+            typed={name: value.model_dump() for name in ("location", "contact", "reaction", "poll", "selection")
+                   if (value := getattr(body, name)) is not None},
         )
         return {"id": message_id}
 

@@ -25,12 +25,24 @@ Decisions (the port leaves them to the adapter):
 * Stickers are delivered as ``image`` media (``image/webp``): the inbound contract has no
   sticker kind and dropping them would lose a user's message. Video notes (``ptvMessage``)
   are ``video``.
-* Reactions, edits, revokes, pins, poll votes, key distribution and other protocol-only
-  payloads are ``is_protocol``: the inbound contract delivers new messages only. Statuses
+* Edits, revokes, pins, poll votes, key distribution and other protocol-only payloads are
+  ``is_protocol``: the inbound contract delivers new messages only. Statuses
   (``status@broadcast``) are ``is_protocol`` too: they are not a chat.
-* Locations, contact cards, polls and button/list replies keep the message with a plain
-  text rendering (see ``_fallback_text``) instead of being dropped. Any other content kind
+* Reactions are a user's action worth an event: kind ``reaction`` with the reacted-to message's
+  id and the emoji ("" = the reaction was removed). The key is the reactor's (whatsmeow's
+  BuildMessageKey): its ``fromMe`` means "the reactor's own message", its ``remoteJID`` in a
+  direct chat is the reactor's view of the chat (our own JID), so the chat is the event's and
+  ``from_me`` (ours) is inferred: False when the reactor reacted to their own message, True in
+  a direct chat otherwise, unknown (None) in groups (the pure mapping does not know our JID).
+* Poll votes (``pollUpdateMessage``) are encrypted with the poll's secret; decrypting needs the
+  client (``NewClient.decrypt_poll_vote``, whatsmeow's message-secret store) and gives option
+  hashes only, so votes stay protocol and are not reported.
+* Locations, contact cards, polls and button/list replies get their kind and a small typed
+  object (bounded to the worker-proxy contract's limits) and keep a plain text rendering
+  (``_fallback_text``) in ``text`` for consumers that only read text. Any other content kind
   is delivered with empty text and no media; the sidecar's ``has_content`` check decides.
+* A reply carries its quote (``contextInfo.stanzaID`` and the quoted message's text, cut) from
+  whichever content field holds the ``contextInfo``.
 * ``is_history`` is always False for ``Message`` events: whatsmeow delivers history sync
   as a separate ``HistorySync`` blob (not subscribed), and the offline backlog replayed on
   connect arrives as ordinary, live ``Message`` events that must not be dropped.
@@ -38,18 +50,34 @@ Decisions (the port leaves them to the adapter):
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from zapgate_core.contract.common import (
+    MAX_EMOJI,
+    MAX_ID,
+    MAX_LABEL,
+    MAX_POLL_OPTIONS,
+    MAX_QUOTED_TEXT,
+    MAX_VCARD,
+)
 from zapgate_sidecar.transport import (
     Connected,
     ConnectFailed,
     Disconnected,
     IncomingMessage,
+    Location,
     LoggedOut,
     MediaKind,
     MediaRef,
+    MessageKind,
+    Poll,
     QrShown,
+    Quoted,
+    Reaction,
     ReceiptReceived,
+    Selection,
+    SharedContact,
     StreamReplaced,
     TransportEvent,
     Undecryptable,
@@ -112,6 +140,7 @@ _WRAPPERS = (
     "botInvokeMessage",
     "groupMentionedMessage",
     "spoilerMessage",
+    "pollCreationMessageV4",  # a FutureProofMessage around the poll (V1..V6 otherwise are the poll itself)
 )
 # Fields that ride along with real content and never count as content themselves.
 _ANCILLARY = frozenset(
@@ -121,7 +150,6 @@ _ANCILLARY = frozenset(
 _PROTOCOL_ONLY = frozenset(
     {
         "protocolMessage",
-        "reactionMessage",
         "encReactionMessage",
         "pollUpdateMessage",
         "keepInChatMessage",
@@ -153,7 +181,6 @@ _POLL_FIELDS = (
     "pollCreationMessage",
     "pollCreationMessageV2",
     "pollCreationMessageV3",
-    "pollCreationMessageV4",
     "pollCreationMessageV5",
     "pollCreationMessageV6",
 )
@@ -267,9 +294,11 @@ def _media(content: WAMessage) -> tuple[MediaRef, str] | None:
 
 
 def _fallback_text(content: WAMessage) -> str | None:
-    """A plain rendering of content kinds the inbound contract has no field for; None if not one."""
+    """A plain rendering of content kinds beyond text and media (kept in `text`); None if not one."""
     if content.HasField("extendedTextMessage"):
         return content.extendedTextMessage.text
+    if content.HasField("reactionMessage"):
+        return content.reactionMessage.text
     for name in ("locationMessage", "liveLocationMessage"):
         if content.HasField(name):
             location = _field(content, name)
@@ -299,6 +328,158 @@ def _fallback_text(content: WAMessage) -> str | None:
     return None
 
 
+def _text_of(content: WAMessage) -> str:
+    """What a message says as text: the text, the media caption, or the plain rendering."""
+    if content.conversation:
+        return content.conversation
+    found = _media(content)
+    if found is not None:
+        return found[1]
+    return _fallback_text(content) or ""
+
+
+def _cut(text: str, limit: int = MAX_LABEL) -> str:
+    return text[:limit]
+
+
+def _bounded_vcard(vcard: str) -> str:
+    """The vCard within the contract's limit: without its photo (most of a big card), else cut."""
+    if len(vcard) <= MAX_VCARD:
+        return vcard
+    kept: list[str] = []
+    skipping = False
+    for line in vcard.splitlines():
+        if line[:1] in (" ", "\t"):  # a folded continuation of the previous property
+            if not skipping:
+                kept.append(line)
+            continue
+        skipping = line.split(":", 1)[0].split(";", 1)[0].rsplit(".", 1)[-1].upper() == "PHOTO"
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept)[:MAX_VCARD]
+
+
+def _quote(content: WAMessage) -> Quoted | None:
+    """The quoted message of a reply: contextInfo of the content field that carries one."""
+    for field, value in content.ListFields():
+        if field.name in _ANCILLARY or field.message_type is None:
+            continue
+        if "contextInfo" not in field.message_type.fields_by_name or not value.HasField("contextInfo"):
+            continue
+        context = value.contextInfo
+        if not context.stanzaID or len(context.stanzaID) > MAX_ID:
+            continue
+        text = _text_of(unwrap(context.quotedMessage)) if context.HasField("quotedMessage") else ""
+        sender = context.participant if len(context.participant) <= MAX_ID else ""
+        return Quoted(wa_message_id=context.stanzaID, sender=sender or None,
+                      body=_cut(text, MAX_QUOTED_TEXT) or None)
+    return None
+
+
+def _reaction(content: WAMessage, chat: str, sender: str) -> Reaction | None:
+    key = content.reactionMessage.key
+    if not key.ID or len(key.ID) > MAX_ID:
+        return None
+    is_group = chat.endswith("@g.us")
+    participant = key.participant if len(key.participant) <= MAX_ID else ""
+    if key.fromMe:  # the reactor reacted to their own message
+        from_me: bool | None = False
+        author: str | None = sender
+    else:
+        from_me = None if is_group else True
+        author = participant or None
+    return Reaction(wa_message_id=key.ID, emoji=_cut(content.reactionMessage.text, MAX_EMOJI), chat=chat,
+                    from_me=from_me, sender=author)
+
+
+def _location(content: WAMessage) -> Location | None:
+    for name in ("locationMessage", "liveLocationMessage"):
+        if content.HasField(name):
+            found = _field(content, name)
+            latitude, longitude = found.degreesLatitude, found.degreesLongitude
+            if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):  # NaN fails too
+                return None
+            return Location(latitude=latitude, longitude=longitude,
+                            name=_cut(getattr(found, "name", "")) or None,
+                            address=_cut(getattr(found, "address", "")) or None)
+    return None
+
+
+def _contact(content: WAMessage) -> SharedContact | None:
+    if content.HasField("contactMessage"):
+        card = content.contactMessage
+        return SharedContact(display_name=_cut(card.displayName), vcard=_bounded_vcard(card.vcard))
+    if content.HasField("contactsArrayMessage") and content.contactsArrayMessage.contacts:
+        cards = content.contactsArrayMessage.contacts
+        return SharedContact(display_name=_cut(cards[0].displayName), vcard=_bounded_vcard(cards[0].vcard),
+                             count=min(len(cards), 1_000))
+    return None
+
+
+def _poll(content: WAMessage) -> Poll | None:
+    for name in _POLL_FIELDS:
+        if content.HasField(name):
+            poll = _field(content, name)
+            selectable = poll.selectableOptionsCount if poll.HasField("selectableOptionsCount") else None
+            return Poll(
+                name=_cut(poll.name),
+                options=tuple(_cut(option.optionName) for option in poll.options[:MAX_POLL_OPTIONS]),
+                selectable_count=None if selectable is None else min(selectable, MAX_POLL_OPTIONS),
+            )
+    return None
+
+
+def _native_flow_id(params_json: str) -> str | None:
+    """The `id` a native-flow button or list reply carries in its paramsJSON, when it has one."""
+    try:
+        params = json.loads(params_json) if params_json else None
+    except ValueError:
+        return None
+    value = params.get("id") if isinstance(params, dict) else None
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
+def _selection(content: WAMessage) -> tuple[MessageKind, Selection] | None:
+    def make(kind: MessageKind, ident: str | None, text: str | None) -> tuple[MessageKind, Selection]:
+        return kind, Selection(id=_cut(ident) if ident else None, text=_cut(text) if text else None)
+
+    if content.HasField("buttonsResponseMessage"):
+        reply = content.buttonsResponseMessage
+        return make("buttons_response", reply.selectedButtonID, reply.selectedDisplayText)
+    if content.HasField("templateButtonReplyMessage"):
+        reply = content.templateButtonReplyMessage
+        return make("buttons_response", reply.selectedID, reply.selectedDisplayText)
+    if content.HasField("listResponseMessage"):
+        reply = content.listResponseMessage
+        return make("list_response", reply.singleSelectReply.selectedRowID, reply.title)
+    if content.HasField("interactiveResponseMessage"):
+        reply = content.interactiveResponseMessage
+        flow = reply.nativeFlowResponseMessage
+        kind: MessageKind = "list_response" if flow.name == "single_select" else "buttons_response"
+        return make(kind, _native_flow_id(flow.paramsJSON), reply.body.text)
+    return None
+
+
+def _typed(content: WAMessage, chat: str, sender: str) -> dict[str, Any] | None:
+    """The kind and typed object of a location, contact, reaction, poll or button/list reply; None otherwise."""
+    if content.HasField("reactionMessage"):
+        reaction = _reaction(content, chat, sender)
+        return {"kind": "reaction", "reaction": reaction} if reaction is not None else None
+    location = _location(content)
+    if location is not None:
+        return {"kind": "location", "location": location}
+    contact = _contact(content)
+    if contact is not None:
+        return {"kind": "contact", "contact": contact}
+    poll = _poll(content)
+    if poll is not None:
+        return {"kind": "poll", "poll": poll}
+    selection = _selection(content)
+    if selection is not None:
+        return {"kind": selection[0], "selection": selection[1]}
+    return None
+
+
 def _is_protocol(content: WAMessage, edit_attribute: str) -> bool:
     if edit_attribute:  # edit, pin or revoke of another message (whatsmeow's EditAttribute)
         return True
@@ -319,12 +500,17 @@ def map_message(event: nz.Message) -> IncomingMessage:
     content = unwrap(event.Message)
     text = content.conversation
     media = None
+    typed: dict[str, Any] = {}
     found = _media(content)
     if found is not None:
         media, caption = found
         text = text or caption
-    elif not text:
-        text = _fallback_text(content) or ""
+        typed["kind"] = media.kind
+    else:
+        text = text or _fallback_text(content) or ""
+        typed = _typed(content, chat, sender) or {}
+    # A reaction without a usable key names no message: nothing to report.
+    broken_reaction = content.HasField("reactionMessage") and typed.get("kind") != "reaction" and media is None
 
     return IncomingMessage(
         wa_message_id=info.ID,
@@ -336,8 +522,10 @@ def map_message(event: nz.Message) -> IncomingMessage:
         sender_pn=sender_pn,
         push_name=info.Pushname or None,
         media=media,
-        is_protocol=chat == STATUS_BROADCAST or event.IsEdit or _is_protocol(content, info.Edit),
+        is_protocol=chat == STATUS_BROADCAST or event.IsEdit or broken_reaction or _is_protocol(content, info.Edit),
         is_history=False,
+        quoted=_quote(content),
+        **typed,
     )
 
 

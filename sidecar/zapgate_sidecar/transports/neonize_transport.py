@@ -727,7 +727,7 @@ def build_structured(message: Outgoing, jid: str) -> WAMessage:
     if message.kind == "reaction" and message.reaction is not None:
         reaction = message.reaction
         chat = reaction.chat or jid
-        key = MessageKey(remoteJID=chat, fromMe=reaction.from_me, ID=reaction.wa_message_id)
+        key = MessageKey(remoteJID=chat, fromMe=bool(reaction.from_me), ID=reaction.wa_message_id)
         if not reaction.from_me and chat.endswith("@g.us") and reaction.sender:
             key.participant = reaction.sender
         return WAMessage(reactionMessage=ReactionMessage(

@@ -33,13 +33,19 @@ from zapgate_sidecar.transport import (
     EventSink,
     GroupInfo,
     IncomingMessage,
+    Location,
     LoggedOut,
     MediaRef,
     NetworkUnreachable,
     Outgoing,
     PairingCodeIssued,
+    Poll,
     QrShown,
+    Quoted,
+    Reaction,
     ReceiptReceived,
+    Selection,
+    SharedContact,
     StreamReplaced,
     TransportError,
     TransportEvent,
@@ -84,6 +90,8 @@ def decode_event(payload: dict[str, Any]) -> TransportEvent | None:
         )
     if kind == "incoming_message":
         media = payload.get("media")
+        quoted = payload.get("quoted")
+        typed = _typed_content(payload)
         return IncomingMessage(
             wa_message_id=payload["wa_message_id"],
             chat_jid=payload["chat_jid"],
@@ -104,8 +112,30 @@ def decode_event(payload: dict[str, Any]) -> TransportEvent | None:
             else None,
             is_protocol=bool(payload.get("is_protocol")),
             is_history=bool(payload.get("is_history")),
+            kind=payload.get("kind") or (media["kind"] if media else "text"),
+            quoted=Quoted(wa_message_id=quoted["id"], sender=quoted.get("sender"), body=quoted.get("body"))
+            if quoted
+            else None,
+            **typed,
         )
     return None
+
+
+def _typed_content(payload: dict[str, Any]) -> dict[str, Any]:
+    """The typed object of an incoming message (location, contact, reaction, poll or selection), by name."""
+    typed: dict[str, Any] = {}
+    if (location := payload.get("location")) is not None:
+        typed["location"] = Location(**location)
+    if (contact := payload.get("contact")) is not None:
+        typed["contact"] = SharedContact(**contact)
+    if (reaction := payload.get("reaction")) is not None:
+        typed["reaction"] = Reaction(**reaction)
+    if (poll := payload.get("poll")) is not None:
+        typed["poll"] = Poll(name=poll["name"], options=tuple(poll.get("options") or ()),
+                             selectable_count=poll.get("selectable_count"))
+    if (selection := payload.get("selection")) is not None:
+        typed["selection"] = Selection(**selection)
+    return typed
 
 
 def _detail(response: httpx.Response) -> str:
