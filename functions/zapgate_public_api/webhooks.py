@@ -7,6 +7,7 @@ types added later.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Response, status
@@ -90,6 +91,31 @@ def create_webhook(
 @router.get("/webhooks", response_model=WebhookList)
 def list_webhooks(tenant_id: str = Depends(require_tenant), stores: Stores = Depends(get_stores)) -> WebhookList:
     return WebhookList(webhooks=[Webhook.from_item(item) for item in webhooks.list_all(stores.webhooks, tenant_id)])
+
+
+class WebhookSecretRotated(Webhook):
+    secret: str = Field(description="The new signing secret: shown this once, store it now")
+    previous_secret_valid_until: str = Field(
+        description="Until then deliveries carry two signatures (`v1=<new>,v1=<previous>`): switch receivers at leisure"
+    )
+
+
+@router.post(
+    "/webhooks/{webhook_id}/secret",
+    response_model=WebhookSecretRotated,
+    responses={404: {"model": ErrorResponse}},
+)
+def rotate_webhook_secret(
+    webhook_id: str = Path(min_length=1, max_length=WEBHOOK_ID_MAX),
+    tenant_id: str = Depends(require_tenant),
+    stores: Stores = Depends(get_stores),
+) -> WebhookSecretRotated:
+    """Issue a new signing secret. The previous one keeps signing beside it for 24 h, so no delivery fails
+    verification while receivers move to the new secret."""
+    item = webhooks.rotate_secret(stores.webhooks, tenant_id, webhook_id)
+    until = datetime.fromtimestamp(int(item["previous_secret_until"]), UTC).isoformat().replace("+00:00", "Z")
+    return WebhookSecretRotated(**Webhook.from_item(item).model_dump(), secret=item["secret"],
+                                previous_secret_valid_until=until)
 
 
 @router.delete(

@@ -114,7 +114,7 @@ def test_only_the_worker_proxy_publishes_and_only_the_public_api_manages_webhook
     assert all(_actions(s) == ["sqs:SendMessage"] for s in worker if any(a.startswith("sqs:") for a in _actions(s)))
     on_webhooks = [s for s in public if s["Resource"] == {"Fn::GetAtt": ["WebhooksTable", "Arn"]}]
     assert on_webhooks and set(_actions(on_webhooks[0])) == {
-        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:UpdateItem"}
     assert not any(a.startswith("sqs:") for s in public for a in _actions(s))
     assert not any("WebhooksTable" in str(s["Resource"]) for s in worker)
 

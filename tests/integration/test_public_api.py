@@ -139,8 +139,9 @@ COMMAND_GROUP_AUDIT_ROUTES = [  # test_commands_groups_audit.py
     ("POST", "/v1/instances/{instance_id}/commands"), ("GET", "/v1/instances/{instance_id}/groups"),
     ("PATCH", "/v1/instances/{instance_id}/groups/{jid}"), ("GET", "/v1/instances/{instance_id}/audit"),
 ]  # fmt: skip
-WEBHOOK_ROUTES = [  # test_events_pipeline.py
+WEBHOOK_ROUTES = [  # test_events_pipeline.py, test_webhook_secret_rotation.py
     ("POST", "/v1/webhooks"), ("GET", "/v1/webhooks"), ("DELETE", "/v1/webhooks/{webhook_id}"),
+    ("POST", "/v1/webhooks/{webhook_id}/secret"),
 ]  # fmt: skip
 UPLOAD_ROUTES = [("POST", "/v1/media-uploads")]  # test_media_uploads.py
 LIVE_ROUTES = [("POST", "/v1/live/tickets")]  # test_live_updates.py

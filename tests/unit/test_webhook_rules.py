@@ -101,3 +101,17 @@ def test_total_time_to_the_dead_letter_queue() -> None:
     no_jitter = lambda low, high: 0.0  # noqa: E731
     total = sum(retry_delay_s(n, 30, jitter=no_jitter) for n in range(1, MAX_RECEIVE_COUNT + 1))
     assert total == 930  # 30 + 60 + 120 + 240 + 480 s = 15.5 min, + up to 5 x 30 s of jitter
+
+
+def test_during_a_rotation_both_secrets_sign_and_either_verifies() -> None:
+    from zapgate_core.domain.webhooks import ROTATION_GRACE_S, signature_header, signing_secrets
+
+    webhook = {"secret": "whsec_new", "previous_secret": "whsec_old", "previous_secret_until": 1_000 + ROTATION_GRACE_S}
+    assert signing_secrets(webhook, 1_000) == ["whsec_new", "whsec_old"]
+    assert signing_secrets(webhook, 1_000 + ROTATION_GRACE_S) == ["whsec_new"]  # the grace is over
+    assert signing_secrets({"secret": "whsec_only"}, 1_000) == ["whsec_only"]
+    header = signature_header(signing_secrets(webhook, 1_000), 1_000, BODY)
+    assert header == f"{signature('whsec_new', 1_000, BODY)},{signature('whsec_old', 1_000, BODY)}"
+    for secret in ("whsec_new", "whsec_old"):
+        assert verify(secret, "1000", BODY, header, now=1_000)
+    assert not verify("whsec_other", "1000", BODY, header, now=1_000)

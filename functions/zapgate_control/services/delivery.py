@@ -47,7 +47,8 @@ from zapgate_core.domain.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     retry_delay_s,
-    signature,
+    signature_header,
+    signing_secrets,
 )
 
 # The fan-out copy meant for the EventBridge bus rides in the webhookId attribute (webhook ids are "wh_...").
@@ -90,7 +91,9 @@ def subscribed(webhook: dict[str, Any], event_type: str) -> bool:
     return not wanted or event_type in wanted
 
 
-def signed_request(secret: str, envelope: dict[str, Any], now: float | None = None) -> tuple[bytes, dict[str, str]]:
+def signed_request(
+    secrets_: list[str], envelope: dict[str, Any], now: float | None = None
+) -> tuple[bytes, dict[str, str]]:
     body = encode(envelope).encode()
     timestamp = str(int(time.time() if now is None else now))
     headers = {
@@ -98,13 +101,13 @@ def signed_request(secret: str, envelope: dict[str, Any], now: float | None = No
         EVENT_ID_HEADER: str(envelope["id"]),
         EVENT_TYPE_HEADER: str(envelope["type"]),
         TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: signature(secret, timestamp, body),
+        SIGNATURE_HEADER: signature_header(secrets_, timestamp, body),
     }
     return body, headers
 
 
 def deliver(sender: WebhookSender, webhook: dict[str, Any], envelope: dict[str, Any]) -> None:
-    body, headers = signed_request(str(webhook["secret"]), envelope)
+    body, headers = signed_request(signing_secrets(webhook, time.time()), envelope)
     started = time.perf_counter()
     failure = sender.post(str(webhook["url"]), body, headers)
     took_ms = round((time.perf_counter() - started) * 1000)

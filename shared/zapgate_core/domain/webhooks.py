@@ -2,7 +2,8 @@
 
 Signature: X-Zapgate-Signature: v1=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>, where
 timestamp is X-Zapgate-Timestamp (Unix seconds) and body the exact bytes POSTed. Signing the
-timestamp with the body lets a receiver refuse replays of an old delivery.
+timestamp with the body lets a receiver refuse replays of an old delivery. During a secret
+rotation the header carries two signatures, `v1=<new>,v1=<previous>`, for ROTATION_GRACE_S.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 SIGNATURE_VERSION = "v1"
@@ -40,6 +42,25 @@ def signature(secret: str, timestamp: int | str, body: bytes | str) -> str:
     raw = body.encode() if isinstance(body, str) else body
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + raw, hashlib.sha256)
     return f"{SIGNATURE_VERSION}={mac.hexdigest()}"
+
+
+# After a rotation the previous secret keeps signing beside the new one for this long, so a receiver can
+# switch to the new secret at its own pace without rejecting a delivery.
+ROTATION_GRACE_S: Final = 24 * 3600
+
+
+def signing_secrets(webhook: dict[str, Any], now_s: float) -> list[str]:
+    """The secrets a delivery to `webhook` is signed with: its secret, plus the previous one until its grace ends."""
+    found = [str(webhook["secret"])]
+    previous, until = webhook.get("previous_secret"), webhook.get("previous_secret_until")
+    if previous and isinstance(until, int | float) and now_s < until:
+        found.append(str(previous))
+    return found
+
+
+def signature_header(secrets_: list[str], timestamp: int | str, body: bytes | str) -> str:
+    """`v1=<new>` or, during a rotation, `v1=<new>,v1=<previous>`: verify() accepts either."""
+    return ",".join(signature(secret, timestamp, body) for secret in secrets_)
 
 
 def verify(

@@ -66,6 +66,29 @@ class DynamoWebhookStore:
         )
         return from_item(response.get("Item"))
 
+    def rotate_secret(self, tenant_id: str, webhook_id: str, secret: str, previous_until_s: int) -> dict[str, Any]:
+        """The webhook with `secret` as its secret and the one it had as `previous_secret` until the given time.
+
+        One conditional UpdateItem: the old secret is moved by DynamoDB itself (SET previous = secret), so
+        two rotations racing never lose the secret a receiver still holds for longer than one grace period.
+        """
+        try:
+            response = client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"tenant_id": tenant_id, "webhook_id": webhook_id}),
+                UpdateExpression=(
+                    "SET previous_secret = secret, secret = :s, previous_secret_until = :u, rotated_at = :at"
+                ),
+                ConditionExpression="attribute_exists(webhook_id)",
+                ExpressionAttributeValues=to_values({":s": secret, ":u": previous_until_s, ":at": iso(self.clock())}),
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                raise WebhookNotFound(webhook_id) from exc
+            raise
+        return from_item(response["Attributes"]) or {}
+
     def delete(self, tenant_id: str, webhook_id: str) -> None:
         try:
             client("dynamodb").delete_item(
