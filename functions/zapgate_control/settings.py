@@ -41,6 +41,7 @@ class Settings:
     event_bus_name: str = ""  # EventBridge bus that also gets every event; "" = none
     whatsapp_workers: str = "sidecar"  # sidecar | external | none (services/whatsapp_runtime.py)
     sidecar_image_uri: str = ""
+    fleet_table: str = ""  # sidecar presence (eligible-instances `announce`); "" = the extension is off
 
 
 @cache
@@ -69,4 +70,5 @@ def get_settings() -> Settings:
         event_bus_name=env.get("EVENT_BUS_NAME", ""),
         whatsapp_workers=env.get("WHATSAPP_WORKERS", "sidecar"),
         sidecar_image_uri=env.get("SIDECAR_IMAGE_URI", ""),
+        fleet_table=env.get("FLEET_TABLE", ""),
     )

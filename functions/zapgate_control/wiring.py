@@ -8,6 +8,7 @@ from functools import cache
 from zapgate_control.adapters.dynamodb.api_keys import DynamoApiKeyStore
 from zapgate_control.adapters.dynamodb.audit import DynamoAuditLog
 from zapgate_control.adapters.dynamodb.contacts import DynamoContactStore
+from zapgate_control.adapters.dynamodb.fleet import DynamoFleetStore
 from zapgate_control.adapters.dynamodb.groups import DynamoGroupStore
 from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
 from zapgate_control.adapters.dynamodb.live_connections import DynamoLiveConnectionStore
@@ -21,6 +22,7 @@ from zapgate_control.ports import (
     AuditLog,
     ContactStore,
     EventPublisher,
+    FleetStore,
     GroupStore,
     InstanceStore,
     LiveConnectionStore,
@@ -49,6 +51,7 @@ class Stores:
     events: EventPublisher
     webhooks: WebhookStore
     live_connections: LiveConnectionStore
+    fleet: FleetStore | None = None  # sidecar presence; None without FLEET_TABLE
 
 
 @cache
@@ -68,4 +71,5 @@ def get_stores() -> Stores:
         events=SqsEventPublisher(settings.events_queue_url) if settings.events_queue_url else NoEventPublisher(),
         webhooks=DynamoWebhookStore(settings.webhooks_table),
         live_connections=DynamoLiveConnectionStore(settings.live_connections_table),
+        fleet=DynamoFleetStore(settings.fleet_table) if settings.fleet_table else None,
     )

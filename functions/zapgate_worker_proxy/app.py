@@ -15,6 +15,7 @@ from zapgate_control.services import commands, contacts, fleet, groups, heartbea
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_control.worker_auth import require_worker
 from zapgate_core.contract.worker_proxy import (
+    MAX_ID,
     CommandAckRequest,
     CommandAckResponse,
     ContactResolveRequest,
@@ -63,9 +64,16 @@ def eligible_instances(
     limit: int = Query(default=50, ge=1, le=500),
     enabled: bool = Query(default=True, description="Only enabled instances are ever eligible"),
     order: str = Query(default="priority.desc", description="Always priority descending, ties by creation"),
+    instance_owner: str | None = Query(default=None, min_length=1, max_length=MAX_ID,
+                                       description="zapgate extension: the caller, for `announce`"),
+    announce: bool = Query(default=False, description="zapgate extension: record the caller's presence "
+                           "(at most once a minute) and answer the live sidecars as `sidecars`"),
+    leave: bool = Query(default=False, description="zapgate extension, with announce: remove the caller's "
+                        "presence (graceful stop)"),
     stores: Stores = Depends(get_stores),
 ) -> EligibleInstances:
-    return fleet.eligible(stores.instances, limit, system_clock())
+    return fleet.eligible(stores.instances, limit, system_clock(), fleet=stores.fleet, owner=instance_owner,
+                          announce=announce, leave=leave)
 
 
 @router.post("/instance-lock/acquire", response_model=LockResponse)

@@ -21,7 +21,7 @@ import httpx
 from zapgate_core.contract.worker_proxy import HeartbeatRequest, HeldLock, LockResponse
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient, WorkerProxyError
 from zapgate_sidecar.logs import log
-from zapgate_sidecar.policies import fair_share, select_target
+from zapgate_sidecar.policies import fair_share, fleet_owners, select_target
 from zapgate_sidecar.runtime import InstanceRuntime, RuntimeDeps
 from zapgate_sidecar.settings import SidecarSettings
 
@@ -41,6 +41,11 @@ class Fleet:
         self._held_changed = asyncio.Event()  # a runtime was added: the heartbeat in flight lists old locks
         self.last_discovery_error: str | None = None
         self._renewed_at = float("-inf")
+        # Presence (eligible-instances `announce`, zapgate extension): the live fleet as last answered,
+        # refreshed at most once per PRESENCE_INTERVAL_MS; None until a server answered it.
+        self._announced_at = float("-inf")
+        self._sidecars: set[str] | None = None
+        self._seen_holding: set[str] = set()  # other sidecars seen holding a lock
 
     # ------------------------------------------------------------ discovery
     async def discovery_loop(self) -> None:
@@ -58,14 +63,22 @@ class Fleet:
     async def discover_once(self) -> None:
         worker_settings = await self.proxy.worker_settings()
         cap = worker_settings.max_active_instances or self.settings.max_active_instances
-        eligible = (await self.proxy.eligible_instances()).instances
         owner = self.settings.instance_owner
+        now = time.monotonic()
+        announce = (now - self._announced_at) * 1000 >= self.settings.presence_interval_ms
+        answer = await self.proxy.eligible_instances(owner=owner, announce=announce)
+        if announce:
+            self._announced_at = now
+            self._sidecars = set(answer.sidecars) if answer.sidecars is not None else None
+        eligible = answer.instances
         held_by = {i.id: i.owner for i in eligible}
-        limit = fair_share(len(eligible), {o for o in held_by.values() if o} | {owner}, cap)
+        lock_owners = {o for o in held_by.values() if o}
+        announced = self._sidecars or set()
+        limit = fair_share(len(eligible), fleet_owners(owner, lock_owners, announced, self._seen_holding), cap)
+        self._seen_holding = (self._seen_holding & (announced | lock_owners)) | (lock_owners - {owner})
         # Slow start: a sidecar that just came up takes one instance, then doubles, so sidecars
         # starting together see each other's locks and split the fleet instead of one taking all.
         budget = max(1, len(self.runtimes))
-        now = time.monotonic()
         target: list[str] = []
         for instance_id in select_target(eligible, 0):
             if len(target) >= limit:
@@ -226,6 +239,12 @@ class Fleet:
         self._stopping.set()
         runtimes = list(self.runtimes.values())
         await asyncio.gather(*(r.stop("shutdown") for r in runtimes), return_exceptions=True)
+        if self._sidecars is not None:  # best effort: the presence would otherwise expire in 3 min
+            try:
+                await self.proxy.eligible_instances(limit=1, owner=self.settings.instance_owner, announce=True,
+                                                    leave=True, timeout_s=3)
+            except (WorkerProxyError, httpx.HTTPError, ValueError) as exc:
+                log.warning("leaving the fleet failed", extra={"error": str(exc)[:200]})
 
     def describe(self) -> dict[str, Any]:
         return {

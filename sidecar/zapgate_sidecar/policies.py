@@ -23,6 +23,18 @@ def fair_share(eligible: int, live_owners: set[str], cap: int) -> int:
     return min(share, cap) if cap > 0 else share
 
 
+def fleet_owners(me: str, lock_owners: set[str], announced: set[str], seen_holding: set[str]) -> set[str]:
+    """The sidecars the fair share divides by: those holding locks, this one, and the announced ones
+    (eligible-instances `sidecars`) that hold nothing yet — a sidecar that just started.
+
+    An announced sidecar once seen holding locks and now holding none is left out: its locks
+    expired, so it most likely died, and its presence may outlive it by minutes; counting it would
+    leave its instances to nobody. (A live one in that state is invisible, as every idle sidecar
+    was before presence, until it holds a lock again.)
+    """
+    return lock_owners | {me} | (announced - seen_holding)
+
+
 class Backoff:
     """Seed 000's per-instance reconnect delays, reset when a connection opens."""
 

@@ -45,6 +45,7 @@ class SidecarSettings(BaseModel):
     upload_media_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
     print_qr: bool = False
     stop_cooldown_ms: int = Field(default=60_000, ge=0)  # seed 000: connected runtimes leave the target after 60 s
+    presence_interval_ms: int = Field(default=60_000, ge=200)  # announce to the fleet at most this often
     reconnect_backoff_s: tuple[float, ...] = (2, 5, 10, 20, 40, 60)
     outbound_batch: int = Field(default=10, ge=1, le=50)
     auth_save_interval_s: float = Field(default=5.0, gt=0)
@@ -93,6 +94,7 @@ _ENV = {
     "UPLOAD_MEDIA_MAX_BYTES": "upload_media_max_bytes",
     "PRINT_QR": "print_qr",
     "STOP_COOLDOWN_MS": "stop_cooldown_ms",
+    "PRESENCE_INTERVAL_MS": "presence_interval_ms",
     "AUTH_SAVE_INTERVAL_S": "auth_save_interval_s",
 }
 

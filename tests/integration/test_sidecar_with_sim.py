@@ -7,6 +7,7 @@ import base64
 import functools
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -188,6 +189,39 @@ def test_two_sidecars_split_instances_without_overlap(stack: tuple[Any, Any, Pat
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_sidecar_started_later_gets_its_share_without_a_restart(stack: tuple[Any, Any, Path],
+                                                                   aws_env: dict[str, str]) -> None:
+    """Scale-out: B holds nothing, so only its announced presence tells A to hand half back."""
+    edge, sim, tmp = stack
+    ids = [make_instance(aws_env, f"i{n}")["id"] for n in range(4)]
+    store = _instances(aws_env)
+    fast = {"PRESENCE_INTERVAL_MS": "500", "STOP_COOLDOWN_MS": "1500"}
+
+    def owners() -> list[str | None]:
+        return [store.get(i).get("lock_owner") for i in ids]
+
+    a = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-a", **fast)).start()
+    b = None
+    try:
+        wait_until(lambda: owners() == ["sidecar-a"] * 4, 20, "sidecar-a alone takes all 4")
+        for n, instance_id in enumerate(ids):  # connected runtimes leave a target only after the cooldown
+            _connect(sim, store, instance_id, phone=f"551190000000{n}")
+        b = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-b", **fast)).start()
+        split = ["sidecar-a"] * 2 + ["sidecar-b"] * 2
+        wait_until(lambda: sorted(owners(), key=str) == split, 30, "a 2/2 split after sidecar-b starts")
+        time.sleep(2)  # settled: nobody takes back what it handed over
+        assert sorted(owners(), key=str) == split
+        # A kept the top two running (it stopped only the surplus); B runs the rest (a new QR here:
+        # without AUTH_STATE_TABLE the keys stay on A's disk).
+        kept = [i for i, owner in zip(ids, owners(), strict=True) if owner == "sidecar-a"]
+        assert kept == ids[:2] and all(store.get(i)["status"] == "CONNECTED" for i in kept)
+    finally:
+        a.stop()
+        if b is not None:
+            b.stop()
+    assert owners() == [None] * 4
 
 
 def test_receipts_move_a_sent_message_to_delivered_then_read(stack: tuple[Any, Any, Path],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -91,6 +93,64 @@ def test_eligible_instances_priority_desc_stable_ties_enabled_only(aws_env: dict
     limited = client.get("/worker-proxy/eligible-instances?limit=2").json()["instances"]
     assert [i["id"] for i in limited] == [high["id"], tie_first["id"]]
     assert client.get("/worker-proxy/eligible-instances?limit=0").status_code == 422
+
+
+def _dynamodb_calls(env: dict[str, str]) -> Any:
+    """Every DynamoDB call the app makes inside the block, as (operation, table)."""
+    from zapgate_control.aws import client
+
+    calls: list[tuple[str, str]] = []
+
+    def count(model: Any, params: dict[str, Any], **_: Any) -> None:
+        calls.append((model.name, params.get("TableName", "")))
+
+    events = client("dynamodb").meta.events
+    events.register("provide-client-params.dynamodb.*", count)
+    return calls, lambda: events.unregister("provide-client-params.dynamodb.*", count)
+
+
+def test_eligible_instances_announce_records_presence_and_answers_the_fleet(aws_env: dict[str, str]) -> None:
+    instance = make_instance(aws_env, "one")
+    client = worker_client()
+    base = "/worker-proxy/eligible-instances?enabled=true&limit=50&order=priority.desc"
+
+    calls, stop = _dynamodb_calls(aws_env)
+    try:
+        plain = client.get(base)  # the Node worker's call: the same answer and the same one Query as ever
+    finally:
+        stop()
+    assert plain.json() == {"instances": [{"id": instance["id"], "priority": 0, "owner": None}]}
+    assert calls == [("Query", aws_env["INSTANCES_TABLE"])]
+
+    calls, stop = _dynamodb_calls(aws_env)
+    try:
+        # An owner without announce (a sidecar between announces): nothing extra read or written.
+        assert client.get(f"{base}&instance_owner=sidecar-a").json() == plain.json()
+        assert calls == [("Query", aws_env["INSTANCES_TABLE"])]
+        calls.clear()
+        first = client.get(f"{base}&instance_owner=sidecar-a&announce=true").json()
+    finally:
+        stop()
+    assert first == {**plain.json(), "sidecars": ["sidecar-a"]}
+    assert sorted(calls) == sorted([("PutItem", aws_env["FLEET_TABLE"]), ("Query", aws_env["FLEET_TABLE"]),
+                                    ("Query", aws_env["INSTANCES_TABLE"])])
+    assert not any(op == "Scan" for op, _ in calls)
+
+    second = client.get(f"{base}&instance_owner=sidecar-b&announce=1").json()
+    assert second["sidecars"] == ["sidecar-a", "sidecar-b"]
+    assert client.get(f"{base}&instance_owner=sidecar-a&announce=true&leave=true").json() == plain.json()
+    assert client.get(f"{base}&instance_owner=sidecar-b&announce=true").json()["sidecars"] == ["sidecar-b"]
+    missing_owner = client.get(f"{base}&announce=true")
+    assert missing_owner.status_code == 422 and missing_owner.json()["error"]["code"] == "instance_owner_required"
+
+
+def test_expired_presence_is_not_answered_even_before_ttl_deletes_it(aws_env: dict[str, str]) -> None:
+    from zapgate_control.adapters.dynamodb.fleet import DynamoFleetStore
+
+    store = DynamoFleetStore(aws_env["FLEET_TABLE"])
+    store.announce("gone", now_ms=1_000, ttl_ms=180_000)
+    store.announce("live", now_ms=100_000, ttl_ms=180_000)
+    assert store.live(now_ms=181_000) == ["live"]
 
 
 def test_malformed_json_is_400_and_missing_fields_422(aws_env: dict[str, str]) -> None:

@@ -78,3 +78,20 @@ def test_fair_share_spreads_over_live_sidecars_within_the_cap() -> None:
     assert fair_share(7, {"me", "other"}, 0) == 4
     assert fair_share(6, {"me"}, 2) == 2
     assert fair_share(0, {"me"}, 0) == 0
+
+
+def test_fair_share_counts_announced_sidecars_that_hold_nothing_yet() -> None:
+    from zapgate_sidecar.policies import fair_share, fleet_owners
+
+    # Scale-out: "me" holds all 4, "new" just announced itself and holds nothing → it counts.
+    owners = fleet_owners("me", {"me"}, {"me", "new"}, seen_holding=set())
+    assert owners == {"me", "new"} and fair_share(4, owners, 0) == 2
+    # The new one's view: the holder, the announced fleet and itself.
+    assert fleet_owners("new", {"me"}, {"me", "new"}, set()) == {"me", "new"}
+    # A server without presence (no `sidecars`): exactly the lock owners and self, as before.
+    assert fleet_owners("me", {"me", "b"}, set(), set()) == {"me", "b"}
+    # Crash: "dead" was seen holding, its locks expired, its presence has not → left out, so the
+    # survivors take its instances instead of leaving them to nobody until the presence expires.
+    assert fleet_owners("me", {"me"}, {"me", "dead"}, seen_holding={"dead"}) == {"me"}
+    # Still holding: counted whatever the presence says.
+    assert fleet_owners("me", {"me", "dead"}, {"me"}, seen_holding={"dead"}) == {"me", "dead"}

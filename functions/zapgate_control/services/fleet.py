@@ -7,7 +7,7 @@ from typing import Any
 from zapgate_control.adapters.dynamodb.instances import InstanceNotFound, StaleLockToken, live_lock_owner
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import AuditLog, EventPublisher, InstanceStore
+from zapgate_control.ports import AuditLog, EventPublisher, FleetStore, InstanceStore
 from zapgate_control.services import emit
 from zapgate_core.contract.worker_proxy import (
     EligibleInstance,
@@ -21,12 +21,39 @@ def worker_settings(max_active_instances: int) -> WorkerSettings:
     return WorkerSettings(max_active_instances=max_active_instances)
 
 
-def eligible(instances: InstanceStore, limit: int, now_ms: int) -> EligibleInstances:
+# A sidecar announces itself at most once a minute; its presence outlives three missed announces.
+PRESENCE_TTL_MS = 3 * 60_000
+
+
+def eligible(
+    instances: InstanceStore,
+    limit: int,
+    now_ms: int,
+    fleet: FleetStore | None = None,
+    owner: str | None = None,
+    announce: bool = False,
+    leave: bool = False,
+) -> EligibleInstances:
+    """The eligible instances; with `announce` (zapgate extension) also the caller's presence.
+
+    announce: one PutItem of the caller's presence (or, with `leave`, one DeleteItem) and one
+    Query of the fleet's, answered as `sidecars`. Without it nothing else is read or written.
+    """
+    sidecars: list[str] | None = None
+    if announce and not owner:
+        raise ApiError(422, "instance_owner_required", "announce needs instance_owner")
+    if announce and owner and fleet is not None:
+        if leave:
+            fleet.leave(owner)
+        else:
+            fleet.announce(owner, now_ms, PRESENCE_TTL_MS)
+            sidecars = fleet.live(now_ms)
     return EligibleInstances(
         instances=[
             EligibleInstance(id=i["id"], priority=int(i.get("priority", 0)), owner=live_lock_owner(i, now_ms))
             for i in instances.eligible(limit)
-        ]
+        ],
+        sidecars=sidecars,
     )
 
 

@@ -82,6 +82,17 @@ class EligibleInstance(ContractModel):
 
 class EligibleInstances(ContractModel):
     instances: list[EligibleInstance] = _alias("instances", "data")
+    # zapgate extension: the live sidecars (their instance_owner), answered only to a sidecar that
+    # announced itself (`?instance_owner=…&announce=true`), so one that holds no lock yet still
+    # counts in everyone's fair share. Absent otherwise: the Node worker's answer is unchanged.
+    sidecars: list[str] | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_extensions(self, handler: Any) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("sidecars") is None:
+            data.pop("sidecars", None)
+        return data
 
 
 # ---------------------------------------------------------------- locks

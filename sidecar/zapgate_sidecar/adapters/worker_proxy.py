@@ -84,10 +84,14 @@ class WorkerProxyClient:
     async def worker_settings(self) -> WorkerSettings:
         return self._parse(WorkerSettings, await self._call("GET", "/worker-settings"))
 
-    async def eligible_instances(self, limit: int = 500) -> EligibleInstances:
-        data = await self._call(
-            "GET", "/eligible-instances", params={"enabled": "true", "limit": limit, "order": "priority.desc"}
-        )
+    async def eligible_instances(self, limit: int = 500, owner: str | None = None, announce: bool = False,
+                                 leave: bool = False, timeout_s: float | None = None) -> EligibleInstances:
+        """With `announce` (zapgate extension) the server records this sidecar's presence (or removes it,
+        with `leave`) and answers the live fleet as `sidecars`; other servers ignore the parameters."""
+        params: dict[str, Any] = {"enabled": "true", "limit": limit, "order": "priority.desc"}
+        if announce and owner:
+            params.update({"instance_owner": owner, "announce": "true"} | ({"leave": "true"} if leave else {}))
+        data = await self._call("GET", "/eligible-instances", params=params, timeout_s=timeout_s)
         return self._parse(EligibleInstances, {"instances": data} if isinstance(data, list) else data)
 
     # ------------------------------------------------------------ locks
