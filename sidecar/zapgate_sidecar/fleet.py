@@ -38,6 +38,9 @@ class Fleet:
         self._left_target_at: dict[str, float] = {}
         self._retreat_until: dict[str, float] = {}
         self._stopping = asyncio.Event()
+        # Shutdown waits for a discovery in flight: an acquire answered after the runtimes were
+        # stopped would leave a lock held until its TTL, so a replacement waits 30 s for it.
+        self._discovering = asyncio.Lock()
         self._held_changed = asyncio.Event()  # a runtime was added: the heartbeat in flight lists old locks
         self.last_discovery_error: str | None = None
         self._renewed_at = float("-inf")
@@ -51,7 +54,10 @@ class Fleet:
     async def discovery_loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                await self.discover_once()
+                async with self._discovering:
+                    if self._stopping.is_set():
+                        break
+                    await self.discover_once()
                 self.last_discovery_error = None
             except (WorkerProxyError, httpx.HTTPError, ValueError) as exc:
                 self.last_discovery_error = str(exc)[:200]
@@ -87,6 +93,8 @@ class Fleet:
                 target.append(instance_id)
                 continue
             other = held_by[instance_id]
+            if self._stopping.is_set():
+                return  # shutdown stops what this pass started
             if (other and other != owner) or self._retreat_until.get(instance_id, 0) > now or budget <= 0:
                 continue
             budget -= 1
@@ -237,6 +245,8 @@ class Fleet:
     # ------------------------------------------------------------ shutdown and health
     async def shutdown(self) -> None:
         self._stopping.set()
+        async with self._discovering:  # no acquire lands after the runtimes below are stopped
+            pass
         runtimes = list(self.runtimes.values())
         await asyncio.gather(*(r.stop("shutdown") for r in runtimes), return_exceptions=True)
         if self._sidecars is not None:  # best effort: the presence would otherwise expire in 3 min
