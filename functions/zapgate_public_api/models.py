@@ -329,6 +329,16 @@ class MessagePoll(BaseModel):
     selectable_count: int | None = Field(default=None, description="How many options a voter may pick; 0 = any")
 
 
+class MessagePollVote(BaseModel):
+    poll_message_id: str | None = Field(default=None, description="WhatsApp id of the poll voted on")
+    option_hashes: list[str] = Field(
+        default_factory=list, description="SHA-256 (lowercase hex) of each chosen option's name; [] = vote removed"
+    )
+    options: list[str] = Field(
+        default_factory=list, description="The chosen options' names, when zapgate saw the poll (else match hashes)"
+    )
+
+
 class MessageSelection(BaseModel):
     id: str | None = Field(default=None, description="The chosen button's or list row's id")
     text: str | None = Field(default=None, description="The text the user saw on it")
@@ -368,14 +378,15 @@ class Message(BaseModel):
     finished_at: str | None = None
     type: InboundMessageType = Field(
         default="text", description="The message's kind: text, a media kind, or location, contact, reaction, "
-        "poll, buttons_response, list_response (inbound; outbound sends location, contact, reaction)"
+        "poll, poll_choice, buttons_response, list_response (inbound; outbound sends location, contact, reaction)"
     )
     quoted_wa_message_id: str | None = Field(default=None, description="Inbound: WhatsApp id of the quoted message")
     quoted_text: str | None = Field(default=None, description="Inbound: the quoted message's text (≤ 1000 chars)")
     location: MessageLocation | None = None
     contact: MessageContact | None = None
     reaction: MessageReaction | None = None
-    poll: MessagePoll | None = Field(default=None, description="Inbound: a new poll (votes are not reported)")
+    poll: MessagePoll | None = Field(default=None, description="Inbound: a new poll (its votes are poll_choice)")
+    poll_vote: MessagePollVote | None = Field(default=None, description="Inbound: a vote on a poll (poll_choice)")
     selection: MessageSelection | None = Field(default=None, description="Inbound: a button or list reply")
 
     @classmethod
@@ -394,7 +405,7 @@ class Message(BaseModel):
 
 _TYPED: dict[str, type[BaseModel]] = {
     "location": MessageLocation, "contact": MessageContact, "reaction": MessageReaction, "poll": MessagePoll,
-    "selection": MessageSelection,
+    "poll_vote": MessagePollVote, "selection": MessageSelection,
 }  # fmt: skip
 
 

@@ -87,7 +87,7 @@ class MediaRef:
 
 # What kind of message arrived (zapgate_core.domain.events.MESSAGE_TYPES); media kinds come with `media`.
 MessageKind = Literal[
-    "text", "image", "video", "audio", "document", "location", "contact", "reaction", "poll",
+    "text", "image", "video", "audio", "document", "location", "contact", "reaction", "poll", "poll_choice",
     "buttons_response", "list_response",
 ]  # fmt: skip
 
@@ -145,6 +145,20 @@ class Poll:
 
 
 @dataclass(frozen=True)
+class PollVote:
+    """A vote on the poll `poll_message_id`: the chosen options as SHA-256 hashes of their names (lowercase
+    hex; empty = the vote was removed) and the names of those the transport could resolve, in that order.
+
+    WhatsApp sends only the hashes; a transport that saw the poll knows the names, one that did not (e.g. it
+    restarted since) reports hashes only and a consumer matches them against its own poll.
+    """
+
+    poll_message_id: str
+    option_hashes: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Selection:
     """A button or list reply: the chosen button's / row's id and the text the user saw."""
 
@@ -172,11 +186,12 @@ class IncomingMessage:
     contact: SharedContact | None = None
     reaction: Reaction | None = None
     poll: Poll | None = None
+    poll_vote: PollVote | None = None  # kind poll_choice
     selection: Selection | None = None
 
     @property
-    def typed_content(self) -> Location | SharedContact | Reaction | Poll | Selection | None:
-        return self.location or self.contact or self.reaction or self.poll or self.selection
+    def typed_content(self) -> Location | SharedContact | Reaction | Poll | PollVote | Selection | None:
+        return self.location or self.contact or self.reaction or self.poll or self.poll_vote or self.selection
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ MESSAGE_FIELDS = {
     "id", "direction", "status", "to", "from", "body", "media_type", "media_url", "mime_type", "file_name",
     "wa_message_id", "error", "chat_id", "push_name", "created_at", "finished_at",
     # the kind, the quote (inbound) and the typed kinds' object (null unless the message is of that kind)
-    "type", "quoted_wa_message_id", "quoted_text", "location", "contact", "reaction", "poll", "selection",
+    "type", "quoted_wa_message_id", "quoted_text", "location", "contact", "reaction", "poll", "poll_vote", "selection",
 }  # fmt: skip
 QR = "data:image/png;base64,iVBORw0KGgo="
 

@@ -314,10 +314,13 @@ def _events(queue_url: str) -> list[dict[str, Any]]:
     return envelopes
 
 
+SIM_HASH = "9313455e45aa22430a92fddbb70f21312d3c944ab590dfb1da845c1a96b664fe"  # sha256("Sim")
+
+
 def test_typed_and_quoted_inbound_reach_history_and_events(
         stack: tuple[Any, Any, Path], aws_env: dict[str, str]) -> None:
-    """A quoted text, a location and a reaction played by the phone, through the sidecar's own code, stored
-    with their kind (public API) and reported as MESSAGE_INBOUND with seed 002's quote and typed objects."""
+    """A quoted text, a location, a reaction and a poll vote played by the phone, through the sidecar's own code,
+    stored with their kind (public API) and reported as MESSAGE_INBOUND with seed 002's quote and typed objects."""
     from tests.integration.outbox import publish
     from zapgate_public_api.app import app as public_app
 
@@ -339,10 +342,12 @@ def test_typed_and_quoted_inbound_reach_history_and_events(
              "location": {"latitude": -23.55052, "longitude": -46.633308, "name": "Casa"}},
             {**phone, "id": "R1", "type": "reaction",
              "reaction": {"wa_message_id": ours, "emoji": "", "chat": customer, "from_me": True}},
+            {**phone, "id": "V1", "body": "Sim", "type": "poll_choice",
+             "poll_vote": {"poll_message_id": "P0", "option_hashes": [SIM_HASH], "options": ["Sim"]}},
         ):
             assert httpx.post(f"{sim.url}/sim/instances/{instance['id']}/inbound", json=body).status_code == 200
-        received = wait_until(lambda: (lambda m: m if len(m) == 3 else None)(
-            public.get(f"{base}?direction=inbound").json()["messages"]), 15, "three inbound stored")
+        received = wait_until(lambda: (lambda m: m if len(m) == 4 else None)(
+            public.get(f"{base}?direction=inbound").json()["messages"]), 15, "four inbound stored")
         by_wa = {m["wa_message_id"]: m for m in received}
         assert (by_wa["Q1"]["type"], by_wa["Q1"]["body"]) == ("text", "chega hoje?")
         assert (by_wa["Q1"]["quoted_wa_message_id"], by_wa["Q1"]["quoted_text"]) == (ours, "seu pedido saiu")
@@ -351,11 +356,13 @@ def test_typed_and_quoted_inbound_reach_history_and_events(
                                            "address": None}
         assert (by_wa["R1"]["type"], by_wa["R1"]["body"]) == ("reaction", "")  # a removed reaction: no text
         assert by_wa["R1"]["reaction"] == {"emoji": "", "message_id": None, "wa_message_id": ours, "from_me": True}
+        assert (by_wa["V1"]["type"], by_wa["V1"]["body"]) == ("poll_choice", "Sim")
+        assert by_wa["V1"]["poll_vote"] == {"poll_message_id": "P0", "option_hashes": [SIM_HASH], "options": ["Sim"]}
 
         publish(aws_env)
         inbound = {e["payload"]["message"]["waMessageId"]: e["payload"]["message"]
                    for e in _events(aws_env["EVENTS_QUEUE_URL"]) if e["type"] == "MESSAGE_INBOUND"}
-        assert set(inbound) == {"Q1", "L1", "R1"}
+        assert set(inbound) == {"Q1", "L1", "R1", "V1"}
         assert (inbound["Q1"]["type"], inbound["Q1"]["text"]) == ("text", "chega hoje?")
         assert (inbound["Q1"]["quotedMessageId"], inbound["Q1"]["quotedText"]) == (ours, "seu pedido saiu")
         assert "location" not in inbound["Q1"] and "reaction" not in inbound["Q1"]
@@ -364,6 +371,8 @@ def test_typed_and_quoted_inbound_reach_history_and_events(
                                              "address": None}
         assert (inbound["R1"]["type"], inbound["R1"]["text"]) == ("reaction", None)
         assert inbound["R1"]["reaction"] == {"waMessageId": ours, "emoji": "", "fromMe": True}
+        assert (inbound["V1"]["type"], inbound["V1"]["text"], inbound["V1"]["parentId"]) == ("poll_choice", "Sim", None)
+        assert inbound["V1"]["pollVote"] == {"pollMessageId": "P0", "optionHashes": [SIM_HASH], "options": ["Sim"]}
     finally:
         sidecar.stop()
 

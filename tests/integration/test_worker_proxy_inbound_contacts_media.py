@@ -12,6 +12,8 @@ import pytest
 
 from tests.integration.worker_client import make_instance, worker_client
 
+SIM, NAO = (hashlib.sha256(name.encode()).hexdigest() for name in ("Sim", "Não"))  # how a vote names options
+
 
 def _inbound(instance_id: str, **overrides: Any) -> dict[str, Any]:
     # The existing Node worker's real payload.
@@ -231,7 +233,7 @@ def test_the_node_workers_inbound_bodies_are_stored_exactly_as_before(aws_env: d
     }
     with_media = _stored(aws_env, media.json()["id"])
     assert not {"message_type", "quoted_wa_message_id", "quoted_text", "location", "contact", "reaction", "poll",
-                "selection"} & (set(stored) | set(with_media))
+                "poll_vote", "selection"} & (set(stored) | set(with_media))
     assert inbound_event(with_media)["payload"]["message"]["type"] == "image"
 
 
@@ -239,6 +241,7 @@ def test_typed_and_quoted_inbound_messages_are_stored_and_shown_in_history(aws_e
     from fastapi.testclient import TestClient
 
     from tests.conftest import API_KEY
+    from zapgate_core.domain.events import inbound_event
     from zapgate_public_api.app import app as public_app
 
     instance = make_instance(aws_env)
@@ -254,6 +257,10 @@ def test_typed_and_quoted_inbound_messages_are_stored_and_shown_in_history(aws_e
                           quoted_text="vem amanhã?"),
         "list": _inbound(instance["id"], body="Plano anual", wa_message_id="T5", message_type="list_response",
                          selection={"id": "row-12", "text": "Plano anual"}),
+        "vote": _inbound(instance["id"], body="Sim", wa_message_id="T6", message_type="poll_choice",
+                         poll_vote={"poll_message_id": "T3", "option_hashes": [SIM, NAO], "options": ["Sim"]}),
+        "unvote": _inbound(instance["id"], body="", wa_message_id="T7", message_type="poll_choice",
+                           poll_vote={"poll_message_id": "T3"}),
     }
     ids = {}
     for name, body in posted.items():
@@ -265,6 +272,13 @@ def test_typed_and_quoted_inbound_messages_are_stored_and_shown_in_history(aws_e
     assert location["message_type"] == "location" and "body" in location and location["body"] == ""
     assert location["location"] == {"latitude": "-23.55052", "longitude": "-46.633308", "name": "Sé"}  # decimal text
     assert _stored(aws_env, ids["reaction"])["reaction"] == {"wa_message_id": "3EB0OURS", "emoji": "", "from_me": True}
+    assert _stored(aws_env, ids["vote"])["poll_vote"] == {"poll_message_id": "T3", "option_hashes": [SIM, NAO],
+                                                          "options": ["Sim"]}
+    assert inbound_event(_stored(aws_env, ids["vote"]))["payload"]["message"]["pollVote"] == {
+        "pollMessageId": "T3", "optionHashes": [SIM, NAO], "options": ["Sim"]}
+    unvote = _stored(aws_env, ids["unvote"])
+    assert (unvote["message_type"], unvote["body"]) == ("poll_choice", "")
+    assert unvote["poll_vote"] == {"poll_message_id": "T3", "option_hashes": [], "options": []}
     quote = _stored(aws_env, ids["quote"])
     assert (quote["quoted_wa_message_id"], quote["quoted_text"]) == ("3EB0Q", "vem amanhã?")
     assert "message_type" not in quote  # a quoted text is still a text
@@ -283,13 +297,18 @@ def test_typed_and_quoted_inbound_messages_are_stored_and_shown_in_history(aws_e
                                              "from_me": True}
     assert shown("poll")["poll"] == {"name": "Almoço?", "options": ["Sim", "Não"], "selectable_count": 1}
     assert shown("list")["selection"] == {"id": "row-12", "text": "Plano anual"}
+    vote = shown("vote")
+    assert (vote["type"], vote["body"], vote["poll"]) == ("poll_choice", "Sim", None)
+    assert vote["poll_vote"] == {"poll_message_id": "T3", "option_hashes": [SIM, NAO], "options": ["Sim"]}
+    assert shown("unvote")["poll_vote"] == {"poll_message_id": "T3", "option_hashes": [], "options": []}
+    assert shown("poll")["poll_vote"] is None
     quoted = shown("quote")
     assert (quoted["type"], quoted["quoted_wa_message_id"], quoted["quoted_text"]) == ("text", "3EB0Q", "vem amanhã?")
     assert quoted["location"] is None and quoted["poll"] is None
     listed = public.get(f"/v1/instances/{instance['id']}/messages?direction=inbound").json()["messages"]
     assert {m["id"]: m["type"] for m in listed} == {
         ids["location"]: "location", ids["reaction"]: "reaction", ids["poll"]: "poll", ids["quote"]: "text",
-        ids["list"]: "list_response",
+        ids["list"]: "list_response", ids["vote"]: "poll_choice", ids["unvote"]: "poll_choice",
     }
 
 
@@ -302,6 +321,9 @@ def test_typed_and_quoted_inbound_messages_are_stored_and_shown_in_history(aws_e
         {"body": "", "message_type": "reaction", "reaction": {"emoji": "👍"}},
         {"body": "x", "quoted_text": "q" * 1_001},
         {"body": "", "message_type": "poll", "poll": {"name": "q", "options": [str(i) for i in range(33)]}},
+        {"body": "", "message_type": "poll_choice"},
+        {"body": "", "message_type": "poll_choice", "poll_vote": {"poll_message_id": "T3", "option_hashes": ["Sim"]}},
+        {"body": "Sim", "poll_vote": {"poll_message_id": "T3", "option_hashes": [SIM]}},
     ],
 )
 def test_bad_typed_inbound_is_422_and_stores_nothing(aws_env: dict[str, str], overrides: dict[str, Any]) -> None:

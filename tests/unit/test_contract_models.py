@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from pydantic import ValidationError
 
@@ -66,6 +68,9 @@ def test_queued_text_and_media_keep_the_node_workers_wire_shape() -> None:
 
 # ------------------------------------------------------------------ inbound extensions (typed kinds, quotes)
 _PLAIN = {"instanceId": "i", "from": "5511988887777@s.whatsapp.net", "chat_id_norm": "5511988887777@s.whatsapp.net"}
+_HASH_SIM = hashlib.sha256(b"Sim").hexdigest()
+_HASH_NAO = hashlib.sha256("Não".encode()).hexdigest()
+_VOTE = {"poll_message_id": "3EB0POLL", "option_hashes": [_HASH_SIM], "options": ["Sim"]}
 
 
 def test_inbound_message_types_are_the_events_message_types() -> None:
@@ -100,6 +105,16 @@ def test_typed_inbound_messages_are_content_without_a_body() -> None:
     removed = InboundMessage.model_validate(
         {**_PLAIN, "message_type": "reaction", "reaction": {"wa_message_id": "3EB0", "emoji": ""}})
     assert has_content(removed) and typed_object(removed) == ("reaction", {"wa_message_id": "3EB0", "emoji": ""})
+    vote = InboundMessage.model_validate({**_PLAIN, "body": "Sim", "message_type": "poll_choice", "poll_vote": {
+        "poll_message_id": "3EB0POLL", "option_hashes": [_HASH_SIM, _HASH_NAO], "options": ["Sim"]}})
+    assert typed_object(vote) == ("poll_vote", {"poll_message_id": "3EB0POLL", "option_hashes": [_HASH_SIM, _HASH_NAO],
+                                                "options": ["Sim"]})
+    assert vote.dump_wire()["poll_vote"]["option_hashes"] == [_HASH_SIM, _HASH_NAO] and "poll" not in vote.dump_wire()
+    removed_vote = InboundMessage.model_validate(
+        {**_PLAIN, "message_type": "poll_choice", "poll_vote": {"poll_message_id": "3EB0POLL"}})
+    assert has_content(removed_vote)  # a removed vote (no hashes, no body) is still something to report
+    assert typed_object(removed_vote) == ("poll_vote", {"poll_message_id": "3EB0POLL", "option_hashes": [],
+                                                        "options": []})
     choice = InboundMessage.model_validate(
         {**_PLAIN, "message_type": "list_response", "selection": {"id": "row-1", "text": "Plano"}})
     assert typed_object(choice) == ("selection", {"id": "row-1", "text": "Plano"})
@@ -127,6 +142,21 @@ def test_typed_inbound_messages_are_content_without_a_body() -> None:
         {"message_type": "poll", "poll": {"name": "q", "options": ["o" * 1_001]}},
         {"message_type": "contact", "contact": {"display_name": "A", "vcard": "v" * 10_001}},
         {"message_type": "buttons_response", "selection": {"id": "i" * 1_001}},
+        {"message_type": "poll_choice"},  # a vote needs its poll_vote
+        {"message_type": "poll_choice", "poll": {"name": "q"}},
+        {"message_type": "poll", "poll_vote": _VOTE},  # poll_vote with another kind
+        {"message_type": "text", "body": "Sim", "poll_vote": _VOTE},
+        {"body": "Sim", "poll_vote": _VOTE},
+        {"message_type": "poll_choice", "poll_vote": _VOTE, "selection": {"id": "x"}},
+        {"message_type": "poll_choice", "poll_vote": {**_VOTE, "poll_message_id": ""}},
+        {"message_type": "poll_choice", "poll_vote": {**_VOTE, "poll_message_id": "p" * 201}},
+        {"message_type": "poll_choice", "poll_vote": {**_VOTE, "option_hashes": [_HASH_SIM.upper()]}},
+        {"message_type": "poll_choice", "poll_vote": {**_VOTE, "option_hashes": [_HASH_SIM[:-1]]}},
+        {"message_type": "poll_choice", "poll_vote": {**_VOTE, "option_hashes": ["Sim"]}},
+        {"message_type": "poll_choice", "poll_vote": {**_VOTE, "option_hashes": [_HASH_SIM] * 33}},
+        {"message_type": "poll_choice", "poll_vote": {**_VOTE, "options": ["o" * 1_001]}},
+        {"message_type": "poll_choice", "poll_vote": {**_VOTE, "options": ["Sim", "Não"]}},  # more names than hashes
+        {"message_type": "poll_choice", "poll_vote": _VOTE, "media_type": "image", "media_url": "https://x"},
         {"body": "x", "quoted_text": "q" * 1_001},
         {"body": "x", "quoted_wa_message_id": "w" * 201},
     ],

@@ -26,6 +26,8 @@ from zapgate_core.domain.events import (
     to_iso,
 )
 
+SIM = "9313455e45aa22430a92fddbb70f21312d3c944ab590dfb1da845c1a96b664fe"  # sha256("Sim"): how a vote names the option
+
 
 def _inbound(**overrides: Any) -> dict[str, Any]:
     item = {
@@ -120,19 +122,24 @@ def test_a_quoted_reply_carries_seed_002s_quote_fields() -> None:
          "reaction", {"waMessageId": "3EB0OURS", "emoji": "", "fromMe": True}),
         ({"message_type": "poll", "poll": {"name": "Almoço?", "options": ["Sim", "Não"], "selectable_count": 1}},
          "poll", {"name": "Almoço?", "options": ["Sim", "Não"], "selectableCount": 1}),
+        ({"message_type": "poll_choice", "body": "Sim",
+          "poll_vote": {"poll_message_id": "3EB0POLL", "option_hashes": [SIM, "ab" * 32], "options": ["Sim"]}},
+         "pollVote", {"pollMessageId": "3EB0POLL", "optionHashes": [SIM, "ab" * 32], "options": ["Sim"]}),
+        ({"message_type": "poll_choice", "body": "", "poll_vote": {"poll_message_id": "3EB0POLL"}},
+         "pollVote", {"pollMessageId": "3EB0POLL", "optionHashes": [], "options": []}),
         ({"message_type": "buttons_response", "selection": {"id": "btn-yes", "text": "Confirmar"}},
          "selection", {"id": "btn-yes", "text": "Confirmar"}),
         ({"message_type": "list_response", "selection": {"id": "row-12"}},
          "selection", {"id": "row-12", "text": None}),
     ],
-    ids=["location", "contact", "reaction-removed", "poll", "buttons", "list"],
+    ids=["location", "contact", "reaction-removed", "poll", "vote", "vote-removed", "buttons", "list"],
 )
 def test_typed_kinds_carry_their_one_small_object(fields: dict[str, Any], key: str, expected: dict[str, Any]) -> None:
     event = inbound_event(_inbound(**fields))
     message = event["payload"]["message"]
     assert message["type"] == fields["message_type"] and message["media"] is None
     assert message[key] == expected
-    assert not {"location", "contact", "reaction", "poll", "selection"} - {key} & set(message)  # only its own
+    assert not {"location", "contact", "reaction", "poll", "pollVote", "poll_vote", "selection"} - {key} & set(message)
     parsed = parse_event(encode(event))
     assert getattr(parsed.payload.message, key).model_dump() == expected
 
@@ -142,9 +149,14 @@ def test_typed_kinds_never_link_as_parents() -> None:
     image = _inbound(id="i", timeline_sk="1764000001000#i", media_type="image", body="")
     location = _inbound(id="l", timeline_sk="1764000000500#l", message_type="location", location={})
     reaction = _inbound(id="r", timeline_sk="1764000002000#r", message_type="reaction", reaction={})
+    vote = _inbound(id="v", timeline_sk="1764000000700#v", message_type="poll_choice", body="Sim",
+                    poll_vote={"poll_message_id": "3EB0POLL", "option_hashes": [SIM], "options": ["Sim"]})
     assert pick_parent(image, [text, location]) == "t"  # the location in between is neither text nor media
     assert pick_parent(image, [location]) is None
     assert pick_parent(reaction, [image, text]) is None
+    # a vote has a body, yet it is no text: it neither links nor is linked to
+    assert pick_parent(vote, [image, text]) is None
+    assert pick_parent(image, [vote]) is None and pick_parent(image, [text, vote]) == "t"
 
 
 @pytest.mark.parametrize(

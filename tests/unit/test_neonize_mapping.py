@@ -6,6 +6,7 @@ neonize's Event.execute receives them from Go, so presence rules (proto2) are th
 
 from __future__ import annotations
 
+import hashlib
 from typing import TypeVar
 
 import pytest
@@ -22,6 +23,7 @@ from zapgate_sidecar.transport import (
     Location,
     LoggedOut,
     Poll,
+    PollVote,
     QrShown,
     Quoted,
     Reaction,
@@ -297,7 +299,7 @@ def test_sticker_is_an_image() -> None:
     "content",
     [
         wa.Message(protocolMessage=wa.ProtocolMessage(type=wa.ProtocolMessage.REVOKE)),
-        # a poll vote is encrypted with the poll's secret: only the client could decrypt it
+        # a vote is encrypted with the poll's secret: reported only once the session decrypted it (map_poll_vote)
         wa.Message(pollUpdateMessage=wa.PollUpdateMessage(pollCreationMessageKey=MessageKey(ID="3EB0POLL"))),
         # a reaction naming no message cannot be reported
         wa.Message(reactionMessage=wa.ReactionMessage(key=MessageKey(fromMe=True), text="👍")),
@@ -494,6 +496,135 @@ def test_a_poll_is_bounded_to_the_contract() -> None:
     assert mapped.poll is not None and mapped.poll.selectable_count is None
     assert len(mapped.poll.name) == 1_000 and len(mapped.poll.options) == 32
     assert all(len(option) == 1_000 for option in mapped.poll.options)
+
+
+# ---------------------------------------------------------------- poll votes
+OUR_CHAT_KEY = "5511999990000@s.whatsapp.net"  # the voter's view of a direct chat with us
+
+
+def option_hash(name: str) -> bytes:
+    return hashlib.sha256(name.encode()).digest()  # whatsmeow's HashPollOptions
+
+
+def vote_event(poll_id: str = "3EB0POLL", *, msg_id: str = "3EB0VOTE1", **kwargs: object) -> nz.Message:
+    key = MessageKey(remoteJID=OUR_CHAT_KEY, fromMe=False, ID=poll_id)
+    vote = wa.PollUpdateMessage(pollCreationMessageKey=key, vote=wa.PollEncValue(encPayload=b"e" * 40, encIV=b"i" * 12),
+                                senderTimestampMS=TS_MILLIS)
+    return message_event(wa.Message(pollUpdateMessage=vote), msg_id=msg_id, **kwargs)  # type: ignore[arg-type]
+
+
+def decrypted(*names: str) -> list[bytes]:
+    """What client.decrypt_poll_vote gives: a PollVoteMessage, through its wire form."""
+    return list(wire(wa.PollVoteMessage(selectedOptions=[option_hash(n) for n in names])).selectedOptions)
+
+
+def poll_event(*options: str, from_me: bool = False, msg_id: str = "3EB0POLL") -> nz.Message:
+    poll = wa.PollCreationMessage(name="Almoço?", selectableOptionsCount=1,
+                                  options=[wa.PollCreationMessage.Option(optionName=o) for o in options])
+    return message_event(wa.Message(pollCreationMessageV3=poll), msg_id=msg_id, from_me=from_me)
+
+
+def test_a_vote_on_a_poll_the_session_saw_names_the_chosen_option() -> None:
+    cache = m.PollOptionsCache()
+    created = m.poll_option_names(poll_event("Sim", "Não", from_me=True))  # our own poll, made on the phone
+    assert created == ("3EB0POLL", {option_hash("Sim").hex(): "Sim", option_hash("Não").hex(): "Não"})
+    cache.remember(*created)
+
+    event = vote_event()
+    assert m.vote_to_decrypt(event) == "3EB0POLL"
+    mapped = m.map_poll_vote(event, decrypted("Não"), cache.options("3EB0POLL"))
+    assert (mapped.kind, mapped.text, mapped.is_protocol, mapped.from_me) == ("poll_choice", "Não", False, False)
+    assert (mapped.wa_message_id, mapped.chat_jid, mapped.sender_jid) == (
+        "3EB0VOTE1", "5511988887777@s.whatsapp.net", "5511988887777@s.whatsapp.net")
+    assert mapped.poll_vote == PollVote(poll_message_id="3EB0POLL", option_hashes=(option_hash("Não").hex(),),
+                                        options=("Não",))
+    assert mapped.typed_content is mapped.poll_vote
+    several = m.map_poll_vote(event, decrypted("Sim", "Não"), cache.options("3EB0POLL"))
+    assert (several.text, several.poll_vote and several.poll_vote.options) == ("Sim, Não", ("Sim", "Não"))
+
+
+def test_a_vote_on_an_unknown_poll_carries_the_hashes_only() -> None:
+    mapped = m.map_poll_vote(vote_event(), decrypted("Sim"), None)
+    assert (mapped.kind, mapped.text, mapped.is_protocol) == ("poll_choice", "", False)
+    assert mapped.poll_vote == PollVote("3EB0POLL", (hashlib.sha256(b"Sim").hexdigest(),), ())
+    # a poll the session saw, but not that option (another poll's hash): the hash stays, unnamed
+    partly = m.map_poll_vote(vote_event(), decrypted("Sim", "Talvez"), {option_hash("Sim").hex(): "Sim"})
+    assert partly.poll_vote is not None
+    assert (partly.text, partly.poll_vote.options, len(partly.poll_vote.option_hashes)) == ("Sim", ("Sim",), 2)
+
+
+def test_a_removed_vote_is_an_empty_choice_and_still_content() -> None:
+    from zapgate_sidecar.inbound import is_deliverable, typed_fields
+
+    mapped = m.map_poll_vote(vote_event(), decrypted(), {option_hash("Sim").hex(): "Sim"})
+    assert (mapped.kind, mapped.text, mapped.poll_vote) == ("poll_choice", "", PollVote("3EB0POLL", (), ()))
+    assert is_deliverable(mapped)
+    assert typed_fields(mapped) == {"message_type": "poll_choice",
+                                    "poll_vote": {"poll_message_id": "3EB0POLL", "option_hashes": (), "options": ()}}
+
+
+def test_a_vote_is_bounded_to_the_contract() -> None:
+    long_name = "x" * 1_500  # hashed whole, named cut: it must still resolve
+    cache = m.PollOptionsCache()
+    cache.remember(*m.poll_option_names(poll_event(long_name, "Sim")))  # type: ignore[misc]
+    selected = [*decrypted(long_name, "Sim", "Sim"), b"short", *decrypted(*(f"o{i}" for i in range(40)))]
+    mapped = m.map_poll_vote(vote_event(), selected, cache.options("3EB0POLL"))
+    assert mapped.poll_vote is not None
+    hashes = mapped.poll_vote.option_hashes
+    assert len(hashes) == 32 and len(set(hashes)) == 32  # repeats and a malformed hash dropped, then cut
+    assert all(len(h) == 64 and h == h.lower() for h in hashes)
+    assert mapped.poll_vote.options == ("x" * 1_000, "Sim")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        vote_event(from_me=True),  # our own vote, from the phone: never delivered
+        vote_event(chat=jid("status", "broadcast"), sender=jid("5511988887777")),
+        vote_event(""),  # names no poll
+        vote_event("p" * 201),
+        vote_event(edit="1"),
+        message_event(wa.Message(conversation="Sim")),
+        poll_event("Sim"),
+    ],
+    ids=["own-vote", "status", "no-poll-id", "poll-id-too-long", "edit", "text", "poll-creation"],
+)
+def test_events_that_are_no_vote_to_decrypt_stay_as_map_message_has_them(event: nz.Message) -> None:
+    assert m.vote_to_decrypt(event) is None
+    assert m.map_poll_vote(event, decrypted("Sim"), None) == m.map_message(event)
+    if event.Message.HasField("pollUpdateMessage"):
+        assert m.map_message(event).is_protocol is True  # without decryption a vote is never reported
+
+
+def test_poll_option_names_for_every_poll_version_and_nothing_else() -> None:
+    wrapped = wa.Message(pollCreationMessageV4=wa.FutureProofMessage(message=wa.Message(
+        pollCreationMessage=wa.PollCreationMessage(name="q", options=[wa.PollCreationMessage.Option(optionName="A")]))))
+    assert m.poll_option_names(message_event(wrapped, msg_id="P4")) == ("P4", {option_hash("A").hex(): "A"})
+    many = m.poll_option_names(poll_event(*(f"o{i}" for i in range(40))))
+    assert many is not None and len(many[1]) == 32
+    assert m.poll_option_names(message_event(wa.Message(conversation="oi"))) is None
+    assert m.poll_option_names(vote_event()) is None
+    assert m.poll_option_names(poll_event("A", msg_id="")) is None
+
+
+def test_the_poll_cache_is_bounded_in_polls_and_characters_least_recently_used_first() -> None:
+    cache = m.PollOptionsCache(max_polls=3, max_chars=1_000)
+    for i in range(3):
+        cache.remember(f"P{i}", {f"h{i}": f"name{i}"})
+    assert cache.options("P0") == {"h0": "name0"}  # voted on: P1 is now the least recently used
+    cache.remember("P3", {"h3": "name3"})
+    assert len(cache) == 3 and cache.options("P1") is None
+    assert [cache.options(p) is not None for p in ("P0", "P2", "P3")] == [True, True, True]
+    cache.remember("BIG", {"h": "n" * 996})  # 999 characters with its id: the older polls leave to make room
+    assert len(cache) == 1 and cache.options("BIG") is not None
+    cache.remember("BIG", {"h": "m"})  # seen again: replaced, not counted twice
+    cache.remember("P9", {"h9": "n" * 900})
+    assert cache.options("BIG") == {"h": "m"} and len(cache) == 2
+    default = m.PollOptionsCache()
+    for i in range(1_500):
+        default.remember(f"P{i}", {"h": "Sim"})
+    assert len(default) == m.POLL_CACHE_POLLS == 1_000
+    assert default.options("P499") is None and default.options("P500") is not None
 
 
 @pytest.mark.parametrize(

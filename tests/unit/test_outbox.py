@@ -159,7 +159,10 @@ def test_stream_images_keep_the_typed_fields_of_an_inbound_message() -> None:
     polled = {**located, "message_type": "poll", "poll": {"name": "Almoço?", "options": ["Sim", "Não"],
                                                            "selectable_count": 1}}
     del polled["location"]
-    for item in (located, polled):
+    voted = {**located, "message_type": "poll_choice", "body": "",  # a removed vote: empty lists
+             "poll_vote": {"poll_message_id": "3EB0POLL", "option_hashes": [], "options": []}}
+    del voted["location"]
+    for item in (located, polled, voted):
         change = change_of(_record("INSERT", None, item))
         assert change.new == item
         assert events_of(change) == [inbound_event(item)]
@@ -168,6 +171,9 @@ def test_stream_images_keep_the_typed_fields_of_an_inbound_message() -> None:
     poll = events_of(change_of(_record("INSERT", None, polled)))[0]["payload"]["message"]["poll"]
     assert poll == {"name": "Almoço?", "options": ["Sim", "Não"], "selectableCount": 1}
     assert isinstance(poll["selectableCount"], int)
+    vote = events_of(change_of(_record("INSERT", None, voted)))[0]["payload"]["message"]
+    assert (vote["type"], vote["text"]) == ("poll_choice", None)
+    assert vote["pollVote"] == {"pollMessageId": "3EB0POLL", "optionHashes": [], "options": []}
 
 
 # ------------------------------------------------------------------ publishing: what fails is what SQS refused

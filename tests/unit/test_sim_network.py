@@ -315,7 +315,7 @@ def test_inbound_media_is_stored_for_download() -> None:
 def test_typed_and_quoted_inbound_decode_to_the_ports_fields_and_reach_the_contract() -> None:
     from zapgate_core.contract.worker_proxy import InboundMessage
     from zapgate_sidecar.inbound import is_deliverable, typed_fields
-    from zapgate_sidecar.transport import Location, Quoted, Reaction, Selection
+    from zapgate_sidecar.transport import Location, PollVote, Quoted, Reaction, Selection
 
     net = SimNetwork()
     session, _ = paired(net)
@@ -328,23 +328,33 @@ def test_typed_and_quoted_inbound_decode_to_the_ports_fields_and_reach_the_contr
                                             "sender": None}})
     net.deliver_inbound("i1", chat, wa_message_id="B1", body="Sim", kind="buttons_response",
                         typed={"selection": {"id": "yes", "text": "Sim"}})
+    sim_hash = "9313455e45aa22430a92fddbb70f21312d3c944ab590dfb1da845c1a96b664fe"  # sha256("Sim")
+    net.deliver_inbound("i1", chat, wa_message_id="V1", body="Sim", kind="poll_choice",
+                        typed={"poll_vote": {"poll_message_id": "P0", "option_hashes": [sim_hash], "options": ["Sim"]}})
     for kind, typed in (("location", {}), (None, {"poll": {"name": "q"}}), ("poll", {"location": {}}),
-                        ("sticker", {})):
+                        ("sticker", {}), ("poll_choice", {"poll": {"name": "q"}}),
+                        ("poll", {"poll_vote": {"poll_message_id": "P0"}})):
         with pytest.raises(InvalidRequest):
             net.deliver_inbound("i1", chat, kind=kind, typed=typed)
 
-    quoted, location, reaction, button = [decode_event(e) for e in events(net, "i1", session)[-4:]]
+    quoted, location, reaction, button, vote = [decode_event(e) for e in events(net, "i1", session)[-5:]]
     assert isinstance(quoted, IncomingMessage) and quoted.kind == "text"
     assert quoted.quoted == Quoted("W0", None, "vem?") and quoted.typed_content is None
     assert isinstance(location, IncomingMessage) and location.location == Location(1.5, -2.0)
     assert isinstance(reaction, IncomingMessage) and reaction.reaction == Reaction("W0", "", chat, True, None)
     assert isinstance(button, IncomingMessage) and button.selection == Selection("yes", "Sim")
-    assert all(is_deliverable(m) for m in (quoted, location, reaction, button))  # a removed reaction too
+    assert isinstance(vote, IncomingMessage) and (vote.kind, vote.text) == ("poll_choice", "Sim")
+    assert vote.poll_vote == PollVote("P0", (sim_hash,), ("Sim",))
+    assert all(is_deliverable(m) for m in (quoted, location, reaction, button, vote))  # a removed reaction too
 
     assert typed_fields(quoted) == {"quoted_wa_message_id": "W0", "quoted_text": "vem?"}
     assert typed_fields(reaction) == {"message_type": "reaction", "reaction": {
         "wa_message_id": "W0", "emoji": "", "chat": chat, "from_me": True, "sender": None}}
     assert typed_fields(button) == {"message_type": "buttons_response", "selection": {"id": "yes", "text": "Sim"}}
+    voted = InboundMessage.model_validate({"instanceId": "i1", "from": chat, "chat_id_norm": chat, "body": vote.text,
+                                           **typed_fields(vote)}).dump_wire()
+    assert (voted["message_type"], voted["poll_vote"]) == (
+        "poll_choice", {"poll_message_id": "P0", "option_hashes": [sim_hash], "options": ["Sim"]})
     plain = IncomingMessage("P1", chat, chat, False, 1, text="oi")
     assert typed_fields(plain) == {}
     body = {"instanceId": "i1", "from": chat, "chat_id_norm": chat, "body": location.text, **typed_fields(location)}

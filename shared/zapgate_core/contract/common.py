@@ -16,7 +16,7 @@ MAX_BODY = 65_536  # WhatsApp caps text near 65k characters
 # What kind of WhatsApp message an inbound message is (message.type in events, `type` in history);
 # the same list as zapgate_core.domain.events.MESSAGE_TYPES (a test keeps them equal).
 InboundMessageType = Literal[
-    "text", "image", "video", "audio", "document", "location", "contact", "reaction", "poll",
+    "text", "image", "video", "audio", "document", "location", "contact", "reaction", "poll", "poll_choice",
     "buttons_response", "list_response",
 ]  # fmt: skip
 MAX_LABEL = 1_000  # a location's name/address, a poll's question or option, a button's text
@@ -24,3 +24,4 @@ MAX_VCARD = 10_000  # a vCard without its photo
 MAX_QUOTED_TEXT = 1_000  # the quoted message's text, cut by the sender: a reminder, not a copy
 MAX_EMOJI = 32  # characters: one emoji, skin tones and ZWJ sequences included
 MAX_POLL_OPTIONS = 32  # WhatsApp allows 12
+POLL_OPTION_HASH = r"^[0-9a-f]{64}$"  # a vote names options by SHA-256 of their name (whatsmeow HashPollOptions)

@@ -67,6 +67,17 @@ class Poll(EventModel):
     selectableCount: int | None = Field(default=None, description="How many options a voter may pick; 0 = any")
 
 
+class PollVote(EventModel):
+    pollMessageId: str | None = Field(description="WhatsApp id of the poll voted on (its message.waMessageId)")
+    optionHashes: list[str] = Field(
+        description="SHA-256 (lowercase hex) of each chosen option's name; [] when the voter removed their vote"
+    )
+    options: list[str] = Field(
+        description="The chosen options' names zapgate could resolve (it saw the poll); match the rest by hashing "
+        "your poll's options"
+    )
+
+
 class Selection(EventModel):
     id: str | None = Field(description="The chosen button's or list row's id")
     text: str | None = Field(description="The text the user saw on it")
@@ -102,7 +113,8 @@ class InboundMessage(EventModel):
     location: Location | None = Field(default=None, description="type=location")
     contact: SharedContact | None = Field(default=None, description="type=contact")
     reaction: Reaction | None = Field(default=None, description="type=reaction")
-    poll: Poll | None = Field(default=None, description="type=poll (a new poll; votes are not reported)")
+    poll: Poll | None = Field(default=None, description="type=poll (a new poll; its votes are type=poll_choice)")
+    pollVote: PollVote | None = Field(default=None, description="type=poll_choice (a vote; replaces the voter's last)")
     selection: Selection | None = Field(default=None, description="type=buttons_response or list_response")
 
 

@@ -22,6 +22,7 @@ from zapgate_core.contract.common import (
     MAX_QR_CODE,
     MAX_QUOTED_TEXT,
     MAX_VCARD,
+    POLL_OPTION_HASH,
     InboundMessageType,
     JidType,
     MediaType,
@@ -275,6 +276,26 @@ class InboundPoll(ContractModel):
     selectable_count: int | None = Field(default=None, ge=0, le=MAX_POLL_OPTIONS, description="0 = any number")
 
 
+class InboundPollVote(ContractModel):
+    """A vote on a poll: WhatsApp sends the chosen options as SHA-256 hashes of their names (lowercase hex),
+    and `options` holds the names the sidecar could resolve (it saw the poll), in the same order. No hashes:
+    the voter removed their vote. A vote replaces the voter's previous one."""
+
+    poll_message_id: str = Field(min_length=1, max_length=MAX_ID, description="WhatsApp id of the poll voted on")
+    option_hashes: list[Annotated[str, Field(pattern=POLL_OPTION_HASH)]] = Field(
+        default_factory=list, max_length=MAX_POLL_OPTIONS
+    )
+    options: list[Annotated[str, Field(max_length=MAX_LABEL)]] = Field(
+        default_factory=list, max_length=MAX_POLL_OPTIONS
+    )
+
+    @model_validator(mode="after")
+    def _no_more_names_than_hashes(self) -> InboundPollVote:
+        if len(self.options) > len(self.option_hashes):
+            raise ValueError("a poll vote names at most the options it selects (option_hashes)")
+        return self
+
+
 class InboundSelection(ContractModel):
     """A button or list reply: the chosen button's / row's id and the text the user saw."""
 
@@ -284,11 +305,12 @@ class InboundSelection(ContractModel):
 
 # message_type → the object a typed inbound message carries (text and media carry none).
 INBOUND_OBJECTS: dict[str, str] = {
-    "location": "location", "contact": "contact", "reaction": "reaction", "poll": "poll",
+    "location": "location", "contact": "contact", "reaction": "reaction", "poll": "poll", "poll_choice": "poll_vote",
     "buttons_response": "selection", "list_response": "selection",
 }  # fmt: skip
 _INBOUND_EXTENSIONS = (
-    "message_type", "quoted_wa_message_id", "quoted_text", "location", "contact", "reaction", "poll", "selection",
+    "message_type", "quoted_wa_message_id", "quoted_text", "location", "contact", "reaction", "poll", "poll_vote",
+    "selection",
 )  # fmt: skip
 
 
@@ -318,7 +340,8 @@ class InboundMessage(ContractModel):
     # stored exactly as before). What kind of message this is, the message it quotes, and one small
     # object for the typed kinds (INBOUND_OBJECTS); `body` keeps a plain-text rendering.
     message_type: InboundMessageType | None = Field(
-        default=None, description="text | image | ... | buttons_response | list_response; absent: from media_type"
+        default=None,
+        description="text | image | ... | poll_choice | buttons_response | list_response; absent: from media_type",
     )
     quoted_wa_message_id: str | None = Field(default=None, max_length=MAX_ID)
     quoted_text: str | None = Field(default=None, max_length=MAX_QUOTED_TEXT)
@@ -326,6 +349,7 @@ class InboundMessage(ContractModel):
     contact: InboundContact | None = None
     reaction: QueuedReaction | None = Field(default=None, description="the reacted-to message; emoji \"\" = removed")
     poll: InboundPoll | None = None
+    poll_vote: InboundPollVote | None = Field(default=None, description="poll_choice: a vote on a poll")
     selection: InboundSelection | None = Field(default=None, description="buttons_response / list_response")
 
     _wa_message_id = field_validator("wa_message_id")(_blank_is_none)
@@ -340,7 +364,7 @@ class InboundMessage(ContractModel):
     @model_validator(mode="after")
     def _typed_content(self) -> InboundMessage:
         kind = self.message_type
-        carried = [name for name in ("location", "contact", "reaction", "poll", "selection")
+        carried = [name for name in ("location", "contact", "reaction", "poll", "poll_vote", "selection")
                    if getattr(self, name) is not None]
         expected = INBOUND_OBJECTS.get(kind or "")
         if expected is not None and carried != [expected]:

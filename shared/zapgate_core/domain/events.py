@@ -34,13 +34,13 @@ LIVE_ONLY_EVENT_TYPES: Final = frozenset({INSTANCE_QR})
 # What message.type may say: text and the four media kinds (from media_type), and the typed kinds the
 # sidecar reports through the stored `message_type` field, each with one small object (TYPED_OBJECTS).
 MESSAGE_TYPES: Final = (
-    "text", "image", "video", "audio", "document", "location", "contact", "reaction", "poll",
+    "text", "image", "video", "audio", "document", "location", "contact", "reaction", "poll", "poll_choice",
     "buttons_response", "list_response",
 )  # fmt: skip
 MEDIA_TYPES: Final = frozenset({"image", "video", "audio", "document"})
-# message.type → the stored object it carries (the envelope's key is the same name).
+# message.type → the stored object it carries (the envelope's key is the same name, camelCased: pollVote).
 TYPED_OBJECTS: Final = {
-    "location": "location", "contact": "contact", "reaction": "reaction", "poll": "poll",
+    "location": "location", "contact": "contact", "reaction": "reaction", "poll": "poll", "poll_choice": "poll_vote",
     "buttons_response": "selection", "list_response": "selection",
 }  # fmt: skip
 MESSAGE_STATUSES: Final = ("sent", "delivered", "read", "failed")
@@ -147,6 +147,12 @@ def _typed_object(kind: str, item: dict[str, Any]) -> tuple[str, dict[str, Any]]
     elif name == "poll":
         value = {"name": stored.get("name"), "options": list(stored.get("options") or []),
                  "selectableCount": stored.get("selectable_count")}
+    elif name == "poll_vote":
+        # optionHashes: SHA-256 (hex) of every chosen option's name, [] = vote removed; options: the names
+        # the sidecar could resolve (it saw the poll), so a consumer without them matches hashes itself.
+        value = {"pollMessageId": stored.get("poll_message_id"),
+                 "optionHashes": list(stored.get("option_hashes") or []), "options": list(stored.get("options") or [])}
+        return "pollVote", value
     else:
         value = {"id": stored.get("id"), "text": stored.get("text")}
     return name, value
@@ -208,7 +214,7 @@ def inbound_event(item: dict[str, Any]) -> dict[str, Any]:
         # rawKey is the message's WhatsApp key for debugging, not the raw payload (kept small).
         "metadata": {"rawKey": {"remoteJid": chat_id, "participant": sender if is_group else None}},
     }
-    if typed is not None:  # only typed kinds carry one (location, contact, reaction, poll, selection)
+    if typed is not None:  # only typed kinds carry one (location, contact, reaction, poll, pollVote, selection)
         payload["message"][typed[0]] = typed[1]
     return _envelope(MESSAGE_INBOUND, event_id(item["id"], MESSAGE_INBOUND), item["instance_id"], stored_at, payload)
 
@@ -297,7 +303,7 @@ def instance_qr_event(item: dict[str, Any]) -> dict[str, Any] | None:
 
 # ---------------------------------------------------------------- parent linking (seed 001)
 def _linkable(item: dict[str, Any]) -> bool:
-    """Seed 001 links text and media; a reaction, location, poll... is neither and links nothing."""
+    """Seed 001 links text and media; a reaction, location, poll, vote... is neither and links nothing."""
     return message_type(item) == "text" or is_media(item)
 
 

@@ -14,7 +14,7 @@ def has_content(message: InboundMessage) -> bool:
 
 
 def typed_object(message: InboundMessage) -> tuple[str, dict[str, Any]] | None:
-    """(name, fields) of the object a typed message carries (location, contact, reaction, poll, selection)."""
+    """(name, fields) of the object a typed message carries (location, contact, reaction, poll, poll_vote...)."""
     name = INBOUND_OBJECTS.get(message.message_type or "")
     value = getattr(message, name) if name else None
     return (name, value.model_dump(mode="json", exclude_none=True)) if name and value is not None else None

@@ -34,7 +34,7 @@ SessionState = Literal["waiting_qr", "connected", "closed"]
 MEDIA_KINDS: tuple[str, ...] = ("image", "video", "audio", "document")
 # Typed inbound kinds → the one object each carries (as the sidecar's IncomingMessage fields).
 TYPED_OBJECTS: dict[str, str] = {
-    "location": "location", "contact": "contact", "reaction": "reaction", "poll": "poll",
+    "location": "location", "contact": "contact", "reaction": "reaction", "poll": "poll", "poll_choice": "poll_vote",
     "buttons_response": "selection", "list_response": "selection",
 }  # fmt: skip
 STRUCTURED_KINDS: tuple[str, ...] = ("location", "contact", "reaction")
@@ -468,7 +468,7 @@ class SimNetwork:
         """An incoming message; `media` is (kind, mime type, file name, bytes). Returns its id.
 
         `quoted` ({id, sender, body}) makes it a reply; `kind` a typed kind (location, contact, reaction,
-        poll, buttons_response, list_response) whose one object is in `typed` ({"location": {...}}).
+        poll, poll_choice, buttons_response, list_response) whose one object is in `typed` ({"location": {...}}).
         """
         typed = typed or {}
         expected = TYPED_OBJECTS.get(kind or "")

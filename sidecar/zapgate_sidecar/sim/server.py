@@ -79,12 +79,20 @@ class InboundPoll(BaseModel):
     selectable_count: int | None = None
 
 
+class InboundPollVote(BaseModel):
+    """A vote as the sidecar reports it: chosen options' SHA-256 hashes (hex), the names it resolved."""
+
+    poll_message_id: str
+    option_hashes: list[str] = []
+    options: list[str] = []
+
+
 class InboundSelection(BaseModel):
     id: str | None = None
     text: str | None = None
 
 
-TypedKind = Literal["location", "contact", "reaction", "poll", "buttons_response", "list_response"]
+TypedKind = Literal["location", "contact", "reaction", "poll", "poll_choice", "buttons_response", "list_response"]
 
 
 class InboundBody(BaseModel):
@@ -98,13 +106,15 @@ class InboundBody(BaseModel):
     from_me: bool = False
     timestamp: int | None = None
     # What a real phone can also send (the sidecar's IncomingMessage fields): a quote, and a typed kind
-    # with its object (`type` and the object must match; `selection` for buttons_response/list_response).
+    # with its object (`type` and the object must match; `poll_vote` for poll_choice, `selection` for
+    # buttons_response/list_response).
     quoted: InboundQuoted | None = None
     type: TypedKind | None = None
     location: InboundLocation | None = None
     contact: InboundContact | None = None
     reaction: InboundReaction | None = None
     poll: InboundPoll | None = None
+    poll_vote: InboundPollVote | None = None
     selection: InboundSelection | None = None
 
 
@@ -213,7 +223,8 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
             timestamp=body.timestamp,
             quoted=body.quoted.model_dump() if body.quoted is not None else None,
             kind=body.type,
-            typed={name: value.model_dump() for name in ("location", "contact", "reaction", "poll", "selection")
+            typed={name: value.model_dump()
+                   for name in ("location", "contact", "reaction", "poll", "poll_vote", "selection")
                    if (value := getattr(body, name)) is not None},
         )
         return {"id": message_id}

@@ -25,7 +25,7 @@ Decisions (the port leaves them to the adapter):
 * Stickers are delivered as ``image`` media (``image/webp``): the inbound contract has no
   sticker kind and dropping them would lose a user's message. Video notes (``ptvMessage``)
   are ``video``.
-* Edits, revokes, pins, poll votes, key distribution and other protocol-only payloads are
+* Edits, revokes, pins, key distribution and other protocol-only payloads are
   ``is_protocol``: the inbound contract delivers new messages only. Statuses
   (``status@broadcast``) are ``is_protocol`` too: they are not a chat.
 * Reactions are a user's action worth an event: kind ``reaction`` with the reacted-to message's
@@ -35,8 +35,13 @@ Decisions (the port leaves them to the adapter):
   ``from_me`` (ours) is inferred: False when the reactor reacted to their own message, True in
   a direct chat otherwise, unknown (None) in groups (the pure mapping does not know our JID).
 * Poll votes (``pollUpdateMessage``) are encrypted with the poll's secret; decrypting needs the
-  client (``NewClient.decrypt_poll_vote``, whatsmeow's message-secret store) and gives option
-  hashes only, so votes stay protocol and are not reported.
+  client (``NewClient.decrypt_poll_vote``, whatsmeow's message-secret store), so the session does
+  it (``vote_to_decrypt`` says which events) and ``map_poll_vote`` maps the result: kind
+  ``poll_choice`` with the poll's id and the chosen options' SHA-256 hashes (all a vote carries;
+  none = the vote was removed). Names come from ``PollOptionsCache``, filled from every poll
+  creation the session maps (``poll_option_names``, our own polls too); a poll it never saw (a
+  restart since) gives hashes only. ``map_message`` alone keeps a vote protocol: a vote that could
+  not be decrypted is never reported with a made-up selection.
 * Locations, contact cards, polls and button/list replies get their kind and a small typed
   object (bounded to the worker-proxy contract's limits) and keep a plain text rendering
   (``_fallback_text``) in ``text`` for consumers that only read text. Any other content kind
@@ -50,7 +55,12 @@ Decisions (the port leaves them to the adapter):
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from zapgate_core.contract.common import (
@@ -72,6 +82,7 @@ from zapgate_sidecar.transport import (
     MediaRef,
     MessageKind,
     Poll,
+    PollVote,
     QrShown,
     Quoted,
     Reaction,
@@ -184,6 +195,11 @@ _POLL_FIELDS = (
     "pollCreationMessageV5",
     "pollCreationMessageV6",
 )
+_POLL_VOTE = "pollUpdateMessage"
+_OPTION_HASH_BYTES = 32  # SHA-256
+# Polls whose option names a session keeps for resolving votes: the most recently seen/voted first to stay.
+POLL_CACHE_POLLS = 1_000
+POLL_CACHE_CHARS = 2_000_000  # ~1,000 ordinary polls; caps the worst case (32 options of 1,000 characters each)
 _MILLIS_THRESHOLD = 100_000_000_000  # 1973 in ms, year 5138 in s: the units cannot be confused
 
 
@@ -427,6 +443,104 @@ def _poll(content: WAMessage) -> Poll | None:
                 selectable_count=None if selectable is None else min(selectable, MAX_POLL_OPTIONS),
             )
     return None
+
+
+def _option_hash(name: str) -> str:
+    """whatsmeow's HashPollOptions: SHA-256 of the option's name, as a vote names it (lowercase hex)."""
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def poll_option_names(event: nz.Message) -> tuple[str, dict[str, str]] | None:
+    """(poll message id, {hash of each option's full name: the name cut to the contract}) of a poll
+    creation, ours or not; None for any other message.
+
+    The hash is of the name as sent, so a name longer than MAX_LABEL still resolves (to its cut form).
+    """
+    ident = event.Info.ID
+    if not ident or len(ident) > MAX_ID:
+        return None
+    content = unwrap(event.Message)
+    for name in _POLL_FIELDS:
+        if content.HasField(name):
+            options = _field(content, name).options[:MAX_POLL_OPTIONS]
+            return ident, {_option_hash(option.optionName): _cut(option.optionName) for option in options}
+    return None
+
+
+def vote_to_decrypt(event: nz.Message) -> str | None:
+    """The poll id a vote names, when the vote is worth decrypting: someone else's ``pollUpdateMessage``
+    in a chat (our own votes and statuses are never delivered), naming a poll by a usable id; else None."""
+    info = event.Info
+    if info.MessageSource.IsFromMe or event.IsEdit or info.Edit:
+        return None
+    if jid_to_str(info.MessageSource.Chat) == STATUS_BROADCAST:
+        return None
+    content = unwrap(event.Message)
+    if not content.HasField(_POLL_VOTE):
+        return None
+    poll_id = content.pollUpdateMessage.pollCreationMessageKey.ID
+    return poll_id if poll_id and len(poll_id) <= MAX_ID else None
+
+
+def map_poll_vote(event: nz.Message, selected: Iterable[bytes], known: Mapping[str, str] | None) -> IncomingMessage:
+    """A decrypted vote (whatsmeow's ``PollVoteMessage.selectedOptions``) as kind poll_choice.
+
+    `known`: {option hash: name} of the poll when the session saw it (PollOptionsCache). Every chosen hash
+    is reported; names only for those `known` resolves. Text: the resolved names joined by ", " ("" when
+    the vote was removed or the poll is unknown). An event that is no vote to report stays protocol.
+    """
+    base = map_message(event)
+    poll_id = vote_to_decrypt(event)
+    if poll_id is None:
+        return base
+    # Hashes of another length name no option; repeats add nothing. Bounded to the contract.
+    hashes = tuple(dict.fromkeys(h.hex() for h in selected if len(h) == _OPTION_HASH_BYTES))[:MAX_POLL_OPTIONS]
+    names = tuple(known[h] for h in hashes if h in known) if known else ()
+    return dataclasses.replace(
+        base,
+        kind="poll_choice",
+        text=", ".join(names),
+        is_protocol=False,
+        poll_vote=PollVote(poll_message_id=poll_id, option_hashes=hashes, options=names),
+    )
+
+
+class PollOptionsCache:
+    """Option names of the polls a session saw, by poll message id ({option hash: name}), to name votes.
+
+    Bounded in polls and in characters (a session sees polls for as long as it runs): the least recently
+    seen or voted-on poll leaves first. Thread-safe: Go's callbacks of a restarted client may overlap.
+    """
+
+    def __init__(self, max_polls: int = POLL_CACHE_POLLS, max_chars: int = POLL_CACHE_CHARS) -> None:
+        self._max_polls = max_polls
+        self._max_chars = max_chars
+        self._chars = 0
+        self._polls: OrderedDict[str, tuple[dict[str, str], int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._polls)
+
+    def remember(self, poll_id: str, options: dict[str, str]) -> None:
+        size = sum(len(name) for name in options.values()) + len(poll_id)
+        with self._lock:
+            previous = self._polls.pop(poll_id, None)
+            if previous is not None:
+                self._chars -= previous[1]
+            self._polls[poll_id] = (dict(options), size)
+            self._chars += size
+            while self._polls and (len(self._polls) > self._max_polls or self._chars > self._max_chars):
+                _, (_, dropped) = self._polls.popitem(last=False)
+                self._chars -= dropped
+
+    def options(self, poll_id: str) -> dict[str, str] | None:
+        with self._lock:
+            found = self._polls.get(poll_id)
+            if found is None:
+                return None
+            self._polls.move_to_end(poll_id)  # a poll being voted on stays
+            return found[0]
 
 
 def _native_flow_id(params_json: str) -> str | None:

@@ -35,6 +35,12 @@ is needed to know it) and what that forces on this adapter:
   stops it and reports the loss (see ``connect_error_event``).
 * whatsmeow reconnects by itself after ``Disconnected`` (2 s x attempts, no cap) and neonize
   offers no switch to turn that off; ``Connected`` follows when it succeeds.
+* ``decrypt_poll_vote`` is broken as shipped: ``_binder`` leaves ``DecryptPollVote`` out of the
+  functions whose ``Bytes`` result it copies and frees, so the method hands a ctypes pointer to
+  ``FromString`` and raises ``TypeError`` even when whatsmeow decrypted the vote. ``load_neonize``
+  registers the missing hook. On a store that was never paired, whatsmeow's ``DecryptPollVote``
+  dereferences a nil message-secret store and the Go panic kills the process (SIGSEGV, observed),
+  so votes are decrypted only on a connected session (a paired store: the only source of votes).
 
 Importing neonize loads its Go library (0.25-0.5 s and ~50 MB RSS, see
 docs/benchmarks-sidecar.md), so the import happens on the session's own thread at start().
@@ -60,6 +66,7 @@ from zapgate_sidecar.transport import (
     Disconnected,
     EventSink,
     GroupInfo,
+    IncomingMessage,
     LoggedOut,
     MediaRef,
     NetworkUnreachable,
@@ -165,6 +172,20 @@ def load_neonize() -> None:
     with _import_lock:
         import neonize.client  # noqa: F401
 
+        _repair_decrypt_poll_vote()
+
+
+def _repair_decrypt_poll_vote() -> None:
+    """Give DecryptPollVote the result hook neonize 0.5.2 forgot (see the module docstring); a neonize that
+    has one, or returns something else, is left alone."""
+    from neonize import _binder
+
+    function = getattr(_binder.gocode, "DecryptPollVote", None)  # absent only from neonize's docs build
+    if function is None or getattr(function, "errcheck", None) is not None:
+        return
+    if function.restype is ctypes.POINTER(_binder.Bytes):
+        function.errcheck = _binder.consume_bytes_struct
+
 
 @cache
 def _client_class() -> type[NewClient]:
@@ -248,6 +269,8 @@ class NeonizeSession:
         self._failure_reported = False  # this run's connect outcome already went to the sink
         self._pairing_ready = False  # socket up and unpaired (a QR is showing): PairPhone may run
         self._inflight = 0
+        # Option names of the polls seen, to name votes (which carry hashes only); kept across restarts.
+        self._polls = mapping.PollOptionsCache()
 
     # ------------------------------------------------------------ lifecycle
     @property
@@ -407,12 +430,47 @@ class NeonizeSession:
 
     def _on_event(self, client: NewClient, event: ProtoMessage) -> None:
         try:
-            mapped = mapping.map_event(event)
+            if event.DESCRIPTOR.full_name == "neonize.Message":
+                mapped: TransportEvent | None = self._map_message(client, event)
+            else:
+                mapped = mapping.map_event(event)
         except Exception:  # a malformed event must not take the dispatch goroutine down
             log.exception("neonize session %s: cannot map %s", self.instance_id, event.DESCRIPTOR.name)
             return
         if mapped is not None:
             self._emit(client, mapped)
+
+    def _map_message(self, client: NewClient, event: Any) -> IncomingMessage | None:
+        """A Message event; a vote is decrypted here (the mapping has no client), a poll remembered first,
+        even our own (dropped later as an echo), so its votes get names."""
+        poll_id = mapping.vote_to_decrypt(event)
+        if poll_id is not None:
+            return self._poll_vote(client, event, poll_id)
+        created = mapping.poll_option_names(event)
+        if created is not None:
+            self._polls.remember(*created)
+        return mapping.map_message(event)
+
+    def _poll_vote(self, client: NewClient, event: Any, poll_id: str) -> IncomingMessage | None:
+        """The vote as poll_choice, or None (dropped, logged without content) when it cannot be decrypted:
+        a selection is never guessed."""
+        wa_id = event.Info.ID
+        with self._cond:
+            usable = self._is_current(client) and self._connected  # see the module docstring: Go panics otherwise
+            if usable:
+                self._inflight += 1  # Stop must not remove the client while Go decrypts
+        if not usable:
+            log.warning("neonize session %s: poll vote %s dropped: session not connected", self.instance_id, wa_id)
+            return None
+        try:
+            vote = client.decrypt_poll_vote(event)
+        except Exception as exc:  # DecryptPollVoteError: no secret for that poll here, a bad key...
+            reason = "poll secret not found" if "secret key not found" in str(exc) else type(exc).__name__
+            log.warning("neonize session %s: poll vote %s dropped: %s", self.instance_id, wa_id, reason)
+            return None
+        finally:
+            self._leave_go()
+        return mapping.map_poll_vote(event, vote.selectedOptions, self._polls.options(poll_id))
 
     def _on_connected(self, client: NewClient, _event: ProtoMessage) -> None:
         with self._cond:

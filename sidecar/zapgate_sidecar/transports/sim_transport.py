@@ -40,6 +40,7 @@ from zapgate_sidecar.transport import (
     Outgoing,
     PairingCodeIssued,
     Poll,
+    PollVote,
     QrShown,
     Quoted,
     Reaction,
@@ -122,7 +123,7 @@ def decode_event(payload: dict[str, Any]) -> TransportEvent | None:
 
 
 def _typed_content(payload: dict[str, Any]) -> dict[str, Any]:
-    """The typed object of an incoming message (location, contact, reaction, poll or selection), by name."""
+    """The typed object of an incoming message (location, contact, reaction, poll, poll_vote or selection)."""
     typed: dict[str, Any] = {}
     if (location := payload.get("location")) is not None:
         typed["location"] = Location(**location)
@@ -133,6 +134,10 @@ def _typed_content(payload: dict[str, Any]) -> dict[str, Any]:
     if (poll := payload.get("poll")) is not None:
         typed["poll"] = Poll(name=poll["name"], options=tuple(poll.get("options") or ()),
                              selectable_count=poll.get("selectable_count"))
+    if (vote := payload.get("poll_vote")) is not None:
+        typed["poll_vote"] = PollVote(poll_message_id=vote["poll_message_id"],
+                                      option_hashes=tuple(vote.get("option_hashes") or ()),
+                                      options=tuple(vote.get("options") or ()))
     if (selection := payload.get("selection")) is not None:
         typed["selection"] = Selection(**selection)
     return typed
