@@ -460,8 +460,10 @@ def report(baseline: Target, functions: list[Target], runs: int) -> bool:
 _IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
 PHASE_MARK = "BENCH-PHASE"
 
-# One child under -X importtime: the baseline libraries first (so what is listed after them is
-# what the handler adds), then the handler import, then the first request. botocore client
+# One child under -X importtime: the handler import, then the first request. The baseline libraries
+# are not imported first: import order changes what gets imported (Powertools' batch module loads
+# every parser model when pydantic is already in sys.modules, which it is not when a handler imports
+# batch first), so what the handler adds is its imports minus the modules a baseline child holds. botocore client
 # creation is wrapped and each AWS call timed (from provide-client-params, the first event of an
 # API call, to after-call), so the first request splits into AWS work and the rest; the imports
 # listed after the request marker are the ones deferred into the first request.
@@ -469,7 +471,6 @@ _EXPLAIN_CHILD = """
 import gc
 import sys
 import time
-import {baseline}
 import botocore.session
 {context_class}
 _first_event = {first_event!r}
@@ -566,13 +567,27 @@ def _print_imports(title: str, rows: list[Imported], top: int) -> None:
         print(f"      {row.module:<58} {row.self_us / 1000:6.1f} {row.cumulative_us / 1000:8.1f}")
 
 
+_BASELINE_MODULES_CHILD = """
+import sys
+import {baseline}
+import botocore.session
+sys.stderr.write("\\n{mark} " + " ".join(sorted(sys.modules)) + "\\n")
+"""
+
+
+def baseline_module_names(env: dict[str, str]) -> set[str]:
+    """Every module a fresh interpreter holds after importing the baseline libraries."""
+    fields, _ = run_child(_BASELINE_MODULES_CHILD.format(baseline=", ".join(BASELINE_MODULES), mark=RESULT_MARK), env)
+    return set(fields)
+
+
 def explain(functions: list[Target]) -> None:
     """What each handler adds on top of the baseline: imports, then the work of its first request."""
+    in_baseline = baseline_module_names(functions[0].env) if functions else set()
     for target in functions:
         spec = target.spec
         assert spec is not None
         code = _EXPLAIN_CHILD.format(
-            baseline=", ".join(BASELINE_MODULES),
             context_class=spec.context_class,
             first_event=spec.first_event,
             module=spec.module,
@@ -589,7 +604,8 @@ def explain(functions: list[Target]) -> None:
         aws_ms = sum(float(v) for v in values.values())
 
         print(f"\n{target.label} (one run under -X importtime, which itself adds a little)")
-        _print_imports("imported by the handler module beyond the baseline", phases["import"], 8)
+        added = [row for row in phases["import"] if row.module not in in_baseline]
+        _print_imports("imported by the handler module beyond the baseline", added, 8)
         _print_imports("imported lazily during the first request", phases["request"], 5)
         print(f"  first request after import: {total:.1f} ms, of which (overlapping the lines below)")
         print(f"    {'garbage collection, ' + gc_full + ' full collection(s)':<56} {float(gc_ms):6.1f}")
