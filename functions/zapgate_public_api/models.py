@@ -15,7 +15,14 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 from zapgate_control.adapters.dynamodb.instances import PRIORITY_LIMIT
-from zapgate_core.contract.common import MAX_BODY, MAX_ID, InboundMessageType, MediaType, Status
+from zapgate_core.contract.common import (
+    MAX_BODY,
+    MAX_ID,
+    SEND_POLL_OPTIONS,
+    InboundMessageType,
+    MediaType,
+    Status,
+)
 
 NAME_MAX = 100
 MEDIA_URL_MAX = 4_096
@@ -122,11 +129,14 @@ class InstancePage(BaseModel):
 
 
 # ---------------------------------------------------------------- messages
-MessageType = Literal["text", "image", "video", "audio", "document", "location", "contact", "reaction"]
+MessageType = Literal["text", "image", "video", "audio", "document", "location", "contact", "reaction", "poll"]
+TYPED_KINDS = ("location", "contact", "reaction", "poll")  # each carries its one object, and no body or media
 MEDIA_TYPES = ("image", "video", "audio", "document")
 LABEL_MAX = 1_000
 VCARD_MAX = 10_000
 EMOJI_MAX = 16  # code points: one emoji with skin tone / ZWJ sequence
+POLL_NAME_MAX = 255  # WhatsApp's limits on a poll's question and on each option
+POLL_OPTION_MAX = 100
 
 
 class Location(RequestModel):
@@ -185,9 +195,42 @@ class Reaction(RequestModel):
         return value
 
 
+class Poll(RequestModel):
+    name: str = Field(min_length=1, max_length=POLL_NAME_MAX, description="The question")
+    options: list[str] = Field(
+        min_length=2, max_length=SEND_POLL_OPTIONS, description=f"2 to {SEND_POLL_OPTIONS} distinct options"
+    )
+    selectable_count: StrictInt = Field(
+        default=1, ge=0, description="How many options a voter may pick, up to all of them; 0 = any number"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _strip_name(cls, value: str) -> str:
+        return _name(value)
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, value: list[str]) -> list[str]:
+        # Stripped as the worker-proxy contract strips them, so what is stored is what voters see; votes name
+        # options by the hash of their text, so two options with the same text could never be told apart.
+        options = [option.strip() for option in value]
+        if any(not option or len(option) > POLL_OPTION_MAX for option in options):
+            raise ValueError(f"each poll option must be 1 to {POLL_OPTION_MAX} characters")
+        if len(set(options)) != len(options):
+            raise ValueError("poll options must be distinct")
+        return options
+
+    @model_validator(mode="after")
+    def _selectable(self) -> Poll:
+        if self.selectable_count > len(self.options):
+            raise ValueError("poll.selectable_count cannot exceed the number of options (0 = any number)")
+        return self
+
+
 class SendMessage(RequestModel):
     type: MessageType = Field(
-        default="text", description="text (default), image/video/audio/document, location, contact, reaction"
+        default="text", description="text (default), image/video/audio/document, location, contact, reaction, poll"
     )
     to: str = Field(min_length=1, max_length=MAX_ID, description="Phone number, group id or full JID")
     body: str | None = Field(default=None, max_length=MAX_BODY)
@@ -198,6 +241,7 @@ class SendMessage(RequestModel):
     location: Location | None = None
     contact: Contact | None = None
     reaction: Reaction | None = None
+    poll: Poll | None = None
     reply_to: str | None = Field(
         default=None, min_length=1, max_length=MAX_ID, description="Our id of the message to quote (text and media)"
     )
@@ -240,10 +284,10 @@ class SendMessage(RequestModel):
             raise ValueError("voice_note is only for type=audio")
         if self.voice_note and self.mime_type is not None and self.mime_type.split(";")[0].strip() != "audio/ogg":
             raise ValueError("a voice note is Opus in Ogg: mime_type must be audio/ogg")
-        for name in ("location", "contact", "reaction"):
+        for name in TYPED_KINDS:
             if getattr(self, name) is not None and kind != name:
                 raise ValueError(f"{name} is only for type={name}")
-        if kind in ("location", "contact", "reaction"):
+        if kind in TYPED_KINDS:
             if getattr(self, kind) is None:
                 raise ValueError(f"type={kind} needs a {kind} object")
             extra = [n for n in ("body", "media_url", "media_type", "mime_type", "file_name", "reply_to")
@@ -267,7 +311,7 @@ class SendMessage(RequestModel):
 
     def content(self) -> dict[str, Any]:
         content = self.model_dump(include={"to", "body", "media_url", "media_type", "mime_type", "file_name"})
-        if self.type in ("location", "contact", "reaction") or self.reply_to is not None:
+        if self.type in TYPED_KINDS or self.reply_to is not None:
             content["type"] = self.type
         if self.location is not None:
             # DynamoDB takes no floats: the coordinates are stored as their decimal text.
@@ -281,6 +325,8 @@ class SendMessage(RequestModel):
             content["contact"] = {"display_name": self.contact.display_name, "vcard": self.contact.built_vcard()}
         if self.reaction is not None:
             content["reaction"] = {"message_id": self.reaction.message_id, "emoji": self.reaction.emoji}
+        if self.poll is not None:
+            content["poll"] = self.poll.model_dump()
         if self.reply_to is not None:
             content["reply_to"] = {"message_id": self.reply_to}
         if self.voice_note:
@@ -324,6 +370,8 @@ class MessageReaction(BaseModel):
 
 
 class MessagePoll(BaseModel):
+    """A poll: one received, or one this instance sent (type=poll both ways)."""
+
     name: str | None = None
     options: list[str] = Field(default_factory=list)
     selectable_count: int | None = Field(default=None, description="How many options a voter may pick; 0 = any")
@@ -378,14 +426,15 @@ class Message(BaseModel):
     finished_at: str | None = None
     type: InboundMessageType = Field(
         default="text", description="The message's kind: text, a media kind, or location, contact, reaction, "
-        "poll, poll_choice, buttons_response, list_response (inbound; outbound sends location, contact, reaction)"
+        "poll, poll_choice, buttons_response, list_response (inbound; outbound sends location, contact, reaction, "
+        "poll)"
     )
     quoted_wa_message_id: str | None = Field(default=None, description="Inbound: WhatsApp id of the quoted message")
     quoted_text: str | None = Field(default=None, description="Inbound: the quoted message's text (≤ 1000 chars)")
     location: MessageLocation | None = None
     contact: MessageContact | None = None
     reaction: MessageReaction | None = None
-    poll: MessagePoll | None = Field(default=None, description="Inbound: a new poll (its votes are poll_choice)")
+    poll: MessagePoll | None = Field(default=None, description="A poll, received or sent (its votes are poll_choice)")
     poll_vote: MessagePollVote | None = Field(default=None, description="Inbound: a vote on a poll (poll_choice)")
     selection: MessageSelection | None = Field(default=None, description="Inbound: a button or list reply")
 

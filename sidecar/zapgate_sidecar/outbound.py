@@ -21,6 +21,7 @@ from zapgate_sidecar.transport import (
     OutContact,
     Outgoing,
     OutLocation,
+    OutPoll,
     OutReaction,
     Quoted,
     TransportError,
@@ -71,7 +72,7 @@ async def _resolve_destination(proxy: WorkerProxyClient, instance_id: str, to: s
 
 
 def _structured(message: QueuedMessage) -> Outgoing | None:
-    """A location, contact or reaction message; None for text and media."""
+    """A location, contact, reaction or poll message; None for text and media."""
     if message.location is not None:
         loc = message.location
         return Outgoing(kind="location", location=OutLocation(loc.latitude, loc.longitude, loc.name, loc.address))
@@ -82,6 +83,9 @@ def _structured(message: QueuedMessage) -> Outgoing | None:
         return Outgoing(
             kind="reaction", reaction=OutReaction(r.wa_message_id, r.emoji, r.chat, bool(r.from_me), r.sender)
         )
+    if message.poll is not None:
+        poll = message.poll
+        return Outgoing(kind="poll", poll=OutPoll(poll.name, tuple(poll.options), poll.selectable_count))
     return None
 
 
@@ -97,7 +101,8 @@ async def send_one(
     debug: dict[str, Any] = {"to": message.to, "media_type": message.media_type}
     wa_id: str | None = None
     error: str | None = None
-    if not (message.body or message.media_url or message.location or message.contact or message.reaction):
+    if not (message.body or message.media_url or message.location or message.contact or message.reaction
+            or message.poll):
         error = "malformed-message"
     else:
         jid, error = await _resolve_destination(proxy, instance_id, message.to)

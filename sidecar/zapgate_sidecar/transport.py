@@ -227,11 +227,12 @@ class OutContact:
 
 
 OutReaction = Reaction  # outbound: react in `chat` (the destination when None)
+OutPoll = Poll
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    kind: Literal["text", "image", "video", "audio", "document", "location", "contact", "reaction"]
+    kind: Literal["text", "image", "video", "audio", "document", "location", "contact", "reaction", "poll"]
     text: str = ""  # the body, or the caption of media
     data: bytes = b""
     mime_type: str | None = None
@@ -239,6 +240,7 @@ class Outgoing:
     location: OutLocation | None = None
     contact: OutContact | None = None
     reaction: OutReaction | None = None
+    poll: OutPoll | None = None
     quoted: Quoted | None = None
     voice_note: bool = False  # audio only: a push-to-talk voice note instead of an audio file
 

@@ -806,6 +806,25 @@ def test_the_lambda_handler_serves_v1_through_api_gateway_events(api: TestClient
         ({"type": "text", "body": "x", "location": {"latitude": 1, "longitude": 1}}, "only for type=location"),
         ({"type": "image", "body": "x"}, "needs a media_url"),
         ({"type": "reaction", "reaction": {"message_id": "m", "emoji": ""}, "reply_to": "m"}, "takes no reply_to"),
+        ({"type": "poll"}, "needs a poll"),
+        ({"type": "poll", "poll": {"name": "", "options": ["a", "b"]}}, "poll.name"),
+        ({"type": "poll", "poll": {"name": "   ", "options": ["a", "b"]}}, "blank"),
+        ({"type": "poll", "poll": {"name": "q" * 256, "options": ["a", "b"]}}, "255"),
+        ({"type": "poll", "poll": {"options": ["a", "b"]}}, "poll.name: Field required"),
+        ({"type": "poll", "poll": {"name": "q", "options": ["a"]}}, "at least 2"),
+        ({"type": "poll", "poll": {"name": "q", "options": [f"o{i}" for i in range(13)]}}, "at most 12"),
+        ({"type": "poll", "poll": {"name": "q", "options": ["a", ""]}}, "1 to 100 characters"),
+        ({"type": "poll", "poll": {"name": "q", "options": ["a", " "]}}, "1 to 100 characters"),
+        ({"type": "poll", "poll": {"name": "q", "options": ["a", "b" * 101]}}, "1 to 100 characters"),
+        ({"type": "poll", "poll": {"name": "q", "options": ["a", "b", "a"]}}, "distinct"),
+        ({"type": "poll", "poll": {"name": "q", "options": ["a", "a "]}}, "distinct"),  # the same once stripped
+        ({"type": "poll", "poll": {"name": "q", "options": ["a", "b"], "selectable_count": 3}}, "cannot exceed"),
+        ({"type": "poll", "poll": {"name": "q", "options": ["a", "b"], "selectable_count": -1}}, "greater than or"),
+        ({"type": "poll", "poll": {"name": "q", "options": ["a", "b"], "selectable_count": "1"}}, "valid integer"),
+        ({"type": "poll", "poll": {"name": "q", "options": ["a", "b"], "multi": True}}, "poll.multi"),
+        ({"type": "poll", "poll": {"name": "q", "options": ["a", "b"]}, "body": "x"}, "takes no body"),
+        ({"type": "poll", "poll": {"name": "q", "options": ["a", "b"]}, "reply_to": "m"}, "takes no reply_to"),
+        ({"type": "text", "body": "x", "poll": {"name": "q", "options": ["a", "b"]}}, "only for type=poll"),
     ],
 )
 def test_send_message_types_are_validated(api: TestClient, worker: TestClient, body: dict[str, Any],
@@ -813,7 +832,40 @@ def test_send_message_types_are_validated(api: TestClient, worker: TestClient, b
     instance = connected(api, worker)
     response = api.post(f"/v1/instances/{instance['id']}/messages", json={"to": "5511999999999", **body})
     assert response.status_code == 422, response.text
+    assert error_of(response)["code"] == "validation_error"
     assert fragment in response.text
+    assert api.get(f"/v1/instances/{instance['id']}/messages").json()["messages"] == []
+    assert claim(worker, instance["id"]) == []
+
+
+def test_a_poll_is_queued_with_its_object_replayed_by_key_and_shown_in_history(
+    api: TestClient, worker: TestClient
+) -> None:
+    instance = connected(api, worker)
+    base = f"/v1/instances/{instance['id']}/messages"
+    body = {"to": PHONE, "type": "poll", "poll": {"name": "Almoço?", "options": ["Sim", "Não", "Talvez"],
+                                                    "selectable_count": 2}}
+    headers = {"Idempotency-Key": "poll-1"}
+    first = api.post(base, json=body, headers=headers)
+    assert first.status_code == 202, first.text
+    assert api.post(base, json=body, headers=headers).json()["id"] == first.json()["id"]
+    other = api.post(base, json={**body, "poll": {**body["poll"], "options": ["Sim", "Não"]}}, headers=headers)
+    assert (other.status_code, error_of(other)["code"]) == (422, "idempotency_key_reused")
+
+    poll = {"name": "Almoço?", "options": ["Sim", "Não", "Talvez"], "selectable_count": 2}
+    # The Node worker reads body/media only: like a location, a poll carries neither (the sidecar sends it).
+    assert claim(worker, instance["id"]) == [
+        {"id": first.json()["id"], "to": PHONE, "body": None, "media_url": None, "media_type": None,
+         "mime_type": None, "file_name": None, "type": "poll", "poll": poll}
+    ]  # fmt: skip
+    worker.post("/worker-proxy/mark-sent", json={"messageId": first.json()["id"], "wa_message_id": "3EB0POLL"})
+    listed = api.get(base).json()["messages"]
+    assert [m["id"] for m in listed] == [first.json()["id"]]  # the replay and the refused body stored nothing
+    shown = listed[0]
+    assert (shown["type"], shown["status"], shown["body"], shown["wa_message_id"]) == ("poll", "sent", None, "3EB0POLL")
+    assert shown["poll"] == poll
+    assert shown["location"] is None and shown["poll_vote"] is None
+    assert api.get(f"{base}/{shown['id']}").json() == shown
 
 
 def test_reply_and_reaction_references_are_resolved(api: TestClient, worker: TestClient) -> None:

@@ -167,3 +167,19 @@ def test_a_throttled_counter_answers_429_not_500(api: TestClient, monkeypatch: p
 
     monkeypatch.setattr(rate_limits, "client", lambda service: Throttled())
     assert_limited(api.get("/v1/instances"), retry_after=45)
+
+
+def test_sends_of_every_type_spend_the_budget_and_a_refused_one_queues_nothing(
+    api: TestClient, clock: FakeClock, aws_env: dict[str, str]
+) -> None:
+    from tests.integration.worker_client import make_instance, worker_client
+
+    instance = make_instance(aws_env)  # straight into the table: spends none of the budget
+    worker_client().post("/worker-proxy/update-status", json={"instanceId": instance["id"], "status": "CONNECTED"})
+    url = f"/v1/instances/{instance['id']}/messages"
+    poll = {"to": "5511988887777", "type": "poll", "poll": {"name": "q", "options": ["a", "b"]}}
+    for _ in range(LIMIT):
+        assert api.post(url, json=poll).status_code == 202
+    assert_limited(api.post(url, json=poll), retry_after=45)
+    clock.ms = WINDOW_START_MS + 60_000
+    assert [m["type"] for m in api.get(url).json()["messages"]] == ["poll"] * LIMIT

@@ -279,11 +279,12 @@ def test_location_contact_reaction_and_reply_reach_the_network(stack: tuple[Any,
             {"to": to, "type": "contact", "contact": {"display_name": "Ana", "phone": "+5511977776666"}},
             {"to": to, "type": "reaction", "reaction": {"message_id": "IN7", "emoji": "👍"}},
             {"to": to, "body": "respondendo", "reply_to": first},
+            {"to": to, "type": "poll", "poll": {"name": "Almoço?", "options": ["Sim", "Não"], "selectable_count": 0}},
         ]
         for body in requests:
             response = public.post(base, json=body)
             assert response.status_code == 202, response.text
-        sent = wait_until(lambda: (lambda s: s if len(s) >= 5 else None)(
+        sent = wait_until(lambda: (lambda s: s if len(s) >= 6 else None)(
             httpx.get(f"{sim.url}/sim/instances/{instance['id']}/sent").json()), 15, "all sent")
         by_type = {m["type"]: m for m in sent[1:]}
         assert by_type["location"]["location"] == {
@@ -296,6 +297,7 @@ def test_location_contact_reaction_and_reply_reach_the_network(stack: tuple[Any,
         assert reply["body"] == "respondendo"
         assert reply["quoted"]["wa_message_id"] == first_wa and reply["quoted"]["body"] == "oi"
         assert reply["quoted"]["sender"] == "5511999990000@s.whatsapp.net"
+        assert by_type["poll"]["poll"] == {"name": "Almoço?", "options": ["Sim", "Não"], "selectable_count": 0}
     finally:
         sidecar.stop()
 

@@ -64,6 +64,23 @@ def test_queued_text_and_media_keep_the_node_workers_wire_shape() -> None:
     note = QueuedMessage.model_validate({"id": "m2", "to": "55", "media_url": "https://x/a.ogg", "media_type": "audio",
                                          "voice_note": True}).model_dump()
     assert note["voice_note"] is True and "location" not in note and "type" not in note
+    assert "poll" not in plain and "poll" not in note
+
+
+def test_a_queued_poll_round_trips_and_stays_within_the_inbound_bounds() -> None:
+    from zapgate_core.contract.common import MAX_POLL_OPTIONS, SEND_POLL_OPTIONS
+    from zapgate_core.contract.worker_proxy import QueuedMessage, QueuedMessages
+
+    poll = {"name": "Almoço?", "options": ["Sim", "Não"], "selectable_count": 0}
+    stored = {"id": "m3", "to": "55", "body": None, "type": "poll", "poll": poll}
+    wire = QueuedMessages(messages=[QueuedMessage.model_validate(stored)]).dump_wire()["messages"][0]
+    assert wire == {"id": "m3", "to": "55", "body": None, "media_url": None, "media_type": None, "mime_type": None,
+                    "file_name": None, "type": "poll", "poll": poll}  # selectable_count 0 (any number) is kept
+    parsed = QueuedMessage.model_validate(wire)  # as the sidecar reads it
+    assert parsed.poll is not None and (parsed.poll.name, parsed.poll.options) == ("Almoço?", ["Sim", "Não"])
+    assert SEND_POLL_OPTIONS <= MAX_POLL_OPTIONS  # whatever the public API sends, the contract carries
+    with pytest.raises(ValidationError):
+        QueuedMessage.model_validate({**stored, "poll": {**poll, "options": ["o"] * (MAX_POLL_OPTIONS + 1)}})
 
 
 # ------------------------------------------------------------------ inbound extensions (typed kinds, quotes)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 pytest.importorskip("neonize")
 
-from zapgate_sidecar.transport import OutContact, Outgoing, OutLocation, OutReaction, Quoted
-from zapgate_sidecar.transports.neonize_transport import build_outgoing
+from zapgate_sidecar.transport import IncomingMessage, OutContact, Outgoing, OutLocation, OutPoll, OutReaction, Quoted
+from zapgate_sidecar.transports.neonize_transport import NeonizeTransport, build_outgoing
 
 
 def test_location() -> None:
@@ -72,3 +76,73 @@ def test_voice_note_is_ptt_with_the_opus_codec() -> None:
 def test_audio_file_is_not_ptt_and_keeps_its_mime_type() -> None:
     msg = build_outgoing(_UploadOnly(), Outgoing(kind="audio", data=b"ID3" + b"\x00" * 64, mime_type="audio/mpeg"))
     assert msg.audioMessage.PTT is False and msg.audioMessage.mimetype == "audio/mpeg"
+
+
+# ---------------------------------------------------------------- polls
+def test_poll_is_built_as_whatsmeows_build_poll_creation_with_a_fresh_secret() -> None:
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message as WAMessage
+
+    poll = OutPoll("Almoço?", ("Sim", "Não", "Talvez"), 2)
+    msg = build_outgoing(None, Outgoing(kind="poll", poll=poll))
+    assert isinstance(msg, WAMessage)
+    wire = WAMessage.FromString(msg.SerializeToString())  # what goes to whatsmeow
+    created = wire.pollCreationMessage
+    assert (created.name, [o.optionName for o in created.options]) == ("Almoço?", ["Sim", "Não", "Talvez"])
+    assert created.HasField("selectableOptionsCount") and created.selectableOptionsCount == 2
+    secret = wire.messageContextInfo.messageSecret
+    assert len(secret) == 32 and secret != bytes(32)
+    again = build_outgoing(None, Outgoing(kind="poll", poll=poll))
+    assert again.messageContextInfo.messageSecret != secret  # one secret per poll: votes are keyed by it
+
+
+@pytest.mark.parametrize(("count", "sent"), [(1, 1), (0, 0), (None, 0), (3, 0)])
+def test_poll_selectable_count_is_whatsmeows_any_number_when_it_cannot_be_honoured(count: int | None,
+                                                                                  sent: int) -> None:
+    msg = build_outgoing(None, Outgoing(kind="poll", poll=OutPoll("q", ("a", "b"), count)))
+    assert msg.pollCreationMessage.HasField("selectableOptionsCount")
+    assert msg.pollCreationMessage.selectableOptionsCount == sent
+
+
+class _PollClient:
+    """The two Go calls a sent poll's life makes, answered locally: the send (WhatsApp answers the message's id)
+    and a vote's decryption (whatsmeow answers the chosen options' hashes)."""
+
+    def __init__(self, sent_id: str, chosen: tuple[str, ...]) -> None:
+        self.sent_id, self.chosen = sent_id, chosen
+        self.sent: list[Any] = []
+
+    def send_message(self, to: Any, message: Any) -> Any:
+        from neonize.proto.Neonize_pb2 import SendResponse
+
+        self.sent.append(message)
+        return SendResponse(ID=self.sent_id)
+
+    def decrypt_poll_vote(self, event: Any) -> Any:
+        from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import PollVoteMessage
+
+        return PollVoteMessage(selectedOptions=[hashlib.sha256(name.encode()).digest() for name in self.chosen])
+
+
+def test_a_vote_on_a_poll_the_session_sent_names_the_chosen_options() -> None:
+    """whatsmeow echoes no event for our own sends: the session remembers the poll when it sends it."""
+    from tests.unit.test_neonize_mapping import vote_event
+
+    events: list[Any] = []
+    session = NeonizeTransport().open_session("inst-poll", Path("/nonexistent"), events.append)
+    client = _PollClient("3EB0SENTPOLL", ("Não",))
+    session._client, session._running, session._connected = client, True, True  # as after Connected
+    try:
+        wa_id = session.send("5511988887777@s.whatsapp.net",
+                             Outgoing(kind="poll", poll=OutPoll("Almoço?", ("Sim", "Não"), 1)))
+        session.send("5511988887777@s.whatsapp.net", Outgoing(kind="text", text="oi"))
+        session._on_event(client, vote_event("3EB0SENTPOLL"))  # type: ignore[arg-type]
+        session._on_event(client, vote_event("3EB0OTHER", msg_id="3EB0VOTE2"))  # type: ignore[arg-type]
+    finally:
+        session._client, session._running, session._connected = None, False, False
+    assert wa_id == "3EB0SENTPOLL" and client.sent[0].HasField("pollCreationMessage")
+    named, unknown = events
+    assert isinstance(named, IncomingMessage) and named.poll_vote is not None
+    assert (named.kind, named.text, named.poll_vote.poll_message_id) == ("poll_choice", "Não", "3EB0SENTPOLL")
+    assert named.poll_vote.options == ("Não",)
+    assert isinstance(unknown, IncomingMessage) and unknown.poll_vote is not None
+    assert unknown.poll_vote.options == () and len(unknown.poll_vote.option_hashes) == 1  # a poll it never saw

@@ -107,3 +107,20 @@ def test_voice_note_is_stored_only_for_audio_sent_as_one() -> None:
 def test_voice_note_refused_where_it_cannot_be_one(body: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         SendMessage.model_validate(body)
+
+
+def test_a_poll_is_stored_with_its_object_and_no_body() -> None:
+    poll = SendMessage.model_validate({"to": "5511", "type": "poll",
+                                       "poll": {"name": " Almoço? ", "options": [" Sim", "Não "]}})
+    assert poll.content() == {
+        "to": "5511", "body": None, "media_url": None, "media_type": None, "mime_type": None, "file_name": None,
+        "type": "poll",
+        # stripped as the worker-proxy contract strips strings; one choice unless said otherwise
+        "poll": {"name": "Almoço?", "options": ["Sim", "Não"], "selectable_count": 1},
+    }
+    any_number = SendMessage.model_validate({"to": "5511", "type": "poll", "poll": {
+        "name": "q", "options": [f"o{i}" for i in range(12)], "selectable_count": 0}})
+    assert any_number.content()["poll"]["selectable_count"] == 0
+    every = SendMessage.model_validate({"to": "5511", "type": "poll", "poll": {
+        "name": "q" * 255, "options": ["a" * 100, "b"], "selectable_count": 2}})
+    assert every.content()["poll"]["selectable_count"] == 2

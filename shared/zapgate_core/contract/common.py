@@ -23,5 +23,6 @@ MAX_LABEL = 1_000  # a location's name/address, a poll's question or option, a b
 MAX_VCARD = 10_000  # a vCard without its photo
 MAX_QUOTED_TEXT = 1_000  # the quoted message's text, cut by the sender: a reminder, not a copy
 MAX_EMOJI = 32  # characters: one emoji, skin tones and ZWJ sequences included
-MAX_POLL_OPTIONS = 32  # WhatsApp allows 12
+MAX_POLL_OPTIONS = 32  # received polls, leniently (a newer client may allow more)
+SEND_POLL_OPTIONS = 12  # WhatsApp's limit on a poll's options: what the public API lets a poll have
 POLL_OPTION_HASH = r"^[0-9a-f]{64}$"  # a vote names options by SHA-256 of their name (whatsmeow HashPollOptions)

@@ -154,7 +154,7 @@ class OkResponse(ContractModel):
 
 
 # ---------------------------------------------------------------- outbound queue
-# Locations, contacts and reactions have the same shape both ways: queued for sending (outbound) and
+# Locations, contacts, reactions and polls have the same shape both ways: queued for sending (outbound) and
 # reported by the sidecar (inbound, where a reaction names the reacted-to message the same way).
 class QueuedLocation(ContractModel):
     latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
@@ -178,6 +178,17 @@ class QueuedReaction(ContractModel):
     sender: str | None = Field(default=None, max_length=MAX_ID)
 
 
+class QueuedPoll(ContractModel):
+    """A poll: its question, options and how many options a voter may pick. Bounded leniently, for polls
+    received from any client; the public API sends at most SEND_POLL_OPTIONS, unique and non-empty."""
+
+    name: str = Field(max_length=MAX_LABEL)
+    options: list[Annotated[str, Field(max_length=MAX_LABEL)]] = Field(
+        default_factory=list, max_length=MAX_POLL_OPTIONS
+    )
+    selectable_count: int | None = Field(default=None, ge=0, le=MAX_POLL_OPTIONS, description="0 = any number")
+
+
 class QueuedReplyTo(ContractModel):
     """The quoted message, resolved to WhatsApp's id when the message was queued."""
 
@@ -195,10 +206,11 @@ class QueuedMessage(ContractModel):
     mime_type: str | None = None
     file_name: str | None = None
     # zapgate extensions (optional: the Node worker ignores them and only sends text/media)
-    type: str | None = None  # text | image | video | audio | document | location | contact | reaction
+    type: str | None = None  # text | image | video | audio | document | location | contact | reaction | poll
     location: QueuedLocation | None = None
     contact: QueuedContact | None = None
     reaction: QueuedReaction | None = None
+    poll: QueuedPoll | None = None
     reply_to: QueuedReplyTo | None = None
     voice_note: bool | None = None  # audio sent as a voice note (push-to-talk), not as a file
 
@@ -213,7 +225,7 @@ class QueuedMessage(ContractModel):
         return data
 
 
-_EXTENSIONS = ("type", "location", "contact", "reaction", "reply_to", "voice_note")
+_EXTENSIONS = ("type", "location", "contact", "reaction", "poll", "reply_to", "voice_note")
 
 
 class QueuedMessages(ContractModel):
@@ -266,14 +278,6 @@ class InboundContact(QueuedContact):
     """A contact card; `count` > 1 when several were shared at once (the card is the first)."""
 
     count: int | None = Field(default=None, ge=1, le=1_000)
-
-
-class InboundPoll(ContractModel):
-    name: str = Field(max_length=MAX_LABEL)
-    options: list[Annotated[str, Field(max_length=MAX_LABEL)]] = Field(
-        default_factory=list, max_length=MAX_POLL_OPTIONS
-    )
-    selectable_count: int | None = Field(default=None, ge=0, le=MAX_POLL_OPTIONS, description="0 = any number")
 
 
 class InboundPollVote(ContractModel):
@@ -348,7 +352,7 @@ class InboundMessage(ContractModel):
     location: QueuedLocation | None = None
     contact: InboundContact | None = None
     reaction: QueuedReaction | None = Field(default=None, description="the reacted-to message; emoji \"\" = removed")
-    poll: InboundPoll | None = None
+    poll: QueuedPoll | None = None
     poll_vote: InboundPollVote | None = Field(default=None, description="poll_choice: a vote on a poll")
     selection: InboundSelection | None = Field(default=None, description="buttons_response / list_response")
 

@@ -37,7 +37,7 @@ TYPED_OBJECTS: dict[str, str] = {
     "location": "location", "contact": "contact", "reaction": "reaction", "poll": "poll", "poll_choice": "poll_vote",
     "buttons_response": "selection", "list_response": "selection",
 }  # fmt: skip
-STRUCTURED_KINDS: tuple[str, ...] = ("location", "contact", "reaction")
+STRUCTURED_KINDS: tuple[str, ...] = ("location", "contact", "reaction", "poll")
 MESSAGE_KINDS: tuple[str, ...] = ("text", *MEDIA_KINDS, *STRUCTURED_KINDS)
 
 # Bounded so a sim left running for days does not grow without limit; pollers that fall this
@@ -342,7 +342,8 @@ class SimNetwork:
         file_name: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> str:
-        """`extra`: the location / contact / reaction / quoted objects and the voice_note flag, recorded as given."""
+        """`extra`: the location / contact / reaction / poll / quoted objects and the voice_note flag, recorded as
+        given."""
         extra = extra or {}
         with self._cond:
             self._check_open()
@@ -379,7 +380,7 @@ class SimNetwork:
                     "mime_type": mime_type if is_media else None,
                     "file_name": file_name if is_media else None,
                     **{k: v for k, v in extra.items()
-                       if k in ("location", "contact", "reaction", "quoted", "voice_note")},
+                       if k in ("location", "contact", "reaction", "poll", "quoted", "voice_note")},
                 }
             )
             return wa_id

@@ -153,6 +153,7 @@ class SendBody(BaseModel):
     location: dict[str, Any] | None = None
     contact: dict[str, Any] | None = None
     reaction: dict[str, Any] | None = None
+    poll: dict[str, Any] | None = None
     quoted: dict[str, Any] | None = None
     voice_note: bool | None = None
 
@@ -287,7 +288,7 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
             file_name=body.file_name,
             extra={
                 name: value
-                for name in ("location", "contact", "reaction", "quoted", "voice_note")
+                for name in ("location", "contact", "reaction", "poll", "quoted", "voice_note")
                 if (value := getattr(body, name)) is not None
             },
         )

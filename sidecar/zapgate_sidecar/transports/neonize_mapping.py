@@ -39,9 +39,10 @@ Decisions (the port leaves them to the adapter):
   it (``vote_to_decrypt`` says which events) and ``map_poll_vote`` maps the result: kind
   ``poll_choice`` with the poll's id and the chosen options' SHA-256 hashes (all a vote carries;
   none = the vote was removed). Names come from ``PollOptionsCache``, filled from every poll
-  creation the session maps (``poll_option_names``, our own polls too); a poll it never saw (a
-  restart since) gives hashes only. ``map_message`` alone keeps a vote protocol: a vote that could
-  not be decrypted is never reported with a made-up selection.
+  creation the session maps (``poll_option_names``, our own polls too) and every poll it sends
+  (``poll_options_by_hash``); a poll it never saw (a restart since) gives hashes only.
+  ``map_message`` alone keeps a vote protocol: a vote that could not be decrypted is never
+  reported with a made-up selection.
 * Locations, contact cards, polls and button/list replies get their kind and a small typed
   object (bounded to the worker-proxy contract's limits) and keep a plain text rendering
   (``_fallback_text``) in ``text`` for consumers that only read text. Any other content kind
@@ -450,20 +451,24 @@ def _option_hash(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()
 
 
-def poll_option_names(event: nz.Message) -> tuple[str, dict[str, str]] | None:
-    """(poll message id, {hash of each option's full name: the name cut to the contract}) of a poll
-    creation, ours or not; None for any other message.
+def poll_options_by_hash(names: Iterable[str]) -> dict[str, str]:
+    """{hash of each option's full name: the name cut to the contract}, as PollOptionsCache keeps a poll.
 
     The hash is of the name as sent, so a name longer than MAX_LABEL still resolves (to its cut form).
     """
+    return {_option_hash(name): _cut(name) for name in list(names)[:MAX_POLL_OPTIONS]}
+
+
+def poll_option_names(event: nz.Message) -> tuple[str, dict[str, str]] | None:
+    """(poll message id, poll_options_by_hash of its options) of a poll creation, ours or not; None for
+    any other message."""
     ident = event.Info.ID
     if not ident or len(ident) > MAX_ID:
         return None
     content = unwrap(event.Message)
     for name in _POLL_FIELDS:
         if content.HasField(name):
-            options = _field(content, name).options[:MAX_POLL_OPTIONS]
-            return ident, {_option_hash(option.optionName): _cut(option.optionName) for option in options}
+            return ident, poll_options_by_hash(option.optionName for option in _field(content, name).options)
     return None
 
 

@@ -51,6 +51,7 @@ from __future__ import annotations
 import ctypes
 import itertools
 import logging
+import os
 import re
 import threading
 import time
@@ -590,7 +591,14 @@ class NeonizeSession:
                 raise command_error(f"send {message.kind}", exc) from exc
         if not response.ID:
             raise TransportError(f"send {message.kind}: no message id in the server's answer")
+        self.remember_sent_poll(response.ID, message)
         return response.ID
+
+    def remember_sent_poll(self, wa_message_id: str, message: Outgoing) -> None:
+        """Votes on a poll we sent name its options too: whatsmeow echoes no event for our own sends, so the
+        poll is remembered here, under the id WhatsApp gave it (the id votes name)."""
+        if message.kind == "poll" and message.poll is not None:
+            self._polls.remember(wa_message_id, mapping.poll_options_by_hash(message.poll.options))
 
     def download(self, media: MediaRef) -> bytes:
         handle = media.handle
@@ -673,7 +681,7 @@ def build_outgoing(client: NewClient, message: Outgoing, jid: str = "") -> WAMes
     and video are assembled here because neonize's builders shell out to ffmpeg/ffprobe for
     duration and thumbnail, which the sidecar image does not ship; WhatsApp plays them without.
     """
-    if message.kind in ("location", "contact", "reaction"):
+    if message.kind in ("location", "contact", "reaction", "poll"):
         return build_structured(message, jid)
     if message.kind == "text":
         if not message.text:
@@ -767,10 +775,17 @@ def _with_quote(built: WAMessage, quoted: Quoted) -> WAMessage:
 
 
 def build_structured(message: Outgoing, jid: str) -> WAMessage:
-    """Location, contact (vCard) and reaction messages (the reaction as whatsmeow's BuildReaction makes it)."""
+    """Location, contact (vCard), reaction and poll messages (the reaction and the poll as whatsmeow's
+    BuildReaction and BuildPollCreation make them)."""
     load_neonize()
     from neonize.proto.waCommon.WACommon_pb2 import MessageKey
-    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ContactMessage, LocationMessage, ReactionMessage
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
+        ContactMessage,
+        LocationMessage,
+        MessageContextInfo,
+        PollCreationMessage,
+        ReactionMessage,
+    )
     from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message as WAMessage
 
     if message.kind == "location" and message.location is not None:
@@ -791,4 +806,19 @@ def build_structured(message: Outgoing, jid: str) -> WAMessage:
         return WAMessage(reactionMessage=ReactionMessage(
             key=key, text=reaction.emoji, senderTimestampMS=int(time.time() * 1000)
         ))
+    if message.kind == "poll" and message.poll is not None:
+        poll = message.poll
+        count = poll.selectable_count
+        if count is None or not 0 <= count <= len(poll.options):
+            count = 0  # whatsmeow's rule: a count it cannot honour means any number
+        # Voters encrypt their votes with this secret; whatsmeow stores it when the message is sent, which is
+        # what lets the session decrypt the votes later. A fresh random one per poll, as whatsmeow makes it.
+        return WAMessage(
+            pollCreationMessage=PollCreationMessage(
+                name=poll.name,
+                options=[PollCreationMessage.Option(optionName=option) for option in poll.options],
+                selectableOptionsCount=count,
+            ),
+            messageContextInfo=MessageContextInfo(messageSecret=os.urandom(32)),
+        )
     raise TransportError(f"send {message.kind}: missing {message.kind} data")

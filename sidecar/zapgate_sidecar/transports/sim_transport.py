@@ -431,7 +431,7 @@ class SimSession:
                 **({"voice_note": True} if message.voice_note else {}),
                 **{
                     name: dataclasses.asdict(value)
-                    for name in ("location", "contact", "reaction", "quoted")
+                    for name in ("location", "contact", "reaction", "poll", "quoted")
                     if (value := getattr(message, name)) is not None
                 },
             },
