@@ -1,7 +1,8 @@
 """`POST /v1/instances/{id}/commands`: ask the sidecar running an instance to act on its session.
 
-The command waits on the instance and reaches the sidecar holding its lock with the next lock
-renewal (INSTANCE_LOCK_RENEW_MS, 15 s by default); one nobody runs within 10 minutes expires.
+The command waits on the instance and reaches the sidecar holding its lock within its heartbeat's
+long-poll tick (a doorbell, services/commands.py), or else with its next lock renewal
+(INSTANCE_LOCK_RENEW_MS, 15 s by default); one nobody runs within 10 minutes expires.
 Results land in the audit log (`command_done` / `command_failed`).
 """
 
@@ -67,5 +68,6 @@ def request_command(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> CommandAccepted:
-    accepted = commands.request(stores.instances, stores.audit, tenant_id, instance_id, request.type, request.phone)
+    accepted = commands.request(stores.instances, stores.messages, stores.audit, tenant_id, instance_id, request.type,
+                                request.phone)
     return CommandAccepted.model_validate(accepted)

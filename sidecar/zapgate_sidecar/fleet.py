@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from zapgate_core.contract.worker_proxy import HeartbeatRequest, HeldLock, LockResponse
+from zapgate_core.contract.worker_proxy import MAX_HEARTBEAT_WAIT_MS, HeartbeatRequest, HeldLock, LockResponse
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient, WorkerProxyError
 from zapgate_sidecar.logs import log
 from zapgate_sidecar.policies import fair_share, fleet_owners, select_target
@@ -207,7 +207,8 @@ class Fleet:
             instance_owner=self.settings.instance_owner,
             ttl_ms=self.settings.instance_lock_ttl_ms,
             locks=[HeldLock(instance_id=i, lock_token=r.lock_token) for i, r in held.items()],
-            wait_ms=wait_ms if held else 0,
+            # The contract caps a long-poll; a renew interval above it (TTL > 40 s) would fail validation.
+            wait_ms=min(wait_ms, MAX_HEARTBEAT_WAIT_MS) if held else 0,
             renew=renew,
         )
         started = time.monotonic()
@@ -225,7 +226,9 @@ class Fleet:
         for instance_id in answer.ready:
             if instance_id in self.runtimes:
                 self.runtimes[instance_id].wake_outbound()
-        for command in answer.commands:  # instance commands (public API), with renewals only
+        # Instance commands (public API): with a renewal, or at once when the control plane's doorbell rang. The
+        # same id may come twice (doorbell, then a renewal before the ack landed): the runtime runs it once.
+        for command in answer.commands:
             if command.instance_id in self.runtimes:
                 self.runtimes[command.instance_id].command(command)
         return True

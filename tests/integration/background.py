@@ -23,8 +23,10 @@ class BackgroundApp:
 
     def __init__(self, app: Any) -> None:
         self.port = free_port()
+        # A sidecar stopped mid long-poll leaves the server's side of its heartbeat waiting (up to 20 s): do not
+        # hold the test's teardown for it.
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off"))
+                                                    lifespan="off", timeout_graceful_shutdown=1))
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self.server.run, daemon=True)
 

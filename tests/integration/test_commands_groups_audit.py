@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -41,7 +43,25 @@ def _events(public: TestClient, instance_id: str, **params: Any) -> list[dict[st
 
 
 # ------------------------------------------------------------------ commands
-def test_a_command_reaches_the_lock_holder_with_renewals_until_acked(aws_env: dict[str, str]) -> None:
+def _doorbell(env: dict[str, str], instance_id: str) -> dict[str, Any] | None:
+    from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore, doorbell_id
+
+    return DynamoMessageStore(env["MESSAGES_TABLE"]).get(doorbell_id(instance_id))
+
+
+def _long_poll(locks: dict[str, str], wait_ms: int, owner: str = OWNER) -> tuple[float, dict[str, Any]]:
+    """A non-renewing heartbeat that waits up to wait_ms: (seconds it took, its answer)."""
+    started = time.monotonic()
+    response = worker_client().post("/worker-proxy/heartbeat", json={
+        "instance_owner": owner, "wait_ms": wait_ms, "renew": False,
+        "locks": [{"instanceId": i, "lock_token": t} for i, t in locks.items()]})
+    assert response.status_code == 200, response.text
+    return time.monotonic() - started, response.json()
+
+
+def test_a_command_reaches_the_verified_lock_holder_at_once_or_with_renewals_until_acked(
+    aws_env: dict[str, str],
+) -> None:
     public, worker = _public(), worker_client()
     instance = make_instance(aws_env)
     other = make_instance(aws_env, "other")
@@ -54,31 +74,124 @@ def test_a_command_reaches_the_lock_holder_with_renewals_until_acked(aws_env: di
     assert command["type"] == "fetch_groups" and command["status"] == "pending" and command["id"]
     pairing = public.post(f"/v1/instances/{instance['id']}/commands",
                           json={"type": "pairing_code", "phone": "5511999990000"}).json()
+    assert _doorbell(aws_env, instance["id"])["queue_owner"] == OWNER
 
+    # The holder's name with a wrong token: nothing, and the doorbell is taken (or it would ring forever).
+    assert _heartbeat(worker, {instance["id"]: "stolen"}, renew=False)["commands"] == []
+    assert _doorbell(aws_env, instance["id"]) is None
+    # Without a doorbell only renewals carry commands, and only to the lock holder.
+    assert _heartbeat(worker, {instance["id"]: token}, renew=False)["commands"] == []
+    assert _heartbeat(worker, {instance["id"]: "stolen", other["id"]: other_token}, owner="sidecar-b")["commands"] == []
     answer = _heartbeat(worker, {instance["id"]: token})
     assert answer["commands"] == [
         {"instanceId": instance["id"], "id": command["id"], "type": "fetch_groups", "phone": None},
         {"instanceId": instance["id"], "id": pairing["id"], "type": "pairing_code", "phone": "5511999990000"},
     ]
-    # Only renewals carry commands; a sidecar that does not hold the lock never sees them.
-    assert _heartbeat(worker, {instance["id"]: token}, renew=False)["commands"] == []
-    assert _heartbeat(worker, {instance["id"]: "stolen", other["id"]: other_token}, owner="sidecar-b")["commands"] == []
+    # A new command rings again: the verified holder gets every pending one at once, without renewing,
+    # each id once even when the renewal in the same call brought them too.
+    restart = public.post(f"/v1/instances/{instance['id']}/commands", json={"type": "restart"}).json()
+    assert [c["id"] for c in _heartbeat(worker, {instance["id"]: token})["commands"]] == [
+        command["id"], pairing["id"], restart["id"]]
+    assert _doorbell(aws_env, instance["id"]) is None
+    again = public.post(f"/v1/instances/{instance['id']}/commands", json={"type": "restart"}).json()
+    assert len(_heartbeat(worker, {instance["id"]: token}, renew=False)["commands"]) == 4
+    assert _heartbeat(worker, {instance["id"]: token}, renew=False)["commands"] == []  # answered once
 
     ack = {"instanceId": instance["id"], "id": command["id"], "result": "done"}
     assert worker.post("/worker-proxy/commands/ack", json=ack).json() == {"removed": True}
     assert worker.post("/worker-proxy/commands/ack", json=ack).json() == {"removed": False}  # idempotent
     failed = {"instanceId": instance["id"], "id": pairing["id"], "result": "failed", "error": "already paired"}
     assert worker.post("/worker-proxy/commands/ack", json=failed).json() == {"removed": True}
-    assert _heartbeat(worker, {instance["id"]: token})["commands"] == []
+    assert [c["type"] for c in _heartbeat(worker, {instance["id"]: token})["commands"]] == ["restart", "restart"]
     assert worker.post("/worker-proxy/commands/ack", json={**ack, "instanceId": "ghost"}).status_code == 404
 
     events = [(e["event"], e["detail"]) for e in _events(public, instance["id"])]
     assert events == [
         ("command_failed", {"id": pairing["id"], "type": "pairing_code", "error": "already paired"}),
         ("command_done", {"id": command["id"], "type": "fetch_groups"}),
+        ("command", {"id": again["id"], "type": "restart"}),
+        ("command", {"id": restart["id"], "type": "restart"}),
         ("command", {"id": pairing["id"], "type": "pairing_code"}),
         ("command", {"id": command["id"], "type": "fetch_groups"}),
     ]
+
+
+def test_a_parked_long_poll_returns_with_a_command_at_once(aws_env: dict[str, str]) -> None:
+    instance = make_instance(aws_env)
+    token = _acquire(worker_client(), instance["id"])
+    answers: list[tuple[float, dict[str, Any]]] = []
+    parked = threading.Thread(target=lambda: answers.append(_long_poll({instance["id"]: token}, wait_ms=5_000)))
+    parked.start()
+    time.sleep(0.3)  # the long-poll is waiting
+    command = _public().post(f"/v1/instances/{instance['id']}/commands", json={"type": "pairing_code",
+                                                                                "phone": "5511999990000"}).json()
+    parked.join(10)
+    (elapsed, answer), = answers
+    assert 0.25 < elapsed < 2, elapsed  # woke on the command, not at the end of its 5 s wait
+    assert answer["commands"] == [
+        {"instanceId": instance["id"], "id": command["id"], "type": "pairing_code", "phone": "5511999990000"}]
+    assert answer["ready"] == []  # a doorbell is no outbound work: no useless queued-messages call
+    assert _doorbell(aws_env, instance["id"]) is None
+
+
+def test_a_doorbell_for_a_wrong_token_is_taken_and_delivers_nothing(aws_env: dict[str, str]) -> None:
+    worker = worker_client()
+    instance = make_instance(aws_env)
+    token = _acquire(worker, instance["id"])
+    command = _public().post(f"/v1/instances/{instance['id']}/commands", json={"type": "refresh_qr"}).json()
+    assert _doorbell(aws_env, instance["id"]) is not None
+    elapsed, answer = _long_poll({instance["id"]: "stolen"}, wait_ms=5_000)
+    assert answer["commands"] == [] and elapsed >= 4.9  # nothing for it: it waits its whole wait
+    assert _doorbell(aws_env, instance["id"]) is None
+    # Gone, not merely skipped: the holder's next long-poll waits its full (short) wait too...
+    elapsed, answer = _long_poll({instance["id"]: token}, wait_ms=300)
+    assert answer["commands"] == [] and elapsed >= 0.25
+    # ... and the command is still pending for the holder's renewal.
+    assert [c["id"] for c in _heartbeat(worker, {instance["id"]: token})["commands"]] == [command["id"]]
+
+
+def test_a_doorbell_is_left_to_the_call_that_lists_its_instance(aws_env: dict[str, str]) -> None:
+    worker = worker_client()
+    instance, other = make_instance(aws_env), make_instance(aws_env, "other")
+    token, other_token = _acquire(worker, instance["id"]), _acquire(worker, other["id"])
+    command = _public().post(f"/v1/instances/{instance['id']}/commands", json={"type": "restart"}).json()
+    # A call of the same sidecar that does not list the instance (one started before it took the lock).
+    elapsed, answer = _long_poll({other["id"]: other_token}, wait_ms=300)
+    assert (answer["commands"], answer["ready"]) == ([], []) and elapsed >= 0.25
+    assert _doorbell(aws_env, instance["id"]) is not None
+    elapsed, answer = _long_poll({other["id"]: other_token, instance["id"]: token}, wait_ms=5_000)
+    assert [c["id"] for c in answer["commands"]] == [command["id"]] and elapsed < 2
+
+
+def test_a_doorbell_is_no_message_anywhere(aws_env: dict[str, str]) -> None:
+    from tests.integration.outbox import publish
+    from zapgate_core.domain.outbox import Change, events_of
+
+    public, worker = _public(), worker_client()
+    instance = make_instance(aws_env)
+    token = _acquire(worker, instance["id"])
+    for kind in ("restart", "refresh_qr"):  # a PutItem, then a PutItem over it
+        assert public.post(f"/v1/instances/{instance['id']}/commands", json={"type": kind}).status_code == 202
+    doorbell = _doorbell(aws_env, instance["id"])
+    assert doorbell is not None
+    assert not {"direction", "queue_pk", "timeline_pk", "chat_pk", "tenant_id"} & set(doorbell)
+    assert 0 < doorbell["expires_at_epoch"] - time.time() <= 600  # TTL: the commands' own lifetime
+
+    queued = worker.get(f"/worker-proxy/queued-messages?instanceId={instance['id']}")
+    assert queued.status_code == 200 and queued.json()["messages"] == []
+    for direction in ("outbound", "inbound"):
+        history = public.get(f"/v1/instances/{instance['id']}/messages", params={"direction": direction})
+        assert history.status_code == 200 and history.json()["messages"] == []
+    assert public.get(f"/v1/instances/{instance['id']}/conversations").json()["conversations"] == []
+    assert public.get(f"/v1/instances/{instance['id']}/messages/{doorbell['id']}").status_code == 404
+    marked = worker.post("/worker-proxy/mark-sent", json={"messageId": doorbell["id"], "wa_message_id": "W1"})
+    assert marked.status_code == 404
+
+    assert len(_heartbeat(worker, {instance["id"]: token}, renew=False)["commands"]) == 2  # taken: a REMOVE
+    result = publish(aws_env)
+    assert result.read == 3 and result.invoked == 0  # INSERT, MODIFY, REMOVE: none passes the outbox's filter
+    for name, old, new in (("INSERT", None, doorbell), ("MODIFY", doorbell, doorbell), ("REMOVE", doorbell, None)):
+        assert events_of(Change("1", name, old, new)) == []  # nor would the mapping make an event of them
 
 
 def test_invalid_commands_are_refused(aws_env: dict[str, str]) -> None:

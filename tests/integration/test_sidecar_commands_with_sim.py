@@ -3,6 +3,7 @@ runtime → sim network → worker-proxy (groups, status, ack). Same set-up as t
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -104,5 +105,43 @@ def test_commands_refresh_the_qr_fetch_groups_and_log_out(stack: tuple[Any, Any,
                                                  params={"limit": 100}).json()["events"]]
         assert {"qr_generated", "pairing_code", "connect", "disconnect", "discovery", "command",
                 "command_done"} <= set(events)
+    finally:
+        sidecar.stop()
+
+
+def test_a_command_arrives_within_the_long_poll_not_the_renewal_and_runs_once(
+        stack: tuple[Any, Any, Path], aws_env: dict[str, str]) -> None:
+    """TTL 40 s: renewals are 20 s apart (the longest long-poll a heartbeat may ask for), so a command acked
+    within a few seconds came by the doorbell. A second delivery of an id the sidecar already ran (its ack
+    lost, say) is only acked again."""
+    from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+    from zapgate_control.services.commands import COMMAND_TTL_MS, MAX_PENDING
+    from zapgate_public_api.app import app as public_app
+
+    edge, sim, tmp = stack
+    instance_id = make_instance(aws_env)["id"]
+    store = _instances(aws_env)
+    public = TestClient(public_app, headers={"X-API-Key": API_KEY})
+    sidecar = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-a", INSTANCE_LOCK_TTL_MS="40000")).start()
+
+    def sim_qr() -> str:
+        return str(httpx.get(f"{sim.url}/sim/instances/{instance_id}").json()["qr"])
+
+    try:
+        wait_until(lambda: (store.get(instance_id) or {}).get("qr_code"), 15, "QR reported")
+        assert sim_qr().endswith(":1")
+        accepted = public.post(f"/v1/instances/{instance_id}/commands", json={"type": "refresh_qr"})
+        assert accepted.status_code == 202
+        command_id = accepted.json()["id"]
+        wait_until(lambda: not (store.get(instance_id).get("commands") or {}), 3, "refresh_qr acked within 3 s")
+        assert sim_qr().endswith(":2")
+
+        # The same id again, as if its ack had not landed: acked again, not run again.
+        store.add_command("tenant-a", instance_id, command_id, {"type": "refresh_qr", "at": int(time.time() * 1000)},
+                          MAX_PENDING, 0)
+        DynamoMessageStore(aws_env["MESSAGES_TABLE"]).ring_doorbell(instance_id, "sidecar-a", COMMAND_TTL_MS)
+        wait_until(lambda: not (store.get(instance_id).get("commands") or {}), 3, "the repeat acked")
+        time.sleep(0.3)
+        assert sim_qr().endswith(":2")
     finally:
         sidecar.stop()

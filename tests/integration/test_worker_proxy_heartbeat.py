@@ -94,5 +94,5 @@ def test_an_early_wake_up_waits_without_renewing(aws_env: dict[str, str]) -> Non
     response = client.post("/worker-proxy/heartbeat", json={
         "instance_owner": "sidecar-a", "wait_ms": 0, "renew": False,
         "locks": [{"instanceId": instance["id"], "lock_token": token}]}).json()
-    assert response == {"locks": [], "ready": [instance["id"]], "commands": []}  # commands come with renewals
+    assert response == {"locks": [], "ready": [instance["id"]], "commands": []}  # no command pending
     assert store.get(instance["id"])["lock_expires_at_ms"] == expires  # no write

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from zapgate_core.domain.locks import AcquireRoute, LockState, may_renew, renew_interval_ms, route_acquire
+from zapgate_core.domain.locks import (
+    AcquireRoute,
+    LockState,
+    is_live_holder,
+    may_renew,
+    renew_interval_ms,
+    route_acquire,
+)
 from zapgate_core.domain.outbound import ClaimDecision, ClaimPolicy, MarkOutcome, MessageState, interpret_refused_mark
 
 NOW = 1_000_000
@@ -27,6 +34,15 @@ def test_renew_needs_owner_and_matching_token_when_given() -> None:
     assert not may_renew(held(), "a", "old")
     assert not may_renew(held(), "b", "t")
     assert not may_renew(None, "a", None)
+
+
+def test_a_live_holder_needs_owner_an_unexpired_lock_and_matching_token_when_given() -> None:
+    assert is_live_holder(held(), "a", "t", NOW)
+    assert is_live_holder(held(), "a", None, NOW)
+    assert not is_live_holder(held(expires=NOW), "a", "t", NOW)  # expired, even if nobody took it
+    assert not is_live_holder(held(), "a", "old", NOW)
+    assert not is_live_holder(held(), "b", "t", NOW)
+    assert not is_live_holder(None, "a", None, NOW)
 
 
 def test_renew_interval_follows_seed_000() -> None:

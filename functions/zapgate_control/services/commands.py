@@ -1,8 +1,18 @@
 """Instance commands: the public API queues them on the instance item, the lock holder runs them.
 
 A command waits in the instance item's `commands` map (at most MAX_PENDING, each for at most
-COMMAND_TTL_MS) and reaches the sidecar holding the lock in its next renewing heartbeat —
-read from the renewal's own ALL_NEW answer, so delivery costs no extra read. The sidecar
+COMMAND_TTL_MS) and reaches the sidecar holding the lock in two ways:
+
+- at once: the request also rings a *doorbell* (`ring`), one small item in MessagesTable addressed
+  to the live lock holder in the sparse `owner_queue` index, which that sidecar's heartbeat long-poll
+  already Queries every 50 ms for queued messages (so watching for doorbells costs no extra request).
+  The heartbeat takes the doorbell, reads the instance item (strongly consistent) and hands out its
+  pending commands if the caller's lock verifies (services/heartbeat.py);
+- as a fallback: every renewing heartbeat answers the pending commands from the renewal's own
+  ALL_NEW, at no extra read — so a doorbell that was never written, or was taken by a call whose
+  answer never arrived, costs at most one renew interval.
+
+A command may so arrive twice before its ack lands; the sidecar runs each id once. The sidecar
 acks with done/failed, which removes it. `disconnect` also disables the instance (enabled
 =false, out of the eligible index), so no sidecar takes it again until PATCH enabled=true;
 with no live lock holder that is all it does, at once (status "done", nothing queued). A
@@ -18,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 from zapgate_control.adapters.dynamodb.instances import InstanceNotFound, TooManyCommands, live_lock_owner
 from zapgate_control.clock import system_clock
 from zapgate_control.errors import ApiError, NotFound
-from zapgate_control.observability import metrics
-from zapgate_control.ports import AuditLog, InstanceStore
+from zapgate_control.observability import logger, metrics
+from zapgate_control.ports import AuditLog, InstanceStore, MessageStore
 from zapgate_control.services.instances import require
 
 # The public API imports this module too; the worker-proxy contract (pydantic models, ~35 ms to build at
@@ -32,14 +42,21 @@ COMMAND_TTL_MS = 10 * 60_000  # a command nobody ran by then is dropped, never r
 
 
 def request(
-    instances: InstanceStore, audit: AuditLog, tenant_id: str, instance_id: str, kind: str, phone: str | None
+    instances: InstanceStore,
+    messages: MessageStore,
+    audit: AuditLog,
+    tenant_id: str,
+    instance_id: str,
+    kind: str,
+    phone: str | None,
 ) -> dict[str, Any]:
     item = require(instances, tenant_id, instance_id)
     if kind != "disconnect" and not item.get("enabled", True):
         raise ApiError(409, "instance_disabled", "the instance is disabled: PATCH enabled=true first")
     command_id = str(uuid.uuid4())
     now = system_clock()
-    if kind == "disconnect" and live_lock_owner(item, now) is None:
+    owner = live_lock_owner(item, now)
+    if kind == "disconnect" and owner is None:
         # Nobody runs the instance: disabling it is all there is to do, and it is done now.
         try:
             instances.update(tenant_id, instance_id, {"enabled": False})
@@ -56,9 +73,21 @@ def request(
         raise NotFound("instance") from exc
     except TooManyCommands as exc:
         raise ApiError(409, "too_many_commands", f"{MAX_PENDING} commands already wait for this instance") from exc
+    if owner is not None:  # after the command is stored: whoever answers the doorbell must find it
+        ring(messages, instance_id, owner)
     audit.record(instance_id, "command", {"id": command_id, "type": kind})
     metrics.add_metric(name="CommandsRequested", unit="Count", value=1)
     return {"id": command_id, "type": kind, "status": "pending"}
+
+
+def ring(messages: MessageStore, instance_id: str, owner: str) -> None:
+    """Wake `owner`'s heartbeat long-poll for this instance's commands; best effort, never fails the request."""
+    try:
+        messages.ring_doorbell(instance_id, owner, COMMAND_TTL_MS)
+    except Exception as exc:  # the command is stored: the holder's next renewal delivers it anyway
+        logger.warning("command doorbell not rung", extra={"instance_id": instance_id,
+                                                           "error_type": type(exc).__name__})
+        metrics.add_metric(name="CommandDoorbellFailed", unit="Count", value=1)
 
 
 def pending(instance_id: str, item: dict[str, Any], now_ms: int) -> list[PendingCommand]:

@@ -2,19 +2,21 @@
 
 The wait polls one sparse index (`owner_queue`) at a short interval, so a message queued
 for a connected instance is seen within ~TICK and an idle sidecar costs one request per
-renew interval for all of its instances together.
+renew interval for all of its instances together. The same Query shows command doorbells
+(services/commands.py): a command reaches the verified lock holder within ~TICK too.
 """
 
 from __future__ import annotations
 
 import time
 
-from zapgate_control.adapters.dynamodb.instances import InstanceNotFound
+from zapgate_control.adapters.dynamodb.instances import InstanceNotFound, lock_state
 from zapgate_control.clock import iso, system_clock
 from zapgate_control.observability import metrics
 from zapgate_control.ports import InstanceStore, MessageStore
 from zapgate_control.services import commands
 from zapgate_core.contract.worker_proxy import HeartbeatRequest, HeartbeatResponse, LockStatus, PendingCommand
+from zapgate_core.domain.locks import is_live_holder
 
 TICK_S = 0.05
 
@@ -46,9 +48,50 @@ def heartbeat(instances: InstanceStore, messages: MessageStore, request: Heartbe
                 fence=state.fence if state else None,
             )
         )
+    tokens = {lock.instance_id: lock.lock_token for lock in request.locks}
+    # The index lags behind a doorbell's deletion for a moment: answer each ring once per call.
+    answered: set[tuple[str, int]] = set()
     deadline = time.monotonic() + request.wait_ms / 1000
     while True:
-        ready = messages.instances_with_work(request.instance_owner) & held if held else set()
+        with_messages, doorbells = messages.owner_work(request.instance_owner) if held else (set(), {})
+        ready = with_messages & held  # a doorbell alone is no outbound work
+        for instance_id, rung_at_ms in doorbells.items():
+            if (instance_id, rung_at_ms) not in answered:
+                answered.add((instance_id, rung_at_ms))
+                known = {command.id for command in pending}  # the renewal above may have brought them
+                pending.extend(c for c in _answer_doorbell(instances, messages, request, tokens, instance_id,
+                                                           rung_at_ms) if c.id not in known)
         if ready or pending or time.monotonic() + TICK_S > deadline:  # commands go out at once
             return HeartbeatResponse(locks=statuses, ready=sorted(ready), commands=pending)
         time.sleep(TICK_S)
+
+
+def _answer_doorbell(
+    instances: InstanceStore,
+    messages: MessageStore,
+    request: HeartbeatRequest,
+    tokens: dict[str, str | None],
+    instance_id: str,
+    rung_at_ms: int,
+) -> list[PendingCommand]:
+    """The instance's pending commands if the caller verifiably holds its lock now; the doorbell is taken.
+
+    Taken first, read second: every command whose ring this call removes is already on the item the
+    strongly consistent read returns (a command is stored before its ring), so no ring is lost, and a
+    ring the index still shows after its deletion is recognised (nothing to delete) and costs no read.
+    """
+    if instance_id not in tokens:
+        # Not this call's lock, yet addressed to this sidecar: a call of its own listing the instance may
+        # be polling beside this one (the sidecar cuts a long-poll short when it takes a lock, but the
+        # server's side runs to its end), so leave it to that one; once its commands have expired, drop it.
+        if rung_at_ms < system_clock() - commands.COMMAND_TTL_MS:
+            messages.clear_doorbell(instance_id)
+        return []
+    if not messages.clear_doorbell(instance_id):
+        return []
+    item = instances.get(instance_id, consistent=True)
+    now_ms = system_clock()
+    if item is None or not is_live_holder(lock_state(item), request.instance_owner, tokens[instance_id], now_ms):
+        return []  # a stale or stolen lock gets nothing; the real holder's renewal delivers them
+    metrics.add_metric(name="CommandDoorbellsAnswered", unit="Count", value=1)
+    return commands.pending(instance_id, item, now_ms)

@@ -21,7 +21,8 @@ def get_message(
 ) -> dict[str, Any]:
     require(instances, tenant_id, instance_id)
     item = messages.get(message_id)
-    if item is None or item.get("instance_id") != instance_id:
+    # Every message has a direction; the table's other items (command doorbells) have none.
+    if item is None or item.get("instance_id") != instance_id or not item.get("direction"):
         raise NotFound("message")
     return item
 

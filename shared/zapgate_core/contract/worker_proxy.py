@@ -488,7 +488,9 @@ class PendingCommand(ContractModel):
 class HeartbeatResponse(ContractModel):
     locks: list[LockStatus]
     ready: list[str] = Field(description="instances among `locks` with outbound messages waiting")
-    # zapgate extension (optional both ways): pending commands of the instances renewed in this call.
+    # zapgate extension (optional both ways): pending commands of the instances renewed in this call, and of
+    # those whose command doorbell rang while it waited (the caller's lock verified); an id may repeat in
+    # later answers until its ack lands.
     commands: list[PendingCommand] = Field(default_factory=list)
 
 

@@ -51,6 +51,15 @@ def may_renew(current: LockState | None, owner: str, token: str | None) -> bool:
     return token is None or token == current.token
 
 
+def is_live_holder(current: LockState | None, owner: str, token: str | None, now_ms: int) -> bool:
+    """The caller holds the lock right now: owner matches, the lock is live, and so is the token when given.
+
+    Stricter than may_renew (which lets the caller keep an expired lock nobody took): a call that
+    does not renew, such as the heartbeat answering a command doorbell, hands out nothing on a lapsed lock.
+    """
+    return current is not None and current.is_held_by(owner, now_ms) and may_renew(current, owner, token)
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(18)
 

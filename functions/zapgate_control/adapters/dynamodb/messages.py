@@ -8,6 +8,11 @@ the normalised `to`), so it costs no extra write call. Sparse GSI `outbound_queu
 (queue_pk = instance, queue_sk = "<ms>#<id>") holds only queued and claimed messages: attributes
 removed when a message is sent or failed.
 
+Command doorbells share the table (id = "doorbell#<instance>"): one small item per instance with a
+command waiting, holding only `queue_owner`/`queue_sk` (so the heartbeat's `owner_queue` Query sees it),
+`instance_id`, `kind` and the TTL. No direction, queue_pk, timeline_pk or chat_pk: the outbox's stream
+filter, the send queue and history never see it (services/commands.py says why it lives here).
+
 Writes per outbound lifecycle: enqueue PutItem, claim UpdateItem, mark UpdateItem (3).
 Writes per inbound: one conditional PutItem (+1 UpdateItem on Contacts when a LID↔phone
 pair is learnt). Parent linking (seed 001) reads the timeline and writes parent_id later, in
@@ -43,6 +48,7 @@ from zapgate_core.domain.outbound import (
 
 SEND_DEBUG_LIMIT = 4_000  # characters of JSON kept from send_debug
 QUEUE_PAGE = 25
+DOORBELL_PREFIX = "doorbell#"
 
 
 class MessageNotFound(Exception):
@@ -59,6 +65,10 @@ class MarkConflict(Exception):
     def __init__(self, state: str) -> None:
         super().__init__(state)
         self.state = state
+
+
+def doorbell_id(instance_id: str) -> str:
+    return f"{DOORBELL_PREFIX}{instance_id}"
 
 
 def chat_jid(value: str | None) -> str | None:
@@ -279,17 +289,53 @@ class DynamoMessageStore:
             return current, False
         raise MarkConflict(current.get("state", ""))
 
-    def instances_with_work(self, owner: str) -> set[str]:
-        """Instances whose queued messages were addressed to `owner` (one Query on a sparse index)."""
+    def owner_work(self, owner: str) -> tuple[set[str], dict[str, int]]:
+        """What waits for `owner` (one Query on the sparse `owner_queue` index): the instances with queued
+        messages, and the instances whose command doorbell rang, with the ring's time (ms)."""
         response = client("dynamodb").query(
             TableName=self.table,
             IndexName="owner_queue",
             KeyConditionExpression="queue_owner = :o",
             ExpressionAttributeValues=to_values({":o": owner}),
-            ProjectionExpression="instance_id",
+            # `id` and `queue_sk` are keys, so they are in the index already: telling a doorbell from a
+            # message needs no change to the index's projection (which would mean rebuilding it).
+            ProjectionExpression="id, instance_id, queue_sk",
             Limit=200,
         )
-        return {str(item["instance_id"]["S"]) for item in response.get("Items", [])}
+        with_messages: set[str] = set()
+        doorbells: dict[str, int] = {}
+        for item in response.get("Items", []):
+            instance_id = str(item["instance_id"]["S"])
+            if str(item["id"]["S"]).startswith(DOORBELL_PREFIX):
+                doorbells[instance_id] = int(str(item["queue_sk"]["S"]).split("#", 1)[0])
+            else:
+                with_messages.add(instance_id)
+        return with_messages, doorbells
+
+    # ------------------------------------------------------------ command doorbells (see module docstring)
+    def ring_doorbell(self, instance_id: str, owner: str, ttl_ms: int) -> None:
+        """Put (or refresh) the instance's doorbell in `owner`'s part of the owner index: one PutItem."""
+        now = self.clock()
+        item = {
+            "id": doorbell_id(instance_id),
+            "instance_id": instance_id,
+            "kind": "doorbell",
+            "queue_owner": owner,
+            "queue_sk": f"{now:013d}#doorbell",
+            "expires_at_epoch": (now + ttl_ms) // 1000,
+        }
+        client("dynamodb").put_item(TableName=self.table, Item=to_item(item))
+
+    def clear_doorbell(self, instance_id: str) -> bool:
+        """Delete the instance's doorbell; True when there was one to delete.
+
+        False means another call took it first, or the index (eventually consistent) still showed a
+        doorbell that is gone: either way it has been answered already.
+        """
+        response = client("dynamodb").delete_item(
+            TableName=self.table, Key=to_item({"id": doorbell_id(instance_id)}), ReturnValues="ALL_OLD"
+        )
+        return bool(response.get("Attributes"))
 
     def apply_receipt(self, instance_id: str, wa_message_id: str, target: MessageState) -> list[dict[str, Any]]:
         """Move the outbound message WhatsApp knows as `wa_message_id` forward; the messages moved

@@ -1,7 +1,8 @@
-"""Shutdown against a discovery in flight: no lock may outlive the sidecar.
+"""The fleet's own rules: shutdown against a discovery in flight (no lock may outlive the
+sidecar) and heartbeats a server accepts whatever the lock TTL.
 
 The real Fleet and InstanceRuntime run; only the worker-proxy and the WhatsApp network are
-swapped for in-memory stand-ins, since the race is between two of the fleet's own tasks.
+swapped for in-memory stand-ins.
 """
 
 from __future__ import annotations
@@ -10,9 +11,17 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from zapgate_core.contract.worker_proxy import EligibleInstance, EligibleInstances, LockResponse, WorkerSettings
+from zapgate_core.contract.worker_proxy import (
+    MAX_HEARTBEAT_WAIT_MS,
+    EligibleInstance,
+    EligibleInstances,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    LockResponse,
+    WorkerSettings,
+)
 from zapgate_sidecar.fleet import Fleet
-from zapgate_sidecar.runtime import RuntimeDeps
+from zapgate_sidecar.runtime import InstanceRuntime, RuntimeDeps
 from zapgate_sidecar.settings import SidecarSettings
 
 
@@ -83,3 +92,31 @@ def test_an_acquire_answered_during_shutdown_is_released(tmp_path: Path) -> None
     assert proxy.acquiring.is_set() and proxy.answer.is_set()
     assert proxy.held == set(), "a lock acquired while shutting down was left to expire"
     assert fleet.runtimes == {}
+
+
+class _RecordingHeartbeatProxy:
+    heartbeat_supported = True
+
+    def __init__(self) -> None:
+        self.requests: list[Any] = []
+
+    async def heartbeat(self, request: Any) -> HeartbeatResponse:
+        self.requests.append(request)
+        return HeartbeatResponse(locks=[], ready=[])
+
+
+def test_a_long_lock_ttl_never_asks_for_a_longer_wait_than_the_contract_allows(tmp_path: Path) -> None:
+    """TTL 60 s renews every 30 s; a 30 s long-poll would be refused (422) and no lock ever renewed."""
+    settings = SidecarSettings(edge_base_url="http://127.0.0.1:9", worker_secret="sidecar-secret-value-123",
+                               auth_base=tmp_path / "auth", media_base=tmp_path / "media",
+                               instance_owner="sidecar-a", instance_lock_ttl_ms=60_000)
+    proxy = _RecordingHeartbeatProxy()
+    deps = RuntimeDeps(settings=settings, proxy=proxy, transport=_IdleNetwork(), http=None,  # type: ignore[arg-type]
+                       large_media=None, on_exit=lambda _i, _w: None)
+    fleet = Fleet(settings, proxy, deps)  # type: ignore[arg-type]
+    fleet.runtimes["i1"] = InstanceRuntime("i1", LockResponse(acquired=True, instance_owner="sidecar-a",
+                                                              lock_token="t", fence=1), deps)
+    assert asyncio.run(fleet.heartbeat_once(wait_ms=settings.lock_renew_ms)) is True
+    sent = proxy.requests[0]
+    assert sent.wait_ms == MAX_HEARTBEAT_WAIT_MS < settings.lock_renew_ms
+    HeartbeatRequest.model_validate(sent.model_dump(by_alias=True))  # what the server validates
