@@ -2,7 +2,7 @@
 
 The real FastAPI apps (public API and worker-proxy) are driven with TestClient against moto, with
 tables created from template.yaml. Every DynamoDB API call the apps make goes through the one
-cached client zapgate_control.aws.client("dynamodb"); a botocore `before-call.dynamodb` hook on
+cached client zapgate_control.aws.client("dynamodb"); a botocore `before-parameter-build.dynamodb` hook on
 that exact client counts calls by operation name and attributes them to the current stage.
 Set-up calls (creating the instance, making it CONNECTED) are not counted.
 
@@ -402,9 +402,11 @@ def main() -> int:
         put_api_key(env["API_KEYS_TABLE"], API_KEY, TENANT, "bench")
         dynamodb = client("dynamodb")
         counter = DynamoCounter()
-        # The apps reach DynamoDB only through this cached client, so one hook sees every call.
-        dynamodb.meta.events.register("before-call.dynamodb", counter)
-        client("sqs").meta.events.register("before-call.sqs", counter)  # events published by the request itself
+        # The apps reach DynamoDB only through this cached client, so one hook sees every call. The hook
+        # runs before serialisation: its `params` are the API's (RequestItems, TransactItems), which
+        # batch and transaction calls are counted by; before-call would only see the HTTP body.
+        dynamodb.meta.events.register("before-parameter-build.dynamodb", counter)
+        client("sqs").meta.events.register("before-parameter-build.sqs", counter)  # events the request publishes
         use_api = public_send_available()
         heartbeat = worker_route_available(HEARTBEAT_ROUTE)
         outbound(env, counter, args.messages, use_api, heartbeat)
