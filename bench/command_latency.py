@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import random
 import shutil
 import statistics
@@ -44,42 +43,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from dynamodb_ops import API_KEY, TENANT, WORKER_SECRET, configure
 
 REPO = Path(__file__).resolve().parents[1]
-WORKER_SECRET = "bench-worker-secret-0123456789abcdef"
-API_KEY = "bench-api-key-tenant-a-0123456789abcdef"
-TENANT = "tenant-a"
 OWNER = "bench-sidecar"
 LOCK_TTL_MS = 30_000  # the default: renewals every 15 s
 GAP_S = (2.0, 3.0)
 GROUP = "120363000000000001@g.us"
-
-
-def configure(server: Any) -> dict[str, str]:
-    """Template resources in moto and every function's template environment in os.environ."""
-    from zapgate_devstack.emulator import LOCAL_CREDENTIALS, REGION, create_template_resources
-    from zapgate_devstack.template import function_environment, load_template, resources_of_type
-
-    names = create_template_resources(server, secrets={"WorkerSecret": WORKER_SECRET}, prefix="bench")
-    template = load_template()
-    env: dict[str, str] = {}
-    for logical_id in resources_of_type(template, "AWS::Serverless::Function"):
-        env.update(function_environment(template, logical_id, names))
-    env.update({
-        "AWS_ENDPOINT_URL": server.endpoint,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",  # the apps and the sidecar log each request and command at INFO
-    })
-    os.environ.update(env)
-    from zapgate_control import aws, settings, wiring
-
-    settings.get_settings.cache_clear()
-    wiring.get_stores.cache_clear()
-    aws.client.cache_clear()
-    return env
 
 
 def percentile(values: list[float], q: float) -> float:
