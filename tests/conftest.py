@@ -43,13 +43,13 @@ def moto_server() -> Iterator[MotoServer]:
 
 
 def _clear_caches() -> None:
-    from zapgate_control import aws, settings, wiring, worker_auth
+    from zapgate_control import aws, settings, wiring, worker_secret
 
     settings.get_settings.cache_clear()
     wiring.get_stores.cache_clear()
     aws.client.cache_clear()
     aws.session.cache_clear()
-    worker_auth._secrets_provider.cache_clear()
+    worker_secret._secrets_provider.cache_clear()
 
 
 @pytest.fixture
@@ -62,6 +62,7 @@ def aws_env(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterato
         env.update(function_environment(template, logical_id, names))
     # Live pushes go to moto's API Gateway management API here (no local WebSocket gateway runs).
     env["LIVE_ENDPOINT_URL"] = moto_server.endpoint
+    env["SIDECAR_PUSH_ENDPOINT_URL"] = moto_server.endpoint  # the sidecars' push channel, likewise
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     _clear_caches()

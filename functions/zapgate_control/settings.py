@@ -42,6 +42,10 @@ class Settings:
     whatsapp_workers: str = "sidecar"  # sidecar | external | none (services/whatsapp_runtime.py)
     sidecar_image_uri: str = ""
     fleet_table: str = ""  # sidecar presence (eligible-instances `announce`); "" = the extension is off
+    # The sidecars' push channel (SidecarPushApi): its wss:// URL, advertised in worker-settings, and its
+    # management endpoint, where wake-ups are posted. "" = no push channel (sidecars poll).
+    sidecar_push_url: str = ""
+    sidecar_push_endpoint_url: str = ""
 
 
 @cache
@@ -71,4 +75,6 @@ def get_settings() -> Settings:
         whatsapp_workers=env.get("WHATSAPP_WORKERS", "sidecar"),
         sidecar_image_uri=env.get("SIDECAR_IMAGE_URI", ""),
         fleet_table=env.get("FLEET_TABLE", ""),
+        sidecar_push_url=env.get("SIDECAR_PUSH_URL", ""),
+        sidecar_push_endpoint_url=env.get("SIDECAR_PUSH_ENDPOINT_URL", ""),
     )

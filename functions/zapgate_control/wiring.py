@@ -13,8 +13,10 @@ from zapgate_control.adapters.dynamodb.groups import DynamoGroupStore
 from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
 from zapgate_control.adapters.dynamodb.live_connections import DynamoLiveConnectionStore
 from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+from zapgate_control.adapters.dynamodb.push_connections import DynamoPushConnectionStore
 from zapgate_control.adapters.dynamodb.rate_limits import DynamoRateLimiter
 from zapgate_control.adapters.dynamodb.webhooks import DynamoWebhookStore
+from zapgate_control.adapters.live_push import ApiGatewayLivePusher
 from zapgate_control.adapters.sqs_events import NoEventPublisher, SqsEventPublisher
 from zapgate_control.aws import client
 from zapgate_control.ports import (
@@ -31,6 +33,7 @@ from zapgate_control.ports import (
     RateLimiter,
     WebhookStore,
 )
+from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_control.settings import Settings, get_settings
 from zapgate_core.domain.outbound import ClaimPolicy
 from zapgate_core.storage.media import ContentAddressedMedia
@@ -52,6 +55,8 @@ class Stores:
     webhooks: WebhookStore
     live_connections: LiveConnectionStore
     fleet: FleetStore | None = None  # sidecar presence; None without FLEET_TABLE
+    # Wake-ups through the sidecars' push channel; None without it (sidecars then poll).
+    sidecar_waker: SidecarWaker | None = None
 
 
 @cache
@@ -72,4 +77,12 @@ def get_stores() -> Stores:
         webhooks=DynamoWebhookStore(settings.webhooks_table),
         live_connections=DynamoLiveConnectionStore(settings.live_connections_table),
         fleet=DynamoFleetStore(settings.fleet_table) if settings.fleet_table else None,
+        sidecar_waker=_sidecar_waker(settings),
     )
+
+
+def _sidecar_waker(settings: Settings) -> SidecarWaker | None:
+    if not (settings.fleet_table and settings.sidecar_push_endpoint_url):
+        return None
+    return SidecarWaker(DynamoPushConnectionStore(settings.fleet_table),
+                        ApiGatewayLivePusher(settings.sidecar_push_endpoint_url))

@@ -1,42 +1,13 @@
-"""The sidecars' bearer secret: from Secrets Manager in AWS (cached), from WORKER_SECRET locally."""
+"""The worker-proxy's auth dependency: the sidecars' bearer secret (worker_secret.py)."""
 
 from __future__ import annotations
 
-import hmac
-import os
-from functools import cache
-from typing import Any
-
 from fastapi import Header
 
-from zapgate_control.aws import client
-from zapgate_control.errors import ApiError
+from zapgate_control.worker_secret import check_bearer, expected_secret
 
-SECRET_CACHE_SECONDS = 300
-
-
-@cache
-def _secrets_provider() -> Any:
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider  # deferred: only this path needs it
-
-    # Our shared client, not a second boto3 session of Powertools' own (tens of ms on a cold start).
-    return SecretsProvider(boto3_client=client("secretsmanager"))
-
-
-def expected_secret() -> str:
-    arn = os.environ.get("WORKER_SECRET_ARN")
-    if arn:
-        return str(_secrets_provider().get(arn, max_age=SECRET_CACHE_SECONDS))
-    secret = os.environ.get("WORKER_SECRET", "")
-    if not secret:
-        raise ApiError(503, "worker_secret_not_configured", "the worker secret is not configured")
-    return secret
+__all__ = ["expected_secret", "require_worker"]
 
 
 def require_worker(authorization: str | None = Header(default=None)) -> None:
-    scheme, _, presented = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not presented:
-        raise ApiError(401, "unauthorized", "missing bearer token")
-    # Constant-time comparison: the secret must not leak through response timing.
-    if not hmac.compare_digest(presented.strip().encode(), expected_secret().encode()):
-        raise ApiError(401, "unauthorized", "invalid bearer token")
+    check_bearer(authorization)

@@ -50,7 +50,8 @@ def create_instance(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> Instance:
-    item = instances.create(stores.instances, tenant_id, request.name, request.priority, request.enabled)
+    item = instances.create(stores.instances, tenant_id, request.name, request.priority, request.enabled,
+                            waker=stores.sidecar_waker)
     return Instance.from_item(item)
 
 
@@ -81,7 +82,9 @@ def update_instance(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> Instance:
-    return Instance.from_item(instances.update(stores.instances, tenant_id, instance_id, request.changes()))
+    return Instance.from_item(
+        instances.update(stores.instances, tenant_id, instance_id, request.changes(), waker=stores.sidecar_waker)
+    )
 
 
 @router.delete(
@@ -95,7 +98,7 @@ def delete_instance(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> Response:
-    instances.delete(stores.instances, tenant_id, instance_id)
+    instances.delete(stores.instances, tenant_id, instance_id, waker=stores.sidecar_waker)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -122,7 +125,7 @@ def send_message(
 ) -> MessageAccepted:
     item = sending.send(
         stores.instances, stores.messages, tenant_id, instance_id, request.content(), request.queue_if_offline,
-        idempotency_key,
+        idempotency_key, waker=stores.sidecar_waker,
     )
     return MessageAccepted(id=item["id"], status=item["state"])
 

@@ -69,5 +69,5 @@ def request_command(
     stores: Stores = Depends(get_stores),
 ) -> CommandAccepted:
     accepted = commands.request(stores.instances, stores.messages, stores.audit, tenant_id, instance_id, request.type,
-                                request.phone)
+                                request.phone, waker=stores.sidecar_waker)
     return CommandAccepted.model_validate(accepted)

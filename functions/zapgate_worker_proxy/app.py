@@ -56,7 +56,7 @@ router = APIRouter(prefix=PREFIX, dependencies=[Depends(require_worker)], respon
 
 @router.get("/worker-settings", response_model=WorkerSettings)
 def worker_settings(stores: Stores = Depends(get_stores)) -> WorkerSettings:
-    return fleet.worker_settings(stores.settings.max_active_instances)
+    return fleet.worker_settings(stores.settings.max_active_instances, stores.settings.sidecar_push_url)
 
 
 @router.get("/eligible-instances", response_model=EligibleInstances)
@@ -88,7 +88,7 @@ def lock_renew(request: LockRenewRequest, stores: Stores = Depends(get_stores)) 
 
 @router.post("/instance-lock/release", response_model=LockReleaseResponse)
 def lock_release(request: LockReleaseRequest, stores: Stores = Depends(get_stores)) -> LockReleaseResponse:
-    return locks.release(stores.instances, request)
+    return locks.release(stores.instances, request, waker=stores.sidecar_waker)
 
 
 @router.post("/heartbeat", response_model=HeartbeatResponse)

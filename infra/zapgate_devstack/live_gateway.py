@@ -17,6 +17,10 @@ What AWS does for a WebSocket API whose routes are AWS_PROXY integrations with a
 
 The routes, their integrations and the functions' handlers are read from template.yaml; the handlers
 are plain Lambda handlers, run in a worker thread with a Lambda-like context as Lambda would run them.
+
+Local only: `POST /_local/websocket-apis/{stage}/stop` takes a stage down as an outage would (every
+connection closed with 1001, new handshakes refused with 503) and `.../start` brings it back, so tests
+can cut the sidecars' push channel and watch them fall back to polling.
 """
 
 from __future__ import annotations
@@ -361,6 +365,8 @@ class LiveGateway:
         stages = {stage for api in apis for stage in api.stages if stage != "$default"}
         stage_prefix = "(?:/(?:" + "|".join(re.escape(stage) for stage in sorted(stages)) + "))?" if stages else ""
         self._management = re.compile(rf"^{stage_prefix}/@connections/([^/]+)$")
+        self._local_control = re.compile(r"^/_local/websocket-apis/([^/]+)/(stop|start)$")
+        self.stopped_stages: set[str] = set()
 
     def websocket_api_for(self, path: str) -> tuple[WebSocketApi, str] | None:
         for api in self.apis:
@@ -379,6 +385,10 @@ class LiveGateway:
             match = self._management.match(scope["path"])
             if match is not None:
                 await self._management_api(match[1], scope, receive, send)
+                return
+            control = self._local_control.match(scope["path"])
+            if control is not None and scope["method"] == "POST":
+                await self._stage_control(control[1], control[2], send)
                 return
         await self.app(scope, receive, send)
 
@@ -405,6 +415,9 @@ class LiveGateway:
     # ------------------------------------------------------------ the WebSocket side
     async def _websocket(self, api: WebSocketApi, stage: str, scope: Scope, receive: Receive, send: Send) -> None:
         if (await receive())["type"] != "websocket.connect":
+            return
+        if stage in self.stopped_stages:
+            await self._refuse(scope, send, 503)
             return
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope.get("headers", [])]
         header_map = {name.lower(): value for name, value in headers}
@@ -489,6 +502,31 @@ class LiveGateway:
             except Exception:  # the client went away while the function ran
                 return
 
+    # ------------------------------------------------------------ local control: an outage on demand
+    async def _stage_control(self, stage: str, action: str, send: Send) -> None:
+        known = {s for api in self.apis for s in api.stages}
+        if stage not in known:
+            status, headers, body = _json_response(404, {"message": f"no WebSocket stage {stage!r}"})
+        else:
+            closed = 0
+            if action == "stop":
+                self.stopped_stages.add(stage)
+                with self._connections_lock:
+                    victims = [c for c in self.connections.values() if c.info.stage == stage]
+                for connection in victims:
+                    try:
+                        await connection.deliver({"type": "websocket.close", "code": 1001, "reason": "Going away"})
+                        closed += 1
+                    except Exception:  # already closing
+                        pass
+            else:
+                self.stopped_stages.discard(stage)
+            self.log(f"local WebSocket stage /{stage}: {action} ({closed} connections closed)")
+            status, headers, body = _json_response(200, {"stage": stage, "state": "stopped" if action == "stop"
+                                                         else "started", "closed": closed})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
     # ------------------------------------------------------------ the management API
     async def _management_api(self, connection_id: str, scope: Scope, receive: Receive, send: Send) -> None:
         body = b""
@@ -539,7 +577,8 @@ def _query(scope: Scope) -> str:
 
 
 def _reason(status: int) -> str:
-    return {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests"}.get(
+    return {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests",
+            503: "Service Unavailable"}.get(
         status, "Internal server error" if status >= 500 else "Forbidden"
     )
 

@@ -395,7 +395,7 @@ def main() -> int:
         from zapgate_devstack.gateway import build_gateway
 
         app = live_gateway.with_websocket_apis(build_gateway(names))  # + the WebSocket API, if the template has one
-        live_url = next(iter(live_gateway.live_urls(origin)), None)
+        live_url = next((url for url in live_gateway.live_urls(origin) if url.endswith("/live")), None)
         seed_api_key(names, settings.api_key)
         events = start_events_worker(moto, names)  # Lambda's SQS poller for the events processor
         streams = start_stream_workers(moto, names)  # Lambda's stream poller for the events outbox

@@ -64,7 +64,8 @@ async def run(settings: SidecarSettings, stop: asyncio.Event | None = None) -> N
             loop.add_signal_handler(sig, stop.set)
     log.info("sidecar starting", extra={"owner": settings.instance_owner, "transport": settings.transport,
                                         "edge": settings.base_url, "port": settings.port})
-    tasks = [asyncio.create_task(t) for t in (server.serve(), fleet.discovery_loop(), fleet.heartbeat_loop())]
+    tasks = [asyncio.create_task(t) for t in (server.serve(), fleet.discovery_loop(), fleet.heartbeat_loop(),
+                                              fleet.push_loop())]
     await stop.wait()
     log.info("sidecar stopping: releasing instances")
     try:

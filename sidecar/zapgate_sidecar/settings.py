@@ -50,6 +50,16 @@ class SidecarSettings(BaseModel):
     outbound_batch: int = Field(default=10, ge=1, le=50)
     auth_save_interval_s: float = Field(default=5.0, gt=0)
     stop_timeout_s: float = Field(default=25.0, gt=0)  # ECS sends SIGKILL 30 s after SIGTERM by default
+    # How the control plane wakes this sidecar (docs/sidecar.md#push-channel). push: a WebSocket the
+    # server advertises in worker-settings (or PUSH_URL), renewals are short calls, and polling at
+    # QUEUE_POLL_MS only while the channel is down; longpoll: the heartbeat waits server-side (the
+    # design before the push channel, kept for servers and benchmarks that need it).
+    wake_mode: Literal["push", "longpoll"] = "push"
+    push_url: str | None = None  # overrides the server's advertised push_url
+    push_keepalive_ms: int = Field(default=300_000, ge=1_000)  # API Gateway closes a connection idle 10 min
+    push_rotate_ms: int = Field(default=6_600_000, ge=5_000)  # make-before-break before API Gateway's 2 h cap
+    discovery_idle_ms: int = Field(default=60_000, ge=200)  # discovery while the channel is up (pushes wake it)
+    worker_settings_refresh_ms: int = Field(default=300_000, ge=0)  # 0 = every discovery, as seed 000
 
     @model_validator(mode="after")
     def _renew_before_expiry(self) -> SidecarSettings:
@@ -96,6 +106,12 @@ _ENV = {
     "STOP_COOLDOWN_MS": "stop_cooldown_ms",
     "PRESENCE_INTERVAL_MS": "presence_interval_ms",
     "AUTH_SAVE_INTERVAL_S": "auth_save_interval_s",
+    "WAKE_MODE": "wake_mode",
+    "PUSH_URL": "push_url",
+    "PUSH_KEEPALIVE_MS": "push_keepalive_ms",
+    "PUSH_ROTATE_MS": "push_rotate_ms",
+    "DISCOVERY_IDLE_MS": "discovery_idle_ms",
+    "WORKER_SETTINGS_REFRESH_MS": "worker_settings_refresh_ms",
 }
 
 

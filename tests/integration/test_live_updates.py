@@ -13,13 +13,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import API_KEY, OTHER_API_KEY
 from tests.integration.background import BackgroundApp
+from tests.integration.management_api import pushed as _pushed
 from tests.integration.outbox import publish
 from tests.integration.worker_client import make_instance, worker_client
 from zapgate_devstack.events_worker import EventsWorker, LambdaContext, sqs_event
@@ -84,22 +84,6 @@ def _item(env: dict[str, str], connection_id: str) -> dict[str, Any] | None:
     raw = client("dynamodb").get_item(TableName=env["LIVE_CONNECTIONS_TABLE"],
                                       Key={"connection_id": {"S": connection_id}}, ConsistentRead=True)
     return from_item(raw.get("Item"))
-
-
-def _pushed(connection_id: str) -> list[dict[str, Any]]:
-    """Every envelope moto's management API received for the connection (it concatenates the posts)."""
-    from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
-
-    connections = apigatewaymanagementapi_backends[ACCOUNT][REGION].connections
-    key = quote(connection_id, safe="")  # moto keys connections by the id as it is in the URL path
-    if key not in connections:
-        return []
-    text, found, decoder = connections[key].data.decode(), [], json.JSONDecoder()
-    while text:
-        value, end = decoder.raw_decode(text)
-        found.append(value)
-        text = text[end:]
-    return found
 
 
 def _cid() -> str:

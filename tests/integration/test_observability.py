@@ -446,12 +446,13 @@ def test_sidecar_flush_prints_emf_with_fleet_gauges_and_counters_and_nothing_per
     assert directive["Dimensions"] == [["service"]] and emf["service"] == "zapgate-sidecar"
     names = {m["Name"] for m in directive["Metrics"]}
     assert names == {"InstancesManaged", "InstancesConnected", "InstancesDisconnected", "InstancesWaitingQr",
-                     *sidecar_telemetry.COUNTERS}
+                     "PushChannelUp", *sidecar_telemetry.COUNTERS}
     assert all(m["Unit"] == "Count" for m in directive["Metrics"])
     values = {name: emf[name] for name in names}
     assert values["InstancesManaged"] == [4.0] and values["InstancesConnected"] == [1.0]
     assert values["InstancesDisconnected"] == [1.0] and values["InstancesWaitingQr"] == [1.0]
     assert values["LocksLost"] == [1.0] and values["OutboundSent"] == [2.0] and values["OutboundFailed"] == [0.0]
+    assert values["PushChannelUp"] == [0.0]  # the channel of this fleet never connected
     assert isinstance(emf["_aws"]["Timestamp"], int)
     # Names and numbers only: nothing about instances, people, the host or the secret.
     assert set(emf) == {"_aws", "service", *names}

@@ -77,13 +77,14 @@ def expanded() -> dict[str, Any]:
 def test_sam_expands_every_function(expanded: dict[str, Any]) -> None:
     lambdas = resources_of_type(expanded, "AWS::Lambda::Function")
     assert set(lambdas) == {"WorkerProxyFunction", "PublicApiFunction", "EventsProcessorFunction", "LiveFunction",
-                            "EventsPublisherFunction"}
+                            "EventsPublisherFunction", "SidecarPushFunction"}
     assert {props["Properties"]["Handler"] for props in lambdas.values()} == {
         "zapgate_worker_proxy.handler.handler",
         "zapgate_public_api.handler.handler",
         "zapgate_events.handler.handler",
         "zapgate_outbox.handler.handler",
         "zapgate_live.handler.handler",
+        "zapgate_push.handler.handler",
     }
     for function in lambdas.values():
         props = function["Properties"]
@@ -105,18 +106,19 @@ def test_sam_expands_the_http_api_routes(expanded: dict[str, Any]) -> None:
     }
     assert "${WorkerProxyFunction.Arn}" in targets["/worker-proxy/{proxy+}"]
     assert "${PublicApiFunction.Arn}" in targets["/v1/{proxy+}"]
-    # API Gateway may invoke each function (one permission per route, one for the WebSocket API).
-    assert len(resources_of_type(expanded, "AWS::Lambda::Permission")) == 3
+    # API Gateway may invoke each function (one permission per route, one per WebSocket API).
+    assert len(resources_of_type(expanded, "AWS::Lambda::Permission")) == 4
 
 
 def test_the_live_websocket_api_routes_every_message_to_the_live_function(expanded: dict[str, Any]) -> None:
     apis = resources_of_type(expanded, "AWS::ApiGatewayV2::Api")
     assert apis["LiveApi"]["Properties"]["ProtocolType"] == "WEBSOCKET"
     assert apis["LiveApi"]["Properties"]["RouteSelectionExpression"] == "$request.body.action"
-    routes = {r["Properties"]["RouteKey"]: r for r in resources_of_type(expanded, "AWS::ApiGatewayV2::Route").values()}
+    routes = {r["Properties"]["RouteKey"]: r for r in resources_of_type(expanded, "AWS::ApiGatewayV2::Route").values()
+              if r["Properties"]["ApiId"] == {"Ref": "LiveApi"}}
     assert set(routes) == {"$connect", "$disconnect", "$default"}
     assert {r["Properties"]["Target"]["Fn::Sub"] for r in routes.values()} == {"integrations/${LiveIntegration}"}
-    (integration,) = resources_of_type(expanded, "AWS::ApiGatewayV2::Integration").values()
+    integration = resources_of_type(expanded, "AWS::ApiGatewayV2::Integration")["LiveIntegration"]
     assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
     assert "${LiveFunction.Arn}" in integration["Properties"]["IntegrationUri"]["Fn::Sub"]
     # Two-way $default: without a route response API Gateway drops the function's answer (ping → pong).
@@ -132,6 +134,34 @@ def test_the_live_websocket_api_routes_every_message_to_the_live_function(expand
     endpoint = "${LiveApi}.execute-api.${AWS::Region}.amazonaws.com/live"
     assert processor["LIVE_ENDPOINT_URL"] == {"Fn::Sub": f"https://{endpoint}"}
     assert public["LIVE_URL"] == {"Fn::Sub": f"wss://{endpoint}"}
+
+
+def test_the_sidecar_push_api_wakes_sidecars_without_a_lambda_waiting(expanded: dict[str, Any]) -> None:
+    apis = resources_of_type(expanded, "AWS::ApiGatewayV2::Api")
+    assert apis["SidecarPushApi"]["Properties"]["ProtocolType"] == "WEBSOCKET"
+    routes = {r["Properties"]["RouteKey"]: r for r in resources_of_type(expanded, "AWS::ApiGatewayV2::Route").values()
+              if r["Properties"]["ApiId"] == {"Ref": "SidecarPushApi"}}
+    assert set(routes) == {"$connect", "$disconnect", "$default"}
+    assert {r["Properties"]["Target"]["Fn::Sub"] for r in routes.values()} == {"integrations/${SidecarPushIntegration}"}
+    # Keepalives get no reply: one billed message each, and the function reads and writes nothing for them.
+    assert "RouteResponseSelectionExpression" not in routes["$default"]["Properties"]
+    stage = resources_of_type(expanded, "AWS::ApiGatewayV2::Stage")["SidecarPushStage"]["Properties"]
+    assert stage["StageName"] == "sidecars" and stage["AutoDeploy"] is True
+    functions = _functions()
+    endpoint = "${SidecarPushApi}.execute-api.${AWS::Region}.amazonaws.com/sidecars"
+    worker = functions["WorkerProxyFunction"]["Properties"]["Environment"]["Variables"]
+    public = functions["PublicApiFunction"]["Properties"]["Environment"]["Variables"]
+    push = functions["SidecarPushFunction"]["Properties"]["Environment"]["Variables"]
+    assert worker["SIDECAR_PUSH_URL"] == {"Fn::Sub": f"wss://{endpoint}"}  # advertised in worker-settings
+    for env in (worker, public, push):
+        assert env["SIDECAR_PUSH_ENDPOINT_URL"] == {"Fn::Sub": f"https://{endpoint}"}
+        assert env["FLEET_TABLE"] == {"Ref": "FleetTable"}
+    # Who may post to a sidecar's connection: exactly the three functions that wake sidecars, on that stage only.
+    scoped = "${SidecarPushApi}/sidecars/POST/@connections/*"
+    for name in ("WorkerProxyFunction", "PublicApiFunction", "SidecarPushFunction"):
+        statements = functions[name]["Properties"]["Policies"][0]["Statement"]
+        manage = [s for s in statements if s["Action"] == "execute-api:ManageConnections"]
+        assert manage and all(scoped in s["Resource"]["Fn::Sub"] for s in manage), name
 
 
 @pytest.mark.parametrize(

@@ -63,11 +63,26 @@ def test_worker_settings_reports_the_fleet_cap(aws_env: dict[str, str], monkeypa
     from zapgate_control.settings import get_settings
     from zapgate_control.wiring import get_stores
 
-    assert worker_client().get("/worker-proxy/worker-settings").json() == {"max_active_instances": 0}
+    # push_url (zapgate extension): the template's SidecarPushApi, here the local gateway's stage.
+    push = {"push_url": aws_env["SIDECAR_PUSH_URL"]}
+    assert push["push_url"].endswith("/sidecars")
+    assert worker_client().get("/worker-proxy/worker-settings").json() == {"max_active_instances": 0, **push}
     monkeypatch.setenv("MAX_ACTIVE_INSTANCES", "7")
     get_settings.cache_clear()
     get_stores.cache_clear()
-    assert worker_client().get("/worker-proxy/worker-settings").json() == {"max_active_instances": 7}
+    assert worker_client().get("/worker-proxy/worker-settings").json() == {"max_active_instances": 7, **push}
+
+
+def test_worker_settings_without_a_push_channel_is_the_contracts_answer(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zapgate_control.settings import get_settings
+    from zapgate_control.wiring import get_stores
+
+    monkeypatch.setenv("SIDECAR_PUSH_URL", "")
+    get_settings.cache_clear()
+    get_stores.cache_clear()
+    assert worker_client().get("/worker-proxy/worker-settings").json() == {"max_active_instances": 0}
 
 
 def test_eligible_instances_priority_desc_stable_ties_enabled_only(aws_env: dict[str, str]) -> None:

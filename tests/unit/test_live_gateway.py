@@ -191,12 +191,18 @@ def test_the_real_template_websocket_api_when_declared() -> None:
     apis = websocket_apis(template)
     if not apis:
         pytest.skip("template.yaml declares no WebSocket API yet")
-    (api,) = apis
-    assert {"$connect", "$disconnect", "$default"} <= set(api.routes)
+    by_id = {api.logical_id: api for api in apis}
+    assert set(by_id) == {"LiveApi", "SidecarPushApi"}
     functions = resources_of_type(template, "AWS::Serverless::Function")
-    for route in api.routes.values():
-        assert functions[route.function]["Properties"]["Handler"] == route.handler
-    assert api.routes["$default"].two_way, "$default needs a RouteResponse, or API Gateway sends no reply"
+    for api in apis:
+        assert {"$connect", "$disconnect", "$default"} <= set(api.routes)
+        for route in api.routes.values():
+            assert functions[route.function]["Properties"]["Handler"] == route.handler
+    live, push = by_id["LiveApi"], by_id["SidecarPushApi"]
+    assert live.routes["$default"].two_way, "$default needs a RouteResponse, or API Gateway sends no reply"
+    # A sidecar's keepalive is one billed message: no route response sends anything back.
+    assert not push.routes["$default"].two_way
+    assert live.stages == ("live",) and push.stages == ("sidecars",)
 
 
 # ------------------------------------------------------------------ LocalNames: !Sub and invoke URLs

@@ -31,6 +31,8 @@ from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import logger, metrics
 from zapgate_control.ports import AuditLog, InstanceStore, MessageStore
 from zapgate_control.services.instances import require
+from zapgate_control.services.sidecar_wakeups import SidecarWaker
+from zapgate_core.contract.sidecar_push import push_frame
 
 # The public API imports this module too; the worker-proxy contract (pydantic models, ~35 ms to build at
 # a cold start) is imported only inside the worker-side functions that answer with it.
@@ -49,6 +51,7 @@ def request(
     instance_id: str,
     kind: str,
     phone: str | None,
+    waker: SidecarWaker | None = None,
 ) -> dict[str, Any]:
     item = require(instances, tenant_id, instance_id)
     if kind != "disconnect" and not item.get("enabled", True):
@@ -75,6 +78,8 @@ def request(
         raise ApiError(409, "too_many_commands", f"{MAX_PENDING} commands already wait for this instance") from exc
     if owner is not None:  # after the command is stored: whoever answers the doorbell must find it
         ring(messages, instance_id, owner)
+        if waker is not None:  # the sidecar asks for it with a short heartbeat, which answers the doorbell
+            waker.wake(owner, push_frame("command", instance_id))
     audit.record(instance_id, "command", {"id": command_id, "type": kind})
     metrics.add_metric(name="CommandsRequested", unit="Count", value=1)
     return {"id": command_id, "type": kind, "status": "pending"}

@@ -17,8 +17,9 @@ from zapgate_core.contract.worker_proxy import (
 )
 
 
-def worker_settings(max_active_instances: int) -> WorkerSettings:
-    return WorkerSettings(max_active_instances=max_active_instances)
+def worker_settings(max_active_instances: int, push_url: str = "") -> WorkerSettings:
+    """`push_url` (zapgate extension, absent when empty): the sidecars' push channel to connect to."""
+    return WorkerSettings(max_active_instances=max_active_instances, push_url=push_url or None)
 
 
 # A sidecar announces itself at most once a minute; its presence outlives three missed announces.

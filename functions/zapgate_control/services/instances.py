@@ -12,6 +12,8 @@ from zapgate_control.adapters.dynamodb.instances import InstanceNotFound
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
 from zapgate_control.ports import InstanceStore
+from zapgate_control.services.sidecar_wakeups import SidecarWaker
+from zapgate_core.contract.sidecar_push import push_frame
 
 INITIAL_STATUS = "DISCONNECTED"
 
@@ -28,11 +30,18 @@ def require(instances: InstanceStore, tenant_id: str, instance_id: str) -> dict[
     return item
 
 
+# What a sidecar's discovery depends on: a change to one of these asks every sidecar to run it now.
+DISCOVERY_FIELDS = frozenset({"enabled", "priority"})
+
+
 def create(
-    instances: InstanceStore, tenant_id: str, name: str, priority: int, enabled: bool
+    instances: InstanceStore, tenant_id: str, name: str, priority: int, enabled: bool,
+    waker: SidecarWaker | None = None,
 ) -> dict[str, Any]:
     item = instances.create(tenant_id, name, priority, enabled)
     metrics.add_metric(name="InstancesCreated", unit="Count", value=1)
+    if enabled and waker is not None:
+        waker.broadcast(push_frame("discover", reason="instances_changed"))
     return item
 
 
@@ -46,17 +55,23 @@ def list_page(
 
 
 def update(
-    instances: InstanceStore, tenant_id: str, instance_id: str, changes: dict[str, Any]
+    instances: InstanceStore, tenant_id: str, instance_id: str, changes: dict[str, Any],
+    waker: SidecarWaker | None = None,
 ) -> dict[str, Any]:
     try:
-        return instances.update(tenant_id, instance_id, changes)
+        item = instances.update(tenant_id, instance_id, changes)
     except InstanceNotFound as exc:
         raise NotFound("instance") from exc
+    if waker is not None and DISCOVERY_FIELDS & changes.keys():
+        waker.broadcast(push_frame("discover", reason="instances_changed"))
+    return item
 
 
-def delete(instances: InstanceStore, tenant_id: str, instance_id: str) -> None:
+def delete(instances: InstanceStore, tenant_id: str, instance_id: str, waker: SidecarWaker | None = None) -> None:
     try:
         instances.delete(tenant_id, instance_id)
     except InstanceNotFound as exc:
         raise NotFound("instance") from exc
     metrics.add_metric(name="InstancesDeleted", unit="Count", value=1)
+    if waker is not None:
+        waker.broadcast(push_frame("discover", reason="instances_changed"))

@@ -7,6 +7,8 @@ from zapgate_control.clock import iso
 from zapgate_control.errors import NotFound
 from zapgate_control.observability import metrics
 from zapgate_control.ports import InstanceStore
+from zapgate_control.services.sidecar_wakeups import SidecarWaker
+from zapgate_core.contract.sidecar_push import push_frame
 from zapgate_core.contract.worker_proxy import (
     LockAcquireRequest,
     LockReleaseRequest,
@@ -49,7 +51,10 @@ def renew(instances: InstanceStore, request: LockRenewRequest) -> LockResponse:
     return _answer(renewed, state)
 
 
-def release(instances: InstanceStore, request: LockReleaseRequest) -> LockReleaseResponse:
-    return LockReleaseResponse(
-        released=instances.release_lock(request.instance_id, request.instance_owner, request.lock_token)
-    )
+def release(
+    instances: InstanceStore, request: LockReleaseRequest, waker: SidecarWaker | None = None
+) -> LockReleaseResponse:
+    released = instances.release_lock(request.instance_id, request.instance_owner, request.lock_token)
+    if released and waker is not None:  # another sidecar may take it now rather than at its next discovery
+        waker.broadcast(push_frame("discover", reason="lock_released"), except_owner=request.instance_owner)
+    return LockReleaseResponse(released=released)

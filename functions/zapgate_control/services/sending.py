@@ -16,6 +16,8 @@ from zapgate_control.errors import ApiError
 from zapgate_control.observability import metrics
 from zapgate_control.ports import InstanceStore, MessageStore
 from zapgate_control.services.instances import require
+from zapgate_control.services.sidecar_wakeups import SidecarWaker
+from zapgate_core.contract.sidecar_push import push_frame
 from zapgate_core.domain.idempotency import idempotent_message_id, request_fingerprint
 from zapgate_core.domain.ids import inbound_id
 from zapgate_core.domain.jids import InvalidDestination, normalize_destination
@@ -32,6 +34,7 @@ def send(
     content: dict[str, Any],
     queue_if_offline: bool,
     idempotency_key: str | None = None,
+    waker: SidecarWaker | None = None,
 ) -> dict[str, Any]:
     try:
         normalize_destination(content["to"])
@@ -61,20 +64,24 @@ def send(
             "instance is not connected; retry later or send with queue_if_offline",
             status=status,
         )
+    # Address the message to the sidecar holding the lock (read from the item we already have, so this
+    # costs no extra request): a long-polling heartbeat watches its owner's work, and the push channel
+    # wakes that sidecar's outbound runner for this instance at once.
+    owner = live_lock_owner(instance, system_clock())
     try:
-        # Address the message to the sidecar holding the lock, so its heartbeat wakes it at once;
-        # read from the item we already have, so this costs no extra request.
         item = messages.enqueue(
             tenant_id,
             instance_id,
             content,
-            queue_owner=live_lock_owner(instance, system_clock()),
+            queue_owner=owner,
             message_id=message_id,
             request_hash=request_hash,
         )
     except DuplicateMessage as exc:
         return _replay(exc.existing, request_hash)
     metrics.add_metric(name="MessagesQueued", unit="Count", value=1)
+    if owner is not None and waker is not None:
+        waker.wake(owner, push_frame("outbound", instance_id))
     return item
 
 

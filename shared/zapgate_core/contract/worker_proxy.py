@@ -71,6 +71,16 @@ class ErrorResponse(BaseModel):
 class WorkerSettings(ContractModel):
     model_config = ConfigDict(extra="allow")
     max_active_instances: int = Field(default=0, ge=0)
+    # zapgate extension: the wss:// URL of the sidecars' push channel (docs/sidecar.md#push-channel).
+    # Absent from the answer when the server has none; the Node worker ignores it.
+    push_url: str | None = Field(default=None, max_length=2_000)
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_push_url(self, handler: Any) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("push_url") is None:
+            data.pop("push_url", None)
+        return data
 
 
 class EligibleInstance(ContractModel):
