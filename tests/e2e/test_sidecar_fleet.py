@@ -156,6 +156,9 @@ def test_two_sidecars_split_then_one_is_killed(stack: LocalStack) -> None:
     wait_until(lambda: all(api.get(f"/instances/{v}/messages/{m}").json()["status"] == "sent"
                            for v, m in zip(victims, sent_before, strict=True)), 15, "sent before the kill")
 
+    # Both sidecars are woken through the push channel: the survivor learns of the death from the
+    # victim's $disconnect (sidecar_left) and looks again when its locks can have lapsed.
+    assert all(stack.sidecar_health(i)["push"]["state"] == "up" for i in range(2))
     os.kill(victim["pid"], signal.SIGKILL)
     # Queued while nobody serves them: the instance still looks CONNECTED, so the API accepts.
     queued = {v: api.post(f"/instances/{v}/messages", json={"to": "5511988887777", "body": f"after-{v}"})
