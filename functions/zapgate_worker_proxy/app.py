@@ -70,10 +70,14 @@ def eligible_instances(
                            "(at most once a minute) and answer the live sidecars as `sidecars`"),
     leave: bool = Query(default=False, description="zapgate extension, with announce: remove the caller's "
                         "presence (graceful stop)"),
+    paged: bool = Query(default=False, description="zapgate extension: answer `next_cursor` while more "
+                        "eligible instances follow this page"),
+    cursor: str | None = Query(default=None, max_length=2048, description="zapgate extension: `next_cursor` "
+                               "of the previous page (implies paged)"),
     stores: Stores = Depends(get_stores),
 ) -> EligibleInstances:
     return fleet.eligible(stores.instances, limit, system_clock(), fleet=stores.fleet, owner=instance_owner,
-                          announce=announce, leave=leave)
+                          announce=announce, leave=leave, paged=paged, cursor=cursor)
 
 
 @router.post("/instance-lock/acquire", response_model=LockResponse)

@@ -110,6 +110,56 @@ def test_eligible_instances_priority_desc_stable_ties_enabled_only(aws_env: dict
     assert client.get("/worker-proxy/eligible-instances?limit=0").status_code == 422
 
 
+def test_eligible_instances_pages_past_the_limit_only_for_a_caller_that_pages(aws_env: dict[str, str]) -> None:
+    """zapgate extension: `paged` / `cursor` walk every eligible instance, `limit` at a time, in the same order;
+    the Node worker's call (no paging parameter) still gets the first `limit` and no cursor."""
+    made = [make_instance(aws_env, f"i{n}", priority=n % 3) for n in range(7)]
+    make_instance(aws_env, "disabled", enabled=False)
+    client = worker_client()
+    base = "/worker-proxy/eligible-instances?enabled=true&limit=3&order=priority.desc"
+    everything = [i["id"] for i in client.get(base.replace("limit=3", "limit=50")).json()["instances"]]
+    assert sorted(everything) == sorted(i["id"] for i in made)
+
+    plain = client.get(base).json()
+    assert set(plain) == {"instances"} and [i["id"] for i in plain["instances"]] == everything[:3]
+
+    walked, pages, url = [], 0, f"{base}&paged=true"
+    while True:
+        page = client.get(url).json()
+        pages += 1
+        walked += [i["id"] for i in page["instances"]]
+        if "next_cursor" not in page:
+            break
+        assert set(page) == {"instances", "next_cursor"}
+        url = f"{base}&cursor={page['next_cursor']}"
+    assert walked == everything and pages in (3, 4)  # 3+3+1 (a last, empty page is allowed)
+
+    with_presence = client.get(f"{base}&paged=true&instance_owner=sidecar-a&announce=true").json()
+    assert with_presence["sidecars"] == ["sidecar-a"] and with_presence["next_cursor"]
+    bad = client.get(f"{base}&cursor=bm90LWEtY3Vyc29y")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_cursor"
+    foreign = client.get("/v1/instances?limit=1")  # another listing's cursor is refused too
+    assert foreign.status_code in (401, 404)
+
+
+def test_eligible_instances_reach_a_thousand(aws_env: dict[str, str]) -> None:
+    """One sidecar running 1,000 instances must see all of them: 500 per page (the `limit` cap), two pages."""
+    from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
+
+    store = DynamoInstanceStore(aws_env["INSTANCES_TABLE"])
+    ids = {store.create("tenant-a", f"n{n}", 0, True)["id"] for n in range(1_000)}
+    client = worker_client()
+    base = "/worker-proxy/eligible-instances?enabled=true&limit=500&order=priority.desc"
+    assert len(client.get(base).json()["instances"]) == 500  # the Node worker's call: unchanged
+    assert client.get(base.replace("limit=500", "limit=501")).status_code == 422
+    first = client.get(f"{base}&paged=true").json()
+    second = client.get(f"{base}&cursor={first['next_cursor']}").json()
+    seen = [i["id"] for i in first["instances"] + second["instances"]]
+    assert len(seen) == 1_000 and set(seen) == ids
+    if "next_cursor" in second:
+        assert client.get(f"{base}&cursor={second['next_cursor']}").json()["instances"] == []
+
+
 def _dynamodb_calls(env: dict[str, str]) -> Any:
     """Every DynamoDB call the app makes inside the block, as (operation, table)."""
     from zapgate_control.aws import client

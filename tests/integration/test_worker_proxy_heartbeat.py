@@ -96,3 +96,53 @@ def test_an_early_wake_up_waits_without_renewing(aws_env: dict[str, str]) -> Non
         "locks": [{"instanceId": instance["id"], "lock_token": token}]}).json()
     assert response == {"locks": [], "ready": [instance["id"]], "commands": []}  # no command pending
     assert store.get(instance["id"])["lock_expires_at_ms"] == expires  # no write
+
+
+def test_one_heartbeat_renews_and_watches_a_thousand_locks(aws_env: dict[str, str]) -> None:
+    """A sidecar running 1,000 instances lists every lock in its one heartbeat (the cap was 500)."""
+    from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
+    from zapgate_core.contract.worker_proxy import MAX_HEARTBEAT_LOCKS
+
+    store = DynamoInstanceStore(aws_env["INSTANCES_TABLE"])
+    locks = []
+    for n in range(1_000):
+        instance_id = store.create("tenant-a", f"n{n}", 0, True)["id"]
+        acquired, state = store.acquire_lock(instance_id, "sidecar-a", 30_000)
+        assert acquired
+        locks.append({"instanceId": instance_id, "lock_token": state.token})
+    before = {i: store.get(i)["lock_expires_at_ms"] for i in (locks[0]["instanceId"], locks[-1]["instanceId"])}
+    enqueue(aws_env, locks[-1]["instanceId"], queue_owner="sidecar-a")  # work on the last one listed
+    client = worker_client()
+    time.sleep(0.01)
+    answer = client.post("/worker-proxy/heartbeat", json={
+        "instance_owner": "sidecar-a", "ttl_ms": 30_000, "wait_ms": 0, "locks": locks}).json()
+    assert len(answer["locks"]) == 1_000 and all(lock["acquired"] for lock in answer["locks"])
+    assert answer["ready"] == [locks[-1]["instanceId"]]
+    assert all(store.get(i)["lock_expires_at_ms"] > expires for i, expires in before.items())
+    too_many = [{"instanceId": f"x{n}", "lock_token": None} for n in range(MAX_HEARTBEAT_LOCKS + 1)]
+    assert client.post("/worker-proxy/heartbeat", json={"instance_owner": "sidecar-a", "locks": too_many}
+                       ).status_code == 422
+
+
+def test_the_wait_includes_the_renewals() -> None:
+    """wait_ms counts from the request's arrival: slow renewals shorten the long-poll instead of adding
+    to it, so a sidecar with many locks keeps its renew cycle (and its client timeout, wait + 10 s)."""
+    from types import SimpleNamespace
+
+    from zapgate_control.services import heartbeat
+    from zapgate_core.contract.worker_proxy import HeartbeatRequest, HeldLock
+    from zapgate_core.domain.locks import LockState
+
+    class SlowInstances:
+        def renew_lock_item(self, instance_id: str, owner: str, token: str | None, ttl_ms: int):  # type: ignore[no-untyped-def]
+            time.sleep(0.15)
+            return True, LockState(owner=owner, token=token, expires_at_ms=2**40, fence=1), {}
+
+    messages = SimpleNamespace(owner_work=lambda owner: (set(), {}))
+    request = HeartbeatRequest(instance_owner="sidecar-a", wait_ms=400,
+                               locks=[HeldLock(instance_id=f"i{n}", lock_token="t") for n in range(4)])
+    started = time.monotonic()
+    answer = heartbeat.heartbeat(SlowInstances(), messages, request)  # type: ignore[arg-type]
+    elapsed = time.monotonic() - started
+    assert len(answer.locks) == 4 and all(lock.acquired for lock in answer.locks)
+    assert 0.55 <= elapsed < 0.8  # 4 x 0.15 s of renewals already used the 0.4 s wait (was 0.6 + 0.4 s)

@@ -471,3 +471,45 @@ def test_sim_transport_implements_the_port_signatures(port: type, adapter: type)
             expected = list(inspect.signature(member).parameters)
             assert list(inspect.signature(getattr(adapter, name)).parameters) == expected, name
     assert SimTransport("http://sim").name == "sim"
+
+
+def test_an_event_wakes_only_its_own_instances_pollers() -> None:
+    """Pollers wait on their instance's condition: linking 1,000 instances must not wake 1,000 parked
+    pollers per event (O(n^2) for the sim, bench/sidecar_scale.py)."""
+    net = SimNetwork()
+    session, cursor = net.connect("quiet")
+    net.poll("quiet", session, cursor, 0)  # its QR
+    quiet = net._instances["quiet"]
+    assert quiet.changed is not None
+    wakeups = 0
+    real_wait = quiet.changed.wait
+
+    def counting_wait(timeout: float | None = None) -> bool:
+        nonlocal wakeups
+        wakeups += 1
+        return real_wait(timeout)
+
+    quiet.changed.wait = counting_wait  # type: ignore[method-assign]
+    parked = threading.Thread(target=net.poll, args=("quiet", session, cursor + 1, 1.0))
+    parked.start()
+    time.sleep(0.1)
+    for n in range(20):
+        net.connect(f"busy-{n}")  # a QR event on other instances each
+    parked.join(5)
+    assert wakeups == 1  # parked once, woken by its own timeout only
+    assert net.stats() == {"instances": 21, "states": {"waiting_qr": 21}, "paired": 0, "qr_shown": 21,
+                           "sessions_open": 21}
+
+    ended: list[str] = []
+
+    def wait_for_shutdown() -> None:
+        with pytest.raises(ShuttingDown):
+            net.poll("quiet", session, cursor + 1, 5.0)
+        ended.append("shut down")
+
+    waiter = threading.Thread(target=wait_for_shutdown)
+    waiter.start()
+    time.sleep(0.1)
+    net.shutdown()  # still releases every poller at once
+    waiter.join(2)
+    assert ended == ["shut down"]

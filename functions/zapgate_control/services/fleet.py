@@ -34,11 +34,15 @@ def eligible(
     owner: str | None = None,
     announce: bool = False,
     leave: bool = False,
+    paged: bool = False,
+    cursor: str | None = None,
 ) -> EligibleInstances:
     """The eligible instances; with `announce` (zapgate extension) also the caller's presence.
 
     announce: one PutItem of the caller's presence (or, with `leave`, one DeleteItem) and one
     Query of the fleet's, answered as `sidecars`. Without it nothing else is read or written.
+    paged / cursor (zapgate extension): the answer carries `next_cursor` while more instances follow
+    (one Query per page either way); without them it is the first `limit` instances, as before.
     """
     sidecars: list[str] | None = None
     if announce and not owner:
@@ -49,12 +53,21 @@ def eligible(
         else:
             fleet.announce(owner, now_ms, PRESENCE_TTL_MS)
             sidecars = fleet.live(now_ms)
+    next_cursor: str | None = None
+    if paged or cursor:
+        try:
+            items, next_cursor = instances.eligible_page(limit, cursor)
+        except ValueError as exc:
+            raise ApiError(400, "invalid_cursor", "cursor is not one this listing handed out") from exc
+    else:
+        items = instances.eligible(limit)
     return EligibleInstances(
         instances=[
             EligibleInstance(id=i["id"], priority=int(i.get("priority", 0)), owner=live_lock_owner(i, now_ms))
-            for i in instances.eligible(limit)
+            for i in items
         ],
         sidecars=sidecars,
+        next_cursor=next_cursor,
     )
 
 

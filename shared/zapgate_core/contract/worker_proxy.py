@@ -97,12 +97,17 @@ class EligibleInstances(ContractModel):
     # announced itself (`?instance_owner=…&announce=true`), so one that holds no lock yet still
     # counts in everyone's fair share. Absent otherwise: the Node worker's answer is unchanged.
     sidecars: list[str] | None = None
+    # zapgate extension: answered only to a caller that pages (`?paged=true`, or `cursor`), and only while
+    # more eligible instances follow; pass it back as `cursor` for the next page. Absent for the Node worker.
+    next_cursor: str | None = None
 
     @model_serializer(mode="wrap")
     def _omit_absent_extensions(self, handler: Any) -> Any:
         data = handler(self)
-        if isinstance(data, dict) and data.get("sidecars") is None:
-            data.pop("sidecars", None)
+        if isinstance(data, dict):
+            for extension in ("sidecars", "next_cursor"):
+                if data.get(extension) is None:
+                    data.pop(extension, None)
         return data
 
 
@@ -459,6 +464,10 @@ class UploadMediaResponse(ContractModel):
 # messages are picked up within milliseconds. Servers without it answer 404; the sidecar
 # then falls back to per-lock renew and queued-messages polling, as the Node worker does.
 MAX_HEARTBEAT_WAIT_MS = 20_000
+# One heartbeat renews every lock a sidecar holds and long-polls for all of them, so it lists them all:
+# 2,000 covers a sidecar of 1,000 instances twice over (was 500). The server renews them one conditional
+# write at a time within the wait (services/heartbeat.py), ~2,000 x a few ms on DynamoDB < 20 s.
+MAX_HEARTBEAT_LOCKS = 2_000
 COMMAND_TYPES = ("refresh_qr", "logout", "disconnect", "restart", "pairing_code", "fetch_groups")
 MAX_GROUPS = 5_000
 
@@ -471,7 +480,7 @@ class HeldLock(ContractModel):
 class HeartbeatRequest(ContractModel):
     instance_owner: str = Field(min_length=1, max_length=MAX_ID)
     ttl_ms: int = Field(default=30_000, ge=1_000, le=3_600_000)
-    locks: list[HeldLock] = Field(default_factory=list, max_length=500)
+    locks: list[HeldLock] = Field(default_factory=list, max_length=MAX_HEARTBEAT_LOCKS)
     wait_ms: int = Field(default=0, ge=0, le=MAX_HEARTBEAT_WAIT_MS)
     # False on an early wake-up (work arrived soon after a renewal): skip the N renewal writes
     # and only wait; `locks` then just says which instances to watch.

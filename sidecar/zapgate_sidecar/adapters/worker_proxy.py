@@ -39,6 +39,8 @@ from zapgate_core.contract.worker_proxy import (
 
 Model = TypeVar("Model", bound=BaseModel)
 ERROR_BODY_CHARS = 220  # as much of an error body as the Node worker logged; never more
+ELIGIBLE_PAGE = 500  # the most eligible-instances answers per request (the contract's `limit` cap)
+MAX_ELIGIBLE_PAGES = 200  # 100,000 instances: a server that keeps answering a cursor cannot loop us forever
 
 
 class WorkerProxyError(Exception):
@@ -84,13 +86,34 @@ class WorkerProxyClient:
     async def worker_settings(self) -> WorkerSettings:
         return self._parse(WorkerSettings, await self._call("GET", "/worker-settings"))
 
-    async def eligible_instances(self, limit: int = 500, owner: str | None = None, announce: bool = False,
+    async def eligible_instances(self, limit: int = ELIGIBLE_PAGE, owner: str | None = None, announce: bool = False,
                                  leave: bool = False, timeout_s: float | None = None) -> EligibleInstances:
-        """With `announce` (zapgate extension) the server records this sidecar's presence (or removes it,
-        with `leave`) and answers the live fleet as `sidecars`; other servers ignore the parameters."""
+        """Every eligible instance, `limit` per request: pages follow `next_cursor` (zapgate extension;
+        servers without it answer one page and no cursor, so this is then the first `limit`).
+
+        With `announce` (zapgate extension) the server records this sidecar's presence (or removes it,
+        with `leave`: one request, no paging) and answers the live fleet as `sidecars`; other servers
+        ignore the parameters. Presence goes with the first page only.
+        """
         params: dict[str, Any] = {"enabled": "true", "limit": limit, "order": "priority.desc"}
         if announce and owner:
             params.update({"instance_owner": owner, "announce": "true"} | ({"leave": "true"} if leave else {}))
+        if not leave:
+            params["paged"] = "true"
+        answer = await self._eligible_page(params, timeout_s)
+        seen = {i.id for i in answer.instances}
+        cursor, pages = (None if leave else answer.next_cursor), 1
+        while cursor and pages < MAX_ELIGIBLE_PAGES:
+            page = await self._eligible_page({"enabled": "true", "limit": limit, "order": "priority.desc",
+                                              "cursor": cursor}, timeout_s)
+            # Pages are read one after another: an instance whose priority changed meanwhile may show twice.
+            answer.instances.extend(i for i in page.instances if i.id not in seen)
+            seen.update(i.id for i in page.instances)
+            cursor, pages = page.next_cursor, pages + 1
+        answer.next_cursor = None
+        return answer
+
+    async def _eligible_page(self, params: dict[str, Any], timeout_s: float | None) -> EligibleInstances:
         data = await self._call("GET", "/eligible-instances", params=params, timeout_s=timeout_s)
         return self._parse(EligibleInstances, {"instances": data} if isinstance(data, list) else data)
 

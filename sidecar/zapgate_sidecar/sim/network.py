@@ -146,6 +146,8 @@ class _Instance:
     sent: list[dict[str, Any]] = field(default_factory=list)
     media: dict[str, _Media] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)  # group jid -> subject (the account's groups)
+    # Its pollers wait here (on the network's one lock): an event wakes this instance's pollers only.
+    changed: threading.Condition | None = field(default=None, repr=False, compare=False)
 
     @property
     def state(self) -> ConnectionState:
@@ -178,23 +180,30 @@ class SimNetwork:
     """All instances of the fake network. Every public method is atomic under one lock."""
 
     def __init__(self) -> None:
-        # One condition for everything: pollers re-check their own session after any change,
-        # which is cheap at sim scale and rules out missed wake-ups.
-        self._cond = threading.Condition(threading.RLock())
+        # One lock for everything, and one condition on it per instance: a poller waits on its
+        # instance's, so an event wakes the pollers of that instance only. (A single condition woke
+        # every parked poller on every event: O(instances) per event, O(instances^2) to link them all.)
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
         self._instances: dict[str, _Instance] = {}
         self._closing = False
 
     # ------------------------------------------------------------ lifecycle
+    def _wake_everyone(self) -> None:
+        for instance in self._instances.values():
+            if instance.changed is not None:
+                instance.changed.notify_all()
+
     def reset(self) -> None:
         with self._cond:
+            self._wake_everyone()
             self._instances.clear()
-            self._cond.notify_all()
 
     def shutdown(self) -> None:
         """Release every long-poll (503) so the HTTP server can stop without waiting them out."""
         with self._cond:
             self._closing = True
-            self._cond.notify_all()
+            self._wake_everyone()
 
     def reopen(self) -> None:
         with self._cond:
@@ -204,7 +213,7 @@ class SimNetwork:
     def _instance(self, instance_id: str) -> _Instance:
         instance = self._instances.get(instance_id)
         if instance is None:
-            instance = self._instances[instance_id] = _Instance(instance_id)
+            instance = self._instances[instance_id] = _Instance(instance_id, changed=threading.Condition(self._lock))
         return instance
 
     def _check_open(self) -> None:
@@ -214,7 +223,7 @@ class SimNetwork:
     def _emit(self, instance: _Instance, session_id: str, payload: dict[str, Any]) -> None:
         instance.seq += 1
         instance.events.append(_Event(instance.seq, session_id, payload))
-        self._cond.notify_all()
+        self._notify(instance)
 
     def _close(self, instance: _Instance, session_id: str, payload: dict[str, Any] | None = None) -> None:
         session = instance.sessions.get(session_id)
@@ -231,7 +240,12 @@ class SimNetwork:
             instance.pairing_code = None
             instance.pairing_phone = None
         self._prune_sessions(instance)
-        self._cond.notify_all()
+        self._notify(instance)
+
+    @staticmethod
+    def _notify(instance: _Instance) -> None:
+        if instance.changed is not None:
+            instance.changed.notify_all()
 
     def _prune_sessions(self, instance: _Instance) -> None:
         closed = [sid for sid, s in instance.sessions.items() if s.state == "closed"]
@@ -321,7 +335,8 @@ class SimNetwork:
                         "next": events[-1].seq if events else max(after, 0),
                         "closed": closed,
                     }
-                self._cond.wait(remaining)
+                assert instance.changed is not None
+                instance.changed.wait(remaining)
 
     def disconnect(self, instance_id: str, session_id: str) -> None:
         """The client closed its socket: no event (nobody is listening), the auth state stays."""
@@ -600,6 +615,21 @@ class SimNetwork:
         with self._cond:
             instance = self._instances.get(instance_id)
             return [dict(m) for m in instance.sent] if instance else []
+
+    def stats(self) -> dict[str, Any]:
+        """The whole network at a glance (benches with many instances): counts by state, QRs shown so far."""
+        with self._cond:
+            states: dict[str, int] = {}
+            for instance in self._instances.values():
+                states[instance.state] = states.get(instance.state, 0) + 1
+            return {
+                "instances": len(self._instances),
+                "states": states,
+                "paired": sum(1 for i in self._instances.values() if i.credential is not None),
+                "qr_shown": sum(i.qr_attempt for i in self._instances.values()),
+                "sessions_open": sum(1 for i in self._instances.values() for x in i.sessions.values()
+                                     if x.state != "closed"),
+            }
 
     def info(self, instance_id: str) -> dict[str, Any]:
         with self._cond:

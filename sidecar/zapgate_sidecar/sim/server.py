@@ -180,8 +180,9 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
     app = FastAPI(title="zapgate sim network", docs_url="/sim/docs", openapi_url="/sim/openapi.json")
     app.state.network = net
     # Long-polls park a worker thread each; a limiter of their own keeps them from starving
-    # the default pool that every other (sync) route runs in.
-    poll_limiter = anyio.CapacityLimiter(1000)
+    # the default pool that every other (sync) route runs in. One per session: room for a sidecar of
+    # 1,000+ instances plus, after a kill -9, its peer's while the dead one's polls run out (10 s).
+    poll_limiter = anyio.CapacityLimiter(5000)
 
     @app.exception_handler(SimError)
     async def _sim_error(_: Request, exc: SimError) -> JSONResponse:
@@ -197,6 +198,11 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
         return {"ok": True}
 
     # ------------------------------------------------------------ control API
+    @app.get("/sim/stats")
+    def stats() -> dict[str, Any]:
+        """Counts by state, paired instances, QRs shown since start, open sessions (no per-instance detail)."""
+        return net.stats()
+
     @app.get("/sim/instances/{instance_id}")
     def instance_info(instance_id: str) -> dict[str, Any]:
         return net.info(instance_id)

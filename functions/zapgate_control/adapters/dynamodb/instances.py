@@ -174,6 +174,10 @@ class DynamoInstanceStore:
         )
         return [i for i in (from_item(raw) for raw in response.get("Items", [])) if i]
 
+    def eligible_page(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """`eligible`, one page at a time (zapgate extension): the same order, continued by `cursor`."""
+        return query_page(self.table, "eligible", ("eligible_pk", ELIGIBLE), "priority_sk", limit, cursor)
+
     # ------------------------------------------------------------ locks
     def acquire_lock(self, instance_id: str, owner: str, ttl_ms: int) -> tuple[bool, LockState]:
         """Take a free or expired lock (new token, fence + 1), or extend the caller's own."""

@@ -1,0 +1,85 @@
+"""The sidecar's eligible-instances client pages past the contract's 500 (zapgate extension), and still
+works against a server that does not page (the Supabase edge functions / an older control plane)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from tests.conftest import WORKER_SECRET
+from tests.integration.worker_client import make_instance
+from zapgate_sidecar.adapters.worker_proxy import ELIGIBLE_PAGE, WorkerProxyClient
+
+
+def _client(transport: httpx.AsyncBaseTransport) -> WorkerProxyClient:
+    return WorkerProxyClient("http://gateway/worker-proxy", WORKER_SECRET, transport=transport)
+
+
+def _recording_app_transport(seen: list[dict[str, str]]) -> httpx.AsyncBaseTransport:
+    from zapgate_worker_proxy.app import app
+
+    inner = httpx.ASGITransport(app=app)
+
+    class Recording(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            seen.append(dict(request.url.params))
+            return await inner.handle_async_request(request)
+
+    return Recording()
+
+
+def test_the_sidecar_walks_every_page_and_announces_once(aws_env: dict[str, str]) -> None:
+    made = [make_instance(aws_env, f"i{n}", priority=-n) for n in range(7)]
+    seen: list[dict[str, str]] = []
+
+    async def run() -> Any:
+        client = _client(_recording_app_transport(seen))
+        try:
+            return await client.eligible_instances(limit=3, owner="sidecar-a", announce=True)
+        finally:
+            await client.close()
+
+    answer = asyncio.run(run())
+    assert [i.id for i in answer.instances] == [i["id"] for i in made]  # priority order across pages
+    assert answer.sidecars == ["sidecar-a"] and answer.next_cursor is None
+    assert len(seen) in (3, 4)
+    assert seen[0]["paged"] == "true" and seen[0]["announce"] == "true"
+    assert all("cursor" in params and "announce" not in params for params in seen[1:])  # presence: first page only
+
+
+def test_leaving_the_fleet_is_one_request() -> None:
+    seen: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(dict(request.url.params))
+        return httpx.Response(200, json={"instances": [], "next_cursor": "more"})
+
+    async def run() -> None:
+        client = _client(httpx.MockTransport(handler))
+        await client.eligible_instances(limit=1, owner="sidecar-a", announce=True, leave=True)
+        await client.close()
+
+    asyncio.run(run())
+    assert len(seen) == 1 and seen[0]["leave"] == "true" and "paged" not in seen[0]
+
+
+def test_a_server_without_paging_gives_one_page() -> None:
+    """Servers that ignore `paged` answer the first `limit` (here a bare array, as the edge functions may)."""
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, json=[{"id": f"i{n}", "priority": 0} for n in range(ELIGIBLE_PAGE)])
+
+    async def run() -> Any:
+        client = _client(httpx.MockTransport(handler))
+        try:
+            return await client.eligible_instances()
+        finally:
+            await client.close()
+
+    answer = asyncio.run(run())
+    assert len(answer.instances) == ELIGIBLE_PAGE and len(calls) == 1
+    assert calls[0].url.params["limit"] == str(ELIGIBLE_PAGE)
