@@ -35,6 +35,23 @@ def fleet_owners(me: str, lock_owners: set[str], announced: set[str], seen_holdi
     return lock_owners | {me} | (announced - seen_holding)
 
 
+def may_release(*, rebalanced: bool, connected: bool, linking: bool, sends_in_flight: int, since_left_s: float,
+                cooldown_s: float) -> bool:
+    """Whether a runtime outside this sidecar's target may stop now.
+
+    `rebalanced`: the instance is still eligible and left the target for the fair share, the cap or
+    a surplus hand-back. Such a runtime never stops while a person is linking it (QR or pairing
+    code on screen: moving it takes the code away mid-scan) or while claimed messages are being
+    sent; it moves once connected and past the anti-thrash cooldown, or not at all. A
+    disconnected one (reconnect backoff) moves at once. `since_left_s` counts from when it left
+    the target or was last seen linking. An instance no longer eligible (disabled, deleted)
+    stops as before: at once, or after the cooldown when connected.
+    """
+    if rebalanced and (linking or sends_in_flight > 0):
+        return False
+    return not connected or since_left_s >= cooldown_s
+
+
 class Backoff:
     """Seed 000's per-instance reconnect delays, reset when a connection opens."""
 

@@ -89,6 +89,7 @@ class InstanceRuntime:
         self.last_reason: str | None = None
         self.sent = 0
         self.received = 0
+        self._sends_in_flight = 0  # claimed messages not yet sent or failed (rebalancing waits for them)
         self.auth_dir = settings.auth_base / instance_id
         self.auth_dir.mkdir(parents=True, exist_ok=True)
         self.auth: AuthPersistence = for_instance(settings, instance_id, self.auth_dir, lambda: self.lock_token)
@@ -119,6 +120,16 @@ class InstanceRuntime:
 
     def wake_outbound(self) -> None:
         self._wake.set()
+
+    @property
+    def linking(self) -> bool:
+        """A QR or pairing code is on screen: a person may be linking this instance right now."""
+        return self.state in ("waiting_qr", "waiting_pairing")
+
+    @property
+    def sends_in_flight(self) -> int:
+        """Outbound messages claimed and not yet marked (a claim on the wire counts as one)."""
+        return self._sends_in_flight
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -328,20 +339,30 @@ class InstanceRuntime:
             session = self._session
             if not self.connected or session is None:
                 continue
+            self._sends_in_flight = 1  # the claim's answer may hold claimed messages
             try:
-                batch = await self.deps.proxy.queued_messages(self.instance_id, batch_size)
-            except (WorkerProxyError, httpx.HTTPError) as exc:
-                log.warning("queued-messages failed", extra={"instance_id": self.instance_id, "error": str(exc)[:200]})
-                await asyncio.sleep(1)
-                continue
-            for message in batch:
                 try:
-                    outcome = await send_one(self.deps.proxy, self.deps.http, session, self.instance_id, message,
-                                             lambda: self.connected)
-                except NotConnected:
-                    break
-                self.sent += outcome.wa_message_id is not None
-                self.deps.telemetry.incr("OutboundSent" if outcome.wa_message_id is not None else "OutboundFailed")
+                    batch = await self.deps.proxy.queued_messages(self.instance_id, batch_size)
+                except (WorkerProxyError, httpx.HTTPError) as exc:
+                    log.warning("queued-messages failed", extra={"instance_id": self.instance_id,
+                                                                 "error": str(exc)[:200]})
+                    self._sends_in_flight = 0  # nothing to send; whatever it claimed returns with its lease
+                    await asyncio.sleep(1)
+                    continue
+                self._sends_in_flight = len(batch)
+                for message in batch:
+                    try:
+                        outcome = await send_one(self.deps.proxy, self.deps.http, session, self.instance_id, message,
+                                                 lambda: self.connected)
+                    except NotConnected:
+                        break
+                    finally:
+                        self._sends_in_flight -= 1
+                    self.sent += outcome.wa_message_id is not None
+                    self.deps.telemetry.incr("OutboundSent" if outcome.wa_message_id is not None
+                                             else "OutboundFailed")
+            finally:
+                self._sends_in_flight = 0
             if len(batch) >= batch_size:
                 self._wake.set()  # more may be waiting: do not wait for a tick
 

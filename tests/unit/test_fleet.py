@@ -11,6 +11,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from zapgate_core.contract.worker_proxy import (
     MAX_HEARTBEAT_WAIT_MS,
     EligibleInstance,
@@ -20,9 +22,12 @@ from zapgate_core.contract.worker_proxy import (
     LockResponse,
     WorkerSettings,
 )
+from zapgate_sidecar import runtime as runtime_module
 from zapgate_sidecar.fleet import Fleet
+from zapgate_sidecar.outbound import SendOutcome
 from zapgate_sidecar.runtime import InstanceRuntime, RuntimeDeps
 from zapgate_sidecar.settings import SidecarSettings
+from zapgate_sidecar.transport import Connected, QrShown
 
 
 class _IdleSession:
@@ -120,3 +125,160 @@ def test_a_long_lock_ttl_never_asks_for_a_longer_wait_than_the_contract_allows(t
     sent = proxy.requests[0]
     assert sent.wait_ms == MAX_HEARTBEAT_WAIT_MS < settings.lock_renew_ms
     HeartbeatRequest.model_validate(sent.model_dump(by_alias=True))  # what the server validates
+
+
+class _ScriptedSession:
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class _ScriptedNetwork:
+    """Keeps each session's event sink, so the test says when a QR shows and when the phone links."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, _ScriptedSession] = {}
+
+    def open_session(self, instance_id: str, auth_dir: Path, sink: Any) -> _ScriptedSession:
+        self.sessions[instance_id] = _ScriptedSession(sink)
+        return self.sessions[instance_id]
+
+
+class _RebalanceProxy:
+    """A fleet of two announced sidecars; the test sets which instances are eligible."""
+
+    heartbeat_supported = None
+
+    def __init__(self) -> None:
+        self.eligible: list[EligibleInstance] = []
+        self.released: list[str] = []
+
+    async def worker_settings(self) -> WorkerSettings:
+        return WorkerSettings()
+
+    async def eligible_instances(self, **_: Any) -> EligibleInstances:
+        return EligibleInstances(instances=list(self.eligible), sidecars=["sidecar-a", "sidecar-b"])
+
+    async def acquire(self, instance_id: str, owner: str, ttl_ms: int) -> LockResponse:
+        return LockResponse(acquired=True, instance_owner=owner, lock_token=f"t-{instance_id}", fence=1)
+
+    async def release(self, instance_id: str, owner: str, token: str | None) -> None:
+        self.released.append(instance_id)
+
+    async def update_status(self, request: Any) -> None: ...
+
+    async def queued_messages(self, instance_id: str, limit: int) -> list[Any]:
+        return []
+
+
+async def _until(condition: Any, what: str) -> None:
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def _rebalance_while_linking(tmp_path: Path) -> None:
+    cooldown_s = 0.3
+    settings = SidecarSettings(edge_base_url="http://127.0.0.1:9", worker_secret="sidecar-secret-value-123",
+                               auth_base=tmp_path / "auth", media_base=tmp_path / "media",
+                               instance_owner="sidecar-a", stop_cooldown_ms=int(cooldown_s * 1000))
+    proxy, network = _RebalanceProxy(), _ScriptedNetwork()
+    deps = RuntimeDeps(settings=settings, proxy=proxy, transport=network, http=None,  # type: ignore[arg-type]
+                       large_media=None, on_exit=lambda _i, _w: None)
+    fleet = Fleet(settings, proxy, deps)  # type: ignore[arg-type]
+    try:
+        proxy.eligible = [EligibleInstance(id="linking")]
+        await fleet.discover_once()
+        await _until(lambda: "linking" in network.sessions, "a session for the instance")
+        network.sessions["linking"].sink(QrShown(code="QR-1"))
+        runtime = fleet.runtimes["linking"]
+        await _until(lambda: runtime.state == "waiting_qr", "the QR on screen")
+
+        # A higher-priority instance appears: the fair share (2 eligible ÷ 2 sidecars) leaves "linking" out.
+        proxy.eligible = [EligibleInstance(id="urgent", priority=9), EligibleInstance(id="linking")]
+        for _ in range(4):  # well past the cooldown, QR still on screen
+            await fleet.discover_once()
+            await asyncio.sleep(cooldown_s / 2)
+        await fleet.discover_once()
+        assert "urgent" in fleet.runtimes
+        assert fleet.runtimes.get("linking") is runtime and runtime.state == "waiting_qr"
+        assert "linking" not in proxy.released
+
+        network.sessions["linking"].sink(Connected(jid="5511999990001@s.whatsapp.net"))
+        await _until(lambda: runtime.connected, "the phone linked")
+        await fleet.discover_once()  # the cooldown counts from the link, not from when it left the target
+        assert fleet.runtimes.get("linking") is runtime and "linking" not in proxy.released
+
+        await asyncio.sleep(cooldown_s + 0.05)
+        await fleet.discover_once()
+        assert "linking" not in fleet.runtimes and proxy.released == ["linking"]
+        assert runtime.last_reason == "left_target"
+    finally:
+        await fleet.shutdown()
+
+
+def test_rebalancing_keeps_a_linking_runtime_until_it_connected_and_cooled_down(tmp_path: Path) -> None:
+    asyncio.run(_rebalance_while_linking(tmp_path))
+
+
+class _OneMessageProxy(_RebalanceProxy):
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[Any]] = [[object()]]
+
+    async def queued_messages(self, instance_id: str, limit: int) -> list[Any]:
+        return self.batches.pop(0) if self.batches else []
+
+
+async def _rebalance_while_sending(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cooldown_s = 0.2
+    sending, finish = asyncio.Event(), asyncio.Event()
+
+    async def slow_send(*_: Any) -> SendOutcome:
+        sending.set()
+        await finish.wait()
+        return SendOutcome(message_id="m1", wa_message_id="WA1", error=None, elapsed_ms=1.0)
+
+    monkeypatch.setattr(runtime_module, "send_one", slow_send)
+    settings = SidecarSettings(edge_base_url="http://127.0.0.1:9", worker_secret="sidecar-secret-value-123",
+                               auth_base=tmp_path / "auth", media_base=tmp_path / "media",
+                               instance_owner="sidecar-a", stop_cooldown_ms=int(cooldown_s * 1000))
+    proxy, network = _OneMessageProxy(), _ScriptedNetwork()
+    deps = RuntimeDeps(settings=settings, proxy=proxy, transport=network, http=None,  # type: ignore[arg-type]
+                       large_media=None, on_exit=lambda _i, _w: None)
+    fleet = Fleet(settings, proxy, deps)  # type: ignore[arg-type]
+    try:
+        proxy.eligible = [EligibleInstance(id="busy")]
+        await fleet.discover_once()
+        await _until(lambda: "busy" in network.sessions, "a session for the instance")
+        runtime = fleet.runtimes["busy"]
+        assert runtime.sends_in_flight == 0
+        network.sessions["busy"].sink(Connected(jid="5511999990002@s.whatsapp.net"))
+        await asyncio.wait_for(sending.wait(), 2)  # connected: the queued message is claimed and sent
+        assert runtime.sends_in_flight == 1
+
+        proxy.eligible = [EligibleInstance(id="urgent", priority=9), EligibleInstance(id="busy")]
+        for _ in range(3):  # past the cooldown, the send still on the wire
+            await fleet.discover_once()
+            await asyncio.sleep(cooldown_s)
+        await fleet.discover_once()
+        assert fleet.runtimes.get("busy") is runtime and "busy" not in proxy.released
+
+        finish.set()
+        await _until(lambda: runtime.sends_in_flight == 0, "the send to finish")
+        assert runtime.sent == 1
+        await fleet.discover_once()
+        assert "busy" not in fleet.runtimes and proxy.released == ["busy"]
+    finally:
+        finish.set()
+        await fleet.shutdown()
+
+
+def test_rebalancing_waits_for_sends_in_flight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    asyncio.run(_rebalance_while_sending(tmp_path, monkeypatch))

@@ -95,3 +95,28 @@ def test_fair_share_counts_announced_sidecars_that_hold_nothing_yet() -> None:
     assert fleet_owners("me", {"me"}, {"me", "dead"}, seen_holding={"dead"}) == {"me"}
     # Still holding: counted whatever the presence says.
     assert fleet_owners("me", {"me", "dead"}, {"me"}, seen_holding={"dead"}) == {"me", "dead"}
+
+
+def test_rebalancing_never_releases_a_linking_or_sending_runtime() -> None:
+    from zapgate_sidecar.policies import may_release
+
+    def release(**given: object) -> bool:
+        values: dict[str, object] = {"rebalanced": True, "connected": False, "linking": False,
+                                     "sends_in_flight": 0, "since_left_s": 0.0, "cooldown_s": 60.0}
+        return may_release(**{**values, **given})  # type: ignore[arg-type]
+
+    # Reconnect backoff (neither connected nor linking): moves at once, as before.
+    assert release()
+    # A QR or pairing code on screen: kept, however long it has been outside the target.
+    assert not release(linking=True)
+    assert not release(linking=True, since_left_s=3600.0)
+    # Claimed messages being sent: kept, connected or not, cooldown over or not.
+    assert not release(sends_in_flight=1)
+    assert not release(connected=True, sends_in_flight=3, since_left_s=3600.0)
+    # Connected and idle: after the anti-thrash cooldown only.
+    assert not release(connected=True, since_left_s=59.9)
+    assert release(connected=True, since_left_s=60.0)
+    # No longer eligible (disabled, deleted): stops as before, linking or not.
+    assert release(rebalanced=False, linking=True)
+    assert release(rebalanced=False, sends_in_flight=2)
+    assert not release(rebalanced=False, connected=True, since_left_s=1.0)
