@@ -40,7 +40,17 @@ from zapgate_core.contract.worker_proxy import (
 Model = TypeVar("Model", bound=BaseModel)
 ERROR_BODY_CHARS = 220  # as much of an error body as the Node worker logged; never more
 ELIGIBLE_PAGE = 500  # the most eligible-instances answers per request (the contract's `limit` cap)
+RENEWAL_ALLOWANCE_S = 0.02  # per lock a heartbeat renews, on top of its wait and 10 s (2,000 locks: +40 s)
 MAX_ELIGIBLE_PAGES = 200  # 100,000 instances: a server that keeps answering a cursor cannot loop us forever
+
+
+def heartbeat_timeout_s(request: HeartbeatRequest) -> float:
+    """The wait, 10 s, and time for the renewal: one conditional write per lock, ~4-13 ms each on the local
+    stack's moto (bench/sidecar_scale.py), single-digit ms on DynamoDB. A flat 10 s gave up on the renewal of
+    ~1,000 locks while the server was still making it: `heartbeat failed`, and no renewal counted until the
+    next try, a renew interval later, which eats into the locks' TTL."""
+    renewing = len(request.locks) if request.renew else 0
+    return request.wait_ms / 1000 + 10 + RENEWAL_ALLOWANCE_S * renewing
 
 
 class WorkerProxyError(Exception):
@@ -135,7 +145,7 @@ class WorkerProxyClient:
         if self.heartbeat_supported is False:
             return None
         try:
-            data = await self._call("POST", "/heartbeat", body=request, timeout_s=request.wait_ms / 1000 + 10)
+            data = await self._call("POST", "/heartbeat", body=request, timeout_s=heartbeat_timeout_s(request))
         except WorkerProxyError as exc:
             if exc.status in (404, 405):
                 self.heartbeat_supported = False

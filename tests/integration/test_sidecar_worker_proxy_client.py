@@ -1,5 +1,6 @@
-"""The sidecar's eligible-instances client pages past the contract's 500 (zapgate extension), and still
-works against a server that does not page (the Supabase edge functions / an older control plane)."""
+"""The sidecar's worker-proxy client at scale: eligible-instances pages past the contract's 500 (zapgate
+extension) and still works against a server that does not page (the Supabase edge functions / an older
+control plane); a heartbeat renewing many locks gets the time its writes take."""
 
 from __future__ import annotations
 
@@ -83,3 +84,16 @@ def test_a_server_without_paging_gives_one_page() -> None:
     answer = asyncio.run(run())
     assert len(answer.instances) == ELIGIBLE_PAGE and len(calls) == 1
     assert calls[0].url.params["limit"] == str(ELIGIBLE_PAGE)
+
+
+def test_a_large_renewal_gets_time_to_finish() -> None:
+    """The client waits for the long-poll, 10 s, and the renewal's writes: 1,000 locks took ~4-13 s on the
+    local stack, past the flat 10 s a wait_ms 0 heartbeat used to get."""
+    from zapgate_core.contract.worker_proxy import HeartbeatRequest, HeldLock
+    from zapgate_sidecar.adapters.worker_proxy import heartbeat_timeout_s
+
+    locks = [HeldLock(instance_id=f"i{n}", lock_token="t") for n in range(1_000)]
+    assert heartbeat_timeout_s(HeartbeatRequest(instance_owner="a", wait_ms=15_000, locks=locks[:1])) < 25.1
+    assert heartbeat_timeout_s(HeartbeatRequest(instance_owner="a", wait_ms=0, locks=locks)) >= 25
+    watch_only = HeartbeatRequest(instance_owner="a", wait_ms=0, locks=locks, renew=False)
+    assert heartbeat_timeout_s(watch_only) == 10
