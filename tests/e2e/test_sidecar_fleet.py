@@ -142,10 +142,15 @@ def _owners(api: httpx.Client, worker: httpx.Client, ids: list[str]) -> dict[str
 def test_two_sidecars_split_then_one_is_killed(stack: LocalStack) -> None:
     api, sim, worker = stack.api(), stack.sim_client(), stack.worker()
     ids = [_instance(api, f"fleet-{n}") for n in range(6)]
-    owners = wait_until(lambda: (lambda o: o if sorted(o.values(), key=str) == ["sidecar-0"] * 3 + ["sidecar-1"] * 3
-                                 else None)(_owners(api, worker, ids)), 40, "a 3/3 split")  # one owner each
+    # Linked first: a sidecar that took a fourth before it saw the other keeps it while its QR is shown
+    # (rebalancing never moves a linking instance); once connected it moves after the cooldown, without a QR.
     for n, instance_id in enumerate(ids):
         _connect(stack, instance_id, f"55119000000{n:02d}")
+    owners = wait_until(lambda: (lambda o: o if sorted(o.values(), key=str) == ["sidecar-0"] * 3 + ["sidecar-1"] * 3
+                                 else None)(_owners(api, worker, ids)), 40, "a 3/3 split")  # one owner each
+    for instance_id in ids:
+        wait_until(lambda i=instance_id: sim.get(f"/instances/{i}").json()["state"] == "connected"
+                   and api.get(f"/instances/{i}").json()["status"] == "CONNECTED", 15, f"{instance_id} connected")
 
     victim = stack.sidecar_health(0)
     assert victim["owner"] == "sidecar-0"
