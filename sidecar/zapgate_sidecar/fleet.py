@@ -4,8 +4,14 @@ Every DISCOVERY_POLL_MS: read settings and eligible instances, walk them in prio
 (stable ties) and take locks until this sidecar runs MAX_ACTIVE_INSTANCES (0 = no cap);
 instances another sidecar holds are skipped without an acquire (the server says who holds
 each). Runtimes that left the target stop, after a 60 s cooldown when connected (seed 000:
-no thrash). One heartbeat call renews every lock and wakes outbound runners when work
-waits; against servers without it, each lock is renewed on its own and runners poll.
+no thrash). One heartbeat call renews every lock and says which instances have work waiting;
+against servers without it, each lock is renewed on its own and runners poll.
+
+How work is noticed (WAKE_MODE): `push` (default) keeps the push channel (push_channel.py) open;
+its frames wake an outbound runner, a short heartbeat (commands) or discovery, and the heartbeat
+is a short call once per renew interval. While the channel is down (or the server offers none) the
+short heartbeat runs every QUEUE_POLL_MS instead: a bounded fallback, counted and shown in health.
+`longpoll` is the design before it: the heartbeat waits server-side for work.
 """
 
 from __future__ import annotations
@@ -18,10 +24,18 @@ from typing import Any
 
 import httpx
 
-from zapgate_core.contract.worker_proxy import MAX_HEARTBEAT_WAIT_MS, HeartbeatRequest, HeldLock, LockResponse
+from zapgate_core.contract.sidecar_push import SidecarPush
+from zapgate_core.contract.worker_proxy import (
+    MAX_HEARTBEAT_WAIT_MS,
+    HeartbeatRequest,
+    HeldLock,
+    LockResponse,
+    WorkerSettings,
+)
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient, WorkerProxyError
 from zapgate_sidecar.logs import log
-from zapgate_sidecar.policies import fair_share, fleet_owners, select_target
+from zapgate_sidecar.policies import fair_share, fleet_owners, may_release, select_target
+from zapgate_sidecar.push_channel import PushChannel
 from zapgate_sidecar.runtime import InstanceRuntime, RuntimeDeps
 from zapgate_sidecar.settings import SidecarSettings
 
@@ -49,6 +63,23 @@ class Fleet:
         self._announced_at = float("-inf")
         self._sidecars: set[str] | None = None
         self._seen_holding: set[str] = set()  # other sidecars seen holding a lock
+        # Wake-ups (push channel): a short heartbeat now (a command, a channel change), discovery now
+        # (instances or sidecars changed), and once more when a departed sidecar's locks can have expired.
+        self._poll_now = asyncio.Event()
+        self._discover_now = asyncio.Event()
+        self._discover_again_at: float | None = None
+        self._announce_next = False
+        self._settled = False  # the last discovery left nothing to do: wait for a push (or DISCOVERY_IDLE_MS)
+        self._worker_settings: WorkerSettings | None = None
+        self._worker_settings_at = float("-inf")
+        self.fallback_polls = 0
+        self.push: PushChannel | None = None
+        if settings.wake_mode == "push":
+            self.push = PushChannel(
+                settings.worker_secret, settings.instance_owner, self._on_push, self._poll_now.set,
+                keepalive_s=settings.push_keepalive_ms / 1000, rotate_s=settings.push_rotate_ms / 1000,
+                url=settings.push_url,
+            )
 
     # ------------------------------------------------------------ discovery
     async def discovery_loop(self) -> None:
@@ -63,15 +94,61 @@ class Fleet:
                 self.last_discovery_error = str(exc)[:200]
                 log.warning("discovery failed", extra={"error": self.last_discovery_error})
             self.report_metrics()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.settings.discovery_poll_ms / 1000)
+            await self._wait_for_discovery()
+
+    async def _wait_for_discovery(self) -> None:
+        """Until the next discovery: DISCOVERY_IDLE_MS while the push channel is up (its frames ask for one
+        when something changed), DISCOVERY_POLL_MS otherwise, or sooner when a frame or a departure asks."""
+        started = time.monotonic()
+        while not (self._stopping.is_set() or self._discover_now.is_set()):
+            idle = self.push is not None and self.push.up and self._settled
+            interval_s = (self.settings.discovery_idle_ms if idle else self.settings.discovery_poll_ms) / 1000
+            due = started + interval_s
+            if self._discover_again_at is not None:
+                due = min(due, self._discover_again_at)
+            remaining = due - time.monotonic()
+            if remaining <= 0:
+                break
+            # Re-checked at least every DISCOVERY_POLL_MS: a channel that went down shortens the wait.
+            await _first_of(self._stopping, self._discover_now,
+                            timeout_s=min(remaining, self.settings.discovery_poll_ms / 1000))
+        self._discover_now.clear()
+        if self._discover_again_at is not None and time.monotonic() >= self._discover_again_at:
+            self._discover_again_at = None
+
+    def _on_push(self, frame: SidecarPush) -> None:
+        if frame.type == "outbound":
+            runtime = self.runtimes.get(frame.instance_id or "")
+            if runtime is not None:
+                runtime.wake_outbound()
+        elif frame.type == "command":
+            self._poll_now.set()  # a short heartbeat answers the doorbell: commands reach only the lock holder
+        else:
+            self._discover_now.set()
+            if frame.reason == "sidecar_joined":
+                self._announce_next = True  # its presence changes everyone's fair share
+            elif frame.reason == "sidecar_left":  # its locks may lapse within one TTL: look again then
+                again = time.monotonic() + self.settings.instance_lock_ttl_ms / 1000 + 1
+                self._discover_again_at = min(self._discover_again_at or again, again)
+
+    async def _current_worker_settings(self) -> WorkerSettings:
+        """worker-settings, fetched again every WORKER_SETTINGS_REFRESH_MS (they rarely change)."""
+        now = time.monotonic()
+        age_ms = (now - self._worker_settings_at) * 1000
+        if self._worker_settings is None or age_ms >= self.settings.worker_settings_refresh_ms:
+            self._worker_settings = await self.proxy.worker_settings()
+            self._worker_settings_at = now
+            if self.push is not None:
+                self.push.use_url(self._worker_settings.push_url)
+        return self._worker_settings
 
     async def discover_once(self) -> None:
-        worker_settings = await self.proxy.worker_settings()
+        worker_settings = await self._current_worker_settings()
         cap = worker_settings.max_active_instances or self.settings.max_active_instances
         owner = self.settings.instance_owner
         now = time.monotonic()
-        announce = (now - self._announced_at) * 1000 >= self.settings.presence_interval_ms
+        announce = (now - self._announced_at) * 1000 >= self.settings.presence_interval_ms or self._announce_next
+        self._announce_next = False
         answer = await self.proxy.eligible_instances(owner=owner, announce=announce)
         if announce:
             self._announced_at = now
@@ -105,9 +182,18 @@ class Fleet:
                 self._left_target_at.pop(instance_id, None)
                 continue
             left = self._left_target_at.setdefault(instance_id, now)
-            if not runtime.connected or now - left >= self.settings.stop_cooldown_ms / 1000:
+            rebalanced = instance_id in held_by  # still eligible: fair share, cap or surplus moved it out
+            if rebalanced and runtime.linking:  # kept while a person links it; the cooldown counts from the link
+                left = self._left_target_at[instance_id] = now
+            if may_release(rebalanced=rebalanced, connected=runtime.connected, linking=runtime.linking,
+                           sends_in_flight=runtime.sends_in_flight, since_left_s=now - left,
+                           cooldown_s=self.settings.stop_cooldown_ms / 1000):
                 self._left_target_at.pop(instance_id, None)
                 await runtime.stop("left_target")
+        # Unfinished business (slow start left free instances, or a release waits out its cooldown) is looked
+        # at again within DISCOVERY_POLL_MS even while the push channel is up; a settled fleet waits to be told.
+        free = [i for i, holder in held_by.items() if holder is None and i not in self.runtimes]
+        self._settled = not self._left_target_at and (len(target) >= limit or not free)
 
     def report_metrics(self) -> None:
         """Instance gauges for the operations dashboard, flushed with the runtimes' counters once a minute."""
@@ -117,6 +203,8 @@ class Fleet:
         telemetry.gauge("InstancesConnected", sum(r.connected for r in runtimes))
         telemetry.gauge("InstancesDisconnected", sum(r.status == "DISCONNECTED" for r in runtimes))
         telemetry.gauge("InstancesWaitingQr", sum(r.state in ("waiting_qr", "waiting_pairing") for r in runtimes))
+        if self.push is not None:
+            telemetry.gauge("PushChannelUp", 1 if self.push.up else 0)
         try:
             telemetry.flush_if_due()
         except Exception as exc:  # metrics must never stop discovery
@@ -150,7 +238,37 @@ class Fleet:
         log.info("instance released", extra={"instance_id": instance_id, "why": why})
 
     # ------------------------------------------------------------ locks and wake-ups
+    async def push_loop(self) -> None:
+        if self.push is not None:
+            await self.push.run(self._stopping)
+
     async def heartbeat_loop(self) -> None:
+        if self.push is None:
+            await self._long_poll_loop()
+            return
+        renew_s = self.settings.lock_renew_ms / 1000
+        while not self._stopping.is_set():
+            self._poll_now.clear()
+            self._held_changed.clear()
+            polling = not self.push.up  # the fallback: the channel cannot wake us, so we look
+            try:
+                # Renew only when due (90% of the interval: timers wake a little early), never on a wake-up.
+                handled = await self.heartbeat_once(wait_ms=0, renew_after_ms=self.settings.lock_renew_ms * 0.9)
+            except (WorkerProxyError, httpx.HTTPError, ValueError) as exc:
+                log.warning("heartbeat failed", extra={"error": str(exc)[:200]})
+                handled = False
+            if handled and polling and self.runtimes:
+                self.fallback_polls += 1
+                self.deps.telemetry.incr("FallbackPolls")
+            if not handled:  # no heartbeat on this server (runtimes poll), or an error: pace the renewals
+                wait_s = renew_s
+            else:
+                wait_s = renew_s - (time.monotonic() - self._renewed_at)
+                if not self.push.up:
+                    wait_s = min(wait_s, self.settings.queue_poll_ms / 1000)
+            await self._pause(max(wait_s, 0.05), also=self._poll_now)
+
+    async def _long_poll_loop(self) -> None:
         renew_s = self.settings.lock_renew_ms / 1000
         while not self._stopping.is_set():
             started = time.monotonic()
@@ -183,16 +301,11 @@ class Fleet:
             await beat
         return True
 
-    async def _pause(self, seconds: float) -> None:
+    async def _pause(self, seconds: float, also: asyncio.Event | None = None) -> None:
         """Sleep, but not past a stop or a newly added runtime (which needs a heartbeat listing it)."""
-        waits = {asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(self._held_changed.wait())}
-        try:
-            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiting in waits:
-                waiting.cancel()
+        await _first_of(self._stopping, self._held_changed, *([also] if also else []), timeout_s=seconds)
 
-    async def heartbeat_once(self, wait_ms: int) -> bool:
+    async def heartbeat_once(self, wait_ms: int, renew_after_ms: float | None = None) -> bool:
         """True when the server's heartbeat did the work; False when it must be done per lock."""
         held = dict(self.runtimes)
         if not held and self.proxy.heartbeat_supported is not None:
@@ -200,7 +313,7 @@ class Fleet:
         # A wake-up soon after a renewal only waits again: renewing N locks on every message
         # would cost N writes per message on a busy sidecar.
         since_renewal_ms = (time.monotonic() - self._renewed_at) * 1000
-        renew = since_renewal_ms >= self.settings.lock_renew_ms / 2
+        renew = since_renewal_ms >= (renew_after_ms if renew_after_ms is not None else self.settings.lock_renew_ms / 2)
         if not renew:  # come back when the renewal is due, not a full interval later
             wait_ms = min(wait_ms, max(50, int(self.settings.lock_renew_ms - since_renewal_ms)))
         request = HeartbeatRequest(
@@ -265,6 +378,19 @@ class Fleet:
             "pid": os.getpid(),
             "transport": self.deps.transport.name,
             "heartbeat": self.proxy.heartbeat_supported,
+            "wake_mode": self.settings.wake_mode,
+            "push": self.push.describe() if self.push is not None else None,
+            "fallback_polls": self.fallback_polls,
             "last_discovery_error": self.last_discovery_error,
             "instances": [r.describe() for r in self.runtimes.values()],
         }
+
+
+async def _first_of(*events: asyncio.Event, timeout_s: float) -> None:
+    """Wait until one of `events` is set, or `timeout_s` passed."""
+    waits = {asyncio.ensure_future(event.wait()) for event in events}
+    try:
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
