@@ -111,6 +111,7 @@ class InstanceRuntime:
         self._pairing_phone: str | None = None
         self._stop_task: asyncio.Task[None] | None = None
         self._receipts: list[ReceiptReport] = []
+        self._receipts_waiting = asyncio.Event()  # the receipt loop sleeps on it, not on a 0.5 s timer
         self._commands: dict[str, tuple[str, str | None] | None] = {}  # id -> (result, error); None: queued/running
         self._session_command = asyncio.Event()  # set while a session command waits: cuts a backoff short
 
@@ -273,6 +274,7 @@ class InstanceRuntime:
                 self._spawn(self._deliver(event))
             case ReceiptReceived(wa_message_ids=ids, kind=kind):
                 self._receipts.extend(ReceiptReport(wa_message_id=i, kind=kind) for i in ids)
+                self._receipts_waiting.set()
 
     async def _reconnect_later(self, reason: str) -> None:
         self.deps.telemetry.incr("Reconnects")
@@ -367,10 +369,16 @@ class InstanceRuntime:
                 self._wake.set()  # more may be waiting: do not wait for a tick
 
     async def _receipt_loop(self) -> None:
-        """Receipts go up in batches: a read receipt for 50 messages is one request, not 50."""
+        """Receipts go up in batches: a read receipt for 50 messages is one request, not 50.
+
+        An idle instance's loop waits for the first receipt instead of waking every RECEIPT_FLUSH_S (2 wake-ups
+        a second per instance: ~11 ms of CPU a second at 1,000 instances, for nothing)."""
         while not self._stopping.is_set():
-            await asyncio.sleep(RECEIPT_FLUSH_S)
+            await self._receipts_waiting.wait()
+            await asyncio.sleep(RECEIPT_FLUSH_S)  # what arrives meanwhile goes in the same batch
             batch, self._receipts = self._receipts[:500], self._receipts[500:]
+            if not self._receipts:
+                self._receipts_waiting.clear()
             if not batch:
                 continue
             try:

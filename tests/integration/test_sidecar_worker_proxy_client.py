@@ -97,3 +97,60 @@ def test_a_large_renewal_gets_time_to_finish() -> None:
     assert heartbeat_timeout_s(HeartbeatRequest(instance_owner="a", wait_ms=0, locks=locks)) >= 25
     watch_only = HeartbeatRequest(instance_owner="a", wait_ms=0, locks=locks, renew=False)
     assert heartbeat_timeout_s(watch_only) == 10
+
+
+def test_status_reports_queue_for_a_connection_and_never_hold_up_the_heartbeat() -> None:
+    """350 runtimes reporting at once over 100 connections (a slow gateway: 0.4 s each): the fourth wave
+    used to fail with PoolTimeout (1.2 s waiting > the 1 s timeout), and the heartbeat waited its turn; now
+    they queue, and the fleet's calls have connections of their own."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from zapgate_core.contract.worker_proxy import HeartbeatRequest, UpdateStatusRequest
+
+    async def update_status(request: Request) -> JSONResponse:
+        await asyncio.sleep(0.4)
+        return JSONResponse({"ok": True})
+
+    async def heartbeat(request: Request) -> JSONResponse:
+        return JSONResponse({"locks": [], "ready": []})
+
+    app = Starlette(routes=[Route("/worker-proxy/update-status", update_status, methods=["POST"]),
+                            Route("/worker-proxy/heartbeat", heartbeat, methods=["POST"])])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+
+    async def run() -> tuple[list[BaseException | None], float]:
+        client = WorkerProxyClient(f"http://127.0.0.1:{port}/worker-proxy", WORKER_SECRET, timeout_s=1.0)
+        try:
+            reports = [asyncio.ensure_future(client.update_status(
+                UpdateStatusRequest(instance_id=f"i{n}", status="CONNECTED"))) for n in range(350)]
+            await asyncio.sleep(0.1)  # every connection of the runtimes' pool is busy now
+            started = time.monotonic()
+            await client.heartbeat(HeartbeatRequest(instance_owner="sidecar-a", wait_ms=0))
+            heartbeat_s = time.monotonic() - started
+            results = await asyncio.gather(*reports, return_exceptions=True)
+            return [r if isinstance(r, BaseException) else None for r in results], heartbeat_s
+        finally:
+            await client.close()
+
+    try:
+        errors, heartbeat_s = asyncio.run(run())
+    finally:
+        server.should_exit = True
+        thread.join(5)
+    assert heartbeat_s < 0.3  # not behind 3.5 waves of 0.4 s status reports
+    assert [type(e).__name__ for e in errors if e is not None] == []

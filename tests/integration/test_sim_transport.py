@@ -379,3 +379,21 @@ def test_module_entry_point_announces_its_port_and_exits_cleanly_on_sigterm_and_
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_sessions_share_one_ssl_context(tmp_path: Path) -> None:
+    """Each httpx.Client used to load the CA bundle into an SSL context of its own, ~0.7 MB, two per session:
+    most of a sidecar's RSS per sim instance (bench/sidecar_scale.py). 200 clients now cost a few MB."""
+
+    def rss_mb() -> float:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmRSS")
+
+    transport = SimTransport("http://127.0.0.1:9")
+    transport.open_session("warm-up", tmp_path / "warm-up", lambda event: None)
+    before = rss_mb()
+    sessions = [transport.open_session(f"i{n}", tmp_path / f"i{n}", lambda event: None) for n in range(200)]
+    grown = rss_mb() - before
+    assert len(sessions) == 200 and grown < 30, f"{grown:.1f} MB for 200 sessions"  # was ~140 MB

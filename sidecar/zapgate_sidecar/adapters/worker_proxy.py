@@ -41,6 +41,7 @@ Model = TypeVar("Model", bound=BaseModel)
 ERROR_BODY_CHARS = 220  # as much of an error body as the Node worker logged; never more
 ELIGIBLE_PAGE = 500  # the most eligible-instances answers per request (the contract's `limit` cap)
 RENEWAL_ALLOWANCE_S = 0.02  # per lock a heartbeat renews, on top of its wait and 10 s (2,000 locks: +40 s)
+FLEET_CONNECTIONS = 4  # discovery, an acquire, the heartbeat, and a leave at shutdown
 MAX_ELIGIBLE_PAGES = 200  # 100,000 instances: a server that keeps answering a cursor cannot loop us forever
 
 
@@ -60,29 +61,44 @@ class WorkerProxyError(Exception):
 
 
 class WorkerProxyClient:
+    """Two connection pools: the fleet's calls (discovery, locks, the heartbeat) never queue behind the
+    runtimes' (status, messages, inbound, ...). 1,000 runtimes linking at once report ~2,000 statuses; in one
+    pool of 100 connections they held up the heartbeat whose renewals keep every lock. A request waits for a
+    connection as long as it takes (no pool timeout): the wait is other requests finishing or timing out, and
+    failing it only sent the same report again (bench/sidecar_scale.py: 113 `PoolTimeout` status reports while
+    1,000 instances linked)."""
+
     def __init__(self, base_url: str, secret: str, timeout_s: float = 15.0,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {secret}"},
-            timeout=timeout_s,
-            transport=transport,
-        )
+        def client(limits: httpx.Limits) -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                base_url=base_url.rstrip("/"),
+                headers={"Authorization": f"Bearer {secret}"},
+                timeout=httpx.Timeout(timeout_s, pool=None),
+                limits=limits,
+                transport=transport,
+            )
+
+        self._http = client(httpx.Limits(max_connections=100, max_keepalive_connections=20))
+        self._fleet = client(httpx.Limits(max_connections=FLEET_CONNECTIONS,
+                                          max_keepalive_connections=FLEET_CONNECTIONS))
         # zapgate extensions; unknown until the first call, False on servers without them.
         self.heartbeat_supported: bool | None = None
         self.receipts_supported: bool | None = None
 
     async def close(self) -> None:
         await self._http.aclose()
+        await self._fleet.aclose()
 
     async def _call(self, method: str, path: str, *, body: BaseModel | None = None,
-                    params: dict[str, Any] | None = None, timeout_s: float | None = None) -> Any:
-        response = await self._http.request(
+                    params: dict[str, Any] | None = None, timeout_s: float | None = None,
+                    fleet: bool = False) -> Any:
+        response = await (self._fleet if fleet else self._http).request(
             method,
             path,
             json=body.model_dump(mode="json", by_alias=True) if body is not None else None,
             params=params,
-            timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
+            timeout=httpx.Timeout(timeout_s, pool=None) if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
         )
         if response.status_code >= 300:
             raise WorkerProxyError(method, path, response.status_code, response.text)
@@ -94,7 +110,7 @@ class WorkerProxyClient:
 
     # ------------------------------------------------------------ discovery
     async def worker_settings(self) -> WorkerSettings:
-        return self._parse(WorkerSettings, await self._call("GET", "/worker-settings"))
+        return self._parse(WorkerSettings, await self._call("GET", "/worker-settings", fleet=True))
 
     async def eligible_instances(self, limit: int = ELIGIBLE_PAGE, owner: str | None = None, announce: bool = False,
                                  leave: bool = False, timeout_s: float | None = None) -> EligibleInstances:
@@ -124,17 +140,17 @@ class WorkerProxyClient:
         return answer
 
     async def _eligible_page(self, params: dict[str, Any], timeout_s: float | None) -> EligibleInstances:
-        data = await self._call("GET", "/eligible-instances", params=params, timeout_s=timeout_s)
+        data = await self._call("GET", "/eligible-instances", params=params, timeout_s=timeout_s, fleet=True)
         return self._parse(EligibleInstances, {"instances": data} if isinstance(data, list) else data)
 
     # ------------------------------------------------------------ locks
     async def acquire(self, instance_id: str, owner: str, ttl_ms: int) -> LockResponse:
         body = LockAcquireRequest(instance_id=instance_id, instance_owner=owner, ttl_ms=ttl_ms)
-        return self._parse(LockResponse, await self._call("POST", "/instance-lock/acquire", body=body))
+        return self._parse(LockResponse, await self._call("POST", "/instance-lock/acquire", body=body, fleet=True))
 
     async def renew(self, instance_id: str, owner: str, ttl_ms: int, token: str | None) -> LockResponse:
         body = LockRenewRequest(instance_id=instance_id, instance_owner=owner, ttl_ms=ttl_ms, lock_token=token)
-        return self._parse(LockResponse, await self._call("POST", "/instance-lock/renew", body=body))
+        return self._parse(LockResponse, await self._call("POST", "/instance-lock/renew", body=body, fleet=True))
 
     async def release(self, instance_id: str, owner: str, token: str | None) -> None:
         body = LockReleaseRequest(instance_id=instance_id, instance_owner=owner, lock_token=token)
@@ -145,7 +161,8 @@ class WorkerProxyClient:
         if self.heartbeat_supported is False:
             return None
         try:
-            data = await self._call("POST", "/heartbeat", body=request, timeout_s=heartbeat_timeout_s(request))
+            data = await self._call("POST", "/heartbeat", body=request, timeout_s=heartbeat_timeout_s(request),
+                                    fleet=True)
         except WorkerProxyError as exc:
             if exc.status in (404, 405):
                 self.heartbeat_supported = False
