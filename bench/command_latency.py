@@ -1,25 +1,34 @@
 """Instance command latency: public-API accept (the 202 of POST /v1/instances/{id}/commands) -> the sidecar's
-ack reaching the worker-proxy, with the command doorbell against without it, in the same run.
+ack reaching the worker-proxy, for the push channel against the long-poll doorbell and against renewals
+alone, in the same run.
 
-One process: moto (tables from template.yaml), the real worker-proxy app (uvicorn, a thread), the simulated
-WhatsApp network and the real sidecar (its fleet and runtime, a thread) with the default lock TTL (30 s,
-so renewals every 15 s), one connected instance. The public API is driven in-process with TestClient,
-so the baseline can switch the doorbell off where it is rung:
+One process: moto (tables from template.yaml), the real worker-proxy app under uvicorn (a thread) with the
+template's WebSocket APIs (the local gateway's emulation, so the sidecars' push channel SidecarPushApi is
+served at /sidecars with the real SidecarPushFunction), the simulated WhatsApp network and the real sidecar
+(its fleet and runtime, a thread) with the default lock TTL (30 s, so renewals every 15 s), one connected
+instance. The public API is driven in-process with TestClient, so the baseline can switch the wake-ups
+off where they are made:
 
-  doorbell  as shipped: the request rings the doorbell and the sidecar's parked heartbeat long-poll
-            (server tick 50 ms) answers the command at once.
-  renewal   zapgate_control.services.commands.ring replaced by a no-op for the phase: the command
-            waits for the sidecar's next renewing heartbeat (the design before the doorbell).
+  push      as shipped (WAKE_MODE=push, the default): the request rings the doorbell and posts a
+            `command` frame on the sidecar's push channel; the sidecar makes one short heartbeat
+            (wait_ms 0), which answers the doorbell.
+  longpoll  the design before the push channel: that sidecar is stopped (it releases its lock) and one
+            with WAKE_MODE=longpoll takes the instance over (auth restored, no QR); its parked heartbeat
+            long-poll (server tick 50 ms) sees the doorbell and answers the command at once.
+  renewal   the longpoll sidecar with zapgate_control.services.commands.ring and SidecarWaker.wake
+            replaced by no-ops for the phase: the command waits for the sidecar's next renewing
+            heartbeat (the design before the doorbell).
 
 Each phase sends --commands (20) `fetch_groups` commands at random gaps of 2-3 s, without waiting for
 the acks (at most ~8 pending, under the 10-command cap), so commands land at random phases of the
 15 s renewal cycle; the ack time is taken where the worker-proxy handles /commands/ack (a wrapper
 around commands.ack). Latency includes running the command (one groups report, a few ms). All parts
-share one interpreter, so figures carry some GIL contention: compare the two rows, not absolutes.
+share one interpreter, so figures carry some GIL contention: compare the rows, not absolutes.
 
-It also counts, per command in each phase, the DynamoDB calls the doorbell adds (botocore hook on the
-apps' one client): PutItem/DeleteItem on MessagesTable's doorbell items, and consistent GetItems of
-the instance. Nothing is asserted.
+It also counts, per command in each phase, the DynamoDB calls the wake-ups add (botocore hook on the
+apps' one client): PutItem/DeleteItem on MessagesTable's doorbell items, consistent GetItems of the
+instance, and the GetItem of the lock holder's push connection (FleetTable). Target (issue): push
+p50 <= 100 ms. Nothing is asserted.
 
 Usage: .venv/bin/python bench/command_latency.py [--commands 20]
 """
@@ -28,6 +37,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import platform
 import random
 import shutil
 import statistics
@@ -40,16 +51,17 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from dynamodb_ops import API_KEY, TENANT, WORKER_SECRET, configure
 
 REPO = Path(__file__).resolve().parents[1]
-OWNER = "bench-sidecar"
 LOCK_TTL_MS = 30_000  # the default: renewals every 15 s
 GAP_S = (2.0, 3.0)
 GROUP = "120363000000000001@g.us"
+TARGET_P50_MS = 100.0
+PUSH_STAGE = "sidecars"  # SidecarPushApi's stage on the local gateway
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -104,11 +116,13 @@ class Acks:
 
 
 class DoorbellCalls:
-    """DynamoDB calls the doorbell makes: a botocore hook (API parameters, before serialisation) on the apps'
+    """DynamoDB calls the wake-ups make: a botocore hook (API parameters, before serialisation) on the apps'
     one cached client."""
 
-    def __init__(self, messages_table: str, instances_table: str) -> None:
-        self.messages_table, self.instances_table = messages_table, instances_table
+    KINDS = ("PutItem", "GetItem (consistent)", "DeleteItem", "GetItem (push connection)")
+
+    def __init__(self, messages_table: str, instances_table: str, fleet_table: str) -> None:
+        self.messages_table, self.instances_table, self.fleet_table = messages_table, instances_table, fleet_table
         self.counts: Counter[str] = Counter()
 
     def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
@@ -117,21 +131,59 @@ class DoorbellCalls:
             self.counts[model.name] += 1
         elif table == self.instances_table and model.name == "GetItem" and params.get("ConsistentRead"):
             self.counts["GetItem (consistent)"] += 1
+        elif table == self.fleet_table and model.name == "GetItem":
+            self.counts["GetItem (push connection)"] += 1
 
 
-def phase(public: Any, instance_id: str, acks: Acks, calls: DoorbellCalls, count: int,
-          rng: random.Random) -> tuple[list[float], Counter[str]]:
+class LateApp:
+    """An ASGI app set after the server picked its port: the push channel's URLs name that port, and the
+    WebSocket handlers must be imported after the environment holding them is in place."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+@contextmanager
+def patched(target: Any, name: str, value: Any) -> Iterator[None]:
+    original = getattr(target, name)
+    setattr(target, name, value)
+    try:
+        yield
+    finally:
+        setattr(target, name, original)
+
+
+class Result(NamedTuple):
+    latencies: list[float]  # 202 -> ack, ms
+    calls: Counter[str]
+    api: list[float]  # the request itself, start -> 202, ms (a push frame is posted before the 202)
+
+
+def phase(public: Any, instance_id: str, acks: Acks, calls: DoorbellCalls, count: int, rng: random.Random) -> Result:
     calls.counts.clear()
     sent: dict[str, float] = {}
+    api: list[float] = []
     for n in range(count):
         if n:
             time.sleep(rng.uniform(*GAP_S))
+        started = time.monotonic()
         response = public.post(f"/v1/instances/{instance_id}/commands", json={"type": "fetch_groups"})
         if response.status_code != 202:
             raise RuntimeError(f"command refused: HTTP {response.status_code} {response.text[:200]}")
-        sent[response.json()["id"]] = time.monotonic()
+        sent[response.json()["id"]] = accepted = time.monotonic()
+        api.append((accepted - started) * 1000)
     acks.wait(list(sent), timeout=LOCK_TTL_MS / 1000 + 10)
-    return [(acks.at[i] - t) * 1000 for i, t in sent.items()], Counter(calls.counts)
+    return Result([(acks.at[i] - t) * 1000 for i, t in sent.items()], Counter(calls.counts), api)
+
+
+def health(port: int) -> dict[str, Any]:
+    try:
+        return dict(httpx.get(f"http://127.0.0.1:{port}/health/instances", timeout=5).json())
+    except httpx.HTTPError:
+        return {}
 
 
 def main() -> int:
@@ -146,70 +198,127 @@ def main() -> int:
 
     server = MotoServer().start()
     tmp = Path(tempfile.mkdtemp(prefix="zapgate-command-latency-"))
+    started = time.monotonic()
     try:
         env = configure(server)
         from fastapi.testclient import TestClient
 
-        from tests.integration.background import BackgroundApp, BackgroundSidecar
+        from tests.integration.background import BackgroundApp, BackgroundSidecar, free_port
+        from zapgate_control import aws, settings, wiring
         from zapgate_control.adapters.dynamodb.api_keys import put_api_key
-        from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
+        from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore, live_lock_owner
         from zapgate_control.aws import client
         from zapgate_control.services import commands
-        from zapgate_public_api.app import app as public_app
+        from zapgate_control.services.sidecar_wakeups import SidecarWaker
+        from zapgate_devstack.live_gateway import with_websocket_apis
         from zapgate_sidecar.settings import load_settings
         from zapgate_sidecar.sim.server import BackgroundSim
+
+        late = LateApp()
+        edge = BackgroundApp(late)
+        # The push channel on this gateway: advertised to sidecars in worker-settings, posted to by the apps.
+        os.environ["SIDECAR_PUSH_URL"] = f"ws://127.0.0.1:{edge.port}/{PUSH_STAGE}"
+        os.environ["SIDECAR_PUSH_ENDPOINT_URL"] = f"{edge.url}/{PUSH_STAGE}"
+        settings.get_settings.cache_clear()
+        wiring.get_stores.cache_clear()
+        aws.client.cache_clear()
+        from zapgate_public_api.app import app as public_app
         from zapgate_worker_proxy.app import app as worker_app
 
+        late.app = with_websocket_apis(worker_app)
         put_api_key(env["API_KEYS_TABLE"], API_KEY, TENANT, "bench")
         store = DynamoInstanceStore(env["INSTANCES_TABLE"])
         instance_id = store.create(TENANT, "bench", 0, True)["id"]
-        calls = DoorbellCalls(env["MESSAGES_TABLE"], env["INSTANCES_TABLE"])
+        calls = DoorbellCalls(env["MESSAGES_TABLE"], env["INSTANCES_TABLE"], env["FLEET_TABLE"])
         client("dynamodb").meta.events.register("before-parameter-build.dynamodb", calls)
         acks = Acks()
-        with BackgroundApp(worker_app) as edge, BackgroundSim() as sim, acks.installed():
-            sidecar = BackgroundSidecar(load_settings({
-                "EDGE_BASE_URL": f"{edge.url}/worker-proxy", "WORKER_SECRET": WORKER_SECRET, "PORT": "0",
-                "DISCOVERY_POLL_MS": "500", "INSTANCE_LOCK_TTL_MS": str(LOCK_TTL_MS),
-                "AUTH_BASE": str(tmp / "auth"), "MEDIA_BASE": str(tmp / "media"), "ZAPGATE_TRANSPORT": "sim",
-                "ZAPGATE_SIM_URL": sim.url, "INSTANCE_OWNER": OWNER,
-            })).start()
+        rows: dict[str, Result] = {}
+        notes: list[str] = []
+        with edge, BackgroundSim() as sim, acks.installed():
+
+            def sidecar_for(mode: str) -> tuple[BackgroundSidecar, int]:
+                port = free_port()
+                return BackgroundSidecar(load_settings({
+                    "EDGE_BASE_URL": f"{edge.url}/worker-proxy", "WORKER_SECRET": WORKER_SECRET, "PORT": str(port),
+                    "DISCOVERY_POLL_MS": "500", "INSTANCE_LOCK_TTL_MS": str(LOCK_TTL_MS),
+                    "AUTH_BASE": str(tmp / "auth"), "MEDIA_BASE": str(tmp / "media"), "ZAPGATE_TRANSPORT": "sim",
+                    "ZAPGATE_SIM_URL": sim.url, "INSTANCE_OWNER": f"bench-sidecar-{mode}", "WAKE_MODE": mode,
+                })).start(), port
+
+            def holds(port: int, owner: str) -> bool:
+                runtimes = health(port).get("instances") or []
+                item = store.get(instance_id) or {}
+                return (any(r["connected"] for r in runtimes) and item.get("status") == "CONNECTED"
+                        and live_lock_owner(item, int(time.time() * 1000)) == owner)
+
+            sidecar, port = sidecar_for("push")
             try:
                 wait_for(lambda: (store.get(instance_id) or {}).get("qr_code"), 30, "the QR")
                 httpx.post(f"{sim.url}/sim/instances/{instance_id}/scan", json={"phone": "5511999990000"})
                 httpx.post(f"{sim.url}/sim/instances/{instance_id}/groups", json={"jid": GROUP, "name": "Vendas"})
-                wait_for(lambda: store.get(instance_id)["status"] == "CONNECTED", 30, "CONNECTED")
+                wait_for(lambda: holds(port, "bench-sidecar-push"), 30, "CONNECTED on the push sidecar")
+                wait_for(lambda: (health(port).get("push") or {}).get("state") == "up", 30, "the push channel up")
+                qr_before = httpx.get(f"{sim.url}/sim/stats").json()["qr_shown"]
                 public = TestClient(public_app, headers={"X-API-Key": API_KEY})
                 rng = random.Random(args.seed)
                 print(f"{args.commands} fetch_groups commands per design, gaps {GAP_S[0]:.0f}-{GAP_S[1]:.0f} s, "
                       f"lock TTL {LOCK_TTL_MS // 1000} s (renewal every {LOCK_TTL_MS // 2000} s)...", flush=True)
-                rows = {"doorbell": phase(public, instance_id, acks, calls, args.commands, rng)}
-                ring = commands.ring
-                commands.ring = lambda *_, **__: None  # type: ignore[assignment]
-                try:
+                frames = health(port)["push"]["frames"]
+                rows["push"] = phase(public, instance_id, acks, calls, args.commands, rng)
+                seen = health(port)
+                notes.append(f"push: {seen['push']['frames'] - frames} push frames received for {args.commands} "
+                             f"commands; channel {seen['push']['state']}, fallback polls {seen['fallback_polls']}")
+                print(f"push done ({time.monotonic() - started:.0f}s)", flush=True)
+                sidecar.stop()
+                sidecar, port = sidecar_for("longpoll")
+                wait_for(lambda: holds(port, "bench-sidecar-longpoll"), 60,
+                         "the longpoll sidecar to take the instance over")
+                if health(port).get("push") is not None:
+                    raise RuntimeError("the longpoll sidecar opened a push channel")
+                rows["longpoll"] = phase(public, instance_id, acks, calls, args.commands, rng)
+                print(f"longpoll done ({time.monotonic() - started:.0f}s)", flush=True)
+                with patched(commands, "ring", lambda *_, **__: None), \
+                        patched(SidecarWaker, "wake", lambda *_, **__: False):
                     rows["renewal"] = phase(public, instance_id, acks, calls, args.commands, rng)
-                finally:
-                    commands.ring = ring  # type: ignore[assignment]
+                qr_after = httpx.get(f"{sim.url}/sim/stats").json()["qr_shown"]
+                notes.append(f"QRs shown on the sim after the first scan: {qr_after - qr_before} "
+                             "(the longpoll sidecar restored the auth)")
             finally:
                 sidecar.stop()
                 # The stopped sidecar's last long-poll is cut at shutdown; uvicorn would print its cancellation.
                 logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
-        report(rows, args.commands)
+        report(rows, args.commands, notes, time.monotonic() - started)
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
-def report(rows: dict[str, tuple[list[float], Counter[str]]], count: int) -> None:
-    print(f"\ncommand accepted (202) -> ack at the worker-proxy, ms ({count} commands each)")
-    print(f"{'design':<10} {'p50':>8} {'p90':>8} {'p99':>8} {'max':>8} {'mean':>8}   doorbell calls per command")
-    for design, (latencies, counts) in rows.items():
-        per = ", ".join(f"{op} {counts[op] / count:.2f}" for op in ("PutItem", "GetItem (consistent)", "DeleteItem"))
+def report(rows: dict[str, Result], count: int, notes: list[str], elapsed: float) -> None:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\ncommand accepted (202) -> ack at the worker-proxy, ms ({count} commands each); nproc {os.cpu_count()}, "
+          f"Python {platform.python_version()}, load average now {load}; run {elapsed:.0f}s")
+    header = f"{'design':<10} {'p50':>8} {'p90':>8} {'p99':>8} {'max':>8} {'mean':>8}"
+    print(f"{header}   wake-up DynamoDB calls per command")
+    for design, (latencies, counts, _api) in rows.items():
+        per = ", ".join(f"{op} {counts[op] / count:.2f}" for op in DoorbellCalls.KINDS)
         print(f"{design:<10} {percentile(latencies, 50):>8.0f} {percentile(latencies, 90):>8.0f} "
               f"{percentile(latencies, 99):>8.0f} {max(latencies):>8.0f} {statistics.fmean(latencies):>8.0f}   {per}")
-    (fast, _), (slow, _) = rows["doorbell"], rows["renewal"]
-    print(f"\nrenewal / doorbell: p50 x{percentile(slow, 50) / percentile(fast, 50):.0f}, "
-          f"p99 x{percentile(slow, 99) / percentile(fast, 99):.0f}")
+    push = rows["push"].latencies
+    print()
+    for design in ("longpoll", "renewal"):
+        other = rows[design].latencies
+        ratios = [f"{name} {percentile(other, q) / percentile(push, q):.1f}x" for name, q in (("p50", 50), ("p99", 99))]
+        print(f"{design} / push: {', '.join(ratios)}, mean {statistics.fmean(other) / statistics.fmean(push):.1f}x")
+    print("\nthe request itself, start -> 202 (ms; in-process TestClient; not in the figures above):")
+    for design, result in rows.items():
+        print(f"  {design:<10} p50 {percentile(result.api, 50):5.1f}  p90 {percentile(result.api, 90):5.1f}  "
+              f"max {max(result.api):5.1f}")
+    p50 = percentile(push, 50)
+    print(f"\ntarget: push p50 {p50:.0f} ms <= {TARGET_P50_MS:.0f} ms: {'met' if p50 <= TARGET_P50_MS else 'not met'}")
+    print("notes:")
+    for note in notes:
+        print(f"  {note}")
 
 
 if __name__ == "__main__":
