@@ -266,7 +266,9 @@ class _Server(uvicorn.Server):
 def bind_gateway_socket(port: int) -> socket.socket:
     """The gateway's listening socket, bound before the functions' settings are built: they hold its URL
     (the WebSocket API's LIVE_URL / LIVE_ENDPOINT_URL), which with ZAPGATE_PORT=0 exists only once bound."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on accepted sockets whose proto says TCP, and
+    # without it every keep-alive response's body waited ~40 ms for the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
     try:
         sock.bind((HOST, port))

@@ -282,3 +282,77 @@ async def _rebalance_while_sending(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_rebalancing_waits_for_sends_in_flight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     asyncio.run(_rebalance_while_sending(tmp_path, monkeypatch))
+
+
+class _FreeInstancesProxy:
+    """Four free instances; every acquire succeeds; the heartbeat is not exercised here."""
+
+    heartbeat_supported = None
+
+    def __init__(self) -> None:
+        self.acquired: list[str] = []
+
+    async def worker_settings(self) -> WorkerSettings:
+        return WorkerSettings()
+
+    async def eligible_instances(self, **_: Any) -> EligibleInstances:
+        return EligibleInstances(instances=[EligibleInstance(id=f"i{n}") for n in range(4)])
+
+    async def acquire(self, instance_id: str, owner: str, ttl_ms: int) -> LockResponse:
+        self.acquired.append(instance_id)
+        return LockResponse(acquired=True, instance_owner=owner, lock_token=f"t-{instance_id}", fence=1)
+
+    async def release(self, instance_id: str, owner: str, token: str | None) -> None: ...
+
+    async def update_status(self, request: Any) -> None: ...
+
+    async def queued_messages(self, instance_id: str, limit: int) -> list[Any]:
+        await asyncio.sleep(3600)
+        return []
+
+
+async def _first_pass(tmp_path: Path, discoveries_before: int) -> list[str]:
+    settings = SidecarSettings(edge_base_url="http://127.0.0.1:9", worker_secret="sidecar-secret-value-123",
+                               auth_base=tmp_path / "auth", media_base=tmp_path / "media", instance_owner="sidecar-a")
+    proxy = _FreeInstancesProxy()
+    deps = RuntimeDeps(settings=settings, proxy=proxy, transport=_IdleNetwork(), http=None,  # type: ignore[arg-type]
+                       large_media=None, on_exit=lambda _i, _w: None)
+    fleet = Fleet(settings, proxy, deps)  # type: ignore[arg-type]
+    fleet._discoveries = discoveries_before
+    await fleet.discover_once()
+    await fleet.shutdown()
+    return proxy.acquired
+
+
+def test_slow_start_only_while_young_then_a_dead_peers_instances_move_in_one_pass(tmp_path: Path) -> None:
+    from zapgate_sidecar.fleet import SLOW_START_DISCOVERIES
+
+    # A sidecar that just started takes one (others starting with it must get to announce themselves).
+    assert asyncio.run(_first_pass(tmp_path / "young", 0)) == ["i0"]
+    # One that has run a while knows the fleet: its fair share bounds it, not 1, 1, 2, 4... cycles apart.
+    assert asyncio.run(_first_pass(tmp_path / "old", SLOW_START_DISCOVERIES)) == ["i0", "i1", "i2", "i3"]
+
+
+def test_after_a_sidecar_left_discovery_runs_at_the_fast_rate_until_the_recheck(tmp_path: Path) -> None:
+    from zapgate_core.contract.sidecar_push import SidecarPush
+
+    async def scenario() -> None:
+        settings = SidecarSettings(edge_base_url="http://127.0.0.1:9", worker_secret="sidecar-secret-value-123",
+                                   auth_base=tmp_path / "auth", media_base=tmp_path / "media",
+                                   instance_owner="sidecar-a", discovery_poll_ms=200, discovery_idle_ms=60_000)
+        deps = RuntimeDeps(settings=settings, proxy=None, transport=_IdleNetwork(), http=None,  # type: ignore[arg-type]
+                           large_media=None, on_exit=lambda _i, _w: None)
+        fleet = Fleet(settings, None, deps)  # type: ignore[arg-type]
+        assert fleet.push is not None
+        fleet.push.state = "up"
+        fleet._settled = True
+        with pytest.raises(TimeoutError):  # settled, channel up: the idle interval (60 s)
+            await asyncio.wait_for(fleet._wait_for_discovery(), 0.6)
+        fleet._on_push(SidecarPush(type="discover", reason="sidecar_left"))
+        await asyncio.wait_for(fleet._wait_for_discovery(), 0.5)  # now, for the frame itself
+        # Its locks lapse any time within one TTL: keep looking every DISCOVERY_POLL_MS until the re-check.
+        started = asyncio.get_running_loop().time()
+        await asyncio.wait_for(fleet._wait_for_discovery(), 1.0)
+        assert asyncio.get_running_loop().time() - started < 0.5
+
+    asyncio.run(scenario())
