@@ -35,7 +35,6 @@ Usage: .venv/bin/python bench/failover.py [--instances 4] [--rounds 2] [--ttl-ms
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import random
 import signal
@@ -44,22 +43,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import sidecar_latency as harness
 
-def _harness() -> ModuleType:
-    """bench/sidecar_latency.py: the stack and sidecar helpers the sidecar benches share."""
-    spec = importlib.util.spec_from_file_location("sidecar_bench_harness", Path(__file__).with_name(
-        "sidecar_latency.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _harness()
 DESIGNS = ("push", "longpoll")
 VICTIM_COOLDOWN_MS = 3_600_000
 HEALTH_POLL_S = 0.05

@@ -60,7 +60,6 @@ import argparse
 import base64
 import contextlib
 import contextvars
-import functools
 import io
 import itertools
 import json
@@ -998,17 +997,12 @@ class Measurement:
     elapsed: float = 0.0
 
 
-@functools.cache
 def _harness() -> Any:
-    """bench/sidecar_latency.py: the stack, proxy and sidecar helpers the sidecar benches share."""
-    import importlib.util
+    """bench/sidecar_latency.py: the stack, proxy and sidecar helpers the sidecar benches share (imported when
+    a measurement starts, so the pricing arithmetic loads without it)."""
+    import sidecar_latency  # bench/ is on sys.path: the script's own folder
 
-    spec = importlib.util.spec_from_file_location("sidecar_bench_harness", BENCH / "sidecar_latency.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return sidecar_latency
 
 
 def sidecar_defaults() -> dict[str, Any]:

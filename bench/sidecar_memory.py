@@ -24,30 +24,15 @@ Usage: .venv/bin/python bench/sidecar_memory.py [--steps 0 10 50 100] [--eligibl
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import inspect
 import statistics
 import sys
 import time
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import sidecar_latency as harness
+
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient
-
-
-def _harness() -> ModuleType:
-    """bench/sidecar_latency.py: the stack, proxy and sidecar helpers the sidecar benches share."""
-    spec = importlib.util.spec_from_file_location("sidecar_bench_harness", Path(__file__).with_name(
-        "sidecar_latency.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _harness()
 
 # What the sidecar asks eligible-instances for (WorkerProxyClient.eligible_instances' default).
 SIDECAR_ELIGIBLE_LIMIT = inspect.signature(WorkerProxyClient.eligible_instances).parameters["limit"].default

@@ -30,28 +30,13 @@ Usage: .venv/bin/python bench/sidecar_requests.py [--k 10] [--window 30] [--inst
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-
-def _harness() -> ModuleType:
-    """bench/sidecar_latency.py: the stack, proxy and sidecar helpers the sidecar benches share."""
-    spec = importlib.util.spec_from_file_location("sidecar_bench_harness", Path(__file__).with_name(
-        "sidecar_latency.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _harness()
+import sidecar_latency as harness
 
 REAL_TTL_MS = 30_000
 REAL_RENEW_MS = 15_000

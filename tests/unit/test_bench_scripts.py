@@ -5,8 +5,6 @@ The scripts live in bench/ (not a package on the path), so they are loaded from 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -14,18 +12,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, Request
 
+from tests.bench_loader import load_bench
 from zapgate_devstack.template import LocalNames, load_template, parameter_defaults, resources_of_type
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+_load = load_bench
 
 
 @pytest.fixture(scope="module")

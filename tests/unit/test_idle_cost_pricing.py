@@ -6,26 +6,18 @@ Loaded from its file (bench/ is not a package); nothing here starts a process.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.bench_loader import BENCH, load_bench
 
 
 @pytest.fixture(scope="module")
 def ic() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_idle_cost", BENCH / "idle_cost.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("idle_cost")
 
 
 @pytest.fixture(scope="module")
