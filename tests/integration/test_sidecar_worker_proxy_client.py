@@ -152,5 +152,7 @@ def test_status_reports_queue_for_a_connection_and_never_hold_up_the_heartbeat()
     finally:
         server.should_exit = True
         thread.join(5)
-    assert heartbeat_s < 0.3  # not behind 3.5 waves of 0.4 s status reports
+    # Queued behind the reports it would wait >= 1.5 s (the rest of the first 0.4 s wave, then 3 more); a
+    # loaded CI machine took 0.54 s with its own pool, so the bound leaves room for load, not for queueing.
+    assert heartbeat_s < 1.0
     assert [type(e).__name__ for e in errors if e is not None] == []
