@@ -13,6 +13,7 @@ import time
 from functools import cache
 from typing import Any
 
+from zapgate_control.adapters.dynamodb.fleet import DynamoFleetStore
 from zapgate_control.adapters.dynamodb.push_connections import DynamoPushConnectionStore
 from zapgate_control.adapters.live_push import ApiGatewayLivePusher
 from zapgate_control.observability import flush_metrics, logger
@@ -30,7 +31,7 @@ def deps() -> sidecar_push.PushDeps:
     connections = DynamoPushConnectionStore(settings.fleet_table)
     endpoint = settings.sidecar_push_endpoint_url
     waker = SidecarWaker(connections, ApiGatewayLivePusher(endpoint)) if endpoint else None
-    return sidecar_push.PushDeps(connections=connections, waker=waker)
+    return sidecar_push.PushDeps(connections=connections, waker=waker, fleet=DynamoFleetStore(settings.fleet_table))
 
 
 def route(event: dict[str, Any]) -> int:

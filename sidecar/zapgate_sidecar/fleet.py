@@ -133,6 +133,7 @@ class Fleet:
             if frame.reason == "sidecar_joined":
                 self._announce_next = True  # its presence changes everyone's fair share
             elif frame.reason == "sidecar_left":  # its locks may lapse within one TTL: look again then
+                self._announce_next = True  # the server dropped its presence: refresh the fleet we divide by
                 again = time.monotonic() + self.settings.instance_lock_ttl_ms / 1000 + 1
                 self._discover_again_at = min(self._discover_again_at or again, again)
 

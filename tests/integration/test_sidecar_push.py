@@ -123,6 +123,22 @@ def test_a_connection_that_closes_unreplaced_is_a_sidecar_that_left(env: dict[st
     assert len(pushed(first)) == 2
 
 
+
+def test_a_sidecar_that_left_stops_counting_in_the_fair_share_at_once(env: dict[str, str]) -> None:
+    from zapgate_control.adapters.dynamodb.fleet import DynamoFleetStore
+
+    fleet = DynamoFleetStore(env["FLEET_TABLE"])
+    now = int(time.time() * 1000)
+    fleet.announce("sc-1", now, 180_000)
+    fleet.announce("sc-2", now, 180_000)
+    first, second, second_rotated = _cid(), _cid(), _cid()
+    assert _connect(first, "sc-1") == 200 and _connect(second, "sc-2") == 200
+    assert _connect(second_rotated, "sc-2") == 200 and _disconnect(second) == 200  # a rotation: still present
+    assert sorted(fleet.live(now)) == ["sc-1", "sc-2"]
+    assert _disconnect(second_rotated) == 200  # gone for real: not counted for 3 more minutes
+    assert fleet.live(now) == ["sc-1"]
+
+
 def test_a_keepalive_reads_and_writes_nothing(env: dict[str, str]) -> None:
     from zapgate_control.aws import client
 

@@ -216,7 +216,9 @@ def test_the_fleet_routes_each_frame_to_what_it_wakes(tmp_path: Path) -> None:
         fleet._on_push(SidecarPush(type="discover", reason="sidecar_joined"))
         assert fleet._discover_now.is_set() and fleet._announce_next  # its presence changes the fair share
         assert fleet._discover_again_at is None
+        fleet._announce_next = False
         fleet._on_push(SidecarPush(type="discover", reason="sidecar_left"))
+        assert fleet._announce_next  # its presence is gone server-side: the next discovery re-reads the fleet
         loop_now = asyncio.get_running_loop().time()
         assert fleet._discover_again_at is not None and 30 < fleet._discover_again_at - loop_now <= 32
 

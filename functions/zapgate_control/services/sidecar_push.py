@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from zapgate_control.errors import ApiError
 from zapgate_control.observability import logger, metrics
-from zapgate_control.ports import PushConnectionStore
+from zapgate_control.ports import FleetStore, PushConnectionStore
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_control.worker_secret import check_bearer
 from zapgate_core.contract.common import MAX_ID
@@ -27,6 +27,9 @@ from zapgate_core.contract.sidecar_push import OWNER_HEADER, push_frame
 class PushDeps:
     connections: PushConnectionStore
     waker: SidecarWaker | None  # None without the management endpoint: nobody is told of joins and leaves
+    # Presence (eligible-instances `announce`): a sidecar that left is removed at once rather than counted in
+    # everyone's fair share for the 3 minutes its presence would outlive it.
+    fleet: FleetStore | None = None
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -57,6 +60,8 @@ def disconnect(deps: PushDeps, connection_id: str) -> int:
     owner = deps.connections.forget(connection_id)
     if owner is not None:
         logger.info("sidecar push channel closed", extra={"owner": owner})
+        if deps.fleet is not None:  # if it is alive after all, it holds locks (counted) and announces again
+            deps.fleet.leave(owner)
         if deps.waker is not None:
             deps.waker.broadcast(push_frame("discover", reason="sidecar_left"), except_owner=owner)
     return 200
