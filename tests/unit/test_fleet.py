@@ -183,7 +183,7 @@ async def _until(condition: Any, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def _rebalance_while_linking(tmp_path: Path) -> None:
+async def _rebalance_while_linking(tmp_path: Path) -> list[str]:
     cooldown_s = 0.3
     settings = SidecarSettings(edge_base_url="http://127.0.0.1:9", worker_secret="sidecar-secret-value-123",
                                auth_base=tmp_path / "auth", media_base=tmp_path / "media",
@@ -219,12 +219,13 @@ async def _rebalance_while_linking(tmp_path: Path) -> None:
         await fleet.discover_once()
         assert "linking" not in fleet.runtimes and proxy.released == ["linking"]
         assert runtime.last_reason == "left_target"
+        return list(proxy.released)
     finally:
         await fleet.shutdown()
 
 
 def test_rebalancing_keeps_a_linking_runtime_until_it_connected_and_cooled_down(tmp_path: Path) -> None:
-    asyncio.run(_rebalance_while_linking(tmp_path))
+    assert asyncio.run(_rebalance_while_linking(tmp_path)) == ["linking"]  # released once, after the cooldown
 
 
 class _OneMessageProxy(_RebalanceProxy):
@@ -236,7 +237,7 @@ class _OneMessageProxy(_RebalanceProxy):
         return self.batches.pop(0) if self.batches else []
 
 
-async def _rebalance_while_sending(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def _rebalance_while_sending(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     cooldown_s = 0.2
     sending, finish = asyncio.Event(), asyncio.Event()
 
@@ -275,13 +276,14 @@ async def _rebalance_while_sending(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert runtime.sent == 1
         await fleet.discover_once()
         assert "busy" not in fleet.runtimes and proxy.released == ["busy"]
+        return list(proxy.released)
     finally:
         finish.set()
         await fleet.shutdown()
 
 
 def test_rebalancing_waits_for_sends_in_flight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    asyncio.run(_rebalance_while_sending(tmp_path, monkeypatch))
+    assert asyncio.run(_rebalance_while_sending(tmp_path, monkeypatch)) == ["busy"]  # once the send finished
 
 
 class _FreeInstancesProxy:
