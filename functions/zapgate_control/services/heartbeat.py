@@ -1,9 +1,11 @@
-"""A sidecar's heartbeat: renew all its locks, then wait until one of its instances has work.
+"""A sidecar's heartbeat: renew its locks when due, then say which of its instances have work.
 
-The wait polls one sparse index (`owner_queue`) at a short interval, so a message queued
-for a connected instance is seen within ~TICK and an idle sidecar costs one request per
-renew interval for all of its instances together. The same Query shows command doorbells
-(services/commands.py): a command reaches the verified lock holder within ~TICK too.
+With `wait_ms: 0` (what a sidecar on the push channel sends: it is woken by frames, not by this
+call) the owner's sparse index (`owner_queue`) is Queried once and the call returns, so nothing
+runs between calls. With `wait_ms > 0` (WAKE_MODE=longpoll, and older sidecars) the call polls that
+index every TICK until work appears or the wait ends, which keeps a Lambda busy the whole time. The
+same Query shows command doorbells (services/commands.py): a command reaches only the verified lock
+holder either way.
 """
 
 from __future__ import annotations
