@@ -147,16 +147,6 @@ def connected_on(sidecar: Any) -> int:
     return sum(1 for i in sidecar.health()["instances"] if i["connected"])
 
 
-def create(api: httpx.Client, count: int, prefix: str) -> list[str]:
-    ids = []
-    for n in range(count):
-        response = api.post("/instances", json={"name": f"{prefix}-{n}"})
-        if response.status_code != 201:
-            raise RuntimeError(f"create instance: {response.status_code} {response.text[:200]}")
-        ids.append(str(response.json()["id"]))
-    return ids
-
-
 def link(stack: Any, ids: list[str], phone_base: int, timeout: float) -> None:
     """Scan each instance's QR as soon as the sim shows one (409 until then)."""
     sim = stack.sim_client()
@@ -406,7 +396,7 @@ def measure(args: argparse.Namespace) -> tuple[list[Point], dict[str, Any]]:
             gateway, sim = stack.process.pid, sim_pid(stack)
             for count in sorted(set(args.counts)):
                 started = time.monotonic()
-                new = create(api, count - len(fleet.ids), f"scale{count}")
+                new = harness.create_instances(api, count - len(fleet.ids), f"scale{count}")
                 link(stack, new, 11_930_000_000 + len(fleet.ids), timeout=120 + count)
                 fleet.ids += new
                 wait_linked(stack, fleet.sidecar, fleet.ids, timeout=120 + count)
