@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +11,7 @@ from zapgate_control.aws import client
 from zapgate_control.services.uploads import presign_upload
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
+from zapgate_core.domain.message_kinds import MediaKind
 from zapgate_public_api.auth import require_tenant
 from zapgate_public_api.models import ErrorResponse
 
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["media"])
 
 class UploadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    media_type: Literal["image", "video", "audio", "document"]
+    media_type: MediaKind
     mime_type: str = Field(min_length=3, max_length=MAX_ID, pattern=r"^[\w.+-]+/[\w.+-]+$")
     size: int = Field(gt=0, description="Exact size in bytes of the file you will upload")
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
-MediaKind = Literal["image", "video", "audio", "document"]
+from zapgate_core.domain.message_kinds import MediaKind, MessageKind, SendableKind
 
 
 # ---------------------------------------------------------------- events (network → sidecar)
@@ -85,11 +85,6 @@ class MediaRef:
     handle: object = field(compare=False, repr=False)  # transport-specific, passed back to download()
 
 
-# What kind of message arrived (zapgate_core.domain.events.MESSAGE_TYPES); media kinds come with `media`.
-MessageKind = Literal[
-    "text", "image", "video", "audio", "document", "location", "contact", "reaction", "poll", "poll_choice",
-    "buttons_response", "list_response",
-]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -232,7 +227,7 @@ OutPoll = Poll
 
 @dataclass(frozen=True)
 class Outgoing:
-    kind: Literal["text", "image", "video", "audio", "document", "location", "contact", "reaction", "poll"]
+    kind: SendableKind
     text: str = ""  # the body, or the caption of media
     data: bytes = b""
     mime_type: str | None = None

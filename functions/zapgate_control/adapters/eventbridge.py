@@ -11,13 +11,10 @@ from __future__ import annotations
 from typing import Any, Final
 
 from zapgate_control.aws import client
+from zapgate_control.ports.events import EventBusRefused
 from zapgate_core.domain.events import encode
 
 SOURCE: Final = "zapgate"
-
-
-class EventBusRefused(Exception):
-    """EventBridge did not take the event (str(self) says why, without the event)."""
 
 
 def entry(bus_name: str, tenant_id: str, envelope: dict[str, Any]) -> dict[str, Any]:

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from zapgate_control.adapters.dynamodb.api_keys import ApiKeyNotFound, KeysChanged, LastActiveKey
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import ApiKeyStore, RateLimiter
+from zapgate_control.ports import ApiKeyNotFound, ApiKeyStore, KeysChanged, LastActiveKey, RateLimiter
 
 
 def create(keys: ApiKeyStore, tenant_id: str, label: str | None) -> dict[str, Any]:

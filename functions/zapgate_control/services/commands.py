@@ -25,11 +25,11 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from zapgate_control.adapters.dynamodb.instances import InstanceNotFound, TooManyCommands, live_lock_owner
+from zapgate_control.adapters.dynamodb.instances import live_lock_owner
 from zapgate_control.clock import system_clock
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import logger, metrics
-from zapgate_control.ports import AuditLog, InstanceStore, MessageStore
+from zapgate_control.ports import AuditLog, InstanceNotFound, InstanceStore, MessageStore, TooManyCommands
 from zapgate_control.services.instances import require
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_core.contract.sidecar_push import push_frame

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from zapgate_control.adapters.dynamodb.instances import InstanceNotFound, StaleLockToken, live_lock_owner
+from zapgate_control.adapters.dynamodb.instances import live_lock_owner
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import AuditLog, EventPublisher, FleetStore, InstanceStore
+from zapgate_control.ports import AuditLog, EventPublisher, FleetStore, InstanceNotFound, InstanceStore, StaleLockToken
 from zapgate_control.services import emit
 from zapgate_core.contract.worker_proxy import (
     EligibleInstance,

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from zapgate_control.adapters.dynamodb.groups import GroupNotFound
 from zapgate_control.errors import NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import AuditLog, GroupStore, InstanceStore
+from zapgate_control.ports import AuditLog, GroupNotFound, GroupStore, InstanceStore
 from zapgate_control.services.instances import invalid_cursor, require
 
 # The public API imports this module too; the worker-proxy contract (pydantic models, ~35 ms to build at

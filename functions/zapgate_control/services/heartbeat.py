@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 
-from zapgate_control.adapters.dynamodb.instances import InstanceNotFound, lock_state
+from zapgate_control.adapters.dynamodb.instances import lock_state
 from zapgate_control.clock import iso, system_clock
 from zapgate_control.observability import metrics
-from zapgate_control.ports import InstanceStore, MessageStore
+from zapgate_control.ports import InstanceNotFound, InstanceStore, MessageStore
 from zapgate_control.services import commands
 from zapgate_core.contract.worker_proxy import HeartbeatRequest, HeartbeatResponse, LockStatus, PendingCommand
 from zapgate_core.domain.locks import is_live_holder

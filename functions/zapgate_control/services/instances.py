@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from zapgate_control.adapters.dynamodb.instances import InstanceNotFound
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import InstanceStore
+from zapgate_control.ports import InstanceNotFound, InstanceStore
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_core.contract.sidecar_push import push_frame
 

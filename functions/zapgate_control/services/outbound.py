@@ -7,10 +7,10 @@ docs/events.md#publishing-guarantees).
 
 from __future__ import annotations
 
-from zapgate_control.adapters.dynamodb.messages import MarkConflict, MessageNotFound, bounded_debug
+from zapgate_control.adapters.dynamodb.messages import bounded_debug
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import MessageStore
+from zapgate_control.ports import MarkConflict, MessageNotFound, MessageStore
 from zapgate_core.contract.worker_proxy import (
     MarkFailedRequest,
     MarkResponse,

@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from zapgate_control.adapters.dynamodb.instances import live_lock_owner
-from zapgate_control.adapters.dynamodb.messages import DuplicateMessage
 from zapgate_control.clock import system_clock
 from zapgate_control.errors import ApiError
 from zapgate_control.observability import metrics
-from zapgate_control.ports import InstanceStore, MessageStore
+from zapgate_control.ports import DuplicateMessage, InstanceStore, MessageStore
 from zapgate_control.services.instances import require
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_core.contract.sidecar_push import push_frame

@@ -8,10 +8,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from zapgate_control.adapters.dynamodb.webhooks import MAX_PER_TENANT, TooManyWebhooks, WebhookNotFound
+from zapgate_control.adapters.dynamodb.webhooks import MAX_PER_TENANT
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import WebhookStore
+from zapgate_control.ports import TooManyWebhooks, WebhookNotFound, WebhookStore
 from zapgate_core.domain.webhooks import ROTATION_GRACE_S, new_secret
 
 

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 from typing import Literal
 
+from zapgate_core.domain.message_kinds import MediaKind, MessageKind
+
 Status = Literal["CONNECTING", "CONNECTED", "DISCONNECTED"]
-MediaType = Literal["image", "video", "audio", "document"]
+MediaType = MediaKind
 JidType = Literal["lid", "pn"]
 
 MAX_ID = 200  # ids, owners and tokens are short; anything longer is a client bug, not data
 MAX_QR_CODE = 64_000  # a PNG data URL of a WhatsApp QR is ~5-10 kB
 MAX_BODY = 65_536  # WhatsApp caps text near 65k characters
 
-# What kind of WhatsApp message an inbound message is (message.type in events, `type` in history);
-# the same list as zapgate_core.domain.events.MESSAGE_TYPES (a test keeps them equal).
-InboundMessageType = Literal[
-    "text", "image", "video", "audio", "document", "location", "contact", "reaction", "poll", "poll_choice",
-    "buttons_response", "list_response",
-]  # fmt: skip
+# What kind of WhatsApp message an inbound message is (message.type in events, `type` in history).
+InboundMessageType = MessageKind
 MAX_LABEL = 1_000  # a location's name/address, a poll's question or option, a button's text
 MAX_VCARD = 10_000  # a vCard without its photo
 MAX_QUOTED_TEXT = 1_000  # the quoted message's text, cut by the sender: a reminder, not a copy

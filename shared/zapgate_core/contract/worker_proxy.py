@@ -28,6 +28,7 @@ from zapgate_core.contract.common import (
     MediaType,
     Status,
 )
+from zapgate_core.domain.message_kinds import MEDIA_KINDS
 
 __all__ = ["MAX_BODY", "MAX_ID", "JidType", "MediaType", "Status"]
 
@@ -391,7 +392,7 @@ class InboundMessage(ContractModel):
         if expected is None and carried:
             kinds = " or ".join(k for k, v in INBOUND_OBJECTS.items() if v == carried[0])
             raise ValueError(f"{carried[0]} needs message_type {kinds}")
-        if kind in ("image", "video", "audio", "document") and self.media_type != kind:
+        if kind in MEDIA_KINDS and self.media_type != kind:
             raise ValueError(f"message_type {kind} needs media_type {kind}")
         if kind in ("text", *INBOUND_OBJECTS) and self.media_type is not None:
             raise ValueError(f"message_type {kind} takes no media_type")

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from zapgate_core.domain.jids import GROUP_SERVER, InvalidDestination, normalize_destination
+from zapgate_core.domain.message_kinds import MEDIA_KINDS, MESSAGE_KINDS
 
 MESSAGE_INBOUND: Final = "MESSAGE_INBOUND"
 MESSAGE_STATUS: Final = "MESSAGE_STATUS"
@@ -33,11 +34,8 @@ LIVE_ONLY_EVENT_TYPES: Final = frozenset({INSTANCE_QR})
 
 # What message.type may say: text and the four media kinds (from media_type), and the typed kinds the
 # sidecar reports through the stored `message_type` field, each with one small object (TYPED_OBJECTS).
-MESSAGE_TYPES: Final = (
-    "text", "image", "video", "audio", "document", "location", "contact", "reaction", "poll", "poll_choice",
-    "buttons_response", "list_response",
-)  # fmt: skip
-MEDIA_TYPES: Final = frozenset({"image", "video", "audio", "document"})
+MESSAGE_TYPES: Final = MESSAGE_KINDS
+MEDIA_TYPES: Final = frozenset(MEDIA_KINDS)
 # message.type → the stored object it carries (the envelope's key is the same name, camelCased: pollVote).
 TYPED_OBJECTS: Final = {
     "location": "location", "contact": "contact", "reaction": "reaction", "poll": "poll", "poll_choice": "poll_vote",

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from zapgate_core.domain.jids import GROUP_SERVER, USER_SERVER, InvalidDestination, normalize_destination
+from zapgate_core.domain.message_kinds import MEDIA_KINDS
 
 ConnectionState = Literal["offline", "waiting_qr", "connected"]
 SessionState = Literal["waiting_qr", "connected", "closed"]
-MEDIA_KINDS: tuple[str, ...] = ("image", "video", "audio", "document")
 # Typed inbound kinds → the one object each carries (as the sidecar's IncomingMessage fields).
 TYPED_OBJECTS: dict[str, str] = {
     "location": "location", "contact": "contact", "reaction": "reaction", "poll": "poll", "poll_choice": "poll_vote",

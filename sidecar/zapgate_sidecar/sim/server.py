@@ -27,10 +27,12 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from zapgate_core.domain.message_kinds import MediaKind
+
 from .network import InvalidRequest, SimError, SimNetwork
 
 MAX_WAIT_MS = 20_000
-MediaType = Literal["image", "video", "audio", "document"]
+MediaType = MediaKind
 
 
 # ---------------------------------------------------------------- request bodies

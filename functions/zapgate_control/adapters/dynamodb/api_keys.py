@@ -21,21 +21,10 @@ from typing import Any
 from zapgate_control.adapters.dynamodb.codec import from_item, to_item, to_values
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
+from zapgate_control.ports.api_keys import ApiKeyNotFound, KeysChanged, LastActiveKey
 
 INDEX = "by_tenant"
 LAST_CHARS = 4
-
-
-class ApiKeyNotFound(Exception):
-    """Unknown id, or a key of another tenant."""
-
-
-class LastActiveKey(Exception):
-    """Revoking this key would leave the tenant without an active key."""
-
-
-class KeysChanged(Exception):
-    """A concurrent change to the tenant's keys won; the revocation may be retried."""
 
 
 def hash_key(raw_key: str) -> str:

@@ -20,16 +20,13 @@ from zapgate_control.adapters.dynamodb.codec import (
 )
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
+from zapgate_control.ports.contacts import GroupNotFound
 
 GROUP = "group"
 READ_PAGE = 200  # contacts read per Query while collecting one page of groups
 MAX_READS = 10  # Queries per listing call; the cursor resumes where it stopped
 
 Upsert = Literal["created", "renamed", "seen"]
-
-
-class GroupNotFound(Exception):
-    pass
 
 
 class DynamoGroupStore:

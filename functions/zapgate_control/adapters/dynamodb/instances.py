@@ -24,23 +24,12 @@ from zapgate_control.adapters.dynamodb.codec import (
 from zapgate_control.adapters.dynamodb.paging import query_page
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
+from zapgate_control.ports.instances import InstanceNotFound, StaleLockToken, TooManyCommands
 from zapgate_core.domain.locks import LockState, may_renew, new_token
 
 ELIGIBLE = "ENABLED"
 PRIORITY_LIMIT = 1_000_000  # priorities live in [-1e6, 1e6] so the sort key stays positive
 _LOCK_FIELDS = ("lock_owner", "lock_token", "lock_expires_at_ms")
-
-
-class InstanceNotFound(Exception):
-    pass
-
-
-class StaleLockToken(Exception):
-    """A status write presented a lock token that is no longer the instance's."""
-
-
-class TooManyCommands(Exception):
-    """The instance already has the most pending commands it may hold."""
 
 
 def priority_sk(priority: int, created_sk: str) -> str:

@@ -35,6 +35,7 @@ from zapgate_control.adapters.dynamodb.codec import (
 from zapgate_control.adapters.dynamodb.paging import query_page
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
+from zapgate_control.ports.messages import DuplicateMessage, MarkConflict, MessageNotFound
 from zapgate_core.domain.jids import InvalidDestination, normalize_destination
 from zapgate_core.domain.outbound import (
     ADVANCES_FROM,
@@ -49,22 +50,6 @@ from zapgate_core.domain.outbound import (
 SEND_DEBUG_LIMIT = 4_000  # characters of JSON kept from send_debug
 QUEUE_PAGE = 25
 DOORBELL_PREFIX = "doorbell#"
-
-
-class MessageNotFound(Exception):
-    pass
-
-
-class DuplicateMessage(Exception):
-    def __init__(self, existing: dict[str, Any]) -> None:
-        super().__init__(existing.get("id"))
-        self.existing = existing
-
-
-class MarkConflict(Exception):
-    def __init__(self, state: str) -> None:
-        super().__init__(state)
-        self.state = state
 
 
 def doorbell_id(instance_id: str) -> str:

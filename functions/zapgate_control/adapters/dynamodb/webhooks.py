@@ -16,16 +16,9 @@ from typing import Any
 from zapgate_control.adapters.dynamodb.codec import from_item, is_conditional_failure, to_item, to_values
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
+from zapgate_control.ports.webhooks import TooManyWebhooks, WebhookNotFound
 
 MAX_PER_TENANT = 10  # also keeps a fan-out to one SendMessageBatch
-
-
-class WebhookNotFound(Exception):
-    pass
-
-
-class TooManyWebhooks(Exception):
-    pass
 
 
 class DynamoWebhookStore:
