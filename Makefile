@@ -21,14 +21,16 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy  # settings and folders in pyproject.toml [tool.mypy]
 	$(BIN)/python -m pytest -n 2 tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/dynamodb_ops.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -262,12 +262,9 @@ def message_event(info: ConnectionInfo, route_key: str, body: str | bytes, now_m
     context = info.request_context(route_key, "MESSAGE", now_ms)
     context["messageId"] = new_id()
     context["identity"] = {"sourceIp": info.source_ip}
-    binary = isinstance(body, bytes)
-    return {
-        "requestContext": context,
-        "body": base64.b64encode(body).decode() if binary else body,
-        "isBase64Encoded": binary,
-    }
+    if isinstance(body, bytes):
+        return {"requestContext": context, "body": base64.b64encode(body).decode(), "isBase64Encoded": True}
+    return {"requestContext": context, "body": body, "isBase64Encoded": False}
 
 
 def disconnect_event(
@@ -327,7 +324,8 @@ class LiveConnection:
 
 def import_handler(name: str) -> Handler:
     module_name, attr = name.rsplit(".", 1)
-    return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+    handler: Handler = getattr(importlib.import_module(module_name), attr)
+    return handler
 
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]

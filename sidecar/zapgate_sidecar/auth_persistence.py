@@ -11,9 +11,12 @@ import functools
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from zapgate_sidecar.settings import SidecarSettings
+
+if TYPE_CHECKING:  # the persister module imports boto3; only a DynamoDB-backed sidecar loads it
+    from zapgate_sidecar.auth_state.persister import AuthStatePersister
 
 
 class LockLost(Exception):
@@ -55,7 +58,7 @@ class FencedDynamoAuth:
     """The DynamoDB persister, with a refused fenced write reported as the lock loss it is."""
 
     def __init__(
-        self, persister: AuthPersistence, stale_error: type[Exception], corrupt_error: type[Exception]
+        self, persister: AuthStatePersister, stale_error: type[Exception], corrupt_error: type[Exception]
     ) -> None:
         self._persister = persister
         self._stale_error = stale_error

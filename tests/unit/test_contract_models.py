@@ -7,6 +7,7 @@ import hashlib
 import pytest
 from pydantic import ValidationError
 
+from zapgate_core.contract.inbound_rules import has_content, learnt_lid_mapping
 from zapgate_core.contract.worker_proxy import (
     EligibleInstances,
     InboundMessage,
@@ -15,7 +16,6 @@ from zapgate_core.contract.worker_proxy import (
     UpdateStatusRequest,
 )
 from zapgate_core.domain.ids import contact_id, inbound_id
-from zapgate_core.domain.inbound import has_content, learnt_lid_mapping
 
 
 def test_lock_response_reads_aliases_and_writes_primary_names() -> None:
@@ -112,7 +112,7 @@ def test_a_plain_inbound_message_keeps_its_wire_shape() -> None:
 
 
 def test_typed_inbound_messages_are_content_without_a_body() -> None:
-    from zapgate_core.domain.inbound import typed_object
+    from zapgate_core.contract.inbound_rules import typed_object
 
     location = InboundMessage.model_validate(
         {**_PLAIN, "message_type": "location", "location": {"latitude": -23.5, "longitude": -46.6, "name": "Sé"}})

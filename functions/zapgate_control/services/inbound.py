@@ -13,15 +13,15 @@ from typing import Any
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
 from zapgate_control.ports import ContactStore, GroupStore, InstanceStore, MessageStore
-from zapgate_core.contract.worker_proxy import InboundMessage, InboundResponse
-from zapgate_core.domain.ids import inbound_id
-from zapgate_core.domain.inbound import (
+from zapgate_core.contract.inbound_rules import (
     effective_chat_type,
     has_content,
     learnt_lid_mapping,
     media_problem,
     typed_object,
 )
+from zapgate_core.contract.worker_proxy import InboundMessage, InboundResponse
+from zapgate_core.domain.ids import inbound_id
 from zapgate_core.storage.media import sha256_of_url
 
 _STORED_FIELDS = (

@@ -28,7 +28,7 @@ from zapgate_core.contract.common import (
     MediaType,
     Status,
 )
-from zapgate_core.domain.message_kinds import MEDIA_KINDS
+from zapgate_core.domain.message_kinds import MEDIA_KINDS, OBJECT_OF_KIND
 
 __all__ = ["MAX_BODY", "MAX_ID", "JidType", "MediaType", "Status"]
 
@@ -324,10 +324,7 @@ class InboundSelection(ContractModel):
 
 
 # message_type → the object a typed inbound message carries (text and media carry none).
-INBOUND_OBJECTS: dict[str, str] = {
-    "location": "location", "contact": "contact", "reaction": "reaction", "poll": "poll", "poll_choice": "poll_vote",
-    "buttons_response": "selection", "list_response": "selection",
-}  # fmt: skip
+INBOUND_OBJECTS = OBJECT_OF_KIND
 _INBOUND_EXTENSIONS = (
     "message_type", "quoted_wa_message_id", "quoted_text", "location", "contact", "reaction", "poll", "poll_vote",
     "selection",

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from zapgate_core.domain.jids import GROUP_SERVER, InvalidDestination, normalize_destination
-from zapgate_core.domain.message_kinds import MEDIA_KINDS, MESSAGE_KINDS
+from zapgate_core.domain.message_kinds import MEDIA_KINDS, MESSAGE_KINDS, OBJECT_OF_KIND
 
 MESSAGE_INBOUND: Final = "MESSAGE_INBOUND"
 MESSAGE_STATUS: Final = "MESSAGE_STATUS"
@@ -37,10 +37,7 @@ LIVE_ONLY_EVENT_TYPES: Final = frozenset({INSTANCE_QR})
 MESSAGE_TYPES: Final = MESSAGE_KINDS
 MEDIA_TYPES: Final = frozenset(MEDIA_KINDS)
 # message.type → the stored object it carries (the envelope's key is the same name, camelCased: pollVote).
-TYPED_OBJECTS: Final = {
-    "location": "location", "contact": "contact", "reaction": "reaction", "poll": "poll", "poll_choice": "poll_vote",
-    "buttons_response": "selection", "list_response": "selection",
-}  # fmt: skip
+TYPED_OBJECTS: Final = OBJECT_OF_KIND
 MESSAGE_STATUSES: Final = ("sent", "delivered", "read", "failed")
 INSTANCE_STATUSES: Final = ("CONNECTING", "CONNECTED", "DISCONNECTED")
 

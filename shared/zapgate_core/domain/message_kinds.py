@@ -23,3 +23,10 @@ MEDIA_KINDS: Final[tuple[MediaKind, ...]] = get_args(MediaKind)
 TYPED_KINDS: Final[tuple[TypedKind, ...]] = get_args(TypedKind)
 SENDABLE_KINDS: Final[tuple[SendableKind, ...]] = get_args(SendableKind)
 MESSAGE_KINDS: Final[tuple[MessageKind, ...]] = get_args(MessageKind)
+
+# A typed kind -> the one object it carries (the envelope's key is the same name, camelCased: pollVote).
+OBJECT_OF_KIND: Final[dict[str, str]] = {
+    "location": "location", "contact": "contact", "reaction": "reaction", "poll": "poll", "poll_choice": "poll_vote",
+    "buttons_response": "selection", "list_response": "selection",
+}  # fmt: skip
+

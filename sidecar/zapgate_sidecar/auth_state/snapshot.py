@@ -249,7 +249,7 @@ def snapshot_dir(
             except sqlite3.Error as exc:
                 raise SnapshotError(f"cannot stage the auth directory: {exc}") from exc
         tar = stack.enter_context(
-            tarfile.open(fileobj=writer, mode="w|", format=tarfile.GNU_FORMAT)  # type: ignore[call-overload]
+            tarfile.open(fileobj=writer, mode="w|", format=tarfile.GNU_FORMAT)
         )
         for rel, name in sorted(staged):
             # Private copies: their size cannot change between the header and the data.

@@ -28,17 +28,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from zapgate_core.domain.jids import GROUP_SERVER, USER_SERVER, InvalidDestination, normalize_destination
-from zapgate_core.domain.message_kinds import MEDIA_KINDS
+from zapgate_core.domain.message_kinds import MEDIA_KINDS, OBJECT_OF_KIND, SENDABLE_KINDS, TYPED_KINDS
 
 ConnectionState = Literal["offline", "waiting_qr", "connected"]
 SessionState = Literal["waiting_qr", "connected", "closed"]
 # Typed inbound kinds → the one object each carries (as the sidecar's IncomingMessage fields).
-TYPED_OBJECTS: dict[str, str] = {
-    "location": "location", "contact": "contact", "reaction": "reaction", "poll": "poll", "poll_choice": "poll_vote",
-    "buttons_response": "selection", "list_response": "selection",
-}  # fmt: skip
-STRUCTURED_KINDS: tuple[str, ...] = ("location", "contact", "reaction", "poll")
-MESSAGE_KINDS: tuple[str, ...] = ("text", *MEDIA_KINDS, *STRUCTURED_KINDS)
+TYPED_OBJECTS = OBJECT_OF_KIND
+STRUCTURED_KINDS = TYPED_KINDS
+MESSAGE_KINDS = SENDABLE_KINDS  # what the sim lets a test send
 
 # Bounded so a sim left running for days does not grow without limit; pollers that fall this
 # far behind just miss the oldest events, which no test relies on.

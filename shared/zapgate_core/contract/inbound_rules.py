@@ -1,11 +1,15 @@
-"""Inbound message rules shared by the sidecar (what to send) and the control plane (what to accept)."""
+"""Rules on the contract's InboundMessage: what the control plane accepts (and the sidecar should send).
+
+They read and dump the pydantic model, so they live with the contract, not in the plain-Python domain.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from zapgate_core.contract.worker_proxy import INBOUND_OBJECTS, InboundMessage
+from zapgate_core.contract.worker_proxy import InboundMessage
 from zapgate_core.domain.jids import InvalidDestination, chat_type_of, is_lid, normalize_destination, pn_jid
+from zapgate_core.domain.message_kinds import OBJECT_OF_KIND
 
 
 def has_content(message: InboundMessage) -> bool:
@@ -15,7 +19,7 @@ def has_content(message: InboundMessage) -> bool:
 
 def typed_object(message: InboundMessage) -> tuple[str, dict[str, Any]] | None:
     """(name, fields) of the object a typed message carries (location, contact, reaction, poll, poll_vote...)."""
-    name = INBOUND_OBJECTS.get(message.message_type or "")
+    name = OBJECT_OF_KIND.get(message.message_type or "")
     value = getattr(message, name) if name else None
     return (name, value.model_dump(mode="json", exclude_none=True)) if name and value is not None else None
 
