@@ -1,9 +1,16 @@
-"""Builds the adapters from settings, once per container; FastAPI routes receive them via Depends."""
+"""The control plane's one composition root: every adapter of every function is built here.
+
+`get_stores()` answers one `Stores` per container; each adapter on it is built from settings the
+first time a function asks for it, then reused (boto3 clients and connection pools live as long as
+the container). A function therefore constructs only what it uses: the FastAPI apps take `Stores`
+through `Depends(get_stores)`, and the other handlers (events, live, outbox, push) read the few
+attributes they need from the same `Stores`. Adapters that pull in a heavy library are imported by
+their builder only (httpx for webhooks), so no other function pays for them at its cold start.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 from zapgate_control.adapters.dynamodb.api_keys import DynamoApiKeyStore
 from zapgate_control.adapters.dynamodb.audit import DynamoAuditLog
@@ -15,74 +22,164 @@ from zapgate_control.adapters.dynamodb.live_connections import DynamoLiveConnect
 from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
 from zapgate_control.adapters.dynamodb.push_connections import DynamoPushConnectionStore
 from zapgate_control.adapters.dynamodb.rate_limits import DynamoRateLimiter
+from zapgate_control.adapters.dynamodb.streams import change_of
 from zapgate_control.adapters.dynamodb.webhooks import DynamoWebhookStore
 from zapgate_control.adapters.live_push import ApiGatewayLivePusher
-from zapgate_control.adapters.sqs_events import NoEventPublisher, SqsEventPublisher
+from zapgate_control.adapters.sqs_events import NoEventPublisher, SqsEventPublisher, SqsRedelivery
 from zapgate_control.aws import client
 from zapgate_control.ports import (
     ApiKeyStore,
     AuditLog,
     ContactStore,
+    EventBus,
     EventPublisher,
     FleetStore,
     GroupStore,
     InstanceStore,
     LiveConnectionStore,
+    LivePusher,
     MediaStore,
     MessageStore,
+    OutboxPublisher,
+    PushConnectionStore,
     RateLimiter,
+    Redelivery,
+    WebhookSender,
     WebhookStore,
 )
+from zapgate_control.services.live import LiveFanout
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_control.settings import Settings, get_settings
 from zapgate_core.domain.outbound import ClaimPolicy
 from zapgate_core.storage.media import ContentAddressedMedia
 
+# change_of: a MessagesTable stream record as the domain's Change, its images decoded by the DynamoDB adapters.
+__all__ = ["Stores", "change_of", "get_stores"]
 
-@dataclass(frozen=True)
+
 class Stores:
-    settings: Settings
-    instances: InstanceStore
-    messages: MessageStore
-    contacts: ContactStore
-    audit: AuditLog
-    media: MediaStore
-    api_keys: ApiKeyStore
-    claim_policy: ClaimPolicy
-    rate_limiter: RateLimiter
-    groups: GroupStore
-    events: EventPublisher
-    webhooks: WebhookStore
-    live_connections: LiveConnectionStore
-    fleet: FleetStore | None = None  # sidecar presence; None without FLEET_TABLE
-    # Wake-ups through the sidecars' push channel; None without it (sidecars then poll).
-    sidecar_waker: SidecarWaker | None = None
+    """Every adapter a function may use (stores, queues, the bus, pushers), each built on first use.
+
+    Optional ones are None when their settings are empty: the function then runs without that part.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    # ------------------------------------------------------------ storage
+    @cached_property
+    def instances(self) -> InstanceStore:
+        return DynamoInstanceStore(self.settings.instances_table)
+
+    @cached_property
+    def messages(self) -> MessageStore:
+        return DynamoMessageStore(self.settings.messages_table, self.settings.message_retention_days)
+
+    @cached_property
+    def contacts(self) -> ContactStore:
+        return DynamoContactStore(self.settings.contacts_table)
+
+    @cached_property
+    def groups(self) -> GroupStore:
+        return DynamoGroupStore(self.settings.contacts_table)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return DynamoAuditLog(self.settings.audit_table)
+
+    @cached_property
+    def media(self) -> MediaStore:
+        s = self.settings
+        return ContentAddressedMedia(s.media_bucket, s.media_url_ttl_seconds, lambda: client("s3"))
+
+    @cached_property
+    def claim_policy(self) -> ClaimPolicy:
+        return ClaimPolicy(lease_ms=self.settings.outbound_lease_ms, max_claims=self.settings.outbound_max_claims)
+
+    # ------------------------------------------------------------ tenants: keys, rate limit, webhooks, live
+    @cached_property
+    def api_keys(self) -> ApiKeyStore:
+        return DynamoApiKeyStore(self.settings.api_keys_table)
+
+    @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        return DynamoRateLimiter(self.settings.api_keys_table, self.settings.rate_limit_per_minute)
+
+    @cached_property
+    def webhooks(self) -> WebhookStore:
+        return DynamoWebhookStore(self.settings.webhooks_table)
+
+    @cached_property
+    def live_connections(self) -> LiveConnectionStore:
+        return DynamoLiveConnectionStore(self.settings.live_connections_table)
+
+    @cached_property
+    def live_pusher(self) -> LivePusher | None:
+        """The live WebSocket API's management endpoint; None without LIVE_ENDPOINT_URL."""
+        endpoint = self.settings.live_endpoint_url
+        return ApiGatewayLivePusher(endpoint) if endpoint else None
+
+    @cached_property
+    def live_fanout(self) -> LiveFanout | None:
+        """Events to live connections (events processor); None unless both the table and the endpoint exist."""
+        if self.live_pusher is None or not self.settings.live_connections_table:
+            return None
+        return LiveFanout(self.live_connections, self.live_pusher)
+
+    # ------------------------------------------------------------ events to applications
+    @cached_property
+    def events(self) -> EventPublisher:
+        url = self.settings.events_queue_url
+        return SqsEventPublisher(url) if url else NoEventPublisher()
+
+    @cached_property
+    def outbox_publisher(self) -> OutboxPublisher:
+        # Even without a queue: every event is then reported refused, so the stream retries rather than loses it.
+        return SqsEventPublisher(self.settings.events_queue_url)
+
+    @cached_property
+    def redelivery(self) -> Redelivery:
+        return SqsRedelivery(self.settings.events_queue_url)
+
+    @cached_property
+    def webhook_sender(self) -> WebhookSender:
+        from zapgate_control.adapters.webhook_http import HttpWebhookSender  # httpx: the events processor's only
+
+        return HttpWebhookSender()
+
+    @cached_property
+    def event_bus(self) -> EventBus | None:
+        """The EventBridge bus that also gets every event; None without EVENT_BUS_NAME."""
+        if not self.settings.event_bus_name:
+            return None
+        from zapgate_control.adapters.eventbridge import EventBridgeBus  # the events processor's only
+
+        return EventBridgeBus(self.settings.event_bus_name)
+
+    # ------------------------------------------------------------ sidecars: presence and the push channel
+    @cached_property
+    def fleet(self) -> FleetStore | None:
+        """Sidecar presence; None without FLEET_TABLE."""
+        return DynamoFleetStore(self.settings.fleet_table) if self.settings.fleet_table else None
+
+    @cached_property
+    def push_connections(self) -> PushConnectionStore:
+        return DynamoPushConnectionStore(self.settings.fleet_table)
+
+    @cached_property
+    def sidecar_pusher(self) -> LivePusher | None:
+        """The sidecars' WebSocket API's management endpoint; None without SIDECAR_PUSH_ENDPOINT_URL."""
+        endpoint = self.settings.sidecar_push_endpoint_url
+        return ApiGatewayLivePusher(endpoint) if endpoint else None
+
+    @cached_property
+    def sidecar_waker(self) -> SidecarWaker | None:
+        """Wake-ups through the sidecars' push channel; None without it (sidecars then poll)."""
+        if self.sidecar_pusher is None or not self.settings.fleet_table:
+            return None
+        return SidecarWaker(self.push_connections, self.sidecar_pusher)
 
 
 @cache
 def get_stores() -> Stores:
-    settings = get_settings()
-    return Stores(
-        settings=settings,
-        instances=DynamoInstanceStore(settings.instances_table),
-        messages=DynamoMessageStore(settings.messages_table, settings.message_retention_days),
-        contacts=DynamoContactStore(settings.contacts_table),
-        audit=DynamoAuditLog(settings.audit_table),
-        media=ContentAddressedMedia(settings.media_bucket, settings.media_url_ttl_seconds, lambda: client("s3")),
-        api_keys=DynamoApiKeyStore(settings.api_keys_table),
-        claim_policy=ClaimPolicy(lease_ms=settings.outbound_lease_ms, max_claims=settings.outbound_max_claims),
-        rate_limiter=DynamoRateLimiter(settings.api_keys_table, settings.rate_limit_per_minute),
-        groups=DynamoGroupStore(settings.contacts_table),
-        events=SqsEventPublisher(settings.events_queue_url) if settings.events_queue_url else NoEventPublisher(),
-        webhooks=DynamoWebhookStore(settings.webhooks_table),
-        live_connections=DynamoLiveConnectionStore(settings.live_connections_table),
-        fleet=DynamoFleetStore(settings.fleet_table) if settings.fleet_table else None,
-        sidecar_waker=_sidecar_waker(settings),
-    )
-
-
-def _sidecar_waker(settings: Settings) -> SidecarWaker | None:
-    if not (settings.fleet_table and settings.sidecar_push_endpoint_url):
-        return None
-    return SidecarWaker(DynamoPushConnectionStore(settings.fleet_table),
-                        ApiGatewayLivePusher(settings.sidecar_push_endpoint_url))
+    return Stores(get_settings())

@@ -13,17 +13,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from zapgate_control.adapters.dynamodb.live_connections import DynamoLiveConnectionStore
-from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
-from zapgate_control.adapters.dynamodb.webhooks import DynamoWebhookStore
-from zapgate_control.adapters.eventbridge import EventBridgeBus
-from zapgate_control.adapters.live_push import ApiGatewayLivePusher
-from zapgate_control.adapters.sqs_events import SqsEventPublisher, SqsRedelivery
-from zapgate_control.adapters.webhook_http import HttpWebhookSender
 from zapgate_control.observability import flush_metrics, logger
 from zapgate_control.services import delivery
-from zapgate_control.services.live import LiveFanout
-from zapgate_control.settings import get_settings
+from zapgate_control.wiring import get_stores
 
 # Not raising when every record failed: the partial response already lists them all, and a raised
 # error would only add a Lambda error on top of the same redelivery.
@@ -32,21 +24,17 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 @cache
 def deps() -> delivery.Deps:
-    """Built once per container (clients and connection pools are reused across invocations)."""
-    settings = get_settings()
-    live = None
-    if settings.live_endpoint_url and settings.live_connections_table:
-        live = LiveFanout(DynamoLiveConnectionStore(settings.live_connections_table),
-                          ApiGatewayLivePusher(settings.live_endpoint_url))
+    """Once per container, from the adapters wiring builds (clients and connection pools are reused)."""
+    stores = get_stores()
     return delivery.Deps(
-        webhooks=DynamoWebhookStore(settings.webhooks_table),
-        messages=DynamoMessageStore(settings.messages_table, settings.message_retention_days),
-        events=SqsEventPublisher(settings.events_queue_url),
-        redelivery=SqsRedelivery(settings.events_queue_url),
-        sender=HttpWebhookSender(),
-        retry_base_s=settings.webhook_retry_base_seconds,
-        live=live,
-        bus=EventBridgeBus(settings.event_bus_name) if settings.event_bus_name else None,
+        webhooks=stores.webhooks,
+        messages=stores.messages,
+        events=stores.events,
+        redelivery=stores.redelivery,
+        sender=stores.webhook_sender,
+        retry_base_s=stores.settings.webhook_retry_base_seconds,
+        live=stores.live_fanout,
+        bus=stores.event_bus,
     )
 
 

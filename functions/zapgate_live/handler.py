@@ -11,12 +11,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from zapgate_control.adapters.dynamodb.api_keys import DynamoApiKeyStore
-from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
-from zapgate_control.adapters.dynamodb.live_connections import DynamoLiveConnectionStore
 from zapgate_control.observability import flush_metrics, logger
 from zapgate_control.services import live
-from zapgate_control.settings import get_settings
+from zapgate_control.wiring import get_stores
 from zapgate_core.domain.live import error_message
 
 ROUTES = {"CONNECT": "$connect", "DISCONNECT": "$disconnect", "MESSAGE": "$default"}
@@ -24,13 +21,9 @@ ROUTES = {"CONNECT": "$connect", "DISCONNECT": "$disconnect", "MESSAGE": "$defau
 
 @cache
 def deps() -> live.LiveDeps:
-    """Built once per container (boto3 clients are reused across invocations)."""
-    settings = get_settings()
-    return live.LiveDeps(
-        connections=DynamoLiveConnectionStore(settings.live_connections_table),
-        instances=DynamoInstanceStore(settings.instances_table),
-        api_keys=DynamoApiKeyStore(settings.api_keys_table),
-    )
+    """Once per container, from the adapters wiring builds (boto3 clients are reused across invocations)."""
+    stores = get_stores()
+    return live.LiveDeps(connections=stores.live_connections, instances=stores.instances, api_keys=stores.api_keys)
 
 
 def _query(event: dict[str, Any]) -> dict[str, list[str]]:

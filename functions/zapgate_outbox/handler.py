@@ -1,11 +1,10 @@
 """Lambda entry point named in template.yaml: DynamoDB stream batches of MessagesTable, partial batch responses.
 
-Thin: each record's images are deserialised with the DynamoDB adapters' codec (boto3's
-TypeDeserializer, Decimals made int/float), so an envelope is exactly what the same item read
-through the API would build; services/outbox.py publishes the batch's events grouped by tenant,
-and Powertools' BatchProcessor answers the records whose events SQS did not take as
-`batchItemFailures` (their sequence numbers): Lambda retries from the first of them
-(FunctionResponseTypes: ReportBatchItemFailures). A record that cannot be read fails alone.
+Thin: wiring's `change_of` (the DynamoDB adapters' stream decoding) makes each record a Change, so
+an envelope is exactly what the same item read through the API would build; services/outbox.py
+publishes the batch's events grouped by tenant, and Powertools' BatchProcessor answers the records
+whose events SQS did not take as `batchItemFailures` (their sequence numbers): Lambda retries from
+the first of them (FunctionResponseTypes: ReportBatchItemFailures). A record that cannot be read fails alone.
 """
 
 from __future__ import annotations
@@ -15,11 +14,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from zapgate_control.adapters.dynamodb.codec import from_item
-from zapgate_control.adapters.sqs_events import SqsEventPublisher
 from zapgate_control.observability import flush_metrics, logger
 from zapgate_control.services import outbox
-from zapgate_control.settings import get_settings
+from zapgate_control.wiring import change_of, get_stores
 from zapgate_core.domain.outbox import Change
 
 # Every record failed is answered as such (Lambda retries from the first); raising as well would
@@ -29,16 +26,6 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire
 
 class NotPublished(Exception):
     """The record's events were not taken by SQS (or the record could not be read): retry it."""
-
-
-def change_of(raw: dict[str, Any]) -> Change:
-    stream = raw.get("dynamodb") or {}
-    return Change(
-        sequence_number=str(stream["SequenceNumber"]),
-        event_name=str(raw.get("eventName") or ""),
-        old=from_item(stream.get("OldImage")),
-        new=from_item(stream.get("NewImage")),
-    )
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -51,7 +38,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         except Exception:  # a record we cannot read fails alone (bisected, then the OnFailure destination)
             logger.exception("outbox record unreadable")
             unreadable.add(str((raw.get("dynamodb") or {}).get("SequenceNumber")))
-    failed = outbox.publish(SqsEventPublisher(get_settings().events_queue_url), changes) | unreadable
+    failed = outbox.publish(get_stores().outbox_publisher, changes) | unreadable
 
     def record_handler(record: DynamoDBRecord) -> None:
         if record.dynamodb is not None and record.dynamodb.sequence_number in failed:

@@ -13,25 +13,18 @@ import time
 from functools import cache
 from typing import Any
 
-from zapgate_control.adapters.dynamodb.fleet import DynamoFleetStore
-from zapgate_control.adapters.dynamodb.push_connections import DynamoPushConnectionStore
-from zapgate_control.adapters.live_push import ApiGatewayLivePusher
 from zapgate_control.observability import flush_metrics, logger
 from zapgate_control.services import sidecar_push
-from zapgate_control.services.sidecar_wakeups import SidecarWaker
-from zapgate_control.settings import get_settings
+from zapgate_control.wiring import get_stores
 
 ROUTES = {"CONNECT": "$connect", "DISCONNECT": "$disconnect", "MESSAGE": "$default"}
 
 
 @cache
 def deps() -> sidecar_push.PushDeps:
-    """Built once per container (boto3 clients are reused across invocations)."""
-    settings = get_settings()
-    connections = DynamoPushConnectionStore(settings.fleet_table)
-    endpoint = settings.sidecar_push_endpoint_url
-    waker = SidecarWaker(connections, ApiGatewayLivePusher(endpoint)) if endpoint else None
-    return sidecar_push.PushDeps(connections=connections, waker=waker, fleet=DynamoFleetStore(settings.fleet_table))
+    """Once per container, from the adapters wiring builds (boto3 clients are reused across invocations)."""
+    stores = get_stores()
+    return sidecar_push.PushDeps(connections=stores.push_connections, waker=stores.sidecar_waker, fleet=stores.fleet)
 
 
 def route(event: dict[str, Any]) -> int:
