@@ -36,9 +36,13 @@ import sys
 import tempfile
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import cold_start_compare as compare
 
 from zapgate_devstack.emulator import LOCAL_CREDENTIALS, REGION, MotoServer, create_template_resources
 from zapgate_devstack.template import LocalNames, function_environment, load_template, resources_of_type
@@ -83,6 +87,7 @@ class Target:
     code: str
     env: dict[str, str]
     spec: HandlerSpec | None = None
+    logical_id: str = ""
     samples: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: set[int] = field(default_factory=set)
 
@@ -235,6 +240,7 @@ class _Context:
 _HANDLER_CHILD = """
 import sys
 import time
+{prelude}
 {context_class}
 _first_event = {first_event!r}
 _warm_event = {warm_event!r}
@@ -251,10 +257,11 @@ _t2 = time.perf_counter()
 _c2 = time.process_time()
 _handler(_warm_event, _warm_context)
 _t3 = time.perf_counter()
-sys.stderr.write("\\n{mark} import=%.3f first=%.3f warm=%.3f cpu_import=%.3f cpu_first=%.3f status=%s\\n" % (
+{postlude}
+sys.stderr.write("\\n{mark} import=%.3f first=%.3f warm=%.3f cpu_import=%.3f cpu_first=%.3f status=%s stray=%s\\n" % (
     (_t1 - _t0) * 1000, (_t2 - _t0) * 1000, (_t3 - _t2) * 1000,
     (_c1 - _c0) * 1000, (_c2 - _c0) * 1000,
-    _response.get("statusCode", 500 if _response.get("batchItemFailures") else 200)))
+    _response.get("statusCode", 500 if _response.get("batchItemFailures") else 200), ",".join(_stray) or "-"))
 """
 
 _BASELINE_CHILD = """
@@ -298,8 +305,23 @@ def run_child(code: str, env: dict[str, str], args: tuple[str, ...] = ()) -> tup
 
 
 # --------------------------------------------------------------------------- set-up
-def function_targets(server: MotoServer, names: LocalNames, pycache: Path) -> list[Target]:
-    template = load_template()
+def function_targets(
+    server: MotoServer,
+    names: LocalNames,
+    pycache: Path,
+    *,
+    root: Path = compare.ROOT,
+    other_roots: Sequence[Path] = (),
+    suffix: str = "",
+    unresolved: dict[str, str] | None = None,
+) -> list[Target]:
+    """One target per function of root's template.yaml, its children importing root's code only.
+
+    With `unresolved`, a function whose environment names a resource the local stack lacks (the
+    resources come from the work tree's template) is left out and recorded there, not fatal.
+    """
+    template = load_template(root / "template.yaml")
+    path_env, drop = compare.path_setup(root, other_roots)
     memory = template.get("Globals", {}).get("Function", {}).get("MemorySize", 128)
     aws = {
         "AWS_ENDPOINT_URL": server.endpoint,
@@ -327,6 +349,8 @@ def function_targets(server: MotoServer, names: LocalNames, pycache: Path) -> li
             warm_event=events[1],
         )
         code = _HANDLER_CHILD.format(
+            prelude=compare.PATH_PRELUDE.format(drop=drop),
+            postlude=compare.postlude(root, other_roots, module),
             context_class=spec.context_class,
             first_event=spec.first_event,
             warm_event=spec.warm_event,
@@ -334,19 +358,28 @@ def function_targets(server: MotoServer, names: LocalNames, pycache: Path) -> li
             attr=attr,
             mark=RESULT_MARK,
         )
+        try:
+            environment = function_environment(template, logical_id, names)
+        except KeyError as missing:
+            if unresolved is None:
+                raise
+            unresolved[logical_id] = str(missing)
+            continue
         lambda_env = {
-            **function_environment(template, logical_id, names),
+            **environment,
             **aws,
+            **path_env,
             "AWS_LAMBDA_FUNCTION_NAME": function_name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
             "_HANDLER": props["Handler"],
         }
         targets.append(
             Target(
-                label=logical_id,
+                label=f"{logical_id}{suffix}",
                 code=code,
                 env=child_env(lambda_env, pycache),
                 spec=spec,
+                logical_id=logical_id,
             )
         )
     return targets
@@ -370,13 +403,17 @@ def seed(server: MotoServer, names: LocalNames) -> None:
 
 
 # --------------------------------------------------------------------------- measuring
-def measure(targets: list[Target], runs: int, warmup: int) -> None:
+def measure(targets: list[Target], runs: int, warmup: int, order: Callable[[int], list[Target]] | None = None) -> None:
+    """Every target once per round, in `order(round)` (default: as given)."""
     for round_no in range(warmup + runs):
-        for target in targets:
+        for target in order(round_no) if order else targets:
             fields, _ = run_child(target.code, target.env)
+            values = dict(item.split("=", 1) for item in fields)
+            stray = compare.stray_modules(values.pop("stray", "-"))
+            if stray:  # checked in warm-up too: a wrong sys.path must fail before minutes of measuring
+                raise RuntimeError(f"{target.label} loaded modules from another tree than its own: {stray}")
             if round_no < warmup:  # fills the bytecode cache and the OS page cache
                 continue
-            values = dict(item.split("=", 1) for item in fields)
             status = values.pop("status", None)
             if status is not None:
                 target.statuses.add(int(status) if status.isdigit() else -1)
@@ -399,12 +436,14 @@ def _cell(target: Target, name: str, how: str = "med") -> str:
     return f"{(statistics.median(values) if how == 'med' else min(values)):.1f}"
 
 
-def report(baseline: Target, functions: list[Target], runs: int) -> bool:
-    """Print the table and the ratios; True when every function meets the target."""
+def report(baseline: Target, functions: list[Target], runs: int, others: Sequence[Target] = ()) -> bool:
+    """Print the table and the ratios; True when every function meets the target.
+
+    `others` (a revision's functions under --compare) are rows of the table only."""
     header = ("target", "import med", "import min", "+1st med", "+1st min", "cpu import", "cpu +1st", "warm 2nd",
               "status")  # fmt: skip
     rows = []
-    for target in [baseline, *functions]:
+    for target in [baseline, *functions, *others]:
         rows.append(
             (
                 target.label,
@@ -425,7 +464,7 @@ def report(baseline: Target, functions: list[Target], runs: int) -> bool:
         print(line.format(*row))
     print(
         f"\n  baseline = import {', '.join(BASELINE_MODULES)}\n"
-        + "".join(f"  {t.label} = {t.spec.module}.{t.spec.attr}\n" for t in functions if t.spec)
+        + "".join(f"  {t.label} = {t.spec.module}.{t.spec.attr}\n" for t in [*functions, *others] if t.spec)
         + "  import: the handler module; +1st: import and the first request through the handler;\n"
         "  cpu: process CPU time (median) of the same spans, which load from other processes barely moves;\n"
         "  warm 2nd: a second request in the same process (median); status: first responses' HTTP status."
@@ -616,29 +655,106 @@ def explain(functions: list[Target]) -> None:
         print(f"  compiling our modules from source (per cold start if no .pyc ships): {compile_ms:.1f} ms")
 
 
+# --------------------------------------------------------------------------- --compare REV
+@dataclass
+class Revision:
+    """A revision's functions, measured beside the work tree's (see cold_start_compare.py)."""
+
+    name: str
+    sha: str
+    targets: dict[str, Target]  # by logical id
+    pairing: compare.Pairing
+    unresolved: dict[str, str]  # logical id -> what its environment names that the local stack lacks
+    resources_missing: list[str]  # resources REV's template declares and the work tree's does not
+
+
+def revision(
+    name: str, root: Path, sha: str, server: MotoServer, names: LocalNames, pycache: Path, work: list[Target]
+) -> Revision:
+    unresolved: dict[str, str] = {}
+    targets = function_targets(
+        server, names, pycache, root=root, other_roots=[compare.ROOT], suffix=f"@{name}", unresolved=unresolved
+    )
+    rev_ids = [*(t.logical_id for t in targets), *unresolved]
+    pairing = compare.pair_functions([t.logical_id for t in work], rev_ids)
+    work_resources = load_template()["Resources"]
+    missing = [
+        logical_id
+        for logical_id, resource in load_template(root / "template.yaml")["Resources"].items()
+        if logical_id not in work_resources and resource.get("Type") != "AWS::Serverless::Function"
+    ]
+    kept = {t.logical_id: t for t in targets if t.logical_id in pairing.both}
+    return Revision(name, sha, kept, pairing, unresolved, missing)
+
+
+def report_comparison(functions: list[Target], rev: Revision, tolerance: float) -> bool:
+    """Per shared function, work/REV ratios of the medians and a verdict; True when none is worse."""
+    pairs = [(t, rev.targets[t.logical_id]) for t in functions if t.logical_id in rev.targets]
+    rows = [compare.compare(work.logical_id, work.samples, old.samples, tolerance) for work, old in pairs]
+    print(
+        f"\nwork tree vs {rev.name} ({rev.sha[:12]}), same interleaved run: ratio = median(work) / median({rev.name});"
+        f" verdict on import+1st, no worse <= {tolerance:.2f}x (wall-time noise margin)\n"
+    )
+    print("\n".join(compare.comparison_table(rows, rev.name)))
+    for work, old in pairs:
+        if work.statuses != old.statuses:
+            here, there = sorted(work.statuses), sorted(old.statuses)
+            print(f"  note: {work.logical_id} answered {here} here, {there} at {rev.name}")
+    if rev.pairing.only_work:
+        print(f"  only in the work tree (not compared): {', '.join(rev.pairing.only_work)}")
+    if rev.pairing.only_rev:
+        print(f"  only in {rev.name} (not compared): {', '.join(rev.pairing.only_rev)}")
+    for logical_id, missing in rev.unresolved.items():
+        print(f"  {logical_id}@{rev.name} needs a resource the work tree's template lacks: {missing}")
+    if rev.resources_missing:
+        missing_resources = ", ".join(rev.resources_missing)
+        print(f"  resources {rev.name}'s template declares and the work tree's lacks: {missing_resources}")
+    return all(row.verdict.startswith("no worse") for row in rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7, help="measured fresh processes per target (default 7)")
     parser.add_argument("--warmup", type=int, default=1, help="discarded rounds before measuring (default 1)")
     parser.add_argument("--explain", action="store_true", help="also break down what each handler adds")
+    parser.add_argument("--compare", metavar="REV", help="also measure REV's functions in the same run, and compare")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=compare.DEFAULT_TOLERANCE,
+        help=f"--compare: work/REV ratio still 'no worse' (default {compare.DEFAULT_TOLERANCE})",
+    )
     args = parser.parse_args()
 
     server = MotoServer().start()
     try:
         names = create_template_resources(server, secrets={"WorkerSecret": WORKER_SECRET}, prefix="bench")
         seed(server, names)
-        with tempfile.TemporaryDirectory(prefix="zapgate-bench-pycache-") as cache_dir:
-            pycache = Path(cache_dir)
+        with ExitStack() as cleanup:
+            pycache = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="zapgate-bench-pycache-")))
             baseline = Target(
                 label="baseline",
                 code=_BASELINE_CHILD.format(modules=", ".join(BASELINE_MODULES), mark=RESULT_MARK),
                 env=child_env({}, pycache),
             )
-            functions = function_targets(server, names, pycache)
+            rev: Revision | None = None
+            if args.compare:
+                rev_root, sha = cleanup.enter_context(compare.exported_revision(args.compare))
+                functions = function_targets(server, names, pycache, other_roots=[rev_root])
+                rev = revision(args.compare, rev_root, sha, server, names, pycache, functions)
+            else:
+                functions = function_targets(server, names, pycache)
             machine = f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
             print(f"{machine}; moto at {server.endpoint}", file=sys.stderr)
-            measure([baseline, *functions], args.runs, args.warmup)
-            met = report(baseline, functions, args.runs)
+            if rev is None:
+                measure([baseline, *functions], args.runs, args.warmup)
+            else:
+                work, paired = [(t.logical_id, t) for t in functions], rev.targets
+                measure([], args.runs, args.warmup, lambda n: compare.round_order(baseline, work, paired, n))
+            met = report(baseline, functions, args.runs, list(rev.targets.values()) if rev else ())
+            if rev is not None:
+                no_worse = report_comparison(functions, rev, args.tolerance)
+                print(f"\ncold start vs {rev.name}: {'no worse' if no_worse else 'WORSE for some function'}")
             if args.explain:
                 explain(functions)
     finally:

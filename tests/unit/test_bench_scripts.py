@@ -100,3 +100,95 @@ def test_every_template_function_gets_a_child_that_compiles(cold_start: ModuleTy
         assert target.env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
         assert target.env["PYTHONPYCACHEPREFIX"] == str(tmp_path)
         assert "PYTHONDONTWRITEBYTECODE" not in target.env
+
+
+# --------------------------------------------------------------------------- cold_start.py --compare REV
+@pytest.fixture(scope="module")
+def compare(cold_start: ModuleType) -> ModuleType:
+    import cold_start_compare  # bench/ is on sys.path once cold_start is loaded
+
+    return cold_start_compare
+
+
+def test_ratios_and_verdicts_from_given_samples(compare: ModuleType) -> None:
+    rev = {"import": [100.0, 90.0, 110.0], "first": [200.0, 190.0, 210.0], "cpu_import": [95.0], "cpu_first": [180.0]}
+    same = compare.compare("Same", {**rev, "first": [201.0, 199.0, 212.0]}, rev, 1.05)
+    assert same.ratios["first"] == pytest.approx(201 / 200) and same.ratios["import"] == 1.0
+    assert same.verdict == "no worse (1.00x <= 1.05)"
+    slower = compare.compare("Slower", {**rev, "first": [230.0], "cpu_first": [207.0]}, rev, 1.05)
+    assert slower.verdict == "WORSE (1.15x > 1.05)"
+    noisy = compare.compare("Noisy", {**rev, "first": [230.0]}, rev, 1.05)  # wall up, CPU unchanged
+    assert noisy.verdict.startswith("WORSE (1.15x > 1.05); but cpu +1st 1.00x disagrees")
+
+    table = compare.comparison_table([same, slower], "f872664")
+    assert table[0].split()[:5] == ["function", "import+1st", "import", "cpu", "+1st"]
+    assert "verdict (work/f872664, import+1st)" in table[0]
+    assert table[2].split()[:5] == ["Same", "1.00x", "1.00x", "1.00x", "1.00x"]
+    assert table[3].split()[:3] == ["Slower", "1.15x", "1.00x"] and table[3].endswith("WORSE (1.15x > 1.05)")
+
+
+def test_functions_pair_by_logical_id_and_pairs_alternate_order(compare: ModuleType) -> None:
+    pairing = compare.pair_functions(["Api", "Live", "New"], ["Old", "Api", "Live"])
+    assert (pairing.both, pairing.only_work, pairing.only_rev) == (["Api", "Live"], ["New"], ["Old"])
+    work = [("Api", "api"), ("Live", "live"), ("New", "new")]
+    rev = {"Api": "api@rev", "Live": "live@rev"}
+    assert compare.round_order("base", work, rev, 0) == ["base", "api", "api@rev", "live", "live@rev", "new"]
+    assert compare.round_order("base", work, rev, 1) == ["base", "api@rev", "api", "live@rev", "live", "new"]
+
+
+def test_rev_children_get_revs_folders_first_and_none_of_the_work_tree(compare: ModuleType, tmp_path: Path) -> None:
+    env, drop = compare.path_setup(tmp_path, [compare.ROOT])
+    assert env["PYTHONPATH"].split(":") == [str(tmp_path / f) for f in ("shared", "functions", "sidecar", "infra")]
+    # The venv's .pth appends the work tree's folders after site-packages; the prelude drops them.
+    sys_path = ["", *env["PYTHONPATH"].split(":"), "/stdlib", "/venv/site-packages", *map(str, drop)]
+    fake_sys = SimpleNamespace(path=list(sys_path))
+    exec(compare.PATH_PRELUDE.format(drop=drop), {"sys": fake_sys})
+    assert fake_sys.path == sys_path[: -len(drop)]
+    assert str(compare.ROOT / "functions") in drop
+
+
+def test_a_rev_child_that_imported_work_tree_code_reports_it(compare: ModuleType, tmp_path: Path) -> None:
+    def run(modules: dict[str, Any], handler: str) -> list[str]:
+        scope = {"sys": SimpleNamespace(modules=modules), "_module": modules[handler]}
+        exec(compare.postlude(tmp_path, [compare.ROOT], handler), scope)
+        return list(scope["_stray"])
+
+    rev_file = str(tmp_path / "functions" / "zapgate_live" / "handler.py")
+    work_file = str(compare.ROOT / "shared" / "zapgate_core" / "__init__.py")
+    venv_file = str(compare.ROOT / ".venv" / "lib" / "fastapi" / "__init__.py")  # the venv is inside the work tree
+    modules = {
+        "zapgate_live.handler": SimpleNamespace(__file__=rev_file),
+        "fastapi": SimpleNamespace(__file__=venv_file),
+        "zapgate_ns": SimpleNamespace(__file__=None, __path__=[str(tmp_path / "shared" / "zapgate_ns")]),
+    }
+    work_module = SimpleNamespace(__file__=work_file)
+    assert run(modules, "zapgate_live.handler") == []
+    assert run({**modules, "zapgate_core": work_module}, "zapgate_live.handler") == ["zapgate_core"]
+    assert run({"zapgate_core": work_module}, "zapgate_core") == ["zapgate_core"]  # the handler itself
+    assert run({"handler": SimpleNamespace(__file__="/elsewhere/handler.py")}, "handler") == ["handler"]
+
+
+def test_rev_targets_import_from_rev_and_skip_functions_needing_missing_resources(
+    cold_start: ModuleType, tmp_path: Path
+) -> None:
+    rev_root = tmp_path / "rev"
+    rev_root.mkdir()
+    (rev_root / "template.yaml").write_text((cold_start.compare.ROOT / "template.yaml").read_text())
+    template = load_template()
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+    names = LocalNames(
+        physical={i: f"local-{i}" for i in template["Resources"] if i != "InstancesTable"},
+        parameters=parameter_defaults(template),
+    )
+    unresolved: dict[str, str] = {}
+    targets = cold_start.function_targets(
+        SimpleNamespace(endpoint="http://127.0.0.1:9"), names, tmp_path, root=rev_root,
+        other_roots=[cold_start.compare.ROOT], suffix="@rev", unresolved=unresolved,
+    )  # fmt: skip
+    assert unresolved and all("InstancesTable" in why for why in unresolved.values())
+    assert {t.logical_id for t in targets} | set(unresolved) == set(functions)
+    for target in targets:
+        assert target.label == f"{target.logical_id}@rev"
+        assert target.env["PYTHONPATH"].split(":")[0] == str(rev_root / "shared")
+        assert repr(str(cold_start.compare.ROOT / "functions")) in target.code  # dropped from sys.path
+        compile(target.code, target.label, "exec")

@@ -1,0 +1,167 @@
+"""cold_start.py --compare REV: the work tree's functions against a git revision's, in the same run.
+
+A revision's source is exported with `git archive` into a temporary directory (nothing in the
+repository changes: no worktree to register or prune). Its children must import that source, not
+the work tree's, which the venv's .pth file puts on sys.path after site-packages: every function
+child gets PYTHONPATH = its own tree's source folders (ahead of site-packages, as Lambda puts the
+task root first) and, before its clocks start, drops the other tree's folders from sys.path; after
+its clocks stop it reports any module loaded from outside its own tree, and the parent refuses
+such a sample. Work and revision children get the same sys.path shape, so neither pays more misses.
+
+The verdict compares medians of the same interleaved run (pairs alternate order every round, so
+neither side always runs right after the baseline): work/REV <= tolerance for import+1st wall time
+is "no worse". The default tolerance, 1.05, is the margin a self-comparison (the same code on both
+sides) stays within on this VM with 7 runs; the CPU-time ratio is printed beside it as a cross-check
+that load from other processes barely moves.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+ROOT = Path(__file__).resolve().parents[1]
+# The folders infra/install_paths.py writes into the venv's .pth file (that script writes on import).
+SOURCE_FOLDERS = ("shared", "functions", "sidecar", "infra")
+DEFAULT_TOLERANCE = 1.05
+# (sample name, column title) of the ratios; the first one decides the verdict.
+RATIO_COLUMNS = (("first", "import+1st"), ("import", "import"), ("cpu_first", "cpu +1st"), ("cpu_import", "cpu import"))
+
+T = TypeVar("T")
+
+
+def source_folders(root: Path) -> list[str]:
+    return [str(root / folder) for folder in SOURCE_FOLDERS]
+
+
+def path_setup(own_root: Path, other_roots: Sequence[Path]) -> tuple[dict[str, str], list[str]]:
+    """The environment (PYTHONPATH) and the sys.path entries to drop for a child that must import own_root's code."""
+    return {"PYTHONPATH": ":".join(source_folders(own_root))}, [
+        folder for root in other_roots for folder in source_folders(root)
+    ]
+
+
+# Untimed prelude and postlude of a function child (cold_start._HANDLER_CHILD splices them in).
+PATH_PRELUDE = """
+_drop = {drop!r}
+sys.path[:] = [_entry for _entry in sys.path if _entry not in _drop]
+"""
+# Every module loaded from one of the trees' source folders must come from the child's own folders
+# (a module file, or a package's directories: namespace packages have no __file__), and so must the
+# handler. Only source folders count: the venv itself lies inside the work tree.
+PATH_POSTLUDE = """
+_own = tuple({own!r})
+_all = tuple({all!r})
+_stray = sorted({{
+    _name for _name, _mod in list(sys.modules.items())
+    for _file in [getattr(_mod, "__file__", None), *list(getattr(_mod, "__path__", []) or [])]
+    if _file and _file.startswith(_all) and not _file.startswith(_own)
+}})
+if not str(getattr(_module, "__file__", "")).startswith(_own) and {module!r} not in _stray:
+    _stray.append({module!r})
+"""
+
+
+def postlude(own_root: Path, other_roots: Sequence[Path], module: str) -> str:
+    """PATH_POSTLUDE for a child of own_root's code that imported `module` (as `_module`)."""
+    own = [folder + os.sep for folder in source_folders(own_root)]
+    others = [folder + os.sep for root in other_roots for folder in source_folders(root)]
+    return PATH_POSTLUDE.format(own=own, all=own + others, module=module)
+
+
+def stray_modules(value: str) -> list[str]:
+    """The child's `stray=` field: "-" or comma-separated module names."""
+    return [] if value == "-" else value.split(",")
+
+
+@contextmanager
+def exported_revision(rev: str, repo: Path = ROOT) -> Iterator[tuple[Path, str]]:
+    """REV's tree in a temporary directory, and its full commit id; removed on exit."""
+    sha = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix=f"zapgate-bench-{rev}-") as directory:
+        archive = subprocess.run(["git", "archive", "--format=tar", sha], cwd=repo, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", directory], input=archive.stdout, check=True)
+        yield Path(directory), sha
+
+
+# --------------------------------------------------------------------------- pairing and order
+@dataclass(frozen=True)
+class Pairing:
+    """Which logical ids the two templates share (compared), and which only one side has (listed)."""
+
+    both: list[str]
+    only_work: list[str]
+    only_rev: list[str]
+
+
+def pair_functions(work_ids: Sequence[str], rev_ids: Sequence[str]) -> Pairing:
+    return Pairing(
+        both=[i for i in work_ids if i in rev_ids],
+        only_work=[i for i in work_ids if i not in rev_ids],
+        only_rev=[i for i in rev_ids if i not in work_ids],
+    )
+
+
+def round_order(baseline: T, work: Sequence[tuple[str, T]], rev: Mapping[str, T], round_no: int) -> list[T]:
+    """baseline, fn1@work, fn1@REV, fn2@work, ...; each pair swapped on odd rounds."""
+    order = [baseline]
+    for logical_id, target in work:
+        pair = [target, rev[logical_id]] if logical_id in rev else [target]
+        order += pair if round_no % 2 == 0 else pair[::-1]
+    return order
+
+
+# --------------------------------------------------------------------------- ratios and verdicts
+@dataclass(frozen=True)
+class Comparison:
+    label: str
+    ratios: dict[str, float]  # sample name -> median(work) / median(rev)
+    verdict: str
+
+
+def compare(
+    label: str, work: Mapping[str, list[float]], rev: Mapping[str, list[float]], tolerance: float
+) -> Comparison:
+    ratios = {
+        name: statistics.median(work[name]) / statistics.median(rev[name])
+        for name, _ in RATIO_COLUMNS
+        if work.get(name) and rev.get(name)
+    }
+    return Comparison(label, ratios, verdict(ratios, tolerance))
+
+
+def verdict(ratios: Mapping[str, float], tolerance: float) -> str:
+    """Decided by import+1st wall time (what a cold start costs); CPU time disagreeing is flagged, not ignored."""
+    wall, cpu = ratios.get("first"), ratios.get("cpu_first")
+    if wall is None:
+        return "no first-request samples"
+    text = (
+        f"no worse ({wall:.2f}x <= {tolerance:.2f})" if wall <= tolerance else f"WORSE ({wall:.2f}x > {tolerance:.2f})"
+    )
+    if cpu is not None and (cpu <= tolerance) != (wall <= tolerance):
+        text += f"; but cpu +1st {cpu:.2f}x disagrees: re-run with more --runs"
+    return text
+
+
+def comparison_table(rows: Sequence[Comparison], rev: str) -> list[str]:
+    header = ("function", *(title for _, title in RATIO_COLUMNS), f"verdict (work/{rev}, import+1st)")
+    cells = [
+        (
+            row.label,
+            *(f"{row.ratios[name]:.2f}x" if name in row.ratios else "-" for name, _ in RATIO_COLUMNS),
+            row.verdict,
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header) - 1)]
+    fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths)) + "  {}"
+    return [fmt.format(*line) for line in [header, (*("-" * w for w in widths), "-" * 7), *cells]]
