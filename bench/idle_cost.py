@@ -1164,7 +1164,7 @@ def measure(args: argparse.Namespace) -> Measurement:
         log = TapLog.read(tap_path, function_of)
         if args.keep_tap:
             Path(args.keep_tap).write_bytes(tap_path.read_bytes())
-    from zapgate_sidecar.runtime import SAFETY_NET_POLL_S
+    from zapgate_sidecar.runtime.outbound_runner import SAFETY_NET_POLL_S
 
     if args.keep_tap:
         Path(args.keep_tap + ".run.json").write_text(json.dumps({

@@ -49,7 +49,7 @@ def typed_fields(message: IncomingMessage) -> dict[str, object]:
     if content is not None and message.media is None:
         name = INBOUND_OBJECTS[message.kind]
         fields["message_type"] = message.kind
-        fields[name] = dataclasses.asdict(content)  # type: ignore[call-overload]
+        fields[name] = dataclasses.asdict(content)
     if message.quoted is not None:
         fields["quoted_wa_message_id"] = message.quoted.wa_message_id
         if message.quoted.body:

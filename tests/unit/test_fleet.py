@@ -22,10 +22,9 @@ from zapgate_core.contract.worker_proxy import (
     LockResponse,
     WorkerSettings,
 )
-from zapgate_sidecar import runtime as runtime_module
 from zapgate_sidecar.fleet import Fleet
 from zapgate_sidecar.outbound import SendOutcome
-from zapgate_sidecar.runtime import InstanceRuntime, RuntimeDeps
+from zapgate_sidecar.runtime import InstanceRuntime, RuntimeDeps, outbound_runner
 from zapgate_sidecar.settings import SidecarSettings
 from zapgate_sidecar.transport import Connected, QrShown
 
@@ -246,7 +245,7 @@ async def _rebalance_while_sending(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         await finish.wait()
         return SendOutcome(message_id="m1", wa_message_id="WA1", error=None, elapsed_ms=1.0)
 
-    monkeypatch.setattr(runtime_module, "send_one", slow_send)
+    monkeypatch.setattr(outbound_runner, "send_one", slow_send)
     settings = SidecarSettings(edge_base_url="http://127.0.0.1:9", worker_secret="sidecar-secret-value-123",
                                auth_base=tmp_path / "auth", media_base=tmp_path / "media",
                                instance_owner="sidecar-a", stop_cooldown_ms=int(cooldown_s * 1000))

@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 
 from zapgate_core.contract.worker_proxy import LockResponse
-from zapgate_sidecar import runtime as runtime_module
-from zapgate_sidecar.runtime import InstanceRuntime, RuntimeDeps
+from zapgate_sidecar.runtime import InstanceRuntime, RuntimeDeps, inbound_forwarding
 from zapgate_sidecar.settings import SidecarSettings
 from zapgate_sidecar.transport import ReceiptReceived
 
 
 class _CountingAsyncio:
-    """The runtime module's `asyncio`, counting sleeps."""
+    """The inbound forwarding module's `asyncio`, counting sleeps."""
 
     def __init__(self) -> None:
         self.sleeps = 0
@@ -40,8 +39,8 @@ class _Proxy:
 
 def test_the_receipt_loop_sleeps_only_when_receipts_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     counting = _CountingAsyncio()
-    monkeypatch.setattr(runtime_module, "asyncio", counting)
-    monkeypatch.setattr(runtime_module, "RECEIPT_FLUSH_S", 0.02)
+    monkeypatch.setattr(inbound_forwarding, "asyncio", counting)
+    monkeypatch.setattr(inbound_forwarding, "RECEIPT_FLUSH_S", 0.02)
     settings = SidecarSettings(edge_base_url="http://127.0.0.1:9", worker_secret="sidecar-secret-value-123",
                                auth_base=tmp_path / "auth", media_base=tmp_path / "media", instance_owner="a")
     proxy = _Proxy()
@@ -50,7 +49,7 @@ def test_the_receipt_loop_sleeps_only_when_receipts_wait(tmp_path: Path, monkeyp
 
     async def run() -> None:
         runtime = InstanceRuntime("i1", LockResponse(acquired=True, instance_owner="a", lock_token="t", fence=1), deps)
-        loop = asyncio.create_task(runtime._receipt_loop())
+        loop = asyncio.create_task(runtime.inbound.receipt_loop())
         await asyncio.sleep(0.3)  # idle: 15 flush periods
         assert counting.sleeps == 0 and proxy.batches == []
         await runtime._handle(ReceiptReceived(wa_message_ids=("m1", "m2"), chat_jid="c@s.whatsapp.net", kind="read"))

@@ -1,0 +1,75 @@
+"""One instance's outbound runner: while connected, claim queued messages in batches and send them.
+
+It sleeps until woken (a push frame, the heartbeat's `ready`, a reconnect) or, as a safety net, for
+SAFETY_NET_POLL_S; against servers without a heartbeat it polls every QUEUE_POLL_MS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+import httpx
+
+from zapgate_sidecar.adapters.worker_proxy import WorkerProxyError
+from zapgate_sidecar.logs import log
+from zapgate_sidecar.outbound import NotConnected, send_one
+
+if TYPE_CHECKING:
+    from zapgate_sidecar.runtime.instance import InstanceRuntime
+
+SAFETY_NET_POLL_S = 300.0  # with the heartbeat, polls only catch messages queued for no owner
+
+
+class OutboundRunner:
+    def __init__(self, runtime: InstanceRuntime) -> None:
+        self._runtime = runtime
+        self._wake = asyncio.Event()
+        self.in_flight = 0  # claimed messages not yet sent or failed (rebalancing waits for them)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _poll_interval_s(self) -> float:
+        deps = self._runtime.deps
+        if deps.proxy.heartbeat_supported:
+            return SAFETY_NET_POLL_S
+        return deps.settings.queue_poll_ms / 1000
+
+    async def run(self) -> None:
+        runtime = self._runtime
+        deps = runtime.deps
+        batch_size = deps.settings.outbound_batch
+        while not runtime.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_interval_s())
+            self._wake.clear()
+            session = runtime.session.current
+            if not runtime.connected or session is None:
+                continue
+            self.in_flight = 1  # the claim's answer may hold claimed messages
+            try:
+                try:
+                    batch = await deps.proxy.queued_messages(runtime.instance_id, batch_size)
+                except (WorkerProxyError, httpx.HTTPError) as exc:
+                    log.warning("queued-messages failed", extra={"instance_id": runtime.instance_id,
+                                                                 "error": str(exc)[:200]})
+                    self.in_flight = 0  # nothing to send; whatever it claimed returns with its lease
+                    await asyncio.sleep(1)
+                    continue
+                self.in_flight = len(batch)
+                for message in batch:
+                    try:
+                        outcome = await send_one(deps.proxy, deps.http, session, runtime.instance_id, message,
+                                                 lambda: runtime.connected)
+                    except NotConnected:
+                        break
+                    finally:
+                        self.in_flight -= 1
+                    runtime.sent += outcome.wa_message_id is not None
+                    deps.telemetry.incr("OutboundSent" if outcome.wa_message_id is not None else "OutboundFailed")
+            finally:
+                self.in_flight = 0
+            if len(batch) >= batch_size:
+                self._wake.set()  # more may be waiting: do not wait for a tick
