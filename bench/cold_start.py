@@ -687,13 +687,13 @@ def revision(
     return Revision(name, sha, kept, pairing, unresolved, missing)
 
 
-def report_comparison(functions: list[Target], rev: Revision, tolerance: float) -> bool:
-    """Per shared function, work/REV ratios of the medians and a verdict; True when none is worse."""
+def report_comparison(functions: list[Target], rev: Revision, tolerance: float) -> str:
+    """Per shared function, work/REV ratios of the medians and a verdict; returns the overall verdict."""
     pairs = [(t, rev.targets[t.logical_id]) for t in functions if t.logical_id in rev.targets]
     rows = [compare.compare(work.logical_id, work.samples, old.samples, tolerance) for work, old in pairs]
     print(
         f"\nwork tree vs {rev.name} ({rev.sha[:12]}), same interleaved run: ratio = median(work) / median({rev.name});"
-        f" verdict on import+1st, no worse <= {tolerance:.2f}x (wall-time noise margin)\n"
+        f" verdict on import+1st: no worse <= {tolerance:.2f}x; above, WORSE if its 90% interval excludes 1.00\n"
     )
     print("\n".join(compare.comparison_table(rows, rev.name)))
     for work, old in pairs:
@@ -709,7 +709,11 @@ def report_comparison(functions: list[Target], rev: Revision, tolerance: float) 
     if rev.resources_missing:
         missing_resources = ", ".join(rev.resources_missing)
         print(f"  resources {rev.name}'s template declares and the work tree's lacks: {missing_resources}")
-    return all(row.verdict.startswith("no worse") for row in rows)
+    worse = [row.label for row in rows if row.verdict.startswith("WORSE")]
+    unclear = [row.label for row in rows if row.verdict.startswith("inconclusive")]
+    if worse:
+        return f"WORSE for {', '.join(worse)}" + (f"; inconclusive for {', '.join(unclear)}" if unclear else "")
+    return f"inconclusive for {', '.join(unclear)}" if unclear else "no worse for every compared function"
 
 
 def main() -> int:
@@ -753,8 +757,7 @@ def main() -> int:
                 measure([], args.runs, args.warmup, lambda n: compare.round_order(baseline, work, paired, n))
             met = report(baseline, functions, args.runs, list(rev.targets.values()) if rev else ())
             if rev is not None:
-                no_worse = report_comparison(functions, rev, args.tolerance)
-                print(f"\ncold start vs {rev.name}: {'no worse' if no_worse else 'WORSE for some function'}")
+                print(f"\ncold start vs {rev.name}: {report_comparison(functions, rev, args.tolerance)}")
             if args.explain:
                 explain(functions)
     finally:
