@@ -1,4 +1,4 @@
-"""Wiring and the process lifecycle: settings → transport → fleet → health server; SIGTERM stops all."""
+"""Wiring and the process lifecycle: settings → transport → instance manager → health server; SIGTERM stops all."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import uvicorn
 
 from zapgate_core.storage.media import ContentAddressedMedia
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient
-from zapgate_sidecar.fleet import Fleet
 from zapgate_sidecar.health import health_app
+from zapgate_sidecar.instance_manager import InstanceManager
 from zapgate_sidecar.logs import log
 from zapgate_sidecar.runtime import RuntimeDeps
 from zapgate_sidecar.settings import SidecarSettings, load_settings
@@ -53,10 +53,11 @@ async def run(settings: SidecarSettings, stop: asyncio.Event | None = None) -> N
     http = httpx.AsyncClient(follow_redirects=True)
     deps = RuntimeDeps(settings=settings, proxy=proxy, transport=build_transport(settings), http=http,
                        large_media=_large_media(settings), on_exit=lambda _i, _w: None)
-    fleet = Fleet(settings, proxy, deps)
-    server = uvicorn.Server(uvicorn.Config(health_app(fleet.describe), host="0.0.0.0", port=settings.port,
+    manager = InstanceManager(settings, proxy, deps)
+    server = uvicorn.Server(uvicorn.Config(health_app(manager.describe), host="0.0.0.0", port=settings.port,
                                            log_level="warning", lifespan="off"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own SIGTERM
+    # uvicorn's serve() takes SIGTERM/SIGINT while it runs (Server.capture_signals) and raises the signal
+    # again once the health server has closed, so it still reaches the handlers below.
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -64,12 +65,12 @@ async def run(settings: SidecarSettings, stop: asyncio.Event | None = None) -> N
             loop.add_signal_handler(sig, stop.set)
     log.info("sidecar starting", extra={"owner": settings.instance_owner, "transport": settings.transport,
                                         "edge": settings.base_url, "port": settings.port})
-    tasks = [asyncio.create_task(t) for t in (server.serve(), fleet.discovery_loop(), fleet.heartbeat_loop(),
-                                              fleet.push_loop())]
+    tasks = [asyncio.create_task(t) for t in (server.serve(), manager.discovery_loop(), manager.heartbeat.loop(),
+                                              manager.push_loop())]
     await stop.wait()
     log.info("sidecar stopping: releasing instances")
     try:
-        await asyncio.wait_for(fleet.shutdown(), settings.stop_timeout_s)
+        await asyncio.wait_for(manager.shutdown(), settings.stop_timeout_s)
     except TimeoutError:
         log.error("shutdown timed out; locks will expire on their own")
     server.should_exit = True

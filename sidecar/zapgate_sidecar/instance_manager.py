@@ -1,23 +1,23 @@
-"""The instance manager: which instances this sidecar runs, their locks, and the heartbeat.
+"""The instance manager: which instances this sidecar runs, their locks, and what wakes them.
 
 Every DISCOVERY_POLL_MS: read settings and eligible instances, walk them in priority order
 (stable ties) and take locks until this sidecar runs MAX_ACTIVE_INSTANCES (0 = no cap);
 instances another sidecar holds are skipped without an acquire (the server says who holds
 each). Runtimes that left the target stop, after a 60 s cooldown when connected (seed 000:
-no thrash). One heartbeat call renews every lock and says which instances have work waiting;
-against servers without it, each lock is renewed on its own and runners poll.
+no thrash). The heartbeat (lock_heartbeat.py) renews every lock in one call and says which
+instances have work waiting; against servers without it, each lock is renewed on its own and
+runners poll.
 
 How work is noticed (WAKE_MODE): `push` (default) keeps the push channel (push_channel.py) open;
-its frames wake an outbound runner, a short heartbeat (commands) or discovery, and the heartbeat
-is a short call once per renew interval. While the channel is down (or the server offers none) the
-short heartbeat runs every QUEUE_POLL_MS instead: a bounded fallback, counted and shown in health.
-`longpoll` is the design before it: the heartbeat waits server-side for work.
+its frames, routed here, wake an outbound runner, a short heartbeat (commands) or discovery, and the
+heartbeat is a short call once per renew interval. While the channel is down (or the server offers
+none) the short heartbeat runs every QUEUE_POLL_MS instead: a bounded fallback, counted and shown in
+health. `longpoll` is the design before it: the heartbeat waits server-side for work.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from typing import Any
@@ -25,19 +25,15 @@ from typing import Any
 import httpx
 
 from zapgate_core.contract.sidecar_push import SidecarPush
-from zapgate_core.contract.worker_proxy import (
-    MAX_HEARTBEAT_WAIT_MS,
-    HeartbeatRequest,
-    HeldLock,
-    LockResponse,
-    WorkerSettings,
-)
+from zapgate_core.contract.worker_proxy import LockResponse, WorkerSettings
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient, WorkerProxyError
+from zapgate_sidecar.lock_heartbeat import LockHeartbeat
 from zapgate_sidecar.logs import log
 from zapgate_sidecar.policies import fair_share, fleet_owners, may_release, select_target
 from zapgate_sidecar.push_channel import PushChannel
 from zapgate_sidecar.runtime import InstanceRuntime, RuntimeDeps
 from zapgate_sidecar.settings import SidecarSettings
+from zapgate_sidecar.waits import first_of
 
 # Discovery passes a new sidecar makes in slow start: enough for sidecars starting together to announce
 # themselves and see each other's first locks before any takes more than its share.
@@ -45,7 +41,7 @@ SLOW_START_DISCOVERIES = 3
 RETREAT_S = {"stream_replaced": 300.0, "connect_failed": 600.0, "runtime_error": 30.0}
 
 
-class Fleet:
+class InstanceManager:
     def __init__(self, settings: SidecarSettings, proxy: WorkerProxyClient, deps: RuntimeDeps) -> None:
         self.settings = settings
         self.proxy = proxy
@@ -54,21 +50,20 @@ class Fleet:
         self.runtimes: dict[str, InstanceRuntime] = {}
         self._left_target_at: dict[str, float] = {}
         self._retreat_until: dict[str, float] = {}
-        self._stopping = asyncio.Event()
+        self.stopping = asyncio.Event()
         # Shutdown waits for a discovery in flight: an acquire answered after the runtimes were
         # stopped would leave a lock held until its TTL, so a replacement waits 30 s for it.
         self._discovering = asyncio.Lock()
-        self._held_changed = asyncio.Event()  # a runtime was added: the heartbeat in flight lists old locks
         self.last_discovery_error: str | None = None
-        self._renewed_at = float("-inf")
+        self.heartbeat = LockHeartbeat(self)
         # Presence (eligible-instances `announce`, zapgate extension): the live fleet as last answered,
         # refreshed at most once per PRESENCE_INTERVAL_MS; None until a server answered it.
         self._announced_at = float("-inf")
         self._sidecars: set[str] | None = None
         self._seen_holding: set[str] = set()  # other sidecars seen holding a lock
-        # Wake-ups (push channel): a short heartbeat now (a command, a channel change), discovery now
-        # (instances or sidecars changed), and once more when a departed sidecar's locks can have expired.
-        self._poll_now = asyncio.Event()
+        # Wake-ups (push channel): a short heartbeat now (a command, a channel change: heartbeat.poll_now),
+        # discovery now (instances or sidecars changed), and once more when a departed sidecar's locks can
+        # have expired.
         self._discover_now = asyncio.Event()
         self._discover_again_at: float | None = None
         self._announce_next = False
@@ -76,21 +71,20 @@ class Fleet:
         self._settled = False  # the last discovery left nothing to do: wait for a push (or DISCOVERY_IDLE_MS)
         self._worker_settings: WorkerSettings | None = None
         self._worker_settings_at = float("-inf")
-        self.fallback_polls = 0
         self.push: PushChannel | None = None
         if settings.wake_mode == "push":
             self.push = PushChannel(
-                settings.worker_secret, settings.instance_owner, self._on_push, self._poll_now.set,
+                settings.worker_secret, settings.instance_owner, self._on_push, self.heartbeat.poll_now.set,
                 keepalive_s=settings.push_keepalive_ms / 1000, rotate_s=settings.push_rotate_ms / 1000,
                 url=settings.push_url,
             )
 
     # ------------------------------------------------------------ discovery
     async def discovery_loop(self) -> None:
-        while not self._stopping.is_set():
+        while not self.stopping.is_set():
             try:
                 async with self._discovering:
-                    if self._stopping.is_set():
+                    if self.stopping.is_set():
                         break
                     await self.discover_once()
                 self.last_discovery_error = None
@@ -104,7 +98,7 @@ class Fleet:
         """Until the next discovery: DISCOVERY_IDLE_MS while the push channel is up (its frames ask for one
         when something changed), DISCOVERY_POLL_MS otherwise, or sooner when a frame or a departure asks."""
         started = time.monotonic()
-        while not (self._stopping.is_set() or self._discover_now.is_set()):
+        while not (self.stopping.is_set() or self._discover_now.is_set()):
             # A departed sidecar's locks lapse any time within one TTL: look at the fast rate until the re-check.
             idle = self.push is not None and self.push.up and self._settled and self._discover_again_at is None
             interval_s = (self.settings.discovery_idle_ms if idle else self.settings.discovery_poll_ms) / 1000
@@ -115,7 +109,7 @@ class Fleet:
             if remaining <= 0:
                 break
             # Re-checked at least every DISCOVERY_POLL_MS: a channel that went down shortens the wait.
-            await _first_of(self._stopping, self._discover_now,
+            await first_of(self.stopping, self._discover_now,
                             timeout_s=min(remaining, self.settings.discovery_poll_ms / 1000))
         self._discover_now.clear()
         if self._discover_again_at is not None and time.monotonic() >= self._discover_again_at:
@@ -127,7 +121,7 @@ class Fleet:
             if runtime is not None:
                 runtime.wake_outbound()
         elif frame.type == "command":
-            self._poll_now.set()  # a short heartbeat answers the doorbell: commands reach only the lock holder
+            self.heartbeat.poll_now.set()  # a short heartbeat answers the doorbell: commands reach only the lock holder
         else:
             self._discover_now.set()
             if frame.reason == "sidecar_joined":
@@ -166,7 +160,7 @@ class Fleet:
         limit = fair_share(len(eligible), fleet_owners(owner, lock_owners, announced, self._seen_holding), cap)
         self._seen_holding = (self._seen_holding & (announced | lock_owners)) | (lock_owners - {owner})
         # Slow start: a sidecar that just came up takes one instance, then doubles, so sidecars
-        # starting together see each other's locks and split the fleet instead of one taking all.
+        # starting together see each other's locks and split the instances instead of one taking all.
         # Only while young: afterwards this sidecar knows the fleet, the fair share bounds it, and a dead
         # peer's instances are taken in one pass instead of 1, 1, 2, 4... one discovery cycle apart.
         budget = max(1, len(self.runtimes)) if self._discoveries < SLOW_START_DISCOVERIES else limit
@@ -178,7 +172,7 @@ class Fleet:
                 target.append(instance_id)
                 continue
             other = held_by[instance_id]
-            if self._stopping.is_set():
+            if self.stopping.is_set():
                 return  # shutdown stops what this pass started
             if (other and other != owner) or self._retreat_until.get(instance_id, 0) > now or budget <= 0:
                 continue
@@ -200,7 +194,7 @@ class Fleet:
                 self._left_target_at.pop(instance_id, None)
                 await runtime.stop("left_target")
         # Unfinished business (slow start left free instances, or a release waits out its cooldown) is looked
-        # at again within DISCOVERY_POLL_MS even while the push channel is up; a settled fleet waits to be told.
+        # at again within DISCOVERY_POLL_MS even while the push channel is up; once settled, it waits to be told.
         free = [i for i, holder in held_by.items() if holder is None and i not in self.runtimes]
         self._settled = not self._left_target_at and (len(target) >= limit or not free)
         self._discoveries += 1
@@ -238,7 +232,7 @@ class Fleet:
         self.runtimes[instance_id] = runtime
         log.info("instance acquired", extra={"instance_id": instance_id, "fence": lock.fence})
         runtime.start()
-        self._held_changed.set()
+        self.heartbeat.held_changed.set()
 
     def _forget(self, instance_id: str, why: str) -> None:
         self.runtimes.pop(instance_id, None)
@@ -250,127 +244,11 @@ class Fleet:
     # ------------------------------------------------------------ locks and wake-ups
     async def push_loop(self) -> None:
         if self.push is not None:
-            await self.push.run(self._stopping)
-
-    async def heartbeat_loop(self) -> None:
-        if self.push is None:
-            await self._long_poll_loop()
-            return
-        renew_s = self.settings.lock_renew_ms / 1000
-        while not self._stopping.is_set():
-            self._poll_now.clear()
-            self._held_changed.clear()
-            polling = not self.push.up  # the fallback: the channel cannot wake us, so we look
-            try:
-                # Renew only when due (90% of the interval: timers wake a little early), never on a wake-up.
-                handled = await self.heartbeat_once(wait_ms=0, renew_after_ms=self.settings.lock_renew_ms * 0.9)
-            except (WorkerProxyError, httpx.HTTPError, ValueError) as exc:
-                log.warning("heartbeat failed", extra={"error": str(exc)[:200]})
-                handled = False
-            if handled and polling and self.runtimes:
-                self.fallback_polls += 1
-                self.deps.telemetry.incr("FallbackPolls")
-            if not handled:  # no heartbeat on this server (runtimes poll), or an error: pace the renewals
-                wait_s = renew_s
-            else:
-                wait_s = renew_s - (time.monotonic() - self._renewed_at)
-                if not self.push.up:
-                    wait_s = min(wait_s, self.settings.queue_poll_ms / 1000)
-            await self._pause(max(wait_s, 0.05), also=self._poll_now)
-
-    async def _long_poll_loop(self) -> None:
-        renew_s = self.settings.lock_renew_ms / 1000
-        while not self._stopping.is_set():
-            started = time.monotonic()
-            self._held_changed.clear()
-            try:
-                handled = await self._heartbeat_until_held_changes(wait_ms=int(renew_s * 1000))
-            except (WorkerProxyError, httpx.HTTPError, ValueError) as exc:
-                log.warning("heartbeat failed", extra={"error": str(exc)[:200]})
-                handled = False
-            # Without a heartbeat (or after an error) renewals pace themselves; a long-poll already waited.
-            if not handled or time.monotonic() - started < 0.05:
-                await self._pause(renew_s if not handled else 0.05)
-
-    async def _heartbeat_until_held_changes(self, wait_ms: int) -> bool:
-        """heartbeat_once, cut short when a runtime is added.
-
-        The server long-polls for work on the locks the request lists, so a message queued for an
-        instance acquired meanwhile would otherwise wait for the next renewal (up to TTL/2, 15 s).
-        """
-        beat = asyncio.ensure_future(self.heartbeat_once(wait_ms))
-        changed = asyncio.ensure_future(self._held_changed.wait())
-        try:
-            await asyncio.wait({beat, changed}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            changed.cancel()
-        if beat.done():
-            return beat.result()
-        beat.cancel()  # a renewal it may have made is made again next time: one write, never a lost lock
-        with contextlib.suppress(asyncio.CancelledError):
-            await beat
-        return True
-
-    async def _pause(self, seconds: float, also: asyncio.Event | None = None) -> None:
-        """Sleep, but not past a stop or a newly added runtime (which needs a heartbeat listing it)."""
-        await _first_of(self._stopping, self._held_changed, *([also] if also else []), timeout_s=seconds)
-
-    async def heartbeat_once(self, wait_ms: int, renew_after_ms: float | None = None) -> bool:
-        """True when the server's heartbeat did the work; False when it must be done per lock."""
-        held = dict(self.runtimes)
-        if not held and self.proxy.heartbeat_supported is not None:
-            return False
-        # A wake-up soon after a renewal only waits again: renewing N locks on every message
-        # would cost N writes per message on a busy sidecar.
-        since_renewal_ms = (time.monotonic() - self._renewed_at) * 1000
-        renew = since_renewal_ms >= (renew_after_ms if renew_after_ms is not None else self.settings.lock_renew_ms / 2)
-        if not renew:  # come back when the renewal is due, not a full interval later
-            wait_ms = min(wait_ms, max(50, int(self.settings.lock_renew_ms - since_renewal_ms)))
-        request = HeartbeatRequest(
-            instance_owner=self.settings.instance_owner,
-            ttl_ms=self.settings.instance_lock_ttl_ms,
-            locks=[HeldLock(instance_id=i, lock_token=r.lock_token) for i, r in held.items()],
-            # The contract caps a long-poll; a renew interval above it (TTL > 40 s) would fail validation.
-            wait_ms=min(wait_ms, MAX_HEARTBEAT_WAIT_MS) if held else 0,
-            renew=renew,
-        )
-        started = time.monotonic()
-        answer = await self.proxy.heartbeat(request)
-        if answer is None:
-            await self._renew_each(held)
-            return False
-        if renew:
-            self._renewed_at = started
-        for status in answer.locks:
-            runtime = self.runtimes.get(status.instance_id)
-            if runtime is not None and not status.acquired:
-                log.warning("lock lost", extra={"instance_id": status.instance_id, "owner": status.instance_owner})
-                runtime.lock_lost()
-        for instance_id in answer.ready:
-            if instance_id in self.runtimes:
-                self.runtimes[instance_id].wake_outbound()
-        # Instance commands (public API): with a renewal, or at once when the control plane's doorbell rang. The
-        # same id may come twice (doorbell, then a renewal before the ack landed): the runtime runs it once.
-        for command in answer.commands:
-            if command.instance_id in self.runtimes:
-                self.runtimes[command.instance_id].command(command)
-        return True
-
-    async def _renew_each(self, held: dict[str, InstanceRuntime]) -> None:
-        for instance_id, runtime in held.items():
-            try:
-                answer = await self.proxy.renew(instance_id, self.settings.instance_owner,
-                                                self.settings.instance_lock_ttl_ms, runtime.lock_token)
-            except WorkerProxyError as exc:
-                if exc.status != 404:
-                    continue
-                answer = LockResponse(acquired=False)
-            if not answer.acquired:
-                runtime.lock_lost()
+            await self.push.run(self.stopping)
 
     # ------------------------------------------------------------ shutdown and health
     async def shutdown(self) -> None:
-        self._stopping.set()
+        self.stopping.set()
         async with self._discovering:  # no acquire lands after the runtimes below are stopped
             pass
         runtimes = list(self.runtimes.values())
@@ -390,17 +268,8 @@ class Fleet:
             "heartbeat": self.proxy.heartbeat_supported,
             "wake_mode": self.settings.wake_mode,
             "push": self.push.describe() if self.push is not None else None,
-            "fallback_polls": self.fallback_polls,
+            "fallback_polls": self.heartbeat.fallback_polls,
             "last_discovery_error": self.last_discovery_error,
             "instances": [r.describe() for r in self.runtimes.values()],
         }
 
-
-async def _first_of(*events: asyncio.Event, timeout_s: float) -> None:
-    """Wait until one of `events` is set, or `timeout_s` passed."""
-    waits = {asyncio.ensure_future(event.wait()) for event in events}
-    try:
-        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiting in waits:
-            waiting.cancel()

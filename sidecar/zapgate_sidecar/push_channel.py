@@ -2,7 +2,7 @@
 
 One outbound WebSocket to the control plane's SidecarPushApi, authenticated with the worker secret
 and named by `instance_owner`. The control plane posts wake-up frames on it (outbound work for an
-instance, a command, "run discovery"); this module parses them and hands them to the fleet. It
+instance, a command, "run discovery"); this module parses them and hands them to the instance manager. It
 never carries data: a frame that is lost only delays what the next renewal or reconnect drains.
 
 API Gateway closes a connection that is idle for 10 minutes and any connection after 2 hours, and
@@ -49,7 +49,7 @@ class PushChannel:
         self._secret = secret
         self._owner = owner
         self._on_frame = on_frame
-        # Called when the channel goes up or down and after a rotation: the fleet polls once at once,
+        # Called when the channel goes up or down and after a rotation: the heartbeat polls once at once,
         # draining what a frame lost meanwhile would have announced, and picks its polling rate.
         self._on_change = on_change
         self._keepalive_s = keepalive_s

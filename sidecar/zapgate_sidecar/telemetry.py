@@ -3,10 +3,10 @@ task's log group and CloudWatch turns them into metrics in namespace Zapgate, di
 service=zapgate-sidecar. The operations dashboard and alarms (infra/observability.yaml) read them.
 
 Runtimes count events with `incr` (OutboundSent, OutboundFailed, InboundDelivered, Reconnects,
-LocksLost, BadMacTrips; the fleet counts FallbackPolls); the fleet sets gauges with `gauge` (InstancesManaged,
-InstancesConnected, InstancesDisconnected, InstancesWaitingQr, PushChannelUp) and calls `flush_if_due` from
-its discovery loop. A flush happens at most once per wall-clock minute, so every task puts one datapoint in
-each 1-minute period and a Sum over a minute is the fleet's total.
+LocksLost, BadMacTrips; the heartbeat counts FallbackPolls); the instance manager sets gauges with `gauge`
+(InstancesManaged, InstancesConnected, InstancesDisconnected, InstancesWaitingQr, PushChannelUp) and calls
+`flush_if_due` from its discovery loop. A flush happens at most once per wall-clock minute, so every task puts
+one datapoint in each 1-minute period and a Sum over a minute is the fleet's total.
 
 Only metric names and numbers leave here: no instance id, JID, phone number or message content
 is ever a dimension or a property (one fixed dimension, `service`).

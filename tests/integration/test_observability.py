@@ -404,8 +404,8 @@ class _Minute:
         return self.now
 
 
-def _fleet(tmp_path: Path, clock: _Minute) -> Any:
-    from zapgate_sidecar.fleet import Fleet
+def _manager(tmp_path: Path, clock: _Minute) -> Any:
+    from zapgate_sidecar.instance_manager import InstanceManager
     from zapgate_sidecar.runtime import RuntimeDeps
     from zapgate_sidecar.settings import SidecarSettings
 
@@ -415,7 +415,7 @@ def _fleet(tmp_path: Path, clock: _Minute) -> Any:
     deps = RuntimeDeps(settings=settings, proxy=None, transport=None, http=None,  # type: ignore[arg-type]
                        large_media=None, on_exit=lambda _i, _w: None,
                        telemetry=sidecar_telemetry.SidecarTelemetry(clock=clock))
-    return Fleet(settings, None, deps)  # type: ignore[arg-type]
+    return InstanceManager(settings, None, deps)  # type: ignore[arg-type]
 
 
 def test_sidecar_flush_prints_emf_with_fleet_gauges_and_counters_and_nothing_personal(
@@ -425,9 +425,9 @@ def test_sidecar_flush_prints_emf_with_fleet_gauges_and_counters_and_nothing_per
     from zapgate_sidecar.runtime import InstanceRuntime
 
     clock = _Minute()
-    fleet = _fleet(tmp_path, clock)
+    manager = _manager(tmp_path, clock)
     jid = "5511988887777@s.whatsapp.net"
-    fleet.runtimes = {
+    manager.runtimes = {
         "inst-connected-aa11": SimpleNamespace(connected=True, status="CONNECTED", state="connected", own_jid=jid),
         "inst-down-bb22": SimpleNamespace(connected=False, status="DISCONNECTED", state="reconnecting", own_jid=jid),
         "inst-qr-cc33": SimpleNamespace(connected=False, status="CONNECTING", state="waiting_qr", own_jid=None),
@@ -435,11 +435,11 @@ def test_sidecar_flush_prints_emf_with_fleet_gauges_and_counters_and_nothing_per
     }
     # A real runtime counts its own lost lock through the deps' telemetry.
     lock = LockResponse(acquired=True, instance_owner="host-7:4242", lock_token="lock-token-secret-0001", fence=3)
-    runtime = InstanceRuntime("inst-lost-ee55", lock, fleet.deps)
+    runtime = InstanceRuntime("inst-lost-ee55", lock, manager.deps)
     asyncio.run(runtime.stop("lock_lost", release=False))
-    fleet.deps.telemetry.incr("OutboundSent", 2)
+    manager.deps.telemetry.incr("OutboundSent", 2)
 
-    fleet.report_metrics()
+    manager.report_metrics()
     (emf,) = _emf_lines(capsys.readouterr().out)
     (directive,) = emf["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "Zapgate"
@@ -466,16 +466,16 @@ def test_sidecar_flushes_once_per_wall_clock_minute_and_restarts_counters(
     emf_enabled: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     clock = _Minute()
-    fleet = _fleet(tmp_path, clock)
-    telemetry = fleet.deps.telemetry
+    manager = _manager(tmp_path, clock)
+    telemetry = manager.deps.telemetry
     telemetry.incr("Reconnects")
-    fleet.report_metrics()
+    manager.report_metrics()
     clock.now += 20
     telemetry.incr("Reconnects")
-    fleet.report_metrics()  # same minute: kept for the next flush
+    manager.report_metrics()  # same minute: kept for the next flush
     assert len(_emf_lines(capsys.readouterr().out)) == 1
     clock.now += 60
-    fleet.report_metrics()
+    manager.report_metrics()
     (emf,) = _emf_lines(capsys.readouterr().out)
     assert emf["Reconnects"] == [1.0] and emf["InstancesManaged"] == [0.0]
 

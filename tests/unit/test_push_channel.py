@@ -1,6 +1,6 @@
 """The sidecar's end of the push channel against a real WebSocket server (websockets, on loopback):
 the handshake it makes, frames in, keepalives out, make-before-break rotation, reconnect after a
-drop, and how the fleet routes each frame. No API Gateway here: tests/e2e/test_push_channel.py runs
+drop, and how the instance manager routes each frame. No API Gateway here: tests/e2e/test_push_channel.py runs
 the local emulation of SidecarPushApi with the real $connect function."""
 
 from __future__ import annotations
@@ -179,11 +179,11 @@ def test_without_a_url_the_channel_is_off_until_the_server_advertises_one() -> N
     asyncio.run(scenario())
 
 
-# ------------------------------------------------------------------ the fleet's routing of frames
+# ------------------------------------------------------------------ the instance manager's routing of frames
 
 
-def _fleet(tmp_path: Path, **settings: Any) -> Any:
-    from zapgate_sidecar.fleet import Fleet
+def _manager(tmp_path: Path, **settings: Any) -> Any:
+    from zapgate_sidecar.instance_manager import InstanceManager
     from zapgate_sidecar.runtime import RuntimeDeps
     from zapgate_sidecar.settings import SidecarSettings
 
@@ -192,7 +192,7 @@ def _fleet(tmp_path: Path, **settings: Any) -> Any:
     deps = RuntimeDeps(settings=config, proxy=SimpleNamespace(heartbeat_supported=True),  # type: ignore[arg-type]
                        transport=SimpleNamespace(name="none"), http=None,  # type: ignore[arg-type]
                        large_media=None, on_exit=lambda _i, _w: None)
-    return Fleet(config, deps.proxy, deps)
+    return InstanceManager(config, deps.proxy, deps)
 
 
 class _Runtime:
@@ -205,38 +205,38 @@ class _Runtime:
 
 def test_the_fleet_routes_each_frame_to_what_it_wakes(tmp_path: Path) -> None:
     async def scenario() -> None:
-        fleet = _fleet(tmp_path, instance_lock_ttl_ms=30_000)
+        manager = _manager(tmp_path, instance_lock_ttl_ms=30_000)
         runtime = _Runtime()
-        fleet.runtimes = {"inst-1": runtime}
-        fleet._on_push(SidecarPush(type="outbound", instance_id="inst-1"))
-        fleet._on_push(SidecarPush(type="outbound", instance_id="someone-elses"))  # ignored
-        assert runtime.woken == 1 and not fleet._poll_now.is_set() and not fleet._discover_now.is_set()
-        fleet._on_push(SidecarPush(type="command", instance_id="inst-1"))
-        assert fleet._poll_now.is_set()  # a short heartbeat: commands come only to the verified lock holder
-        fleet._on_push(SidecarPush(type="discover", reason="sidecar_joined"))
-        assert fleet._discover_now.is_set() and fleet._announce_next  # its presence changes the fair share
-        assert fleet._discover_again_at is None
-        fleet._announce_next = False
-        fleet._on_push(SidecarPush(type="discover", reason="sidecar_left"))
-        assert fleet._announce_next  # its presence is gone server-side: the next discovery re-reads the fleet
+        manager.runtimes = {"inst-1": runtime}
+        manager._on_push(SidecarPush(type="outbound", instance_id="inst-1"))
+        manager._on_push(SidecarPush(type="outbound", instance_id="someone-elses"))  # ignored
+        assert runtime.woken == 1 and not manager.heartbeat.poll_now.is_set() and not manager._discover_now.is_set()
+        manager._on_push(SidecarPush(type="command", instance_id="inst-1"))
+        assert manager.heartbeat.poll_now.is_set()  # a short heartbeat: commands come only to the verified lock holder
+        manager._on_push(SidecarPush(type="discover", reason="sidecar_joined"))
+        assert manager._discover_now.is_set() and manager._announce_next  # its presence changes the fair share
+        assert manager._discover_again_at is None
+        manager._announce_next = False
+        manager._on_push(SidecarPush(type="discover", reason="sidecar_left"))
+        assert manager._announce_next  # its presence is gone server-side: the next discovery re-reads the fleet
         loop_now = asyncio.get_running_loop().time()
-        assert fleet._discover_again_at is not None and 30 < fleet._discover_again_at - loop_now <= 32
+        assert manager._discover_again_at is not None and 30 < manager._discover_again_at - loop_now <= 32
 
     asyncio.run(scenario())
 
 
 def test_wake_mode_longpoll_has_no_channel(tmp_path: Path) -> None:
-    assert _fleet(tmp_path, wake_mode="longpoll").push is None
-    fleet = _fleet(tmp_path)
-    assert fleet.push is not None and fleet.push.state == "off"
-    assert fleet.describe()["push"]["state"] == "off" and fleet.describe()["wake_mode"] == "push"
+    assert _manager(tmp_path, wake_mode="longpoll").push is None
+    manager = _manager(tmp_path)
+    assert manager.push is not None and manager.push.state == "off"
+    assert manager.describe()["push"]["state"] == "off" and manager.describe()["wake_mode"] == "push"
 
 
 @pytest.mark.parametrize("reason", ["instances_changed", "lock_released"])
 def test_other_discover_reasons_only_discover_now(tmp_path: Path, reason: str) -> None:
-    fleet = _fleet(tmp_path)
-    fleet._on_push(SidecarPush(type="discover", reason=reason))
-    assert fleet._discover_now.is_set() and not fleet._announce_next and fleet._discover_again_at is None
+    manager = _manager(tmp_path)
+    manager._on_push(SidecarPush(type="discover", reason=reason))
+    assert manager._discover_now.is_set() and not manager._announce_next and manager._discover_again_at is None
 
 
 class _CountingProxy:
@@ -261,50 +261,50 @@ class _HeldRuntime(_Runtime):
         return {"instance_id": "inst-1"}
 
 
-async def _beats_for(fleet: Any, seconds: float) -> list[tuple[float, bool, int]]:
+async def _beats_for(manager: Any, seconds: float) -> list[tuple[float, bool, int]]:
     proxy = _CountingProxy()
-    fleet.proxy = proxy
-    fleet.runtimes = {"inst-1": _HeldRuntime()}
-    task = asyncio.create_task(fleet.heartbeat_loop())
+    manager.proxy = proxy
+    manager.runtimes = {"inst-1": _HeldRuntime()}
+    task = asyncio.create_task(manager.heartbeat.loop())
     await asyncio.sleep(seconds)
-    fleet._stopping.set()
+    manager.stopping.set()
     await asyncio.wait_for(task, 5)
     return proxy.beats
 
 
 def test_channel_up_means_one_short_renewal_per_interval_and_a_command_wake_renews_nothing(tmp_path: Path) -> None:
     async def scenario() -> None:
-        fleet = _fleet(tmp_path, instance_lock_ttl_ms=2_000, instance_lock_renew_ms=500, queue_poll_ms=100)
-        fleet.push.state = "up"
-        asyncio.get_running_loop().call_later(0.7, fleet._on_push, SidecarPush(type="command", instance_id="inst-1"))
-        beats = await _beats_for(fleet, 1.3)
+        manager = _manager(tmp_path, instance_lock_ttl_ms=2_000, instance_lock_renew_ms=500, queue_poll_ms=100)
+        manager.push.state = "up"
+        asyncio.get_running_loop().call_later(0.7, manager._on_push, SidecarPush(type="command", instance_id="inst-1"))
+        beats = await _beats_for(manager, 1.3)
         assert all(wait == 0 for _, _, wait in beats)  # never a long-poll: no Lambda waits for us
         renewals = [when for when, renew, _ in beats if renew]
         assert 2 <= len(renewals) <= 4, beats  # every ~0.5 s
         assert len(beats) - len(renewals) == 1, beats  # the command's wake-up: one heartbeat, no renewal
-        assert fleet.fallback_polls == 0
+        assert manager.heartbeat.fallback_polls == 0
 
     asyncio.run(scenario())
 
 
 def test_channel_down_means_polling_at_queue_poll_ms_but_renewing_only_when_due(tmp_path: Path) -> None:
     async def scenario() -> None:
-        fleet = _fleet(tmp_path, instance_lock_ttl_ms=2_000, instance_lock_renew_ms=500, queue_poll_ms=100)
-        fleet.push.state = "down"
-        beats = await _beats_for(fleet, 1.3)
+        manager = _manager(tmp_path, instance_lock_ttl_ms=2_000, instance_lock_renew_ms=500, queue_poll_ms=100)
+        manager.push.state = "down"
+        beats = await _beats_for(manager, 1.3)
         assert all(wait == 0 for _, _, wait in beats)
         assert 8 <= len(beats) <= 16, len(beats)  # bounded: one per QUEUE_POLL_MS
         assert 2 <= sum(renew for _, renew, _ in beats) <= 4  # the locks' writes do not follow the polling rate
-        assert fleet.fallback_polls == len(beats)  # counted (FallbackPolls) and shown in /health/instances
-        assert fleet.describe()["fallback_polls"] == len(beats)
+        assert manager.heartbeat.fallback_polls == len(beats)  # counted (FallbackPolls) and shown in /health/instances
+        assert manager.describe()["fallback_polls"] == len(beats)
 
     asyncio.run(scenario())
 
 
 def test_longpoll_mode_is_the_design_before_the_channel(tmp_path: Path) -> None:
     async def scenario() -> None:
-        fleet = _fleet(tmp_path, instance_lock_ttl_ms=2_000, instance_lock_renew_ms=500, wake_mode="longpoll")
-        beats = await _beats_for(fleet, 0.3)
+        manager = _manager(tmp_path, instance_lock_ttl_ms=2_000, instance_lock_renew_ms=500, wake_mode="longpoll")
+        beats = await _beats_for(manager, 0.3)
         assert beats and beats[0][2] == 500  # the server holds the call for up to the renew interval
 
     asyncio.run(scenario())

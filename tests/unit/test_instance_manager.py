@@ -1,7 +1,7 @@
-"""The fleet's own rules: shutdown against a discovery in flight (no lock may outlive the
+"""The instance manager's own rules: shutdown against a discovery in flight (no lock may outlive the
 sidecar) and heartbeats a server accepts whatever the lock TTL.
 
-The real Fleet and InstanceRuntime run; only the worker-proxy and the WhatsApp network are
+The real InstanceManager and InstanceRuntime run; only the worker-proxy and the WhatsApp network are
 swapped for in-memory stand-ins.
 """
 
@@ -22,7 +22,7 @@ from zapgate_core.contract.worker_proxy import (
     LockResponse,
     WorkerSettings,
 )
-from zapgate_sidecar.fleet import Fleet
+from zapgate_sidecar.instance_manager import InstanceManager
 from zapgate_sidecar.outbound import SendOutcome
 from zapgate_sidecar.runtime import InstanceRuntime, RuntimeDeps, outbound_runner
 from zapgate_sidecar.settings import SidecarSettings
@@ -73,29 +73,29 @@ class _SlowAcquireProxy:
         return []
 
 
-async def _shutdown_during_acquire(tmp_path: Path) -> tuple[_SlowAcquireProxy, Fleet]:
+async def _shutdown_during_acquire(tmp_path: Path) -> tuple[_SlowAcquireProxy, InstanceManager]:
     settings = SidecarSettings(edge_base_url="http://127.0.0.1:9", worker_secret="sidecar-secret-value-123",
                                auth_base=tmp_path / "auth", media_base=tmp_path / "media",
                                instance_owner="sidecar-a")
     proxy = _SlowAcquireProxy()
     deps = RuntimeDeps(settings=settings, proxy=proxy, transport=_IdleNetwork(), http=None,  # type: ignore[arg-type]
                        large_media=None, on_exit=lambda _i, _w: None)
-    fleet = Fleet(settings, proxy, deps)  # type: ignore[arg-type]
-    discovery = asyncio.create_task(fleet.discovery_loop())
+    manager = InstanceManager(settings, proxy, deps)  # type: ignore[arg-type]
+    discovery = asyncio.create_task(manager.discovery_loop())
     await asyncio.wait_for(proxy.acquiring.wait(), 5)
-    shutdown = asyncio.create_task(fleet.shutdown())
+    shutdown = asyncio.create_task(manager.shutdown())
     await asyncio.sleep(0.05)  # shutdown has begun while the acquire is still on the wire
     proxy.answer.set()
     await asyncio.wait_for(shutdown, 5)
     await asyncio.wait_for(discovery, 5)
-    return proxy, fleet
+    return proxy, manager
 
 
 def test_an_acquire_answered_during_shutdown_is_released(tmp_path: Path) -> None:
-    proxy, fleet = asyncio.run(_shutdown_during_acquire(tmp_path))
+    proxy, manager = asyncio.run(_shutdown_during_acquire(tmp_path))
     assert proxy.acquiring.is_set() and proxy.answer.is_set()
     assert proxy.held == set(), "a lock acquired while shutting down was left to expire"
-    assert fleet.runtimes == {}
+    assert manager.runtimes == {}
 
 
 class _RecordingHeartbeatProxy:
@@ -117,10 +117,10 @@ def test_a_long_lock_ttl_never_asks_for_a_longer_wait_than_the_contract_allows(t
     proxy = _RecordingHeartbeatProxy()
     deps = RuntimeDeps(settings=settings, proxy=proxy, transport=_IdleNetwork(), http=None,  # type: ignore[arg-type]
                        large_media=None, on_exit=lambda _i, _w: None)
-    fleet = Fleet(settings, proxy, deps)  # type: ignore[arg-type]
-    fleet.runtimes["i1"] = InstanceRuntime("i1", LockResponse(acquired=True, instance_owner="sidecar-a",
+    manager = InstanceManager(settings, proxy, deps)  # type: ignore[arg-type]
+    manager.runtimes["i1"] = InstanceRuntime("i1", LockResponse(acquired=True, instance_owner="sidecar-a",
                                                               lock_token="t", fence=1), deps)
-    assert asyncio.run(fleet.heartbeat_once(wait_ms=settings.lock_renew_ms)) is True
+    assert asyncio.run(manager.heartbeat.once(wait_ms=settings.lock_renew_ms)) is True
     sent = proxy.requests[0]
     assert sent.wait_ms == MAX_HEARTBEAT_WAIT_MS < settings.lock_renew_ms
     HeartbeatRequest.model_validate(sent.model_dump(by_alias=True))  # what the server validates
@@ -190,37 +190,37 @@ async def _rebalance_while_linking(tmp_path: Path) -> list[str]:
     proxy, network = _RebalanceProxy(), _ScriptedNetwork()
     deps = RuntimeDeps(settings=settings, proxy=proxy, transport=network, http=None,  # type: ignore[arg-type]
                        large_media=None, on_exit=lambda _i, _w: None)
-    fleet = Fleet(settings, proxy, deps)  # type: ignore[arg-type]
+    manager = InstanceManager(settings, proxy, deps)  # type: ignore[arg-type]
     try:
         proxy.eligible = [EligibleInstance(id="linking")]
-        await fleet.discover_once()
+        await manager.discover_once()
         await _until(lambda: "linking" in network.sessions, "a session for the instance")
         network.sessions["linking"].sink(QrShown(code="QR-1"))
-        runtime = fleet.runtimes["linking"]
+        runtime = manager.runtimes["linking"]
         await _until(lambda: runtime.state == "waiting_qr", "the QR on screen")
 
         # A higher-priority instance appears: the fair share (2 eligible ÷ 2 sidecars) leaves "linking" out.
         proxy.eligible = [EligibleInstance(id="urgent", priority=9), EligibleInstance(id="linking")]
         for _ in range(4):  # well past the cooldown, QR still on screen
-            await fleet.discover_once()
+            await manager.discover_once()
             await asyncio.sleep(cooldown_s / 2)
-        await fleet.discover_once()
-        assert "urgent" in fleet.runtimes
-        assert fleet.runtimes.get("linking") is runtime and runtime.state == "waiting_qr"
+        await manager.discover_once()
+        assert "urgent" in manager.runtimes
+        assert manager.runtimes.get("linking") is runtime and runtime.state == "waiting_qr"
         assert "linking" not in proxy.released
 
         network.sessions["linking"].sink(Connected(jid="5511999990001@s.whatsapp.net"))
         await _until(lambda: runtime.connected, "the phone linked")
-        await fleet.discover_once()  # the cooldown counts from the link, not from when it left the target
-        assert fleet.runtimes.get("linking") is runtime and "linking" not in proxy.released
+        await manager.discover_once()  # the cooldown counts from the link, not from when it left the target
+        assert manager.runtimes.get("linking") is runtime and "linking" not in proxy.released
 
         await asyncio.sleep(cooldown_s + 0.05)
-        await fleet.discover_once()
-        assert "linking" not in fleet.runtimes and proxy.released == ["linking"]
+        await manager.discover_once()
+        assert "linking" not in manager.runtimes and proxy.released == ["linking"]
         assert runtime.last_reason == "left_target"
         return list(proxy.released)
     finally:
-        await fleet.shutdown()
+        await manager.shutdown()
 
 
 def test_rebalancing_keeps_a_linking_runtime_until_it_connected_and_cooled_down(tmp_path: Path) -> None:
@@ -252,12 +252,12 @@ async def _rebalance_while_sending(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     proxy, network = _OneMessageProxy(), _ScriptedNetwork()
     deps = RuntimeDeps(settings=settings, proxy=proxy, transport=network, http=None,  # type: ignore[arg-type]
                        large_media=None, on_exit=lambda _i, _w: None)
-    fleet = Fleet(settings, proxy, deps)  # type: ignore[arg-type]
+    manager = InstanceManager(settings, proxy, deps)  # type: ignore[arg-type]
     try:
         proxy.eligible = [EligibleInstance(id="busy")]
-        await fleet.discover_once()
+        await manager.discover_once()
         await _until(lambda: "busy" in network.sessions, "a session for the instance")
-        runtime = fleet.runtimes["busy"]
+        runtime = manager.runtimes["busy"]
         assert runtime.sends_in_flight == 0
         network.sessions["busy"].sink(Connected(jid="5511999990002@s.whatsapp.net"))
         await asyncio.wait_for(sending.wait(), 2)  # connected: the queued message is claimed and sent
@@ -265,20 +265,20 @@ async def _rebalance_while_sending(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
         proxy.eligible = [EligibleInstance(id="urgent", priority=9), EligibleInstance(id="busy")]
         for _ in range(3):  # past the cooldown, the send still on the wire
-            await fleet.discover_once()
+            await manager.discover_once()
             await asyncio.sleep(cooldown_s)
-        await fleet.discover_once()
-        assert fleet.runtimes.get("busy") is runtime and "busy" not in proxy.released
+        await manager.discover_once()
+        assert manager.runtimes.get("busy") is runtime and "busy" not in proxy.released
 
         finish.set()
         await _until(lambda: runtime.sends_in_flight == 0, "the send to finish")
         assert runtime.sent == 1
-        await fleet.discover_once()
-        assert "busy" not in fleet.runtimes and proxy.released == ["busy"]
+        await manager.discover_once()
+        assert "busy" not in manager.runtimes and proxy.released == ["busy"]
         return list(proxy.released)
     finally:
         finish.set()
-        await fleet.shutdown()
+        await manager.shutdown()
 
 
 def test_rebalancing_waits_for_sends_in_flight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -318,15 +318,15 @@ async def _first_pass(tmp_path: Path, discoveries_before: int) -> list[str]:
     proxy = _FreeInstancesProxy()
     deps = RuntimeDeps(settings=settings, proxy=proxy, transport=_IdleNetwork(), http=None,  # type: ignore[arg-type]
                        large_media=None, on_exit=lambda _i, _w: None)
-    fleet = Fleet(settings, proxy, deps)  # type: ignore[arg-type]
-    fleet._discoveries = discoveries_before
-    await fleet.discover_once()
-    await fleet.shutdown()
+    manager = InstanceManager(settings, proxy, deps)  # type: ignore[arg-type]
+    manager._discoveries = discoveries_before
+    await manager.discover_once()
+    await manager.shutdown()
     return proxy.acquired
 
 
 def test_slow_start_only_while_young_then_a_dead_peers_instances_move_in_one_pass(tmp_path: Path) -> None:
-    from zapgate_sidecar.fleet import SLOW_START_DISCOVERIES
+    from zapgate_sidecar.instance_manager import SLOW_START_DISCOVERIES
 
     # A sidecar that just started takes one (others starting with it must get to announce themselves).
     assert asyncio.run(_first_pass(tmp_path / "young", 0)) == ["i0"]
@@ -343,17 +343,17 @@ def test_after_a_sidecar_left_discovery_runs_at_the_fast_rate_until_the_recheck(
                                    instance_owner="sidecar-a", discovery_poll_ms=200, discovery_idle_ms=60_000)
         deps = RuntimeDeps(settings=settings, proxy=None, transport=_IdleNetwork(), http=None,  # type: ignore[arg-type]
                            large_media=None, on_exit=lambda _i, _w: None)
-        fleet = Fleet(settings, None, deps)  # type: ignore[arg-type]
-        assert fleet.push is not None
-        fleet.push.state = "up"
-        fleet._settled = True
+        manager = InstanceManager(settings, None, deps)  # type: ignore[arg-type]
+        assert manager.push is not None
+        manager.push.state = "up"
+        manager._settled = True
         with pytest.raises(TimeoutError):  # settled, channel up: the idle interval (60 s)
-            await asyncio.wait_for(fleet._wait_for_discovery(), 0.6)
-        fleet._on_push(SidecarPush(type="discover", reason="sidecar_left"))
-        await asyncio.wait_for(fleet._wait_for_discovery(), 0.5)  # now, for the frame itself
+            await asyncio.wait_for(manager._wait_for_discovery(), 0.6)
+        manager._on_push(SidecarPush(type="discover", reason="sidecar_left"))
+        await asyncio.wait_for(manager._wait_for_discovery(), 0.5)  # now, for the frame itself
         # Its locks lapse any time within one TTL: keep looking every DISCOVERY_POLL_MS until the re-check.
         started = asyncio.get_running_loop().time()
-        await asyncio.wait_for(fleet._wait_for_discovery(), 1.0)
+        await asyncio.wait_for(manager._wait_for_discovery(), 1.0)
         assert asyncio.get_running_loop().time() - started < 0.5
 
     asyncio.run(scenario())
