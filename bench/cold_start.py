@@ -693,7 +693,8 @@ def report_comparison(functions: list[Target], rev: Revision, tolerance: float) 
     rows = [compare.compare(work.logical_id, work.samples, old.samples, tolerance) for work, old in pairs]
     print(
         f"\nwork tree vs {rev.name} ({rev.sha[:12]}), same interleaved run: ratio = median(work) / median({rev.name});"
-        f" verdict on import+1st: no worse <= {tolerance:.2f}x; above, WORSE if its 90% interval excludes 1.00\n"
+        f"\nverdicts on import+1st: no worse <= {tolerance:.2f}x; above it, WORSE if the 90% interval excludes 1.00,"
+        " else inconclusive\n"
     )
     print("\n".join(compare.comparison_table(rows, rev.name)))
     for work, old in pairs:
@@ -709,11 +710,7 @@ def report_comparison(functions: list[Target], rev: Revision, tolerance: float) 
     if rev.resources_missing:
         missing_resources = ", ".join(rev.resources_missing)
         print(f"  resources {rev.name}'s template declares and the work tree's lacks: {missing_resources}")
-    worse = [row.label for row in rows if row.verdict.startswith("WORSE")]
-    unclear = [row.label for row in rows if row.verdict.startswith("inconclusive")]
-    if worse:
-        return f"WORSE for {', '.join(worse)}" + (f"; inconclusive for {', '.join(unclear)}" if unclear else "")
-    return f"inconclusive for {', '.join(unclear)}" if unclear else "no worse for every compared function"
+    return "\n  ".join(compare.summary(rows))
 
 
 def main() -> int:
@@ -757,7 +754,7 @@ def main() -> int:
                 measure([], args.runs, args.warmup, lambda n: compare.round_order(baseline, work, paired, n))
             met = report(baseline, functions, args.runs, list(rev.targets.values()) if rev else ())
             if rev is not None:
-                print(f"\ncold start vs {rev.name}: {report_comparison(functions, rev, args.tolerance)}")
+                print(f"\ncold start vs {rev.name}:\n  {report_comparison(functions, rev, args.tolerance)}")
             if args.explain:
                 explain(functions)
     finally:
