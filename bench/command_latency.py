@@ -212,7 +212,7 @@ def main() -> int:
         from zapgate_control.services.sidecar_wakeups import SidecarWaker
         from zapgate_devstack.live_gateway import with_websocket_apis
         from zapgate_sidecar.settings import load_settings
-        from zapgate_sidecar.sim.server import BackgroundSim
+        from zapgate_sim.server import BackgroundSim
 
         late = LateApp()
         edge = BackgroundApp(late)

@@ -86,7 +86,7 @@ def children(pid: int) -> list[int]:
 def sim_pid(stack: Any) -> int | None:
     for child in children(stack.process.pid):
         try:
-            if b"zapgate_sidecar.sim" in Path(f"/proc/{child}/cmdline").read_bytes():
+            if b"zapgate_sim" in Path(f"/proc/{child}/cmdline").read_bytes():
                 return child
         except OSError:
             continue

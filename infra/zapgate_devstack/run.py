@@ -147,7 +147,7 @@ def sidecar_aws_environment(names: LocalNames, moto_endpoint: str) -> dict[str, 
 
 def start_sim(settings: Settings) -> subprocess.Popen[bytes]:
     env = {**settings.sidecar_environment, "ZAPGATE_SIM_PORT": str(settings.sim_port)}
-    return subprocess.Popen([sys.executable, "-m", "zapgate_sidecar.sim"], env=env, start_new_session=True)
+    return subprocess.Popen([sys.executable, "-m", "zapgate_sim"], env=env, start_new_session=True)
 
 
 def start_sidecars(

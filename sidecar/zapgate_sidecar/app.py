@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib
 import os
 import signal
 import sys
@@ -19,18 +20,32 @@ from zapgate_sidecar.health import health_app
 from zapgate_sidecar.instance_manager import InstanceManager
 from zapgate_sidecar.logs import log
 from zapgate_sidecar.runtime import RuntimeDeps
-from zapgate_sidecar.settings import SidecarSettings, load_settings
+from zapgate_sidecar.settings import SettingsError, SidecarSettings, load_settings
 from zapgate_sidecar.transport import WhatsAppTransport
 
 
 def build_transport(settings: SidecarSettings) -> WhatsAppTransport:
     if settings.transport == "sim":
-        from zapgate_sidecar.transports.sim_transport import SimTransport
-
-        return SimTransport(settings.sim_url)
+        return _sim_transport(settings.sim_url)
     from zapgate_sidecar.transports.neonize_transport import NeonizeTransport
 
     return NeonizeTransport()
+
+
+def _sim_transport(sim_url: str) -> WhatsAppTransport:
+    """The simulated network's transport, found by name only when asked for: the sidecar image has no zapgate_sim,
+    and no import statement here names it (tests/unit/test_sidecar_image_has_no_simulator.py holds both)."""
+    try:
+        sim = importlib.import_module("zapgate_sim.transport")
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] != "zapgate_sim":
+            raise  # the simulator is there but something it needs is not: not ours to reword
+        raise SettingsError(
+            "ZAPGATE_TRANSPORT: sim needs the simulated network (the zapgate_sim package), which ships with the "
+            "repository for make run, tests and benchmarks but not in the sidecar image; use neonize here"
+        ) from None
+    transport: WhatsAppTransport = sim.SimTransport(sim_url)
+    return transport
 
 
 def _large_media(settings: SidecarSettings) -> ContentAddressedMedia | None:
@@ -49,9 +64,10 @@ def _large_media(settings: SidecarSettings) -> ContentAddressedMedia | None:
 
 async def run(settings: SidecarSettings, stop: asyncio.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT, or until `stop` is set when the caller owns the signals (tests)."""
+    transport = build_transport(settings)  # first: a transport this process cannot run stops it before any I/O
     proxy = WorkerProxyClient(settings.base_url, settings.worker_secret)
     http = httpx.AsyncClient(follow_redirects=True)
-    deps = RuntimeDeps(settings=settings, proxy=proxy, transport=build_transport(settings), http=http,
+    deps = RuntimeDeps(settings=settings, proxy=proxy, transport=transport, http=http,
                        large_media=_large_media(settings), on_exit=lambda _i, _w: None)
     manager = InstanceManager(settings, proxy, deps)
     server = uvicorn.Server(uvicorn.Config(health_app(manager.describe), host="0.0.0.0", port=settings.port,

@@ -1,4 +1,4 @@
-"""`python -m zapgate_sidecar.sim`: the sim network on 127.0.0.1:$ZAPGATE_SIM_PORT (default 8001).
+"""`python -m zapgate_sim`: the sim network on 127.0.0.1:$ZAPGATE_SIM_PORT (default 8001).
 
 Prints exactly one line once the socket is bound (a dev stack waits for it) and exits 0 on
 SIGINT/SIGTERM. ZAPGATE_SIM_PORT=0 picks a free port; the printed line names it.

@@ -1,4 +1,4 @@
-"""The sim transport: WhatsAppTransport over HTTP to the simulated network (zapgate_sidecar.sim).
+"""The sim transport: WhatsAppTransport over HTTP to the simulated network (zapgate_sim.server).
 
 A session's "socket" is a network-side session id plus a long-poll loop on a daemon thread.
 Its "keys" are one credential token in ``auth_dir / "sim-credentials.json"``: written
@@ -164,7 +164,7 @@ def _detail(response: httpx.Response) -> str:
 
 
 class SimTransport:
-    """Opens SimSessions against one sim network (``python -m zapgate_sidecar.sim``)."""
+    """Opens SimSessions against one sim network (``python -m zapgate_sim``)."""
 
     def __init__(
         self,

@@ -21,7 +21,7 @@ GROUP_A, GROUP_B = "120363000000000001@g.us", "120363000000000002@g.us"
 
 @pytest.fixture
 def stack(aws_env: dict[str, str], tmp_path: Path):
-    from zapgate_sidecar.sim.server import BackgroundSim
+    from zapgate_sim.server import BackgroundSim
     from zapgate_worker_proxy.app import app as worker_app
 
     with BackgroundApp(worker_app) as edge, BackgroundSim() as sim:

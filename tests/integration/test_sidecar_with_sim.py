@@ -50,7 +50,7 @@ def _settings(edge: str, sim_url: str, tmp: Path, owner: str, **overrides: Any) 
 
 @pytest.fixture
 def stack(aws_env: dict[str, str], tmp_path: Path):
-    from zapgate_sidecar.sim.server import BackgroundSim
+    from zapgate_sim.server import BackgroundSim
     from zapgate_worker_proxy.app import app as worker_app
 
     with BackgroundApp(worker_app) as edge, BackgroundSim() as sim:

@@ -19,7 +19,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from zapgate_sidecar.sim.server import BackgroundSim
 from zapgate_sidecar.transport import (
     Connected,
     ConnectFailed,
@@ -33,7 +32,8 @@ from zapgate_sidecar.transport import (
     TransportError,
     TransportEvent,
 )
-from zapgate_sidecar.transports.sim_transport import CREDENTIALS_FILE, SimSession, SimTransport
+from zapgate_sim.server import BackgroundSim
+from zapgate_sim.transport import CREDENTIALS_FILE, SimSession, SimTransport
 
 PHONE = "5511999990001"
 JID = f"{PHONE}@s.whatsapp.net"
@@ -359,7 +359,7 @@ def test_module_entry_point_announces_its_port_and_exits_cleanly_on_sigterm_and_
     # Both at once: the cost here is interpreter start-up, which the two can share in time.
     procs = {
         sig: subprocess.Popen(
-            [sys.executable, "-m", "zapgate_sidecar.sim"], env=env, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-m", "zapgate_sim"], env=env, stdout=subprocess.PIPE, text=True
         )
         for sig in (signal.SIGTERM, signal.SIGINT)
     }

@@ -1,4 +1,4 @@
-"""Rules of the simulated WhatsApp network (zapgate_sidecar.sim.network), no HTTP involved."""
+"""Rules of the simulated WhatsApp network (zapgate_sim.network), no HTTP involved."""
 
 from __future__ import annotations
 
@@ -10,17 +10,6 @@ from typing import Any
 
 import pytest
 
-from zapgate_sidecar.sim import network as simnet
-from zapgate_sidecar.sim.network import (
-    InvalidRequest,
-    NoPendingPairing,
-    NotConnected,
-    NotFound,
-    NotPaired,
-    ShuttingDown,
-    SimNetwork,
-    UnknownSession,
-)
 from zapgate_sidecar.transport import (
     Connected,
     IncomingMessage,
@@ -33,7 +22,18 @@ from zapgate_sidecar.transport import (
     WhatsAppSession,
     WhatsAppTransport,
 )
-from zapgate_sidecar.transports.sim_transport import SimSession, SimTransport, decode_event
+from zapgate_sim import network as simnet
+from zapgate_sim.network import (
+    InvalidRequest,
+    NoPendingPairing,
+    NotConnected,
+    NotFound,
+    NotPaired,
+    ShuttingDown,
+    SimNetwork,
+    UnknownSession,
+)
+from zapgate_sim.transport import SimSession, SimTransport, decode_event
 
 PHONE = "5511999990001"
 

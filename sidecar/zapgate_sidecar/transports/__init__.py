@@ -1,1 +1,1 @@
-"""Transport adapters: neonize (the real WhatsApp network) and sim (a deterministic fake network)."""
+"""Transport adapters of the real WhatsApp network (neonize); the simulated network's lives in zapgate_sim."""
