@@ -687,7 +687,7 @@ def revision(
     return Revision(name, sha, kept, pairing, unresolved, missing)
 
 
-def report_comparison(functions: list[Target], rev: Revision, tolerance: float) -> str:
+def report_comparison(functions: list[Target], rev: Revision, tolerance: float, loads: tuple[float, float]) -> str:
     """Per shared function, work/REV ratios of the medians and a verdict; returns the overall verdict."""
     pairs = [(t, rev.targets[t.logical_id]) for t in functions if t.logical_id in rev.targets]
     rows = [compare.compare(work.logical_id, work.samples, old.samples, tolerance) for work, old in pairs]
@@ -710,7 +710,7 @@ def report_comparison(functions: list[Target], rev: Revision, tolerance: float) 
     if rev.resources_missing:
         missing_resources = ", ".join(rev.resources_missing)
         print(f"  resources {rev.name}'s template declares and the work tree's lacks: {missing_resources}")
-    return "\n  ".join(compare.summary(rows))
+    return "\n  ".join([*compare.summary(rows), *compare.load_note(*loads, os.cpu_count() or 1)])
 
 
 def main() -> int:
@@ -747,6 +747,7 @@ def main() -> int:
                 functions = function_targets(server, names, pycache)
             machine = f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
             print(f"{machine}; moto at {server.endpoint}", file=sys.stderr)
+            load_before = os.getloadavg()[0]
             if rev is None:
                 measure([baseline, *functions], args.runs, args.warmup)
             else:
@@ -754,7 +755,8 @@ def main() -> int:
                 measure([], args.runs, args.warmup, lambda n: compare.round_order(baseline, work, paired, n))
             met = report(baseline, functions, args.runs, list(rev.targets.values()) if rev else ())
             if rev is not None:
-                print(f"\ncold start vs {rev.name}:\n  {report_comparison(functions, rev, args.tolerance)}")
+                loads = (load_before, os.getloadavg()[0])
+                print(f"\ncold start vs {rev.name}:\n  {report_comparison(functions, rev, args.tolerance, loads)}")
             if args.explain:
                 explain(functions)
     finally:

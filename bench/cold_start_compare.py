@@ -207,3 +207,14 @@ def summary(rows: Sequence[Comparison]) -> list[str]:
         else:
             lines.append(f"by {name}: " + "; ".join(f"{j} for {', '.join(labels)}" for j, labels in sorted(by.items())))
     return lines
+
+
+def load_note(before: float, after: float, cpus: int) -> list[str]:
+    """The 1-minute load average around the measuring, and a warning when other work outnumbered the CPUs."""
+    note = [f"load average {before:.1f} at start, {after:.1f} at end, on {cpus} CPUs"]
+    if max(before, after) > cpus:
+        note.append(
+            "warning: more runnable work than CPUs; children queued behind other processes, so wall-time"
+            " verdicts (and, less, cpu ones) are unreliable: re-run on an idle machine"
+        )
+    return note

@@ -147,6 +147,8 @@ def test_ratios_and_verdicts_from_given_samples(compare: ModuleType) -> None:
         "by cpu time: WORSE for Slower; no worse for Same, Noisy, Lucky",
     ]
     assert compare.summary([same])[1] == "by cpu time: no worse for every compared function"
+    assert compare.load_note(0.5, 1.2, 2) == ["load average 0.5 at start, 1.2 at end, on 2 CPUs"]
+    assert compare.load_note(0.5, 4.2, 2)[1].startswith("warning: more runnable work than CPUs")
 
 
 def test_functions_pair_by_logical_id_and_pairs_alternate_order(compare: ModuleType) -> None:
