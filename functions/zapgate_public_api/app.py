@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Response, 
 
 from zapgate_control.errors import install_error_handlers
 from zapgate_control.observability import install_request_telemetry, logger
-from zapgate_control.services import history, instances, sending
+from zapgate_control.ports.messages import MessageRecord
+from zapgate_control.services import history, instances, outbound_enqueue
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
 from zapgate_public_api import audit, commands, groups, health, keys, live, uploads, webhooks
@@ -123,11 +124,11 @@ def send_message(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> MessageAccepted:
-    item = sending.send(
+    message = outbound_enqueue.send(
         stores.instances, stores.messages, tenant_id, instance_id, request.content(), request.queue_if_offline,
-        idempotency_key, waker=stores.sidecar_waker,
+        idempotency_key, waker=stores.sidecar_waker, reply_to=request.reply_to, reaction=request.reaction_to(),
     )
-    return MessageAccepted(id=item["id"], status=item["state"])
+    return MessageAccepted(id=message.id, status=message.state.value)
 
 
 @router.get("/instances/{instance_id}/messages", response_model=MessagePage, tags=["messages"])
@@ -139,10 +140,10 @@ def list_messages(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> MessagePage:
-    items, next_cursor = history.timeline(
+    records, next_cursor = history.timeline(
         stores.instances, stores.messages, tenant_id, instance_id, direction, limit, cursor
     )
-    return MessagePage(messages=[_message(i, stores) for i in items], next_cursor=next_cursor)
+    return MessagePage(messages=[_message(r, stores) for r in records], next_cursor=next_cursor)
 
 
 @router.get("/instances/{instance_id}/messages/{message_id}", response_model=Message, tags=["messages"])
@@ -165,10 +166,10 @@ def list_conversations(
 ) -> ConversationPage:
     """Chats, the most recently active first, derived from the newest messages of the instance
     (a bounded read: a chat quiet for long may not be listed; see docs/data-model.md)."""
-    entries, next_cursor = history.conversations(
+    summaries, next_cursor = history.conversations(
         stores.instances, stores.messages, tenant_id, instance_id, limit, cursor
     )
-    return ConversationPage(conversations=[Conversation.from_entry(e) for e in entries], next_cursor=next_cursor)
+    return ConversationPage(conversations=[Conversation.from_summary(s) for s in summaries], next_cursor=next_cursor)
 
 
 @router.get("/instances/{instance_id}/chats/{chat_id}/messages", response_model=MessagePage, tags=["messages"])
@@ -181,14 +182,14 @@ def list_chat_messages(
     stores: Stores = Depends(get_stores),
 ) -> MessagePage:
     """One chat's messages of both directions, newest first."""
-    items, next_cursor = history.chat_messages(
+    records, next_cursor = history.chat_messages(
         stores.instances, stores.messages, tenant_id, instance_id, chat_id, limit, cursor
     )
-    return MessagePage(messages=[_message(i, stores) for i in items], next_cursor=next_cursor)
+    return MessagePage(messages=[_message(r, stores) for r in records], next_cursor=next_cursor)
 
 
-def _message(item: dict[str, object], stores: Stores) -> Message:
-    return Message.from_item(history.with_fresh_media(item, stores.media))  # type: ignore[arg-type]
+def _message(record: MessageRecord, stores: Stores) -> Message:
+    return Message.from_record(record, media_url=history.media_url(record, stores.media))
 
 
 def create_app() -> FastAPI:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
+from zapgate_control.ports.audit import AuditEntry
 from zapgate_control.services import audit
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
@@ -27,8 +28,8 @@ class AuditEvent(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> AuditEvent:
-        return cls(event=item["event"], at=item["at"], detail=item.get("detail") or {})
+    def from_record(cls, entry: AuditEntry) -> AuditEvent:
+        return cls(event=entry.event, at=entry.at, detail=entry.detail)
 
 
 class AuditPage(BaseModel):
@@ -44,5 +45,5 @@ def list_audit(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> AuditPage:
-    items, next_cursor = audit.page(stores.instances, stores.audit, tenant_id, instance_id, limit, cursor)
-    return AuditPage(events=[AuditEvent.from_item(i) for i in items], next_cursor=next_cursor)
+    entries, next_cursor = audit.page(stores.instances, stores.audit, tenant_id, instance_id, limit, cursor)
+    return AuditPage(events=[AuditEvent.from_record(e) for e in entries], next_cursor=next_cursor)

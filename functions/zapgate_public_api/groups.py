@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from zapgate_control.ports.contacts import Group as GroupRecord
 from zapgate_control.services import groups
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
@@ -29,11 +28,9 @@ class Group(BaseModel):
     renamed_at: str | None = None
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Group:
-        return cls.model_validate(
-            {**{name: item.get(name) for name in cls.model_fields}, "name": item.get("name") or "",
-             "monitor": bool(item.get("monitor"))}
-        )
+    def from_record(cls, record: GroupRecord) -> Group:
+        return cls(jid=record.jid, name=record.name, monitor=record.monitor, first_seen=record.first_seen,
+                   seen_at=record.seen_at, renamed_at=record.renamed_at)
 
 
 class GroupPage(BaseModel):
@@ -54,8 +51,8 @@ def list_groups(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> GroupPage:
-    items, next_cursor = groups.page(stores.instances, stores.groups, tenant_id, instance_id, limit, cursor)
-    return GroupPage(groups=[Group.from_item(i) for i in items], next_cursor=next_cursor)
+    records, next_cursor = groups.page(stores.instances, stores.groups, tenant_id, instance_id, limit, cursor)
+    return GroupPage(groups=[Group.from_record(r) for r in records], next_cursor=next_cursor)
 
 
 @router.patch("/instances/{instance_id}/groups/{jid}", response_model=Group)
@@ -66,5 +63,5 @@ def update_group(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> Group:
-    item = groups.set_monitor(stores.instances, stores.groups, tenant_id, instance_id, jid, request.monitor)
-    return Group.from_item(item)
+    record = groups.set_monitor(stores.instances, stores.groups, tenant_id, instance_id, jid, request.monitor)
+    return Group.from_record(record)

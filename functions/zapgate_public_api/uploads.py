@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from zapgate_control.aws import client
 from zapgate_control.services.uploads import presign_upload
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
@@ -44,8 +41,9 @@ class UploadTicket(BaseModel):
 )
 def create_upload(
     request: UploadRequest, tenant_id: str = Depends(require_tenant), stores: Stores = Depends(get_stores)
-) -> Any:
-    return presign_upload(
-        client("s3"), stores.settings.media_bucket, tenant_id, request.media_type, request.mime_type,
-        request.size, stores.settings.media_url_ttl_seconds,
+) -> UploadTicket:
+    ticket = presign_upload(stores.media, tenant_id, request.media_type, request.mime_type, request.size)
+    return UploadTicket(
+        upload=PresignedPost(url=ticket.url, fields=ticket.fields), media_url=ticket.media_url,
+        expires_in=ticket.expires_in,
     )

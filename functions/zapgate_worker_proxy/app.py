@@ -11,7 +11,17 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from zapgate_control.clock import system_clock
 from zapgate_control.errors import install_error_handlers
 from zapgate_control.observability import install_request_telemetry, logger
-from zapgate_control.services import commands, contacts, fleet, groups, heartbeat, inbound, locks, media, outbound
+from zapgate_control.services import (
+    commands,
+    contacts,
+    fleet,
+    groups,
+    heartbeat,
+    inbound,
+    locks,
+    media,
+    outbound_claims,
+)
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_control.worker_auth import require_worker
 from zapgate_core.contract.worker_proxy import (
@@ -125,23 +135,23 @@ def queued_messages(
     limit: int = Query(default=10, ge=1, le=50),
     stores: Stores = Depends(get_stores),
 ) -> QueuedMessages:
-    return outbound.claim(stores.messages, stores.claim_policy, instance_id, limit)
+    return outbound_claims.claim(stores.messages, stores.claim_policy, instance_id, limit)
 
 
 @router.post("/mark-sent", response_model=MarkResponse)
 def mark_sent(request: MarkSentRequest, stores: Stores = Depends(get_stores)) -> MarkResponse:
-    return outbound.mark_sent(stores.messages, request)
+    return outbound_claims.mark_sent(stores.messages, request)
 
 
 @router.post("/mark-failed", response_model=MarkResponse)
 def mark_failed(request: MarkFailedRequest, stores: Stores = Depends(get_stores)) -> MarkResponse:
-    return outbound.mark_failed(stores.messages, request)
+    return outbound_claims.mark_failed(stores.messages, request)
 
 
 @router.post("/receipts", response_model=ReceiptsResponse)
 def receipts(request: ReceiptsRequest, stores: Stores = Depends(get_stores)) -> ReceiptsResponse:
     """zapgate extension: sent → delivered → read as WhatsApp's receipts arrive."""
-    return outbound.apply_receipts(stores.messages, request)
+    return outbound_claims.apply_receipts(stores.messages, request)
 
 
 @router.post("/inbound", response_model=InboundResponse, response_model_exclude_none=True)

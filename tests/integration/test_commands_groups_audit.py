@@ -46,7 +46,7 @@ def _events(public: TestClient, instance_id: str, **params: Any) -> list[dict[st
 def _doorbell(env: dict[str, str], instance_id: str) -> dict[str, Any] | None:
     from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore, doorbell_id
 
-    return DynamoMessageStore(env["MESSAGES_TABLE"]).get(doorbell_id(instance_id))
+    return DynamoMessageStore(env["MESSAGES_TABLE"]).item(doorbell_id(instance_id))
 
 
 def _long_poll(locks: dict[str, str], wait_ms: int, owner: str = OWNER) -> tuple[float, dict[str, Any]]:

@@ -79,7 +79,7 @@ def test_the_request_path_publishes_nothing_and_the_outbox_publishes_each_inboun
     events = _take(env["EVENTS_QUEUE_URL"])
     store = DynamoMessageStore(env["MESSAGES_TABLE"])
     assert sorted(events, key=lambda e: e["payload"]["message"]["waMessageId"]) == [
-        inbound_event(store.get(first.json()["id"])), inbound_event(store.get(second.json()["id"]))
+        inbound_event(store.item(first.json()["id"])), inbound_event(store.item(second.json()["id"]))
     ]
     assert publish(env).read == 0 and _take(env["EVENTS_QUEUE_URL"]) == []  # checkpointed: never twice
 

@@ -143,7 +143,7 @@ def test_a_new_inbound_message_puts_its_envelope_on_the_queue_once(env: dict[str
 
     publish(env)
     (envelope, attributes), = _take(env["EVENTS_QUEUE_URL"])
-    stored = DynamoMessageStore(env["MESSAGES_TABLE"]).get(response.json()["id"])
+    stored = DynamoMessageStore(env["MESSAGES_TABLE"]).item(response.json()["id"])
     assert envelope == inbound_event(stored)
     assert envelope["type"] == "MESSAGE_INBOUND" and envelope["instanceId"] == instance["id"]
     assert envelope["payload"]["message"]["id"] == response.json()["id"]
@@ -205,7 +205,7 @@ def test_status_changes_and_message_moves_are_reported_once_each(env: dict[str, 
 def test_a_message_failed_for_expired_leases_is_reported_as_failed(env: dict[str, str]) -> None:
     from tests.integration.test_worker_proxy_locks import FakeClock
     from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
-    from zapgate_control.services import outbound
+    from zapgate_control.services import outbound_claims as outbound
     from zapgate_core.domain.outbound import ClaimPolicy
 
     clock = FakeClock()
@@ -329,7 +329,7 @@ def test_the_processor_delivers_signed_events_and_links_text_and_media(
 
     from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
 
-    assert DynamoMessageStore(env["MESSAGES_TABLE"]).get(image["id"])["parent_id"] == text["id"]
+    assert DynamoMessageStore(env["MESSAGES_TABLE"]).item(image["id"])["parent_id"] == text["id"]
 
 
 def test_events_only_reach_webhooks_subscribed_to_their_type(

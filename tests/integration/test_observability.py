@@ -495,15 +495,16 @@ def test_sidecar_telemetry_prints_nothing_and_keeps_nothing_when_metrics_are_dis
 def test_claim_emits_the_oldest_claimed_message_age(aws_env: dict[str, str]) -> None:
     from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
     from zapgate_control.observability import metrics
-    from zapgate_control.services import outbound
+    from zapgate_control.services import outbound_claims as outbound
+    from zapgate_core.contract.outbound_content import OutboundContent
     from zapgate_core.domain.outbound import ClaimPolicy
 
     clock = FakeClock()
     store = DynamoMessageStore(aws_env["MESSAGES_TABLE"], clock=clock)
     instance = make_instance(aws_env)
-    store.enqueue("tenant-a", instance["id"], {"to": "5511999999999", "body": "old"})
+    store.enqueue("tenant-a", instance["id"], OutboundContent(to="5511999999999", body="old"))
     clock.now += 4_000
-    store.enqueue("tenant-a", instance["id"], {"to": "5511999999999", "body": "new"})
+    store.enqueue("tenant-a", instance["id"], OutboundContent(to="5511999999999", body="new"))
     clock.now += 1_500
     metrics.clear_metrics()
     try:

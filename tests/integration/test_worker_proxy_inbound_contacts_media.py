@@ -36,7 +36,7 @@ def _inbound(instance_id: str, **overrides: Any) -> dict[str, Any]:
 def _stored(env: dict[str, str], message_id: str) -> dict[str, Any] | None:
     from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
 
-    return DynamoMessageStore(env["MESSAGES_TABLE"]).get(message_id)
+    return DynamoMessageStore(env["MESSAGES_TABLE"]).item(message_id)
 
 
 def test_inbound_is_stored_once_per_whatsapp_id(aws_env: dict[str, str]) -> None:

@@ -69,10 +69,10 @@ def test_mark_sent_and_failed_lifecycle(aws_env: dict[str, str]) -> None:
                                                          "send_debug": {"blob": "x" * 10_000}})
     assert bad.json() == {"id": failed["id"], "status": "failed"}
 
-    stored = _messages(aws_env).get(sent["id"])
+    stored = _messages(aws_env).item(sent["id"])
     assert stored["state"] == "sent" and stored["wa_message_id"] == "3EB0ABC"
     assert "queue_pk" not in stored  # left the sparse queue index
-    stored_failed = _messages(aws_env).get(failed["id"])
+    stored_failed = _messages(aws_env).item(failed["id"])
     assert stored_failed["error"] == "lid_without_mapping"
     assert len(stored_failed["send_debug"]) <= 4_000
 
@@ -81,7 +81,7 @@ def test_mark_sent_and_failed_lifecycle(aws_env: dict[str, str]) -> None:
     assert conflict.json()["error"]["code"] == "message_not_claimed"
     not_claimed = client.post("/worker-proxy/mark-sent", json={"messageId": unclaimed_later["id"]})
     assert not_claimed.status_code == 409
-    assert _messages(aws_env).get(unclaimed_later["id"])["state"] == "queued"
+    assert _messages(aws_env).item(unclaimed_later["id"])["state"] == "queued"
     assert client.post("/worker-proxy/mark-sent", json={"messageId": "ghost"}).status_code == 404
     assert client.post("/worker-proxy/mark-sent", json={}).status_code == 422
 
@@ -93,17 +93,17 @@ def test_expired_lease_is_handed_out_again_then_failed_after_max_claims(aws_env:
     instance = make_instance(aws_env)
     message = enqueue(aws_env, instance["id"])
 
-    assert [m["id"] for m in store.claim(instance["id"], 10, policy)] == [message["id"]]
+    assert [m.id for m in store.claim(instance["id"], 10, policy)] == [message["id"]]
     clock.now += 59_999
     assert store.claim(instance["id"], 10, policy) == []  # lease still live
     clock.now += 2
     again = store.claim(instance["id"], 10, policy)
-    assert [m["id"] for m in again] == [message["id"]] and again[0]["claim_count"] == 2
+    assert [m.id for m in again] == [message["id"]] and again[0].claim_count == 2
     clock.now += 60_001
-    assert store.claim(instance["id"], 10, policy)[0]["claim_count"] == 3
+    assert store.claim(instance["id"], 10, policy)[0].claim_count == 3
     clock.now += 60_001
     assert store.claim(instance["id"], 10, policy) == []
-    exhausted = store.get(message["id"])
+    exhausted = store.item(message["id"])
     assert exhausted["state"] == MessageState.FAILED.value
     assert exhausted["error"] == "lease_expired"
     assert "queue_pk" not in exhausted
@@ -117,8 +117,8 @@ def test_a_sidecar_that_died_mid_send_does_not_block_the_queue(aws_env: dict[str
     stuck = enqueue(aws_env, instance["id"], body="stuck")
     clock.now += 1
     later = enqueue(aws_env, instance["id"], body="later")
-    assert [m["id"] for m in store.claim(instance["id"], 1, policy)] == [stuck["id"]]
-    assert [m["id"] for m in store.claim(instance["id"], 1, policy)] == [later["id"]]
+    assert [m.id for m in store.claim(instance["id"], 1, policy)] == [stuck["id"]]
+    assert [m.id for m in store.claim(instance["id"], 1, policy)] == [later["id"]]
 
 
 def test_concurrent_polls_never_share_a_message(aws_env: dict[str, str]) -> None:
@@ -131,7 +131,7 @@ def test_concurrent_polls_never_share_a_message(aws_env: dict[str, str]) -> None
 
     def poll() -> None:
         barrier.wait()
-        batches.append([m["id"] for m in store.claim(instance["id"], 12, policy)])
+        batches.append([m.id for m in store.claim(instance["id"], 12, policy)])
 
     threads = [threading.Thread(target=poll) for _ in range(4)]
     for t in threads:
@@ -152,7 +152,7 @@ def test_receipts_move_sent_messages_forward_only(aws_env: dict[str, str]) -> No
     client.post("/worker-proxy/mark-sent", json={"messageId": message["id"], "wa_message_id": "WA-1"})
 
     def state(message_id: str) -> str:
-        return str(_messages(aws_env).get(message_id)["state"])
+        return str(_messages(aws_env).item(message_id)["state"])
 
     def report(instance_id: str, *receipts: tuple[str, str]) -> int:
         response = client.post("/worker-proxy/receipts", json={

@@ -27,7 +27,10 @@ def make_instance(env: dict[str, str], name: str = "inst", priority: int = 0, en
 def enqueue(env: dict[str, str], instance_id: str, to: str = "5511999999999", body: str = "hi",
             queue_owner: str | None = None, **extra: Any) -> dict[str, Any]:
     from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+    from zapgate_core.contract.outbound_content import OutboundContent
 
-    return DynamoMessageStore(env["MESSAGES_TABLE"]).enqueue(
-        "tenant-a", instance_id, {"to": to, "body": body, **extra}, queue_owner=queue_owner
+    store = DynamoMessageStore(env["MESSAGES_TABLE"])
+    message = store.enqueue(
+        "tenant-a", instance_id, OutboundContent(to=to, body=body, **extra), queue_owner=queue_owner
     )
+    return store.item(message.id) or {}  # the stored item, as set-up code reads it

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+ResolveOutcome = Literal["created", "updated", "already_exists"]
+GroupUpsert = Literal["created", "renamed", "seen"]
 
 
 class GroupNotFound(Exception):
     """The instance has not seen that group."""
 
 
+@dataclass(frozen=True)
+class Group:
+    """A WhatsApp group of an instance: named by discovery, monitored only when its tenant says so."""
+
+    jid: str
+    name: str
+    monitor: bool
+    first_seen: str | None = None
+    seen_at: str | None = None  # the last discovery that listed it
+    renamed_at: str | None = None
+
+
 class ContactStore(Protocol):
-    def resolve(self, instance_id: str, jid: str, jid_type: str, push_name: str | None) -> tuple[str, str]: ...
+    def resolve(
+        self, instance_id: str, jid: str, jid_type: str, push_name: str | None
+    ) -> tuple[str, ResolveOutcome]: ...
     def remember_lid(self, instance_id: str, lid: str, phone_jid: str) -> None: ...
     def phone_for(self, instance_id: str, jid: str) -> str | None: ...
 
 
 class GroupStore(Protocol):
-    def upsert(self, instance_id: str, jid: str, name: str) -> tuple[str, str | None]: ...
-    def page(self, instance_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]: ...
-    def set_monitor(self, instance_id: str, jid: str, monitor: bool) -> dict[str, Any]: ...
+    def upsert(self, instance_id: str, jid: str, name: str) -> tuple[GroupUpsert, str | None]: ...
+    def page(self, instance_id: str, limit: int, cursor: str | None) -> tuple[list[Group], str | None]: ...
+    def set_monitor(self, instance_id: str, jid: str, monitor: bool) -> Group: ...
     def monitored(self, instance_id: str, jid: str) -> bool: ...

@@ -1,10 +1,106 @@
-"""Messages, both directions: the outbound queue, inbound storage and history (MessagesTable)."""
+"""Messages, both directions: the outbound queue, inbound storage and history (MessagesTable).
+
+The store answers typed records (OutboundMessage, ReceivedMessage) and owns every item<->record
+conversion: key encodings, the `state` field, numbers DynamoDB cannot hold (adapters/dynamodb/messages.py).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Protocol
 
+from zapgate_core.contract.message_objects import Location, Poll, PollVote, Reaction, Selection, SharedContact
+from zapgate_core.contract.outbound_content import OutboundContent
+from zapgate_core.domain.json_types import JsonObject
 from zapgate_core.domain.outbound import ClaimPolicy, MessageState
+
+Direction = Literal["inbound", "outbound"]
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A message on (or past) the send queue."""
+
+    direction: ClassVar[Literal["outbound"]] = "outbound"
+
+    id: str
+    instance_id: str
+    tenant_id: str
+    content: OutboundContent
+    state: MessageState
+    created_at: str
+    stored_ms: int  # when it was queued (the store's clock): the timeline's and the queue's order
+    claim_count: int = 0
+    lease_expires_ms: int | None = None  # while claimed
+    wa_message_id: str | None = None  # once sent
+    error: str | None = None  # once failed
+    finished_at: str | None = None  # sent or failed
+    request_hash: str | None = None  # the Idempotency-Key's request fingerprint
+
+
+@dataclass(frozen=True)
+class InboundContent:
+    """What a sidecar reported, as stored. At most one typed object, named by `message_type`."""
+
+    from_: str
+    chat_id: str  # normalised chat JID
+    chat_type: str  # direct | group
+    body: str = ""
+    to: str | None = None
+    wa_message_id: str | None = None
+    from_me: bool = False
+    sender_jid_raw: str | None = None
+    sender_pn: str | None = None
+    sender_contact_id: str | None = None
+    push_name: str | None = None
+    wa_timestamp: str | None = None
+    media_type: str | None = None
+    media_url: str | None = None
+    media_sha256: str | None = None  # one of our media URLs: reads sign a fresh URL (the stored one expires)
+    mime_type: str | None = None
+    file_name: str | None = None
+    file_size: int | None = None
+    message_type: str | None = None  # only with its typed object
+    quoted_wa_message_id: str | None = None
+    quoted_text: str | None = None
+    location: Location | None = None
+    contact: SharedContact | None = None
+    reaction: Reaction | None = None
+    poll: Poll | None = None
+    poll_vote: PollVote | None = None
+    selection: Selection | None = None
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """An inbound message, stored once per (instance, WhatsApp id)."""
+
+    direction: ClassVar[Literal["inbound"]] = "inbound"
+    state: ClassVar[MessageState] = MessageState.RECEIVED
+
+    id: str
+    instance_id: str
+    tenant_id: str | None
+    content: InboundContent
+    created_at: str
+    stored_ms: int  # when it arrived (the store's clock): the timeline's order
+    parent_id: str | None = None
+
+    @property
+    def wa_message_id(self) -> str | None:
+        return self.content.wa_message_id
+
+
+MessageRecord = OutboundMessage | ReceivedMessage
+
+
+@dataclass(frozen=True)
+class MarkFields:
+    """What a mark-sent / mark-failed records beside the new state."""
+
+    wa_message_id: str | None = None
+    error: str | None = None
+    send_debug: JsonObject | None = None  # the sidecar's free-form diagnostics, kept bounded
 
 
 class MessageNotFound(Exception):
@@ -14,8 +110,8 @@ class MessageNotFound(Exception):
 class DuplicateMessage(Exception):
     """An enqueue reused a message id (an Idempotency-Key) already taken; `existing` is that message."""
 
-    def __init__(self, existing: dict[str, Any]) -> None:
-        super().__init__(existing.get("id"))
+    def __init__(self, existing: OutboundMessage) -> None:
+        super().__init__(existing.id)
         self.existing = existing
 
 
@@ -32,31 +128,31 @@ class MessageStore(Protocol):
         self,
         tenant_id: str,
         instance_id: str,
-        content: dict[str, Any],
+        content: OutboundContent,
         queue_owner: str | None = None,
         message_id: str | None = None,
         request_hash: str | None = None,
-    ) -> dict[str, Any]: ...
+    ) -> OutboundMessage: ...
     def owner_work(self, owner: str) -> tuple[set[str], dict[str, int]]: ...
     def ring_doorbell(self, instance_id: str, owner: str, ttl_ms: int) -> None: ...
     def clear_doorbell(self, instance_id: str) -> bool: ...
-    def apply_receipt(
-        self, instance_id: str, wa_message_id: str, target: MessageState
-    ) -> list[dict[str, Any]]: ...
+    def apply_receipt(self, instance_id: str, wa_message_id: str, target: MessageState) -> list[OutboundMessage]: ...
     def claim(
-        self, instance_id: str, limit: int, policy: ClaimPolicy, exhausted: list[dict[str, Any]] | None = None
-    ) -> list[dict[str, Any]]: ...
-    def mark(self, message_id: str, state: MessageState, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]: ...
-    def put_inbound(self, message_id: str, instance_id: str, content: dict[str, Any]) -> dict[str, Any] | None: ...
-    def recent_inbound(
-        self, instance_id: str, until_sk: str, window_ms: int, limit: int = 50
-    ) -> list[dict[str, Any]]: ...
+        self, instance_id: str, limit: int, policy: ClaimPolicy, exhausted: list[OutboundMessage] | None = None
+    ) -> list[OutboundMessage]: ...
+    def mark(self, message_id: str, state: MessageState, fields: MarkFields) -> tuple[OutboundMessage, bool]: ...
+    def put_inbound(
+        self, message_id: str, instance_id: str, tenant_id: str | None, content: InboundContent
+    ) -> ReceivedMessage | None: ...
+    # Parent linking (services/delivery.py) runs seed 001's heuristic (domain/events.pick_parent) on the
+    # stored images, the same shape the outbox's stream delivers: these stay JSON objects on purpose.
+    def recent_inbound(self, instance_id: str, until_sk: str, window_ms: int, limit: int = 50) -> list[JsonObject]: ...
     def set_parent(self, message_id: str, parent_id: str) -> bool: ...
-    def get(self, message_id: str) -> dict[str, Any] | None: ...
+    def get(self, message_id: str) -> MessageRecord | None: ...
     def timeline(
-        self, instance_id: str, direction: str, limit: int, cursor: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]: ...
+        self, instance_id: str, direction: Direction, limit: int, cursor: str | None
+    ) -> tuple[list[MessageRecord], str | None]: ...
     def chat_messages(
         self, instance_id: str, chat: str, limit: int, cursor: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]: ...
-    def recent(self, instance_id: str, direction: str, limit: int) -> list[dict[str, Any]]: ...
+    ) -> tuple[list[MessageRecord], str | None]: ...
+    def recent(self, instance_id: str, direction: Direction, limit: int) -> list[MessageRecord]: ...

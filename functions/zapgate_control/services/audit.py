@@ -7,15 +7,14 @@ command / command_done / command_failed, session_refresh.
 
 from __future__ import annotations
 
-from typing import Any
-
-from zapgate_control.ports import AuditLog, InstanceStore
+from zapgate_control.ports.audit import AuditEntry, AuditLog
+from zapgate_control.ports.instances import InstanceStore
 from zapgate_control.services.instances import invalid_cursor, require
 
 
 def page(
     instances: InstanceStore, audit: AuditLog, tenant_id: str, instance_id: str, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[AuditEntry], str | None]:
     require(instances, tenant_id, instance_id)
     try:
         return audit.page(instance_id, limit, cursor)

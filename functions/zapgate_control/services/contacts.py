@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zapgate_control.ports import ContactStore
+from zapgate_control.ports.contacts import ContactStore
 from zapgate_core.contract.worker_proxy import (
     ContactResolveRequest,
     ContactResolveResponse,
@@ -14,7 +14,7 @@ from zapgate_core.domain.jids import is_lid, jid_type_of, pn_jid
 def resolve(contacts: ContactStore, request: ContactResolveRequest) -> ContactResolveResponse:
     jid_type = request.jid_type or jid_type_of(request.jid)
     contact_id, operation = contacts.resolve(request.instance_id, request.jid, jid_type, request.push_name)
-    return ContactResolveResponse(contact_id=contact_id, operation=operation)  # type: ignore[arg-type]
+    return ContactResolveResponse(contact_id=contact_id, operation=operation)
 
 
 def primary_jid(contacts: ContactStore, instance_id: str, jid: str) -> PrimaryJidResponse:

@@ -7,11 +7,13 @@ only PATCH /v1/instances/{id}/groups/{jid} does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from zapgate_control.errors import NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import AuditLog, GroupNotFound, GroupStore, InstanceStore
+from zapgate_control.ports.audit import AuditLog
+from zapgate_control.ports.contacts import Group, GroupNotFound, GroupStore
+from zapgate_control.ports.instances import InstanceStore
 from zapgate_control.services.instances import invalid_cursor, require
 
 # The public API imports this module too; the worker-proxy contract (pydantic models, ~35 ms to build at
@@ -42,7 +44,7 @@ def discovered(instances: InstanceStore, groups: GroupStore, audit: AuditLog, re
 
 def page(
     instances: InstanceStore, groups: GroupStore, tenant_id: str, instance_id: str, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[Group], str | None]:
     require(instances, tenant_id, instance_id)
     try:
         return groups.page(instance_id, limit, cursor)
@@ -52,7 +54,7 @@ def page(
 
 def set_monitor(
     instances: InstanceStore, groups: GroupStore, tenant_id: str, instance_id: str, jid: str, monitor: bool
-) -> dict[str, Any]:
+) -> Group:
     require(instances, tenant_id, instance_id)
     try:
         return groups.set_monitor(instance_id, jid, monitor)

@@ -7,24 +7,24 @@ the instance is checked first, then the message must name it.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from zapgate_control.adapters.dynamodb.messages import chat_jid
 from zapgate_control.errors import NotFound
-from zapgate_control.ports import InstanceStore, MediaStore, MessageStore
+from zapgate_control.ports.instances import InstanceStore
+from zapgate_control.ports.media import MediaStore
+from zapgate_control.ports.messages import Direction, MessageRecord, MessageStore, OutboundMessage, ReceivedMessage
 from zapgate_control.services.instances import invalid_cursor, require
-from zapgate_core.domain.jids import chat_type_of
+from zapgate_core.domain.jids import chat_jid, chat_type_of
 
 
 def get_message(
     instances: InstanceStore, messages: MessageStore, tenant_id: str, instance_id: str, message_id: str
-) -> dict[str, Any]:
+) -> MessageRecord:
     require(instances, tenant_id, instance_id)
-    item = messages.get(message_id)
-    # Every message has a direction; the table's other items (command doorbells) have none.
-    if item is None or item.get("instance_id") != instance_id or not item.get("direction"):
+    record = messages.get(message_id)  # None too for the table's other items (command doorbells)
+    if record is None or record.instance_id != instance_id:
         raise NotFound("message")
-    return item
+    return record
 
 
 def timeline(
@@ -32,10 +32,10 @@ def timeline(
     messages: MessageStore,
     tenant_id: str,
     instance_id: str,
-    direction: str,
+    direction: Direction,
     limit: int,
     cursor: str | None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[MessageRecord], str | None]:
     require(instances, tenant_id, instance_id)
     try:
         return messages.timeline(instance_id, direction, limit, cursor)
@@ -44,33 +44,39 @@ def timeline(
 
 
 # ------------------------------------------------------------------ media links
-def with_fresh_media(item: dict[str, Any], media: MediaStore) -> dict[str, Any]:
-    """A stored media_url is a presigned URL that dies with its signing credentials: when the item
-    knows the media's hash, answer a URL signed now instead."""
-    sha256 = item.get("media_sha256")
-    if not sha256:
-        return item
-    return {**item, "media_url": media.url(sha256)}
+def media_url(record: MessageRecord, media: MediaStore) -> str | None:
+    """A stored media_url is a presigned URL that dies with its signing credentials: when the message
+    knows the media's hash, a URL signed now instead."""
+    sha256 = record.content.media_sha256 if isinstance(record, ReceivedMessage) else None
+    return media.url(sha256) if sha256 else record.content.media_url
 
 
 # ------------------------------------------------------------------ conversations (bounded, read time)
 CONVERSATION_SCAN = 500  # newest messages read per direction to derive conversations
 
 
-def _is_own(item: dict[str, Any]) -> bool:
+@dataclass
+class Conversation:
+    chat_id: str
+    chat_type: str | None
+    last_message: MessageRecord
+    unread_count: int = 0
+
+
+def _is_own(record: MessageRecord) -> bool:
     """Sent by this account: an outbound message, or an inbound echo of one sent from the phone."""
-    return item.get("direction") == "outbound" or bool(item.get("from_me"))
+    return isinstance(record, OutboundMessage) or record.content.from_me
 
 
-def _chat_of(item: dict[str, Any]) -> str | None:
-    if item.get("direction") == "outbound":
-        return chat_jid(item.get("to"))
-    return chat_jid(item.get("chat_id_norm"))
+def _chat_of(record: MessageRecord) -> str | None:
+    if isinstance(record, OutboundMessage):
+        return chat_jid(record.content.to)
+    return chat_jid(record.content.chat_id)
 
 
 def conversations(
     instances: InstanceStore, messages: MessageStore, tenant_id: str, instance_id: str, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[Conversation], str | None]:
     """Chats of the instance, the most recently active first, derived from the newest
     CONVERSATION_SCAN messages of each direction (a chat quiet for longer is not listed).
 
@@ -79,28 +85,28 @@ def conversations(
     """
     require(instances, tenant_id, instance_id)
     offset = _offset(cursor)
-    items = messages.recent(instance_id, "inbound", CONVERSATION_SCAN) + messages.recent(
+    records = messages.recent(instance_id, "inbound", CONVERSATION_SCAN) + messages.recent(
         instance_id, "outbound", CONVERSATION_SCAN
     )
-    items.sort(key=lambda i: str(i.get("timeline_sk", "")), reverse=True)  # newest first
-    chats: dict[str, dict[str, Any]] = {}
+    records.sort(key=lambda r: (r.stored_ms, r.id), reverse=True)  # newest first, as the timeline orders
+    chats: dict[str, Conversation] = {}
     replied: set[str] = set()
-    for item in items:
-        chat = _chat_of(item)
+    for record in records:
+        chat = _chat_of(record)
         if chat is None:
             continue
         entry = chats.get(chat)
         if entry is None:
-            entry = chats[chat] = {"chat_id": chat, "chat_type": None, "last_message": item, "unread_count": 0}
-        if entry["chat_type"] is None and item.get("direction") == "inbound":
-            entry["chat_type"] = item.get("chat_type")
-        if _is_own(item):
+            entry = chats[chat] = Conversation(chat_id=chat, chat_type=None, last_message=record)
+        if entry.chat_type is None and isinstance(record, ReceivedMessage):
+            entry.chat_type = record.content.chat_type or None
+        if _is_own(record):
             replied.add(chat)
         elif chat not in replied:
-            entry["unread_count"] += 1
+            entry.unread_count += 1
     listing = list(chats.values())  # insertion order: newest last message first
     for entry in listing:
-        entry["chat_type"] = entry["chat_type"] or chat_type_of(entry["chat_id"])
+        entry.chat_type = entry.chat_type or chat_type_of(entry.chat_id)
     page = listing[offset : offset + limit]
     more = offset + limit < len(listing)
     return page, str(offset + limit) if more else None
@@ -122,7 +128,7 @@ def chat_messages(
     chat_id: str,
     limit: int,
     cursor: str | None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[MessageRecord], str | None]:
     """One chat's messages, both directions, newest first. A chat id that names no chat has none."""
     require(instances, tenant_id, instance_id)
     chat = chat_jid(chat_id) or chat_id  # not a JID: matches nothing, and the cursor is still checked

@@ -12,7 +12,9 @@ from typing import Any
 
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import ContactStore, GroupStore, InstanceStore, MessageStore
+from zapgate_control.ports.contacts import ContactStore, GroupStore
+from zapgate_control.ports.instances import InstanceStore
+from zapgate_control.ports.messages import InboundContent, MessageStore
 from zapgate_core.contract.inbound_rules import (
     effective_chat_type,
     has_content,
@@ -25,8 +27,8 @@ from zapgate_core.domain.ids import inbound_id
 from zapgate_core.storage.media import sha256_of_url
 
 _STORED_FIELDS = (
-    "to", "body", "wa_message_id", "from_me", "chat_id_norm", "sender_jid_raw", "sender_pn",
-    "sender_contact_id", "push_name", "media_type", "media_url", "mime_type", "file_name", "file_size",
+    "to", "body", "wa_message_id", "from_me", "sender_jid_raw", "sender_pn", "sender_contact_id", "push_name",
+    "media_type", "media_url", "mime_type", "file_name", "file_size",
 )  # fmt: skip
 
 
@@ -36,18 +38,28 @@ def _typed_fields(message: InboundMessage) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     typed = typed_object(message)
     if typed is not None:
-        name, value = typed
-        if name == "location":
-            # DynamoDB takes no floats: coordinates are stored as their decimal text (as outbound locations).
-            value = {**value, "latitude": repr(message.location.latitude),  # type: ignore[union-attr]
-                     "longitude": repr(message.location.longitude)}  # type: ignore[union-attr]
+        name, _value = typed
         fields["message_type"] = message.message_type
-        fields[name] = value
+        fields[name] = getattr(message, name)
     if message.quoted_wa_message_id:
         fields["quoted_wa_message_id"] = message.quoted_wa_message_id
     if message.quoted_text:
         fields["quoted_text"] = message.quoted_text
     return fields
+
+
+def content_of(message: InboundMessage) -> InboundContent:
+    """What is stored of an inbound message."""
+    return InboundContent(
+        from_=message.from_,
+        chat_id=message.chat_id_norm,
+        chat_type=effective_chat_type(message),
+        **{name: getattr(message, name) for name in _STORED_FIELDS},
+        wa_timestamp=str(message.timestamp) if message.timestamp is not None else None,
+        # One of our media URLs: its hash, so reads sign a fresh URL (the stored one expires).
+        media_sha256=sha256_of_url(message.media_url),
+        **_typed_fields(message),
+    )
 
 
 def accept(
@@ -65,31 +77,19 @@ def accept(
     instance = instances.get(message.instance_id)
     if instance is None:
         raise NotFound("instance")
-    content: dict[str, Any] = {name: getattr(message, name) for name in _STORED_FIELDS}
-    content.update(
-        {
-            "from": message.from_,
-            "chat_type": effective_chat_type(message),
-            "wa_timestamp": str(message.timestamp) if message.timestamp is not None else None,
-            # One of our media URLs: its hash, so reads sign a fresh URL (the stored one expires).
-            "media_sha256": sha256_of_url(message.media_url),
-            # The outbox publishes the event from the stored item alone: it names its tenant.
-            "tenant_id": instance.get("tenant_id"),
-        }
-    )
-    content.update(_typed_fields(message))
+    content = content_of(message)
     message_id = (
         inbound_id(message.instance_id, message.wa_message_id) if message.wa_message_id else str(uuid.uuid4())
     )
     if (
         groups is not None
-        and instance.get("ingest_monitored_groups_only")
-        and content["chat_type"] == "group"
+        and instance.ingest_monitored_groups_only
+        and content.chat_type == "group"
         and not groups.monitored(message.instance_id, message.chat_id_norm)  # the one extra read, only here
     ):
         metrics.add_metric(name="MessagesIgnored", unit="Count", value=1)
         return InboundResponse(id=message_id, duplicate=False, ignored=True)
-    stored = messages.put_inbound(message_id, message.instance_id, content)
+    stored = messages.put_inbound(message_id, message.instance_id, instance.tenant_id, content)
     if stored:
         mapping = learnt_lid_mapping(message)
         if mapping:

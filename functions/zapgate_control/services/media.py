@@ -7,7 +7,7 @@ import binascii
 
 from zapgate_control.errors import ApiError
 from zapgate_control.observability import metrics
-from zapgate_control.ports import MediaStore
+from zapgate_control.ports.media import MediaStore
 from zapgate_core.contract.worker_proxy import UploadMediaRequest, UploadMediaResponse
 
 

@@ -1,28 +1,33 @@
-"""Outbound messages from the public API: checked, then put on the instance's send queue.
+"""The send queue's public half: a send from the public API is checked, then enqueued for the instance.
 
 The destination is validated here with the sidecar's own rule (zapgate_core) so a number
 WhatsApp can never reach fails now, with a reason, instead of later in the sidecar; the raw
 `to` is stored unchanged because the sidecar normalises (and resolves @lid) when it sends.
+The other half, sidecars claiming and marking queued messages, is services/outbound_claims.py.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from zapgate_control.adapters.dynamodb.instances import live_lock_owner
 from zapgate_control.clock import system_clock
 from zapgate_control.errors import ApiError
 from zapgate_control.observability import metrics
-from zapgate_control.ports import DuplicateMessage, InstanceStore, MessageStore
+from zapgate_control.ports.instances import InstanceRecord, InstanceStore
+from zapgate_control.ports.messages import DuplicateMessage, MessageStore, OutboundMessage, ReceivedMessage
 from zapgate_control.services.instances import require
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
+from zapgate_core.contract.message_objects import Reaction, ReplyTo
+from zapgate_core.contract.outbound_content import OutboundContent, ReactionTo
 from zapgate_core.contract.sidecar_push import push_frame
 from zapgate_core.domain.idempotency import idempotent_message_id, request_fingerprint
 from zapgate_core.domain.ids import inbound_id
 from zapgate_core.domain.jids import InvalidDestination, normalize_destination
+from zapgate_core.domain.locks import live_lock_owner
 from zapgate_core.domain.media_limits import MediaRejected, check_media
 
 CONNECTED = "CONNECTED"
+QUOTED_BODY_MAX = 1_000  # characters of the quoted message handed to the sidecar
 
 
 def send(
@@ -30,31 +35,35 @@ def send(
     messages: MessageStore,
     tenant_id: str,
     instance_id: str,
-    content: dict[str, Any],
+    content: OutboundContent,
     queue_if_offline: bool,
     idempotency_key: str | None = None,
     waker: SidecarWaker | None = None,
-) -> dict[str, Any]:
+    reply_to: str | None = None,
+    reaction: ReactionTo | None = None,
+) -> OutboundMessage:
+    """Enqueue `content`; `reply_to` / `reaction` name the quoted / reacted-to message by our id (or a
+    received message's WhatsApp id) and are resolved to WhatsApp's ids here."""
     try:
-        normalize_destination(content["to"])
+        normalize_destination(content.to)
     except InvalidDestination as exc:
         raise ApiError(422, "invalid_destination", f"to: {exc}") from exc
-    if content.get("media_type"):
+    if content.media_type:
         try:
-            check_media(content["media_type"], content.get("mime_type"), None)
+            check_media(content.media_type, content.mime_type, None)
         except MediaRejected as exc:
             raise ApiError(exc.status, exc.code, str(exc)) from exc
     instance = require(instances, tenant_id, instance_id)
     message_id = request_hash = None
     if idempotency_key is not None:
         message_id = idempotent_message_id(tenant_id, instance_id, idempotency_key)
-        request_hash = request_fingerprint({**content, "queue_if_offline": queue_if_offline})
-    content = _resolve_references(messages, tenant_id, instance, content)
-    status = str(instance.get("status") or "DISCONNECTED")
+        request_hash = request_fingerprint(_fingerprinted(content, reply_to, reaction, queue_if_offline))
+    content = _resolve_references(messages, tenant_id, instance, content, reply_to, reaction)
+    status = instance.status
     if status != CONNECTED and not queue_if_offline:
         # A retry of a send that was accepted while connected still gets its message.
         earlier = messages.get(message_id) if message_id else None
-        if earlier is not None:
+        if isinstance(earlier, OutboundMessage):
             return _replay(earlier, request_hash)
         metrics.add_metric(name="MessagesRejectedOffline", unit="Count", value=1)
         raise ApiError(
@@ -66,9 +75,9 @@ def send(
     # Address the message to the sidecar holding the lock (read from the item we already have, so this
     # costs no extra request): a long-polling heartbeat watches its owner's work, and the push channel
     # wakes that sidecar's outbound runner for this instance at once.
-    owner = live_lock_owner(instance, system_clock())
+    owner = live_lock_owner(instance.lock, system_clock())
     try:
-        item = messages.enqueue(
+        message = messages.enqueue(
             tenant_id,
             instance_id,
             content,
@@ -81,61 +90,93 @@ def send(
     metrics.add_metric(name="MessagesQueued", unit="Count", value=1)
     if owner is not None and waker is not None:
         waker.wake(owner, push_frame("outbound", instance_id))
-    return item
+    return message
 
 
-def _replay(existing: dict[str, Any], request_hash: str | None) -> dict[str, Any]:
-    if existing.get("request_hash") != request_hash:
+def _fingerprinted(
+    content: OutboundContent, reply_to: str | None, reaction: ReactionTo | None, queue_if_offline: bool
+) -> dict[str, Any]:
+    """The request as its Idempotency-Key fingerprint has always read it (so a retry across a deploy still
+    matches): the content as first stored, references by our ids, coordinates as their decimal text."""
+    body: dict[str, Any] = content.model_dump(include={"to", "body", "media_url", "media_type", "mime_type",
+                                                       "file_name"})
+    if content.type is not None:
+        body["type"] = content.type
+    if content.location is not None:
+        body["location"] = {"latitude": repr(content.location.latitude), "longitude": repr(content.location.longitude),
+                            "name": content.location.name, "address": content.location.address}
+    if content.contact is not None:
+        body["contact"] = {"display_name": content.contact.display_name, "vcard": content.contact.vcard}
+    if reaction is not None:
+        body["reaction"] = {"message_id": reaction.message_id, "emoji": reaction.emoji}
+    if content.poll is not None:
+        body["poll"] = content.poll.model_dump()
+    if reply_to is not None:
+        body["reply_to"] = {"message_id": reply_to}
+    if content.voice_note:
+        body["voice_note"] = True
+    return {**body, "queue_if_offline": queue_if_offline}
+
+
+def _replay(existing: OutboundMessage, request_hash: str | None) -> OutboundMessage:
+    if existing.request_hash != request_hash:
         raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request")
     metrics.add_metric(name="IdempotentReplays", unit="Count", value=1)
     return existing
 
 
 def _referenced(
-    messages: MessageStore, tenant_id: str, instance: dict[str, Any], message_id: str, what: str
-) -> dict[str, Any]:
-    """The referenced message of this instance, by our id or (received messages) by WhatsApp's id."""
-    instance_id = instance["id"]
+    messages: MessageStore, tenant_id: str, instance: InstanceRecord, message_id: str, what: str
+) -> tuple[OutboundMessage | ReceivedMessage, str]:
+    """The referenced message of this instance, by our id or (received messages) by WhatsApp's id, with
+    WhatsApp's id of it."""
+    instance_id = instance.id
     for candidate in (message_id, inbound_id(instance_id, message_id)):
-        item = messages.get(candidate)
+        record = messages.get(candidate)
         if (
-            item is not None
-            and item.get("instance_id") == instance_id
-            and (item.get("direction") == "inbound" or item.get("tenant_id") == tenant_id)
+            record is not None
+            and record.instance_id == instance_id
+            and (isinstance(record, ReceivedMessage) or record.tenant_id == tenant_id)
         ):
-            if not item.get("wa_message_id"):
+            if not record.wa_message_id:
                 raise ApiError(422, "message_not_sent", f"{what}: message {message_id} is not sent yet")
-            return item
+            return record, record.wa_message_id
     raise ApiError(404, "message_not_found", f"{what}: no message {message_id} on this instance")
 
 
 def _resolve_references(
-    messages: MessageStore, tenant_id: str, instance: dict[str, Any], content: dict[str, Any]
-) -> dict[str, Any]:
-    """Put WhatsApp's ids of the quoted / reacted-to message on the item, so the sidecar needs no lookup."""
-    reply_to = content.get("reply_to")
-    reaction = content.get("reaction")
-    if not reply_to and not reaction:
+    messages: MessageStore,
+    tenant_id: str,
+    instance: InstanceRecord,
+    content: OutboundContent,
+    reply_to: str | None,
+    reaction: ReactionTo | None,
+) -> OutboundContent:
+    """Put WhatsApp's ids of the quoted / reacted-to message on the content, so the sidecar needs no lookup."""
+    if not reply_to and reaction is None:
         return content
-    content = dict(content)
-    own_jid = instance.get("wa_jid")
+    own_jid = instance.wa_jid
+    resolved: dict[str, Any] = {}
     if reply_to:
-        item = _referenced(messages, tenant_id, instance, reply_to["message_id"], "reply_to")
-        outbound = item.get("direction") == "outbound"
-        content["reply_to"] = {
-            **reply_to,
-            "wa_message_id": item["wa_message_id"],
-            "sender": own_jid if outbound else item.get("from"),
-            "body": (item.get("body") or None) and str(item["body"])[:1_000],
-        }
-    if reaction:
-        item = _referenced(messages, tenant_id, instance, reaction["message_id"], "reaction.message_id")
-        outbound = item.get("direction") == "outbound"
-        content["reaction"] = {
-            **reaction,
-            "wa_message_id": item["wa_message_id"],
-            "chat": None if outbound else item.get("chat_id_norm"),
-            "from_me": outbound or bool(item.get("from_me")),
-            "sender": own_jid if outbound else item.get("from"),
-        }
-    return content
+        quoted, wa_message_id = _referenced(messages, tenant_id, instance, reply_to, "reply_to")
+        if isinstance(quoted, OutboundMessage):
+            sender, body = own_jid, quoted.content.body
+        else:
+            sender, body = quoted.content.from_, quoted.content.body
+        resolved["reply_to"] = ReplyTo(
+            message_id=reply_to, wa_message_id=wa_message_id, sender=sender,
+            body=str(body)[:QUOTED_BODY_MAX] if body else None,
+        )
+    if reaction is not None:
+        target, wa_message_id = _referenced(messages, tenant_id, instance, reaction.message_id, "reaction.message_id")
+        outbound = isinstance(target, OutboundMessage)
+        received = target.content if isinstance(target, ReceivedMessage) else None
+        resolved["reaction"] = Reaction(
+            message_id=reaction.message_id,
+            emoji=reaction.emoji,
+            wa_message_id=wa_message_id,
+            chat=received.chat_id if received else None,
+            from_me=outbound or bool(received and received.from_me),
+            sender=own_jid if outbound else (received.from_ if received else None),
+        )
+    return content.model_copy(update=resolved)

@@ -1,16 +1,20 @@
-"""Messages and conversations as history shows them."""
+"""Messages and conversations as history shows them, mapped from the store's message records."""
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
+from zapgate_control.ports.messages import MessageRecord, OutboundMessage
 from zapgate_core.contract.common import (
     InboundMessageType,
 )
 from zapgate_core.domain.message_kinds import MEDIA_KINDS
 from zapgate_public_api.models.base import Direction
+
+if TYPE_CHECKING:
+    from zapgate_control.services.history import Conversation as ConversationSummary
 
 
 class MessageLocation(BaseModel):
@@ -18,16 +22,6 @@ class MessageLocation(BaseModel):
     longitude: float | None = None
     name: str | None = None
     address: str | None = None
-
-    @field_validator("latitude", "longitude", mode="before")
-    @classmethod
-    def _decimal_text(cls, value: Any) -> Any:
-        # Stored as decimal text (DynamoDB takes no floats); anything unreadable is no coordinate.
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return None
-        return number if number == number and abs(number) != float("inf") else None
 
 
 class MessageContact(BaseModel):
@@ -66,17 +60,18 @@ class MessageSelection(BaseModel):
     text: str | None = Field(default=None, description="The text the user saw on it")
 
 
-def _kind(item: dict[str, Any]) -> str:
-    explicit = item.get("message_type") or item.get("type")  # inbound: message_type; outbound: type
+def _kind(explicit: str | None, media_type: str | None) -> str:
+    """inbound: message_type; outbound: type (set for typed kinds and quotes); else what the media says."""
     if explicit in get_args(InboundMessageType):
         return str(explicit)
-    return str(item["media_type"]) if item.get("media_type") in MEDIA_KINDS else "text"
+    return str(media_type) if media_type in MEDIA_KINDS else "text"
 
 
-def _typed(model: type[BaseModel], value: Any) -> BaseModel | None:
-    if not isinstance(value, dict):
+def _typed(model: type[BaseModel], value: BaseModel | None, **extra: Any) -> Any:
+    if value is None:
         return None
-    return model.model_validate({name: value.get(name) for name in model.model_fields if value.get(name) is not None})
+    fields = {**value.model_dump(exclude_none=True), **{k: v for k, v in extra.items() if v is not None}}
+    return model.model_validate({name: fields[name] for name in model.model_fields if name in fields})
 
 
 class Message(BaseModel):
@@ -113,23 +108,37 @@ class Message(BaseModel):
     selection: MessageSelection | None = Field(default=None, description="Inbound: a button or list reply")
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Message:
-        return cls.model_validate(
-            {
-                **{name: item.get(name) for name in cls.model_fields if name != "from_" and name not in _TYPED},
-                "from": item.get("from"),
-                "status": item.get("state"),
-                "chat_id": item.get("chat_id_norm"),
-                "type": _kind(item),
-                **{name: _typed(model, item.get(name)) for name, model in _TYPED.items()},
-            }
-        )
-
-
-_TYPED: dict[str, type[BaseModel]] = {
-    "location": MessageLocation, "contact": MessageContact, "reaction": MessageReaction, "poll": MessagePoll,
-    "poll_vote": MessagePollVote, "selection": MessageSelection,
-}  # fmt: skip
+    def from_record(cls, record: MessageRecord, media_url: str | None = None) -> Message:
+        """`media_url`: the link to answer (history signs a fresh one for media it stored)."""
+        common = {"id": record.id, "direction": record.direction, "status": record.state.value,
+                  "created_at": record.created_at, "media_url": media_url}
+        if isinstance(record, OutboundMessage):
+            content = record.content
+            return cls.model_validate({
+                **common, "to": content.to, "body": content.body, "media_type": content.media_type,
+                "mime_type": content.mime_type, "file_name": content.file_name,
+                "wa_message_id": record.wa_message_id, "error": record.error, "finished_at": record.finished_at,
+                "type": _kind(content.type, content.media_type),
+                "location": _typed(MessageLocation, content.location),
+                "contact": _typed(MessageContact, content.contact),
+                "reaction": _typed(MessageReaction, content.reaction,
+                                   message_id=content.reaction.message_id if content.reaction else None),
+                "poll": _typed(MessagePoll, content.poll),
+            })
+        received = record.content
+        return cls.model_validate({
+            **common, "to": received.to, "from": received.from_, "body": received.body,
+            "media_type": received.media_type, "mime_type": received.mime_type, "file_name": received.file_name,
+            "wa_message_id": received.wa_message_id, "chat_id": received.chat_id or None,
+            "push_name": received.push_name, "type": _kind(received.message_type, received.media_type),
+            "quoted_wa_message_id": received.quoted_wa_message_id, "quoted_text": received.quoted_text,
+            "location": _typed(MessageLocation, received.location),
+            "contact": _typed(MessageContact, received.contact),
+            "reaction": _typed(MessageReaction, received.reaction),
+            "poll": _typed(MessagePoll, received.poll),
+            "poll_vote": _typed(MessagePollVote, received.poll_vote),
+            "selection": _typed(MessageSelection, received.selection),
+        })
 
 
 class MessagePage(BaseModel):
@@ -149,10 +158,12 @@ class LastMessage(BaseModel):
     from_: str | None = Field(default=None, alias="from")
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> LastMessage:
-        return cls.model_validate(
-            {**{name: item.get(name) for name in cls.model_fields if name != "from_"}, "from": item.get("from")}
-        )
+    def from_record(cls, record: MessageRecord) -> LastMessage:
+        return cls.model_validate({
+            "id": record.id, "direction": record.direction, "body": record.content.body,
+            "media_type": record.content.media_type, "created_at": record.created_at,
+            "from": None if isinstance(record, OutboundMessage) else record.content.from_,
+        })
 
 
 class Conversation(BaseModel):
@@ -164,12 +175,12 @@ class Conversation(BaseModel):
     )
 
     @classmethod
-    def from_entry(cls, entry: dict[str, Any]) -> Conversation:
+    def from_summary(cls, summary: ConversationSummary) -> Conversation:
         return cls(
-            chat_id=entry["chat_id"],
-            chat_type=entry["chat_type"],
-            last_message=LastMessage.from_item(entry["last_message"]),
-            unread_count=entry["unread_count"],
+            chat_id=summary.chat_id,
+            chat_type=summary.chat_type or "direct",
+            last_message=LastMessage.from_record(summary.last_message),
+            unread_count=summary.unread_count,
         )
 
 

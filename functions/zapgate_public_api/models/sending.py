@@ -1,4 +1,9 @@
-"""The send request (POST /v1/instances/{id}/messages) and its answer."""
+"""The send request (POST /v1/instances/{id}/messages) and its answer.
+
+The request describes what the client says (a contact by phone, a reaction or a quote by our message id);
+`content()` turns it into the one outbound content model (zapgate_core.contract.outbound_content) that
+the queue stores and sidecars receive.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,14 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator, model_validator
 
+from zapgate_core.contract import message_objects as objects
 from zapgate_core.contract.common import (
     MAX_BODY,
     MAX_ID,
     SEND_POLL_OPTIONS,
     MediaType,
 )
+from zapgate_core.contract.outbound_content import OutboundContent, ReactionTo
 from zapgate_core.domain.message_kinds import MEDIA_KINDS, TYPED_KINDS, SendableKind
 from zapgate_public_api.models.base import FILE_NAME_MAX, MEDIA_URL_MAX, NAME_MAX, RequestModel, stripped_name
 
@@ -189,34 +196,28 @@ class SendMessage(RequestModel):
         if self.media_url is None:
             raise ValueError(f"type={kind} needs a media_url")
         if self.media_type is None:
-            self.media_type = kind
+            self.media_type = kind  # type: ignore[assignment]  # a media kind: the typed kinds returned above
         elif self.media_type != kind:
             raise ValueError("media_type and type disagree")
         return self
 
-    def content(self) -> dict[str, Any]:
-        content = self.model_dump(include={"to", "body", "media_url", "media_type", "mime_type", "file_name"})
-        if self.type in TYPED_KINDS or self.reply_to is not None:
-            content["type"] = self.type
-        if self.location is not None:
-            # DynamoDB takes no floats: the coordinates are stored as their decimal text.
-            content["location"] = {
-                "latitude": repr(self.location.latitude),
-                "longitude": repr(self.location.longitude),
-                "name": self.location.name,
-                "address": self.location.address,
-            }
-        if self.contact is not None:
-            content["contact"] = {"display_name": self.contact.display_name, "vcard": self.contact.built_vcard()}
-        if self.reaction is not None:
-            content["reaction"] = {"message_id": self.reaction.message_id, "emoji": self.reaction.emoji}
-        if self.poll is not None:
-            content["poll"] = self.poll.model_dump()
-        if self.reply_to is not None:
-            content["reply_to"] = {"message_id": self.reply_to}
-        if self.voice_note:
-            content["voice_note"] = True
-        return content
+    def content(self) -> OutboundContent:
+        """What to send, but the quoted / reacted-to message: those the enqueue resolves to WhatsApp's ids
+        (`reply_to`, `reaction_to()`)."""
+        location = self.location
+        return OutboundContent(
+            **self.model_dump(include={"to", "body", "media_url", "media_type", "mime_type", "file_name"}),
+            type=self.type if self.type in TYPED_KINDS or self.reply_to is not None else None,
+            location=objects.Location(latitude=location.latitude, longitude=location.longitude, name=location.name,
+                                      address=location.address) if location is not None else None,
+            contact=objects.ContactCard(display_name=self.contact.display_name, vcard=self.contact.built_vcard())
+            if self.contact is not None else None,
+            poll=objects.Poll(**self.poll.model_dump()) if self.poll is not None else None,
+            voice_note=True if self.voice_note else None,
+        )
+
+    def reaction_to(self) -> ReactionTo | None:
+        return ReactionTo(self.reaction.message_id, self.reaction.emoji) if self.reaction is not None else None
 
 
 class MessageAccepted(BaseModel):

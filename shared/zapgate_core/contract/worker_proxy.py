@@ -9,40 +9,30 @@ which `dump_wire` renders with the aliases the Node worker expects.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
+from zapgate_core.contract.base import ContractModel
 from zapgate_core.contract.common import (
     MAX_BODY,
-    MAX_EMOJI,
     MAX_ID,
-    MAX_LABEL,
-    MAX_POLL_OPTIONS,
     MAX_QR_CODE,
     MAX_QUOTED_TEXT,
-    MAX_VCARD,
-    POLL_OPTION_HASH,
     InboundMessageType,
     JidType,
     MediaType,
     Status,
 )
+from zapgate_core.contract.message_objects import Location, Poll, PollVote, Reaction, Selection, SharedContact
+from zapgate_core.contract.outbound_content import OutboundContent, omit_absent_extensions
 from zapgate_core.domain.message_kinds import MEDIA_KINDS, OBJECT_OF_KIND
 
-__all__ = ["MAX_BODY", "MAX_ID", "JidType", "MediaType", "Status"]
+__all__ = ["MAX_BODY", "MAX_ID", "ContractModel", "JidType", "MediaType", "Status"]
 
 
 def _alias(primary: str, *others: str) -> Any:
     return Field(validation_alias=AliasChoices(primary, *others), serialization_alias=primary)
-
-
-class ContractModel(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", str_strip_whitespace=True)
-
-    def dump_wire(self) -> dict[str, Any]:
-        """The JSON body as it travels, with the wire aliases (instanceId, messageId, from)."""
-        return self.model_dump(mode="json", by_alias=True)
 
 
 InstanceId = Field(
@@ -170,78 +160,19 @@ class OkResponse(ContractModel):
 
 
 # ---------------------------------------------------------------- outbound queue
-# Locations, contacts, reactions and polls have the same shape both ways: queued for sending (outbound) and
-# reported by the sidecar (inbound, where a reaction names the reacted-to message the same way).
-class QueuedLocation(ContractModel):
-    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
-    name: str | None = Field(default=None, max_length=MAX_LABEL)
-    address: str | None = Field(default=None, max_length=MAX_LABEL)
+# The content of a queued message is the one outbound content model (contract/outbound_content.py); the
+# objects it carries (location, contact, reaction, poll, quote) are the inbound ones (contract/message_objects.py).
+class QueuedMessage(OutboundContent):
+    # The sidecar's parse strips strings, as every contract model does (the stored content is kept as given).
+    model_config = ConfigDict(str_strip_whitespace=True)
 
-
-class QueuedContact(ContractModel):
-    display_name: str = Field(max_length=MAX_LABEL)
-    vcard: str = Field(max_length=MAX_VCARD)
-
-
-class QueuedReaction(ContractModel):
-    """The reacted-to message, resolved to WhatsApp's id when the message was queued."""
-
-    wa_message_id: str = Field(min_length=1, max_length=MAX_ID)
-    emoji: str = Field(default="", max_length=MAX_EMOJI)  # "" removes the reaction
-    chat: str | None = Field(default=None, max_length=MAX_ID)
-    from_me: bool | None = None
-    sender: str | None = Field(default=None, max_length=MAX_ID)
-
-
-class QueuedPoll(ContractModel):
-    """A poll: its question, options and how many options a voter may pick. Bounded leniently, for polls
-    received from any client; the public API sends at most SEND_POLL_OPTIONS, unique and non-empty."""
-
-    name: str = Field(max_length=MAX_LABEL)
-    options: list[Annotated[str, Field(max_length=MAX_LABEL)]] = Field(
-        default_factory=list, max_length=MAX_POLL_OPTIONS
-    )
-    selectable_count: int | None = Field(default=None, ge=0, le=MAX_POLL_OPTIONS, description="0 = any number")
-
-
-class QueuedReplyTo(ContractModel):
-    """The quoted message, resolved to WhatsApp's id when the message was queued."""
-
-    wa_message_id: str
-    sender: str | None = None
-    body: str | None = None
-
-
-class QueuedMessage(ContractModel):
     id: str
-    to: str
-    body: str | None = None
-    media_url: str | None = None
-    media_type: MediaType | None = None
-    mime_type: str | None = None
-    file_name: str | None = None
-    # zapgate extensions (optional: the Node worker ignores them and only sends text/media)
-    type: str | None = None  # text | image | video | audio | document | location | contact | reaction | poll
-    location: QueuedLocation | None = None
-    contact: QueuedContact | None = None
-    reaction: QueuedReaction | None = None
-    poll: QueuedPoll | None = None
-    reply_to: QueuedReplyTo | None = None
-    voice_note: bool | None = None  # audio sent as a voice note (push-to-talk), not as a file
 
     @model_serializer(mode="wrap")
-    def _omit_absent_extensions(self, handler: Any) -> Any:
-        # Plain text/media messages keep the exact wire shape the Node worker has always seen.
-        data = handler(self)
-        if isinstance(data, dict):
-            for name in _EXTENSIONS:
-                if data.get(name) in (None, False):
-                    data.pop(name, None)
-        return data
-
-
-_EXTENSIONS = ("type", "location", "contact", "reaction", "poll", "reply_to", "voice_note")
+    def _id_first(self, handler: Any) -> Any:
+        # One serializer per model: this one replaces the content's, so it omits the absent extensions too.
+        data = omit_absent_extensions(handler(self))
+        return {"id": data.pop("id"), **data} if isinstance(data, dict) and "id" in data else data
 
 
 class QueuedMessages(ContractModel):
@@ -290,39 +221,6 @@ class ReceiptsResponse(ContractModel):
     updated: int
 
 
-class InboundContact(QueuedContact):
-    """A contact card; `count` > 1 when several were shared at once (the card is the first)."""
-
-    count: int | None = Field(default=None, ge=1, le=1_000)
-
-
-class InboundPollVote(ContractModel):
-    """A vote on a poll: WhatsApp sends the chosen options as SHA-256 hashes of their names (lowercase hex),
-    and `options` holds the names the sidecar could resolve (it saw the poll), in the same order. No hashes:
-    the voter removed their vote. A vote replaces the voter's previous one."""
-
-    poll_message_id: str = Field(min_length=1, max_length=MAX_ID, description="WhatsApp id of the poll voted on")
-    option_hashes: list[Annotated[str, Field(pattern=POLL_OPTION_HASH)]] = Field(
-        default_factory=list, max_length=MAX_POLL_OPTIONS
-    )
-    options: list[Annotated[str, Field(max_length=MAX_LABEL)]] = Field(
-        default_factory=list, max_length=MAX_POLL_OPTIONS
-    )
-
-    @model_validator(mode="after")
-    def _no_more_names_than_hashes(self) -> InboundPollVote:
-        if len(self.options) > len(self.option_hashes):
-            raise ValueError("a poll vote names at most the options it selects (option_hashes)")
-        return self
-
-
-class InboundSelection(ContractModel):
-    """A button or list reply: the chosen button's / row's id and the text the user saw."""
-
-    id: str | None = Field(default=None, max_length=MAX_LABEL)
-    text: str | None = Field(default=None, max_length=MAX_LABEL)
-
-
 # message_type → the object a typed inbound message carries (text and media carry none).
 INBOUND_OBJECTS = OBJECT_OF_KIND
 _INBOUND_EXTENSIONS = (
@@ -362,12 +260,12 @@ class InboundMessage(ContractModel):
     )
     quoted_wa_message_id: str | None = Field(default=None, max_length=MAX_ID)
     quoted_text: str | None = Field(default=None, max_length=MAX_QUOTED_TEXT)
-    location: QueuedLocation | None = None
-    contact: InboundContact | None = None
-    reaction: QueuedReaction | None = Field(default=None, description="the reacted-to message; emoji \"\" = removed")
-    poll: QueuedPoll | None = None
-    poll_vote: InboundPollVote | None = Field(default=None, description="poll_choice: a vote on a poll")
-    selection: InboundSelection | None = Field(default=None, description="buttons_response / list_response")
+    location: Location | None = None
+    contact: SharedContact | None = None
+    reaction: Reaction | None = Field(default=None, description="the reacted-to message; emoji \"\" = removed")
+    poll: Poll | None = None
+    poll_vote: PollVote | None = Field(default=None, description="poll_choice: a vote on a poll")
+    selection: Selection | None = Field(default=None, description="buttons_response / list_response")
 
     _wa_message_id = field_validator("wa_message_id")(_blank_is_none)
     _quoted_wa_message_id = field_validator("quoted_wa_message_id")(_blank_is_none)

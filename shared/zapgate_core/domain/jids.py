@@ -82,3 +82,17 @@ def pn_jid(value: str | None) -> str | None:
     except InvalidDestination:
         return None
     return destination.jid if destination.kind == "pn" else None
+
+
+def chat_jid(value: str | None) -> str | None:
+    """The chat a message belongs to, as one JID for both directions (None when it cannot be told).
+
+    An outbound `to` or an inbound chat normalises to its destination JID; a JID of a server this
+    module does not know is kept as given, so its messages still group into one chat.
+    """
+    if not value:
+        return None
+    try:
+        return normalize_destination(value).jid
+    except InvalidDestination:
+        return value if "@" in value else None

@@ -11,6 +11,8 @@ from typing import Any
 from zapgate_control.adapters.dynamodb.codec import decode_cursor, encode_cursor, from_item, to_item, to_values
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
+from zapgate_control.ports.audit import AuditEntry
+from zapgate_core.domain.json_types import JsonObject
 
 AUDIT_RETENTION_S = 180 * 86_400
 
@@ -20,7 +22,7 @@ class DynamoAuditLog:
         self.table = table
         self.clock = clock
 
-    def record(self, instance_id: str, event: str, detail: dict[str, Any]) -> None:
+    def record(self, instance_id: str, event: str, detail: JsonObject) -> None:
         now = self.clock()
         item = {
             "instance_id": instance_id,
@@ -32,7 +34,7 @@ class DynamoAuditLog:
         }
         client("dynamodb").put_item(TableName=self.table, Item=to_item(item))
 
-    def page(self, instance_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    def page(self, instance_id: str, limit: int, cursor: str | None) -> tuple[list[AuditEntry], str | None]:
         """An instance's events, newest first (Query on the key, ScanIndexForward=false)."""
         request: dict[str, Any] = {
             "TableName": self.table,
@@ -48,4 +50,5 @@ class DynamoAuditLog:
             request["ExclusiveStartKey"] = start
         response = client("dynamodb").query(**request)
         items = [i for i in (from_item(raw) for raw in response.get("Items", [])) if i]
-        return items, encode_cursor(response.get("LastEvaluatedKey"))
+        entries = [AuditEntry(event=str(i["event"]), at=str(i["at"]), detail=i.get("detail") or {}) for i in items]
+        return entries, encode_cursor(response.get("LastEvaluatedKey"))

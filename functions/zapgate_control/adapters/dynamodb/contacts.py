@@ -17,6 +17,7 @@ from zapgate_control.adapters.dynamodb.codec import (
 )
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
+from zapgate_control.ports.contacts import ResolveOutcome
 from zapgate_core.domain.ids import contact_id
 
 
@@ -25,7 +26,9 @@ class DynamoContactStore:
         self.table = table
         self.clock = clock
 
-    def resolve(self, instance_id: str, jid: str, jid_type: str, push_name: str | None) -> tuple[str, str]:
+    def resolve(
+        self, instance_id: str, jid: str, jid_type: str, push_name: str | None
+    ) -> tuple[str, ResolveOutcome]:
         """(contact_id, "created" | "updated" | "already_exists")."""
         cid = contact_id(instance_id, jid)
         now = iso(self.clock())

@@ -7,7 +7,7 @@ creation, with if_not_exists, and afterwards only the public API's PATCH changes
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from zapgate_control.adapters.dynamodb.codec import (
     decode_cursor,
@@ -20,13 +20,11 @@ from zapgate_control.adapters.dynamodb.codec import (
 )
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
-from zapgate_control.ports.contacts import GroupNotFound
+from zapgate_control.ports.contacts import Group, GroupNotFound, GroupUpsert
 
 GROUP = "group"
 READ_PAGE = 200  # contacts read per Query while collecting one page of groups
 MAX_READS = 10  # Queries per listing call; the cursor resumes where it stopped
-
-Upsert = Literal["created", "renamed", "seen"]
 
 
 class DynamoGroupStore:
@@ -34,7 +32,7 @@ class DynamoGroupStore:
         self.table = table
         self.clock = clock
 
-    def upsert(self, instance_id: str, jid: str, name: str) -> tuple[Upsert, str | None]:
+    def upsert(self, instance_id: str, jid: str, name: str) -> tuple[GroupUpsert, str | None]:
         """One discovered group: ("created" | "renamed" | "seen", the previous name when renamed).
 
         One conditional UpdateItem when the name is unchanged (or the group is new); a rename
@@ -46,7 +44,8 @@ class DynamoGroupStore:
             "monitor = if_not_exists(monitor, :false), first_seen = if_not_exists(first_seen, :now)"
         )
         values = {":group": GROUP, ":name": name, ":now": now, ":false": False}
-        condition, extra = "attribute_not_exists(#name) OR #name = :name", {}
+        condition = "attribute_not_exists(#name) OR #name = :name"
+        extra: dict[str, Any] = {}
         update = f"SET {common}"
         previous: str | None = None
         for _ in range(3):
@@ -76,13 +75,13 @@ class DynamoGroupStore:
             return ("created" if "first_seen" not in old else "seen"), None
         return "seen", None  # renamed back and forth concurrently: the last writer's name stays
 
-    def page(self, instance_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    def page(self, instance_id: str, limit: int, cursor: str | None) -> tuple[list[Group], str | None]:
         """Groups by jid. The partition also holds contacts, so a Query filters `kind = group`
         and keeps reading (bounded) until the page is full."""
         start = decode_cursor(cursor, {"instance_id", "jid"})
         if start and (from_item(start) or {}).get("instance_id") != instance_id:
             raise ValueError("cursor belongs to another listing")
-        groups: list[dict[str, Any]] = []
+        groups: list[Group] = []
         for _ in range(MAX_READS):
             request: dict[str, Any] = {
                 "TableName": self.table,
@@ -97,7 +96,7 @@ class DynamoGroupStore:
             items = [i for i in (from_item(raw) for raw in response.get("Items", [])) if i]
             start = response.get("LastEvaluatedKey")
             for n, item in enumerate(items):
-                groups.append(item)
+                groups.append(_group(item))
                 if len(groups) == limit:
                     more = n < len(items) - 1 or start is not None
                     last = {"instance_id": instance_id, "jid": item["jid"]}
@@ -106,7 +105,7 @@ class DynamoGroupStore:
                 return groups, None
         return groups, encode_cursor(start)
 
-    def set_monitor(self, instance_id: str, jid: str, monitor: bool) -> dict[str, Any]:
+    def set_monitor(self, instance_id: str, jid: str, monitor: bool) -> Group:
         try:
             response = client("dynamodb").update_item(
                 TableName=self.table,
@@ -120,7 +119,7 @@ class DynamoGroupStore:
             if is_conditional_failure(exc):
                 raise GroupNotFound(jid) from exc
             raise
-        return from_item(response["Attributes"]) or {}
+        return _group(from_item(response["Attributes"]) or {})
 
     def monitored(self, instance_id: str, jid: str) -> bool:
         """False for unknown groups too (seed 001: no group item or monitor=false → skip)."""
@@ -130,3 +129,14 @@ class DynamoGroupStore:
             ProjectionExpression="monitor",
         )
         return bool((from_item(response.get("Item")) or {}).get("monitor"))
+
+
+def _group(item: dict[str, Any]) -> Group:
+    return Group(
+        jid=str(item["jid"]),
+        name=str(item.get("name") or ""),
+        monitor=bool(item.get("monitor")),
+        first_seen=item.get("first_seen"),
+        seen_at=item.get("seen_at"),
+        renamed_at=item.get("renamed_at"),
+    )

@@ -21,7 +21,6 @@ the events processor, off the inbound request path.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -32,11 +31,33 @@ from zapgate_control.adapters.dynamodb.codec import (
     to_item,
     to_values,
 )
+from zapgate_control.adapters.dynamodb.message_items import (
+    bounded_debug,
+    inbound_fields,
+    inbound_record,
+    ms_of,
+    outbound_fields,
+    outbound_record,
+    record_of,
+    sort_key,
+)
 from zapgate_control.adapters.dynamodb.paging import query_page
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
-from zapgate_control.ports.messages import DuplicateMessage, MarkConflict, MessageNotFound
-from zapgate_core.domain.jids import InvalidDestination, normalize_destination
+from zapgate_control.ports.messages import (
+    Direction,
+    DuplicateMessage,
+    InboundContent,
+    MarkConflict,
+    MarkFields,
+    MessageNotFound,
+    MessageRecord,
+    OutboundMessage,
+    ReceivedMessage,
+)
+from zapgate_core.contract.outbound_content import OutboundContent
+from zapgate_core.domain.jids import chat_jid
+from zapgate_core.domain.json_types import JsonObject
 from zapgate_core.domain.outbound import (
     ADVANCES_FROM,
     LEASE_EXPIRED_ERROR,
@@ -47,7 +68,6 @@ from zapgate_core.domain.outbound import (
     interpret_refused_mark,
 )
 
-SEND_DEBUG_LIMIT = 4_000  # characters of JSON kept from send_debug
 QUEUE_PAGE = 25
 DOORBELL_PREFIX = "doorbell#"
 
@@ -56,24 +76,8 @@ def doorbell_id(instance_id: str) -> str:
     return f"{DOORBELL_PREFIX}{instance_id}"
 
 
-def chat_jid(value: str | None) -> str | None:
-    """The chat a message belongs to, as one JID for both directions (None when it cannot be told)."""
-    if not value:
-        return None
-    try:
-        return normalize_destination(value).jid
-    except InvalidDestination:
-        return value if "@" in value else None
-
-
 def chat_pk(instance_id: str, chat: str) -> str:
     return f"{instance_id}#{chat}"
-
-
-def bounded_debug(send_debug: dict[str, Any] | None) -> str | None:
-    if send_debug is None:
-        return None
-    return json.dumps(send_debug, default=str, separators=(",", ":"))[:SEND_DEBUG_LIMIT]
 
 
 class DynamoMessageStore:
@@ -89,7 +93,7 @@ class DynamoMessageStore:
             "direction": direction,
             "created_at": iso(now),
             "timeline_pk": f"{instance_id}#{direction}",
-            "timeline_sk": f"{now:013d}#{message_id}",
+            "timeline_sk": sort_key(now, message_id),
             "expires_at_epoch": now // 1000 + self.retention_s,
         }
 
@@ -98,11 +102,11 @@ class DynamoMessageStore:
         self,
         tenant_id: str,
         instance_id: str,
-        content: dict[str, Any],
+        content: OutboundContent,
         queue_owner: str | None = None,
         message_id: str | None = None,
         request_hash: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> OutboundMessage:
         """Queue a message; `queue_owner` (the live lock holder) lets that sidecar's heartbeat see it.
 
         With a caller-chosen `message_id` (an Idempotency-Key), an existing message with that id
@@ -112,12 +116,12 @@ class DynamoMessageStore:
         message_id = message_id or str(uuid.uuid4())
         item = {
             **self._base(instance_id, "outbound", message_id, now),
-            **content,
+            **outbound_fields(content),
             "tenant_id": tenant_id,
             "state": MessageState.QUEUED.value,
             "claim_count": 0,
             "queue_pk": instance_id,
-            "queue_sk": f"{now:013d}#{message_id}",
+            "queue_sk": sort_key(now, message_id),
             "queue_owner": queue_owner,
             "request_hash": request_hash,
         }
@@ -132,20 +136,21 @@ class DynamoMessageStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except Exception as exc:
-            if is_conditional_failure(exc):
-                raise DuplicateMessage(old_item(exc) or {}) from exc
+            existing = old_item(exc) if is_conditional_failure(exc) else None
+            if existing is not None and existing.get("direction") == "outbound":
+                raise DuplicateMessage(outbound_record(existing)) from exc
             raise
-        return {k: v for k, v in item.items() if v is not None}
+        return outbound_record(item)
 
     def claim(
-        self, instance_id: str, limit: int, policy: ClaimPolicy, exhausted: list[dict[str, Any]] | None = None
-    ) -> list[dict[str, Any]]:
+        self, instance_id: str, limit: int, policy: ClaimPolicy, exhausted: list[OutboundMessage] | None = None
+    ) -> list[OutboundMessage]:
         """Hand out up to `limit` messages in queue order, each claimed with a conditional write.
 
         Messages failed on the way (lease expired too often) are appended to `exhausted` when given.
         """
         now = self.clock()
-        claimed: list[dict[str, Any]] = []
+        claimed: list[OutboundMessage] = []
         start: dict[str, Any] | None = None
         for _page in range(4):  # bounded: live leases ahead of the queue cannot make this loop long
             request: dict[str, Any] = {
@@ -178,7 +183,7 @@ class DynamoMessageStore:
                 break
         return claimed
 
-    def _try_claim(self, message_id: str, policy: ClaimPolicy, now: int) -> dict[str, Any] | None:
+    def _try_claim(self, message_id: str, policy: ClaimPolicy, now: int) -> OutboundMessage | None:
         try:
             response = client("dynamodb").update_item(
                 TableName=self.table,
@@ -210,9 +215,9 @@ class DynamoMessageStore:
             if is_conditional_failure(exc):
                 return None  # another poll claimed it first, or it left the queue
             raise
-        return from_item(response["Attributes"])
+        return outbound_record(from_item(response["Attributes"]) or {})
 
-    def _try_exhaust(self, message_id: str, policy: ClaimPolicy, now: int) -> dict[str, Any] | None:
+    def _try_exhaust(self, message_id: str, policy: ClaimPolicy, now: int) -> OutboundMessage | None:
         try:
             response = client("dynamodb").update_item(
                 TableName=self.table,
@@ -239,15 +244,17 @@ class DynamoMessageStore:
             if not is_conditional_failure(exc):
                 raise
             return None
-        return from_item(response["Attributes"])
+        return outbound_record(from_item(response["Attributes"]) or {})
 
-    def mark(self, message_id: str, state: MessageState, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def mark(self, message_id: str, state: MessageState, fields: MarkFields) -> tuple[OutboundMessage, bool]:
         """claimed → sent | failed. A repeat of the same mark answers the stored message.
 
         Returns (message, moved): moved is False for a repeat, which must not report the change again.
         """
         now = self.clock()
-        sets = {"state": state.value, "finished_at": iso(now), **{k: v for k, v in fields.items() if v is not None}}
+        recorded = {"wa_message_id": fields.wa_message_id, "error": fields.error,
+                    "send_debug": bounded_debug(fields.send_debug)}
+        sets = {"state": state.value, "finished_at": iso(now), **{k: v for k, v in recorded.items() if v is not None}}
         try:
             response = client("dynamodb").update_item(
                 TableName=self.table,
@@ -263,7 +270,7 @@ class DynamoMessageStore:
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            return from_item(response["Attributes"]) or {}, True
+            return outbound_record(from_item(response["Attributes"]) or {}), True
         except Exception as exc:
             if not is_conditional_failure(exc):
                 raise
@@ -271,7 +278,7 @@ class DynamoMessageStore:
         if current is None or current.get("direction") != "outbound":
             raise MessageNotFound(message_id)
         if interpret_refused_mark(current.get("state", ""), state) is MarkOutcome.ALREADY:
-            return current, False
+            return outbound_record(current), False
         raise MarkConflict(current.get("state", ""))
 
     def owner_work(self, owner: str) -> tuple[set[str], dict[str, int]]:
@@ -292,7 +299,7 @@ class DynamoMessageStore:
         for item in response.get("Items", []):
             instance_id = str(item["instance_id"]["S"])
             if str(item["id"]["S"]).startswith(DOORBELL_PREFIX):
-                doorbells[instance_id] = int(str(item["queue_sk"]["S"]).split("#", 1)[0])
+                doorbells[instance_id] = ms_of(item["queue_sk"]["S"])
             else:
                 with_messages.add(instance_id)
         return with_messages, doorbells
@@ -322,7 +329,7 @@ class DynamoMessageStore:
         )
         return bool(response.get("Attributes"))
 
-    def apply_receipt(self, instance_id: str, wa_message_id: str, target: MessageState) -> list[dict[str, Any]]:
+    def apply_receipt(self, instance_id: str, wa_message_id: str, target: MessageState) -> list[OutboundMessage]:
         """Move the outbound message WhatsApp knows as `wa_message_id` forward; the messages moved
         (as they are now; empty, so falsy, when nothing moved)."""
         response = client("dynamodb").query(
@@ -332,7 +339,7 @@ class DynamoMessageStore:
             FilterExpression="instance_id = :i AND direction = :o",
             ExpressionAttributeValues=to_values({":w": wa_message_id, ":i": instance_id, ":o": "outbound"}),
         )
-        moved: list[dict[str, Any]] = []
+        moved: list[OutboundMessage] = []
         allowed = sorted(s.value for s in ADVANCES_FROM[target])
         for raw in response.get("Items", []):
             placeholders = {f":from{n}": state for n, state in enumerate(allowed)}
@@ -349,20 +356,24 @@ class DynamoMessageStore:
                     # The same write answers the whole message (tenant, recipient) for its status event.
                     ReturnValues="ALL_NEW",
                 )
-                moved.append(from_item(response["Attributes"]) or {})
+                moved.append(outbound_record(from_item(response["Attributes"]) or {}))
             except Exception as exc:
                 if not is_conditional_failure(exc):
                     raise
         return moved
 
     # ------------------------------------------------------------ inbound
-    def put_inbound(self, message_id: str, instance_id: str, content: dict[str, Any]) -> dict[str, Any] | None:
-        """Store once per id (derived from instance + WhatsApp id): the stored item, or None (falsy)
-        when it was already there."""
+    def put_inbound(
+        self, message_id: str, instance_id: str, tenant_id: str | None, content: InboundContent
+    ) -> ReceivedMessage | None:
+        """Store once per id (derived from instance + WhatsApp id): the stored message, or None when it
+        was already there."""
         now = self.clock()
         item = {
             **self._base(instance_id, "inbound", message_id, now),
-            **content,
+            **inbound_fields(content),
+            # The outbox publishes the event from the stored item alone: it names its tenant.
+            "tenant_id": tenant_id,
             "state": MessageState.RECEIVED.value,
         }
         chat = chat_jid(item.get("chat_id_norm"))
@@ -376,15 +387,15 @@ class DynamoMessageStore:
             if is_conditional_failure(exc):
                 return None
             raise
-        return {k: v for k, v in item.items() if v is not None}
+        return inbound_record({k: v for k, v in item.items() if v is not None})
 
-    def recent_inbound(self, instance_id: str, until_sk: str, window_ms: int, limit: int = 50) -> list[dict[str, Any]]:
+    def recent_inbound(self, instance_id: str, until_sk: str, window_ms: int, limit: int = 50) -> list[JsonObject]:
         """Inbound messages stored in the `window_ms` up to `until_sk` (inclusive), newest first.
 
         One Query on the timeline index, one page: parent linking only needs the last moments of
         one instance, and a bounded read keeps a burst from making it expensive.
         """
-        until_ms = int(until_sk.split("#", 1)[0])
+        until_ms = ms_of(until_sk)
         response = client("dynamodb").query(
             TableName=self.table,
             IndexName="timeline",
@@ -414,24 +425,30 @@ class DynamoMessageStore:
         return True
 
     # ------------------------------------------------------------ reads (public API)
-    def get(self, message_id: str) -> dict[str, Any] | None:
+    def item(self, message_id: str) -> JsonObject | None:
+        """The stored item as it is (any item of the table, doorbells too): for tests and operators, not a port."""
         response = client("dynamodb").get_item(TableName=self.table, Key=to_item({"id": message_id}))
         return from_item(response.get("Item"))
 
+    def get(self, message_id: str) -> MessageRecord | None:
+        return record_of(self.item(message_id))
+
     def timeline(
-        self, instance_id: str, direction: str, limit: int, cursor: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        return query_page(self.table, "timeline", ("timeline_pk", f"{instance_id}#{direction}"), "timeline_sk",
-                          limit, cursor, newest_first=True)
+        self, instance_id: str, direction: Direction, limit: int, cursor: str | None
+    ) -> tuple[list[MessageRecord], str | None]:
+        items, next_cursor = query_page(self.table, "timeline", ("timeline_pk", f"{instance_id}#{direction}"),
+                                        "timeline_sk", limit, cursor, newest_first=True)
+        return _records(items), next_cursor
 
     def chat_messages(
         self, instance_id: str, chat: str, limit: int, cursor: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[MessageRecord], str | None]:
         """One chat's messages, both directions, newest first (one Query on the `chat` index)."""
-        return query_page(self.table, "chat", ("chat_pk", chat_pk(instance_id, chat)), "timeline_sk",
-                          limit, cursor, newest_first=True)
+        items, next_cursor = query_page(self.table, "chat", ("chat_pk", chat_pk(instance_id, chat)), "timeline_sk",
+                                        limit, cursor, newest_first=True)
+        return _records(items), next_cursor
 
-    def recent(self, instance_id: str, direction: str, limit: int) -> list[dict[str, Any]]:
+    def recent(self, instance_id: str, direction: Direction, limit: int) -> list[MessageRecord]:
         """Up to `limit` newest messages of one direction (pages of the timeline index, newest first)."""
         items: list[dict[str, Any]] = []
         start: dict[str, Any] | None = None
@@ -451,4 +468,8 @@ class DynamoMessageStore:
             start = response.get("LastEvaluatedKey")
             if not start:
                 break
-        return items
+        return _records(items)
+
+
+def _records(items: list[dict[str, Any]]) -> list[MessageRecord]:
+    return [record for record in (record_of(item) for item in items) if record is not None]
