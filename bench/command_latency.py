@@ -206,10 +206,11 @@ def main() -> int:
         from tests.integration.background import BackgroundApp, BackgroundSidecar, free_port
         from zapgate_control import aws, settings, wiring
         from zapgate_control.adapters.dynamodb.api_keys import put_api_key
-        from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore, live_lock_owner
+        from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
         from zapgate_control.aws import client
         from zapgate_control.services import commands
         from zapgate_control.services.sidecar_wakeups import SidecarWaker
+        from zapgate_core.domain.locks import live_lock_owner
         from zapgate_devstack.live_gateway import with_websocket_apis
         from zapgate_sidecar.settings import load_settings
         from zapgate_sim.server import BackgroundSim
@@ -228,7 +229,7 @@ def main() -> int:
         late.app = with_websocket_apis(worker_app)
         put_api_key(env["API_KEYS_TABLE"], API_KEY, TENANT, "bench")
         store = DynamoInstanceStore(env["INSTANCES_TABLE"])
-        instance_id = store.create(TENANT, "bench", 0, True)["id"]
+        instance_id = store.create(TENANT, "bench", 0, True).id
         calls = DoorbellCalls(env["MESSAGES_TABLE"], env["INSTANCES_TABLE"], env["FLEET_TABLE"])
         client("dynamodb").meta.events.register("before-parameter-build.dynamodb", calls)
         acks = Acks()
@@ -247,13 +248,13 @@ def main() -> int:
 
             def holds(port: int, owner: str) -> bool:
                 runtimes = health(port).get("instances") or []
-                item = store.get(instance_id) or {}
-                return (any(r["connected"] for r in runtimes) and item.get("status") == "CONNECTED"
-                        and live_lock_owner(item, int(time.time() * 1000)) == owner)
+                record = store.get(instance_id)
+                return (any(r["connected"] for r in runtimes) and record is not None and record.status == "CONNECTED"
+                        and live_lock_owner(record.lock, int(time.time() * 1000)) == owner)
 
             sidecar, port = sidecar_for("push")
             try:
-                wait_for(lambda: (store.get(instance_id) or {}).get("qr_code"), 30, "the QR")
+                wait_for(lambda: getattr(store.get(instance_id), "qr_code", None), 30, "the QR")
                 httpx.post(f"{sim.url}/sim/instances/{instance_id}/scan", json={"phone": "5511999990000"})
                 httpx.post(f"{sim.url}/sim/instances/{instance_id}/groups", json={"jid": GROUP, "name": "Vendas"})
                 wait_for(lambda: holds(port, "bench-sidecar-push"), 30, "CONNECTED on the push sidecar")

@@ -180,13 +180,13 @@ def outbound(env: dict[str, str], counter: DynamoCounter, messages: int, use_api
         """An instance as a sidecar leaves it: locked by that sidecar, then reported CONNECTED."""
         instance = DynamoInstanceStore(env["INSTANCES_TABLE"]).create(TENANT, "bench", 0, True)
         lock = _ok(worker.post("/worker-proxy/instance-lock/acquire", json={
-            "instanceId": instance["id"], "instance_owner": SIDECAR, "ttl_ms": LOCK_TTL_MS,
+            "instanceId": instance.id, "instance_owner": SIDECAR, "ttl_ms": LOCK_TTL_MS,
         }), "lock acquire")  # fmt: skip
         _ok(worker.post("/worker-proxy/update-status", json={
-            "instanceId": instance["id"], "status": "CONNECTED", "lock_token": lock["lock_token"],
+            "instanceId": instance.id, "status": "CONNECTED", "lock_token": lock["lock_token"],
             "jid": "5511900000000@s.whatsapp.net", "push_name": "bench",
         }), "update-status")  # fmt: skip
-        return str(instance["id"]), str(lock["lock_token"])
+        return str(instance.id), str(lock["lock_token"])
 
     def send(instance_id: str, n: int) -> str:
         content = {"to": "5511999999999", "body": f"bench message {n}"}
@@ -269,7 +269,7 @@ def inbound(env: dict[str, str], counter: DynamoCounter, messages: int) -> None:
     from zapgate_worker_proxy.app import app as worker_app
 
     worker = TestClient(worker_app, headers={"Authorization": f"Bearer {WORKER_SECRET}"})
-    instance_id = DynamoInstanceStore(env["INSTANCES_TABLE"]).create(TENANT, "bench", 0, True)["id"]
+    instance_id = DynamoInstanceStore(env["INSTANCES_TABLE"]).create(TENANT, "bench", 0, True).id
 
     def payload(n: int, **overrides: Any) -> dict[str, Any]:
         # The existing Node worker's payload shape (tests/integration/test_worker_proxy_inbound_*).

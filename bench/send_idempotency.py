@@ -95,7 +95,7 @@ def main() -> int:
         put_api_key(env["API_KEYS_TABLE"], API_KEY, TENANT, "bench")
         worker = TestClient(worker_app, headers={"Authorization": f"Bearer {WORKER_SECRET}"})
         public = TestClient(public_app, headers={"X-API-Key": API_KEY})
-        instance_id = str(DynamoInstanceStore(env["INSTANCES_TABLE"]).create(TENANT, "bench", 0, True)["id"])
+        instance_id = str(DynamoInstanceStore(env["INSTANCES_TABLE"]).create(TENANT, "bench", 0, True).id)
         lock = worker.post("/worker-proxy/instance-lock/acquire", json={
             "instanceId": instance_id, "instance_owner": SIDECAR, "ttl_ms": 600_000}).json()  # fmt: skip
         worker.post("/worker-proxy/update-status", json={

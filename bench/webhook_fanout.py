@@ -151,7 +151,7 @@ def main() -> int:
         worker = TestClient(worker_app, headers={"Authorization": f"Bearer {WORKER_SECRET}"})
         sqs, queue_url = client("sqs"), env["EVENTS_QUEUE_URL"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        instance_id = str(DynamoInstanceStore(env["INSTANCES_TABLE"]).create(TENANT, "bench", 0, True)["id"])
+        instance_id = str(DynamoInstanceStore(env["INSTANCES_TABLE"]).create(TENANT, "bench", 0, True).id)
 
         def add_webhook(n: int) -> None:
             created = public.post("/v1/webhooks", json={"url": f"{base}/hook/{n}"})

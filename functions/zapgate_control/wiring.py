@@ -15,13 +15,13 @@ from functools import cache, cached_property
 from zapgate_control.adapters.dynamodb.api_keys import DynamoApiKeyStore
 from zapgate_control.adapters.dynamodb.audit import DynamoAuditLog
 from zapgate_control.adapters.dynamodb.contacts import DynamoContactStore
-from zapgate_control.adapters.dynamodb.fleet import DynamoFleetStore
 from zapgate_control.adapters.dynamodb.groups import DynamoGroupStore
 from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
 from zapgate_control.adapters.dynamodb.live_connections import DynamoLiveConnectionStore
 from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
 from zapgate_control.adapters.dynamodb.push_connections import DynamoPushConnectionStore
 from zapgate_control.adapters.dynamodb.rate_limits import DynamoRateLimiter
+from zapgate_control.adapters.dynamodb.sidecar_presence import DynamoSidecarPresenceStore
 from zapgate_control.adapters.dynamodb.streams import change_of
 from zapgate_control.adapters.dynamodb.webhooks import DynamoWebhookStore
 from zapgate_control.adapters.live_push import ApiGatewayLivePusher
@@ -33,7 +33,6 @@ from zapgate_control.ports import (
     ContactStore,
     EventBus,
     EventPublisher,
-    FleetStore,
     GroupStore,
     InstanceStore,
     LiveConnectionStore,
@@ -44,6 +43,7 @@ from zapgate_control.ports import (
     PushConnectionStore,
     RateLimiter,
     Redelivery,
+    SidecarPresenceStore,
     WebhookSender,
     WebhookStore,
 )
@@ -158,9 +158,9 @@ class Stores:
 
     # ------------------------------------------------------------ sidecars: presence and the push channel
     @cached_property
-    def fleet(self) -> FleetStore | None:
+    def sidecar_presence(self) -> SidecarPresenceStore | None:
         """Sidecar presence; None without FLEET_TABLE."""
-        return DynamoFleetStore(self.settings.fleet_table) if self.settings.fleet_table else None
+        return DynamoSidecarPresenceStore(self.settings.fleet_table) if self.settings.fleet_table else None
 
     @cached_property
     def push_connections(self) -> PushConnectionStore:

@@ -7,6 +7,8 @@ everywhere, exactly like an unknown one.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Response, status
 
 from zapgate_control.errors import install_error_handlers
@@ -36,7 +38,7 @@ from zapgate_public_api.models import (
 PREFIX = "/v1"
 PAGE_MAX = 100
 CURSOR_MAX = 2_048
-_errors = {code: {"model": ErrorResponse} for code in (400, 401, 404, 422)}
+_errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 404, 422)}
 
 router = APIRouter(prefix=PREFIX, responses=_errors)
 
@@ -51,9 +53,9 @@ def create_instance(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> Instance:
-    item = instances.create(stores.instances, tenant_id, request.name, request.priority, request.enabled,
-                            waker=stores.sidecar_waker)
-    return Instance.from_item(item)
+    record = instances.create(stores.instances, tenant_id, request.name, request.priority, request.enabled,
+                              waker=stores.sidecar_waker)
+    return Instance.from_record(record)
 
 
 @router.get("/instances", response_model=InstancePage, tags=["instances"])
@@ -63,8 +65,8 @@ def list_instances(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> InstancePage:
-    items, next_cursor = instances.list_page(stores.instances, tenant_id, limit, cursor)
-    return InstancePage(instances=[Instance.from_item(i) for i in items], next_cursor=next_cursor)
+    records, next_cursor = instances.list_page(stores.instances, tenant_id, limit, cursor)
+    return InstancePage(instances=[Instance.from_record(r) for r in records], next_cursor=next_cursor)
 
 
 @router.get("/instances/{instance_id}", response_model=Instance, tags=["instances"])
@@ -73,7 +75,7 @@ def get_instance(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> Instance:
-    return Instance.from_item(instances.require(stores.instances, tenant_id, instance_id))
+    return Instance.from_record(instances.require(stores.instances, tenant_id, instance_id))
 
 
 @router.patch("/instances/{instance_id}", response_model=Instance, tags=["instances"])
@@ -83,8 +85,10 @@ def update_instance(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> Instance:
-    return Instance.from_item(
-        instances.update(stores.instances, tenant_id, instance_id, request.changes(), waker=stores.sidecar_waker)
+    return Instance.from_record(
+        instances.update(
+            stores.instances, tenant_id, instance_id, request.instance_changes(), waker=stores.sidecar_waker
+        )
     )
 
 

@@ -70,4 +70,4 @@ def request_command(
 ) -> CommandAccepted:
     accepted = commands.request(stores.instances, stores.messages, stores.audit, tenant_id, instance_id, request.type,
                                 request.phone, waker=stores.sidecar_waker)
-    return CommandAccepted.model_validate(accepted)
+    return CommandAccepted.model_validate(accepted, from_attributes=True)

@@ -24,7 +24,8 @@ ROUTES = {"CONNECT": "$connect", "DISCONNECT": "$disconnect", "MESSAGE": "$defau
 def deps() -> sidecar_push.PushDeps:
     """Once per container, from the adapters wiring builds (boto3 clients are reused across invocations)."""
     stores = get_stores()
-    return sidecar_push.PushDeps(connections=stores.push_connections, waker=stores.sidecar_waker, fleet=stores.fleet)
+    return sidecar_push.PushDeps(connections=stores.push_connections, waker=stores.sidecar_waker,
+                                 presence=stores.sidecar_presence)
 
 
 def route(event: dict[str, Any]) -> int:

@@ -6,6 +6,8 @@ prefix themselves so the same app serves API Gateway (via Mangum) and uvicorn un
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, FastAPI, Query
 
 from zapgate_control.clock import system_clock
@@ -14,13 +16,13 @@ from zapgate_control.observability import install_request_telemetry, logger
 from zapgate_control.services import (
     commands,
     contacts,
-    fleet,
     groups,
     heartbeat,
     inbound,
     locks,
     media,
     outbound_claims,
+    worker_discovery,
 )
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_control.worker_auth import require_worker
@@ -59,14 +61,14 @@ from zapgate_core.contract.worker_proxy import (
 )
 
 PREFIX = "/worker-proxy"
-_errors = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422)}
+_errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422)}
 
 router = APIRouter(prefix=PREFIX, dependencies=[Depends(require_worker)], responses=_errors)
 
 
 @router.get("/worker-settings", response_model=WorkerSettings)
 def worker_settings(stores: Stores = Depends(get_stores)) -> WorkerSettings:
-    return fleet.worker_settings(stores.settings.max_active_instances, stores.settings.sidecar_push_url)
+    return worker_discovery.worker_settings(stores.settings.max_active_instances, stores.settings.sidecar_push_url)
 
 
 @router.get("/eligible-instances", response_model=EligibleInstances)
@@ -86,8 +88,8 @@ def eligible_instances(
                                "of the previous page (implies paged)"),
     stores: Stores = Depends(get_stores),
 ) -> EligibleInstances:
-    return fleet.eligible(stores.instances, limit, system_clock(), fleet=stores.fleet, owner=instance_owner,
-                          announce=announce, leave=leave, paged=paged, cursor=cursor)
+    return worker_discovery.eligible(stores.instances, limit, system_clock(), presence=stores.sidecar_presence,
+                                     owner=instance_owner, announce=announce, leave=leave, paged=paged, cursor=cursor)
 
 
 @router.post("/instance-lock/acquire", response_model=LockResponse)
@@ -125,7 +127,7 @@ def groups_discovered(request: GroupsRequest, stores: Stores = Depends(get_store
 
 @router.post("/update-status", response_model=OkResponse)
 def update_status(request: UpdateStatusRequest, stores: Stores = Depends(get_stores)) -> OkResponse:
-    fleet.update_status(stores.instances, request, audit=stores.audit, events=stores.events)
+    worker_discovery.update_status(stores.instances, request, audit=stores.audit, events=stores.events)
     return OkResponse()
 
 
@@ -177,7 +179,7 @@ def contacts_primary_jid(
 
 @router.post("/sessions/refresh", response_model=OkResponse)
 def sessions_refresh(request: SessionRefreshRequest, stores: Stores = Depends(get_stores)) -> OkResponse:
-    fleet.session_refresh(stores.audit, request.instance_id, request.jid, request.trigger)
+    worker_discovery.session_refresh(stores.audit, request.instance_id, request.jid, request.trigger)
     return OkResponse()
 
 

@@ -69,7 +69,7 @@ def instances(tables: Tables, clock: FakeClock) -> DynamoInstanceStore:
 
 
 def _new_instance(instances: DynamoInstanceStore) -> str:
-    return str(instances.create("tenant-a", "auth-test", 0, True)["id"])
+    return str(instances.create("tenant-a", "auth-test", 0, True).id)
 
 
 def _lock(instances: DynamoInstanceStore, instance_id: str, owner: str) -> str:

@@ -220,7 +220,7 @@ def test_commands_are_tenant_scoped_bounded_and_expire(aws_env: dict[str, str]) 
 
     # Age every pending command past the TTL: never delivered, and dropped when they fill the map.
     store = DynamoInstanceStore(aws_env["INSTANCES_TABLE"])
-    pending = store.get(instance["id"])["commands"]
+    pending = {c.id: {"type": c.type, "at": c.at_ms} for c in store.get(instance["id"]).commands}
     assert set(pending) == set(ids)
     from zapgate_control.adapters.dynamodb.codec import to_item, to_values
     from zapgate_control.aws import client
@@ -234,7 +234,7 @@ def test_commands_are_tenant_scoped_bounded_and_expire(aws_env: dict[str, str]) 
     assert _heartbeat(worker, {instance["id"]: token})["commands"] == []
     fresh = public.post(url, json={"type": "refresh_qr"})
     assert fresh.status_code == 202
-    assert list(store.get(instance["id"])["commands"]) == [fresh.json()["id"]]
+    assert [c.id for c in store.get(instance["id"]).commands] == [fresh.json()["id"]]
     assert [c["id"] for c in _heartbeat(worker, {instance["id"]: token})["commands"]] == [fresh.json()["id"]]
 
 

@@ -51,14 +51,14 @@ def test_commands_refresh_the_qr_fetch_groups_and_log_out(stack: tuple[Any, Any,
                     None)
 
     try:
-        first_qr = wait_until(lambda: (store.get(instance_id) or {}).get("qr_code"), 15, "QR reported")
+        first_qr = wait_until(lambda: getattr(store.get(instance_id), "qr_code", None), 15, "QR reported")
         refresh = command("refresh_qr")
-        wait_until(lambda: store.get(instance_id).get("qr_code") not in (None, first_qr), 10, "a fresh QR")
+        wait_until(lambda: store.get(instance_id).qr_code not in (None, first_qr), 10, "a fresh QR")
         assert httpx.get(f"{sim.url}/sim/instances/{instance_id}").json()["qr"].endswith(":2")
         assert wait_until(lambda: acked(refresh), 5, "refresh_qr acked")["event"] == "command_done"
 
         assert httpx.post(f"{sim.url}/sim/instances/{instance_id}/scan", json={"phone": "5511999990000"}).is_success
-        wait_until(lambda: store.get(instance_id)["status"] == "CONNECTED", 10, "CONNECTED")
+        wait_until(lambda: store.get(instance_id).status == "CONNECTED", 10, "CONNECTED")
         for jid, name in ((GROUP_A, "Vendas"), (GROUP_B, "Suporte")):
             assert httpx.post(f"{sim.url}/sim/instances/{instance_id}/groups",
                               json={"jid": jid, "name": name}).is_success
@@ -76,30 +76,30 @@ def test_commands_refresh_the_qr_fetch_groups_and_log_out(stack: tuple[Any, Any,
         credentials = tmp / "sidecar-a" / "auth" / instance_id / "sim-credentials.json"
         assert credentials.exists()
         logout = command("logout")
-        wait_until(lambda: store.get(instance_id).get("qr_code"), 10, "a new QR after logout")
-        assert store.get(instance_id)["status"] == "CONNECTING"
+        wait_until(lambda: store.get(instance_id).qr_code, 10, "a new QR after logout")
+        assert store.get(instance_id).status == "CONNECTING"
         assert not credentials.exists()
         assert httpx.get(f"{sim.url}/sim/instances/{instance_id}").json()["paired"] is False
         assert wait_until(lambda: acked(logout), 5, "logout acked")["event"] == "command_done"
 
         pairing = command("pairing_code", phone="5511911112222")
-        code = wait_until(lambda: store.get(instance_id).get("pairing_code"), 10, "pairing code reported")
+        code = wait_until(lambda: store.get(instance_id).pairing_code, 10, "pairing code reported")
         assert httpx.get(f"{sim.url}/sim/instances/{instance_id}").json()["pairing_code"] == code
         assert wait_until(lambda: acked(pairing), 5, "pairing_code acked")["event"] == "command_done"
 
         # disconnect (of a connected instance: the sidecar's 60 s cooldown leaves it to the command):
         # session closed, DISCONNECTED reported, lock released, and it stays so (disabled).
         assert httpx.post(f"{sim.url}/sim/instances/{instance_id}/scan", json={"phone": "5511911112222"}).is_success
-        wait_until(lambda: store.get(instance_id)["status"] == "CONNECTED", 10, "CONNECTED by pairing code")
+        wait_until(lambda: store.get(instance_id).status == "CONNECTED", 10, "CONNECTED by pairing code")
         disconnect = command("disconnect")
-        wait_until(lambda: "lock_owner" not in store.get(instance_id), 10, "lock released")
+        wait_until(lambda: store.get(instance_id).lock.owner is None, 10, "lock released")
         stopped = store.get(instance_id)
-        assert (stopped["status"], stopped["status_reason"], stopped["enabled"]) == (
+        assert (stopped.status, stopped.status_reason, stopped.enabled) == (
             "DISCONNECTED", "disconnect_command", False)
         assert acked(disconnect)["event"] == "command_done"
         assert httpx.get(f"{sim.url}/sim/instances/{instance_id}").json()["state"] == "offline"
         with pytest.raises(AssertionError):  # several discovery cycles (300 ms) later: still not taken
-            wait_until(lambda: "lock_owner" in store.get(instance_id), 1.5, "taken again")
+            wait_until(lambda: store.get(instance_id).lock.owner is not None, 1.5, "taken again")
 
         events = [e["event"] for e in public.get(f"/v1/instances/{instance_id}/audit",
                                                  params={"limit": 100}).json()["events"]]
@@ -115,6 +115,7 @@ def test_a_command_arrives_within_the_long_poll_not_the_renewal_and_runs_once(
     within a few seconds came by the doorbell. A second delivery of an id the sidecar already ran (its ack
     lost, say) is only acked again."""
     from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+    from zapgate_control.ports.instances import InstanceCommand
     from zapgate_control.services.commands import COMMAND_TTL_MS, MAX_PENDING
     from zapgate_public_api.app import app as public_app
 
@@ -128,19 +129,19 @@ def test_a_command_arrives_within_the_long_poll_not_the_renewal_and_runs_once(
         return str(httpx.get(f"{sim.url}/sim/instances/{instance_id}").json()["qr"])
 
     try:
-        wait_until(lambda: (store.get(instance_id) or {}).get("qr_code"), 15, "QR reported")
+        wait_until(lambda: getattr(store.get(instance_id), "qr_code", None), 15, "QR reported")
         assert sim_qr().endswith(":1")
         accepted = public.post(f"/v1/instances/{instance_id}/commands", json={"type": "refresh_qr"})
         assert accepted.status_code == 202
         command_id = accepted.json()["id"]
-        wait_until(lambda: not (store.get(instance_id).get("commands") or {}), 3, "refresh_qr acked within 3 s")
+        wait_until(lambda: not store.get(instance_id).commands, 3, "refresh_qr acked within 3 s")
         assert sim_qr().endswith(":2")
 
         # The same id again, as if its ack had not landed: acked again, not run again.
-        store.add_command("tenant-a", instance_id, command_id, {"type": "refresh_qr", "at": int(time.time() * 1000)},
+        store.add_command("tenant-a", instance_id, InstanceCommand(command_id, "refresh_qr", int(time.time() * 1000)),
                           MAX_PENDING, 0)
         DynamoMessageStore(aws_env["MESSAGES_TABLE"]).ring_doorbell(instance_id, "sidecar-a", COMMAND_TTL_MS)
-        wait_until(lambda: not (store.get(instance_id).get("commands") or {}), 3, "the repeat acked")
+        wait_until(lambda: not store.get(instance_id).commands, 3, "the repeat acked")
         time.sleep(0.3)
         assert sim_qr().endswith(":2")
     finally:

@@ -125,9 +125,9 @@ def test_a_connection_that_closes_unreplaced_is_a_sidecar_that_left(env: dict[st
 
 
 def test_a_sidecar_that_left_stops_counting_in_the_fair_share_at_once(env: dict[str, str]) -> None:
-    from zapgate_control.adapters.dynamodb.fleet import DynamoFleetStore
+    from zapgate_control.adapters.dynamodb.sidecar_presence import DynamoSidecarPresenceStore
 
-    fleet = DynamoFleetStore(env["FLEET_TABLE"])
+    fleet = DynamoSidecarPresenceStore(env["FLEET_TABLE"])
     now = int(time.time() * 1000)
     fleet.announce("sc-1", now, 180_000)
     fleet.announce("sc-2", now, 180_000)

@@ -65,17 +65,17 @@ def test_qr_scan_send_and_receive(stack: tuple[Any, Any, Path], aws_env: dict[st
     sidecar = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-a")).start()
     try:
         store = _instances(aws_env)
-        qr = wait_until(lambda: (store.get(instance["id"]) or {}).get("qr_code"), 15, "QR reported")
+        qr = wait_until(lambda: getattr(store.get(instance["id"]), "qr_code", None), 15, "QR reported")
         assert qr.startswith("data:image/png;base64,")
-        assert store.get(instance["id"])["status"] == "CONNECTING"
-        assert store.get(instance["id"])["lock_owner"] == "sidecar-a"
+        assert store.get(instance["id"]).status == "CONNECTING"
+        assert store.get(instance["id"]).lock.owner == "sidecar-a"
 
         scan = httpx.post(f"{sim.url}/sim/instances/{instance['id']}/scan",
                           json={"phone": "5511999990000", "push_name": "Loja"})
         assert scan.status_code == 200
-        wait_until(lambda: store.get(instance["id"])["status"] == "CONNECTED", 10, "CONNECTED")
+        wait_until(lambda: store.get(instance["id"]).status == "CONNECTED", 10, "CONNECTED")
         connected = store.get(instance["id"])
-        assert connected["wa_jid"] == "5511999990000@s.whatsapp.net" and "qr_code" not in connected
+        assert connected.wa_jid == "5511999990000@s.whatsapp.net" and connected.qr_code is None
 
         public = TestClient(public_app, headers={"X-API-Key": API_KEY})
         sent = public.post(f"/v1/instances/{instance['id']}/messages", json={"to": "5511988887777", "body": "oi"})
@@ -106,13 +106,13 @@ def test_qr_scan_send_and_receive(stack: tuple[Any, Any, Path], aws_env: dict[st
     finally:
         sidecar.stop()
     released = _instances(aws_env).get(instance["id"])
-    assert "lock_owner" not in released and released["status"] == "DISCONNECTED"
+    assert released.lock.owner is None and released.status == "DISCONNECTED"
 
 
 def _connect(sim: Any, store: Any, instance_id: str, phone: str = "5511999990000") -> None:
-    wait_until(lambda: (store.get(instance_id) or {}).get("qr_code"), 15, "QR reported")
+    wait_until(lambda: getattr(store.get(instance_id), "qr_code", None), 15, "QR reported")
     assert httpx.post(f"{sim.url}/sim/instances/{instance_id}/scan", json={"phone": phone}).status_code == 200
-    wait_until(lambda: store.get(instance_id)["status"] == "CONNECTED", 10, "CONNECTED")
+    wait_until(lambda: store.get(instance_id).status == "CONNECTED", 10, "CONNECTED")
 
 
 def test_logout_wipes_auth_and_shows_a_new_qr(stack: tuple[Any, Any, Path], aws_env: dict[str, str]) -> None:
@@ -126,12 +126,12 @@ def test_logout_wipes_auth_and_shows_a_new_qr(stack: tuple[Any, Any, Path], aws_
         wait_until(credentials.exists, 5, "credentials on disk")
         first_qr_attempts = httpx.get(f"{sim.url}/sim/instances/{instance['id']}").json()
         assert httpx.post(f"{sim.url}/sim/instances/{instance['id']}/logout").status_code == 200
-        wait_until(lambda: store.get(instance["id"]).get("qr_code"), 10, "a new QR after logout")
-        assert store.get(instance["id"])["status"] == "CONNECTING"
+        wait_until(lambda: store.get(instance["id"]).qr_code, 10, "a new QR after logout")
+        assert store.get(instance["id"]).status == "CONNECTING"
         assert not credentials.exists()
         assert httpx.get(f"{sim.url}/sim/instances/{instance['id']}").json() != first_qr_attempts
         _connect(sim, store, instance["id"], phone="5511911112222")
-        assert store.get(instance["id"])["wa_jid"] == "5511911112222@s.whatsapp.net"
+        assert store.get(instance["id"]).wa_jid == "5511911112222@s.whatsapp.net"
     finally:
         sidecar.stop()
 
@@ -146,10 +146,10 @@ def test_bad_mac_flood_trips_the_breaker(stack: tuple[Any, Any, Path], aws_env: 
         _connect(sim, store, instance["id"])
         httpx.post(f"{sim.url}/sim/instances/{instance['id']}/undecryptable", json={"count": 4})
         # Below the threshold: still connected.
-        assert store.get(instance["id"])["status"] == "CONNECTED"
+        assert store.get(instance["id"]).status == "CONNECTED"
         httpx.post(f"{sim.url}/sim/instances/{instance['id']}/undecryptable", json={"count": 3})
-        wait_until(lambda: store.get(instance["id"]).get("qr_code"), 10, "new QR after the breaker")
-        assert store.get(instance["id"])["status"] == "CONNECTING"
+        wait_until(lambda: store.get(instance["id"]).qr_code, 10, "new QR after the breaker")
+        assert store.get(instance["id"]).status == "CONNECTING"
     finally:
         sidecar.stop()
 
@@ -162,9 +162,9 @@ def test_network_blip_reconnects_without_a_qr(stack: tuple[Any, Any, Path], aws_
     try:
         _connect(sim, store, instance["id"])
         assert httpx.post(f"{sim.url}/sim/instances/{instance['id']}/drop").status_code == 200
-        wait_until(lambda: store.get(instance["id"])["status"] == "DISCONNECTED", 5, "DISCONNECTED reported")
-        wait_until(lambda: store.get(instance["id"])["status"] == "CONNECTED", 10, "reconnected (2 s backoff)")
-        assert "qr_code" not in store.get(instance["id"])
+        wait_until(lambda: store.get(instance["id"]).status == "DISCONNECTED", 5, "DISCONNECTED reported")
+        wait_until(lambda: store.get(instance["id"]).status == "CONNECTED", 10, "reconnected (2 s backoff)")
+        assert store.get(instance["id"]).qr_code is None
     finally:
         sidecar.stop()
 
@@ -177,7 +177,7 @@ def test_two_sidecars_split_instances_without_overlap(stack: tuple[Any, Any, Pat
     b = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-b")).start()
     try:
         def owners() -> dict[str, str | None]:
-            return {i: store.get(i).get("lock_owner") for i in ids}
+            return {i: store.get(i).lock.owner for i in ids}
 
         # Slow start makes the split settle within a few discovery cycles even when one sidecar
         # starts first; a sidecar above its fair share hands the surplus back.
@@ -185,7 +185,7 @@ def test_two_sidecars_split_instances_without_overlap(stack: tuple[Any, Any, Pat
                    "a 3/3 split")
         assert sorted(owners().values(), key=str) == ["sidecar-a"] * 3 + ["sidecar-b"] * 3
         for instance_id in ids:
-            wait_until(lambda i=instance_id: store.get(i).get("qr_code"), 10, "QR for each")
+            wait_until(lambda i=instance_id: store.get(i).qr_code, 10, "QR for each")
     finally:
         a.stop()
         b.stop()
@@ -200,7 +200,7 @@ def test_a_sidecar_started_later_gets_its_share_without_a_restart(stack: tuple[A
     fast = {"PRESENCE_INTERVAL_MS": "500", "STOP_COOLDOWN_MS": "1500"}
 
     def owners() -> list[str | None]:
-        return [store.get(i).get("lock_owner") for i in ids]
+        return [store.get(i).lock.owner for i in ids]
 
     a = BackgroundSidecar(_settings(edge.url, sim.url, tmp, "sidecar-a", **fast)).start()
     b = None
@@ -216,7 +216,7 @@ def test_a_sidecar_started_later_gets_its_share_without_a_restart(stack: tuple[A
         # A kept the top two running (it stopped only the surplus); B runs the rest (a new QR here:
         # without AUTH_STATE_TABLE the keys stay on A's disk).
         kept = [i for i, owner in zip(ids, owners(), strict=True) if owner == "sidecar-a"]
-        assert kept == ids[:2] and all(store.get(i)["status"] == "CONNECTED" for i in kept)
+        assert kept == ids[:2] and all(store.get(i).status == "CONNECTED" for i in kept)
     finally:
         a.stop()
         if b is not None:

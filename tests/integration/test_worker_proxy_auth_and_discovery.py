@@ -147,7 +147,7 @@ def test_eligible_instances_reach_a_thousand(aws_env: dict[str, str]) -> None:
     from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
 
     store = DynamoInstanceStore(aws_env["INSTANCES_TABLE"])
-    ids = {store.create("tenant-a", f"n{n}", 0, True)["id"] for n in range(1_000)}
+    ids = {store.create("tenant-a", f"n{n}", 0, True).id for n in range(1_000)}
     client = worker_client()
     base = "/worker-proxy/eligible-instances?enabled=true&limit=500&order=priority.desc"
     assert len(client.get(base).json()["instances"]) == 500  # the Node worker's call: unchanged
@@ -210,9 +210,9 @@ def test_eligible_instances_announce_records_presence_and_answers_the_fleet(aws_
 
 
 def test_expired_presence_is_not_answered_even_before_ttl_deletes_it(aws_env: dict[str, str]) -> None:
-    from zapgate_control.adapters.dynamodb.fleet import DynamoFleetStore
+    from zapgate_control.adapters.dynamodb.sidecar_presence import DynamoSidecarPresenceStore
 
-    store = DynamoFleetStore(aws_env["FLEET_TABLE"])
+    store = DynamoSidecarPresenceStore(aws_env["FLEET_TABLE"])
     store.announce("gone", now_ms=1_000, ttl_ms=180_000)
     store.announce("live", now_ms=100_000, ttl_ms=180_000)
     assert store.live(now_ms=181_000) == ["live"]

@@ -89,13 +89,13 @@ def test_an_early_wake_up_waits_without_renewing(aws_env: dict[str, str]) -> Non
     instance = make_instance(aws_env)
     token = _acquire(client, instance["id"], "sidecar-a")
     store = DynamoInstanceStore(aws_env["INSTANCES_TABLE"])
-    expires = store.get(instance["id"])["lock_expires_at_ms"]
+    expires = store.get(instance["id"]).lock.expires_at_ms
     enqueue(aws_env, instance["id"], queue_owner="sidecar-a")
     response = client.post("/worker-proxy/heartbeat", json={
         "instance_owner": "sidecar-a", "wait_ms": 0, "renew": False,
         "locks": [{"instanceId": instance["id"], "lock_token": token}]}).json()
     assert response == {"locks": [], "ready": [instance["id"]], "commands": []}  # no command pending
-    assert store.get(instance["id"])["lock_expires_at_ms"] == expires  # no write
+    assert store.get(instance["id"]).lock.expires_at_ms == expires  # no write
 
 
 def test_one_heartbeat_renews_and_watches_a_thousand_locks(aws_env: dict[str, str]) -> None:
@@ -106,11 +106,11 @@ def test_one_heartbeat_renews_and_watches_a_thousand_locks(aws_env: dict[str, st
     store = DynamoInstanceStore(aws_env["INSTANCES_TABLE"])
     locks = []
     for n in range(1_000):
-        instance_id = store.create("tenant-a", f"n{n}", 0, True)["id"]
+        instance_id = store.create("tenant-a", f"n{n}", 0, True).id
         acquired, state = store.acquire_lock(instance_id, "sidecar-a", 30_000)
         assert acquired
         locks.append({"instanceId": instance_id, "lock_token": state.token})
-    before = {i: store.get(i)["lock_expires_at_ms"] for i in (locks[0]["instanceId"], locks[-1]["instanceId"])}
+    before = {i: store.get(i).lock.expires_at_ms for i in (locks[0]["instanceId"], locks[-1]["instanceId"])}
     enqueue(aws_env, locks[-1]["instanceId"], queue_owner="sidecar-a")  # work on the last one listed
     client = worker_client()
     time.sleep(0.01)
@@ -118,7 +118,7 @@ def test_one_heartbeat_renews_and_watches_a_thousand_locks(aws_env: dict[str, st
         "instance_owner": "sidecar-a", "ttl_ms": 30_000, "wait_ms": 0, "locks": locks}).json()
     assert len(answer["locks"]) == 1_000 and all(lock["acquired"] for lock in answer["locks"])
     assert answer["ready"] == [locks[-1]["instanceId"]]
-    assert all(store.get(i)["lock_expires_at_ms"] > expires for i, expires in before.items())
+    assert all(store.get(i).lock.expires_at_ms > expires for i, expires in before.items())
     too_many = [{"instanceId": f"x{n}", "lock_token": None} for n in range(MAX_HEARTBEAT_LOCKS + 1)]
     assert client.post("/worker-proxy/heartbeat", json={"instance_owner": "sidecar-a", "locks": too_many}
                        ).status_code == 422
@@ -129,6 +129,7 @@ def test_the_wait_includes_the_renewals() -> None:
     to it, so a sidecar with many locks keeps its renew cycle (and its client timeout, wait + 10 s)."""
     from types import SimpleNamespace
 
+    from zapgate_control.ports.instances import InstanceRecord
     from zapgate_control.services import heartbeat
     from zapgate_core.contract.worker_proxy import HeartbeatRequest, HeldLock
     from zapgate_core.domain.locks import LockState
@@ -136,7 +137,8 @@ def test_the_wait_includes_the_renewals() -> None:
     class SlowInstances:
         def renew_lock_item(self, instance_id: str, owner: str, token: str | None, ttl_ms: int):  # type: ignore[no-untyped-def]
             time.sleep(0.15)
-            return True, LockState(owner=owner, token=token, expires_at_ms=2**40, fence=1), {}
+            lock = LockState(owner=owner, token=token, expires_at_ms=2**40, fence=1)
+            return True, lock, InstanceRecord(instance_id, "t", "n", 0, True, "CONNECTED", "", "", lock)
 
     messages = SimpleNamespace(owner_work=lambda owner: (set(), {}))
     request = HeartbeatRequest(instance_owner="sidecar-a", wait_ms=400,

@@ -139,7 +139,7 @@ def test_concurrent_acquires_have_exactly_one_winner(aws_env: dict[str, str]) ->
             t.join()
         winners = [o for o, won in results.items() if won]
         assert len(winners) == 1
-        assert store.get(instance["id"], consistent=True)["lock_owner"] == winners[0]
+        assert store.get(instance["id"], consistent=True).lock.owner == winners[0]
 
 
 def test_concurrent_http_acquires_have_exactly_one_winner(aws_env: dict[str, str]) -> None:
@@ -184,13 +184,13 @@ def test_status_writes_are_fenced_by_the_lock_token(aws_env: dict[str, str]) -> 
     ok = client.post("/worker-proxy/update-status", json={"instanceId": instance["id"], "status": "CONNECTING",
                                                           "qr_code": qr, "lock_token": lock["lock_token"]})
     assert ok.status_code == 200
-    assert _store(aws_env).get(instance["id"])["qr_code"] == qr
+    assert _store(aws_env).get(instance["id"]).qr_code == qr
 
     stale = client.post("/worker-proxy/update-status", json={"instanceId": instance["id"], "status": "CONNECTED",
                                                              "lock_token": "an-old-token"})
     assert stale.status_code == 409
     assert stale.json()["error"]["code"] == "stale_lock_token"
-    assert _store(aws_env).get(instance["id"])["status"] == "CONNECTING"
+    assert _store(aws_env).get(instance["id"]).status == "CONNECTING"
 
     # The Node worker's exact call: no token, QR cleared on open.
     node = client.post("/worker-proxy/update-status",
@@ -198,10 +198,10 @@ def test_status_writes_are_fenced_by_the_lock_token(aws_env: dict[str, str]) -> 
                              "jid": "5511999999999:3@s.whatsapp.net", "push_name": "Shop"})
     assert node.status_code == 200
     stored = _store(aws_env).get(instance["id"])
-    assert stored["status"] == "CONNECTED"
-    assert "qr_code" not in stored
-    assert stored["wa_jid"] == "5511999999999:3@s.whatsapp.net"
-    assert stored["push_name"] == "Shop"
+    assert stored.status == "CONNECTED"
+    assert stored.qr_code is None
+    assert stored.wa_jid == "5511999999999:3@s.whatsapp.net"
+    assert stored.push_name == "Shop"
 
 
 def test_update_status_rejects_bad_input(aws_env: dict[str, str]) -> None:
@@ -214,4 +214,4 @@ def test_update_status_rejects_bad_input(aws_env: dict[str, str]) -> None:
     assert client.post("/worker-proxy/update-status",
                        json={"instanceId": instance["id"], "status": "CONNECTING",
                              "qr_code": "javascript:alert(1)"}).status_code == 422
-    assert _store(aws_env).get(instance["id"])["status"] == "DISCONNECTED"
+    assert _store(aws_env).get(instance["id"]).status == "DISCONNECTED"

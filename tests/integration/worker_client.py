@@ -19,9 +19,11 @@ def worker_client() -> TestClient:
 
 def make_instance(env: dict[str, str], name: str = "inst", priority: int = 0, enabled: bool = True,
                   tenant: str = "tenant-a") -> dict[str, Any]:
+    from dataclasses import asdict
+
     from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
 
-    return DynamoInstanceStore(env["INSTANCES_TABLE"]).create(tenant, name, priority, enabled)
+    return asdict(DynamoInstanceStore(env["INSTANCES_TABLE"]).create(tenant, name, priority, enabled))
 
 
 def enqueue(env: dict[str, str], instance_id: str, to: str = "5511999999999", body: str = "hi",

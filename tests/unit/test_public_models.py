@@ -30,7 +30,9 @@ STORED_INSTANCE: dict[str, Any] = {
 
 
 def test_instance_response_keeps_only_public_fields() -> None:
-    dumped = Instance.from_item(STORED_INSTANCE).model_dump(mode="json", by_alias=True)
+    from zapgate_control.adapters.dynamodb.instances import record_from_item
+
+    dumped = Instance.from_record(record_from_item(STORED_INSTANCE)).model_dump(mode="json", by_alias=True)
     assert dumped == {
         "id": "i-1",
         "name": "Sales",

@@ -18,11 +18,21 @@ from zapgate_control.ports.events import (
     Redelivery,
     WebhookSender,
 )
-from zapgate_control.ports.instances import InstanceNotFound, InstanceStore, StaleLockToken, TooManyCommands
+from zapgate_control.ports.instances import (
+    EligibleRecord,
+    InstanceChanges,
+    InstanceCommand,
+    InstanceNotFound,
+    InstanceRecord,
+    InstanceStore,
+    StaleLockToken,
+    StatusReport,
+    TooManyCommands,
+)
 from zapgate_control.ports.live import LiveConnectionStore, LivePusher
 from zapgate_control.ports.media import MediaStore
 from zapgate_control.ports.messages import DuplicateMessage, MarkConflict, MessageNotFound, MessageStore
-from zapgate_control.ports.presence import FleetStore, PushConnectionStore
+from zapgate_control.ports.presence import PushConnectionStore, SidecarPresenceStore
 from zapgate_control.ports.webhooks import TooManyWebhooks, WebhookNotFound, WebhookStore
 
 __all__ = [
@@ -31,13 +41,16 @@ __all__ = [
     "AuditLog",
     "ContactStore",
     "DuplicateMessage",
+    "EligibleRecord",
     "EventBus",
     "EventBusRefused",
     "EventPublisher",
-    "FleetStore",
     "GroupNotFound",
     "GroupStore",
+    "InstanceChanges",
+    "InstanceCommand",
     "InstanceNotFound",
+    "InstanceRecord",
     "InstanceStore",
     "KeysChanged",
     "LastActiveKey",
@@ -51,7 +64,9 @@ __all__ = [
     "PushConnectionStore",
     "RateLimiter",
     "Redelivery",
+    "SidecarPresenceStore",
     "StaleLockToken",
+    "StatusReport",
     "TooManyCommands",
     "TooManyWebhooks",
     "WebhookNotFound",

@@ -1,8 +1,13 @@
-"""Instances: their settings, status, lock and pending commands (InstancesTable)."""
+"""Instances: their settings, status, lock and pending commands (InstancesTable).
+
+The store hands out and takes the typed values below; how they are kept (key encodings, numbers,
+absent attributes) is the adapter's business.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 from zapgate_core.domain.locks import LockState
 
@@ -19,28 +24,113 @@ class TooManyCommands(Exception):
     """The instance already has the most pending commands it may hold."""
 
 
+@dataclass(frozen=True)
+class InstanceCommand:
+    """A command waiting on the instance for its lock holder (services/commands.py)."""
+
+    id: str
+    type: str
+    at_ms: int  # when it was requested: it expires COMMAND_TTL_MS later
+    phone: str | None = None  # pairing_code only
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    id: str
+    tenant_id: str
+    name: str
+    priority: int
+    enabled: bool
+    status: str  # CONNECTING | CONNECTED | DISCONNECTED
+    created_at: str
+    updated_at: str
+    lock: LockState  # owner None when nobody ever took it or it was released
+    status_at: str | None = None
+    status_reason: str | None = None  # the sidecar's why, for the current status only
+    qr_code: str | None = None
+    pairing_code: str | None = None
+    wa_jid: str | None = None
+    push_name: str | None = None
+    ingest_monitored_groups_only: bool = False
+    commands: tuple[InstanceCommand, ...] = ()
+
+
+@dataclass(frozen=True)
+class EligibleRecord:
+    """An eligible instance as discovery sees it: the index holds only what a sidecar's choice needs.
+
+    `lock` carries the owner and expiry only (token None, fence 0): enough to tell who holds it now.
+    """
+
+    id: str
+    priority: int
+    lock: LockState
+
+
+@dataclass(frozen=True)
+class InstanceChanges:
+    """A tenant's changes to an instance; None leaves a field as it is (none of them can be erased)."""
+
+    name: str | None = None
+    priority: int | None = None
+    enabled: bool | None = None
+    ingest_monitored_groups_only: bool | None = None
+
+    def changes_discovery(self) -> bool:
+        """Whether sidecars' discovery depends on what changed (so they should run it now)."""
+        return self.enabled is not None or self.priority is not None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """A sidecar's status write. `qr_code`, `pairing_code` and `reason` belong to this status only:
+    None removes them. `wa_jid` and `push_name` describe the account: None keeps what is stored."""
+
+    status: str
+    qr_code: str | None = None
+    pairing_code: str | None = None
+    reason: str | None = None
+    wa_jid: str | None = None
+    push_name: str | None = None
+
+
 class InstanceStore(Protocol):
-    def create(self, tenant_id: str, name: str, priority: int, enabled: bool) -> dict[str, Any]: ...
-    def get(self, instance_id: str, consistent: bool = False) -> dict[str, Any] | None: ...
-    def get_for_tenant(self, tenant_id: str, instance_id: str) -> dict[str, Any] | None: ...
+    def create(self, tenant_id: str, name: str, priority: int, enabled: bool) -> InstanceRecord: ...
+    def get(self, instance_id: str, consistent: bool = False) -> InstanceRecord | None: ...
+    def get_for_tenant(self, tenant_id: str, instance_id: str) -> InstanceRecord | None: ...
     def list_for_tenant(
         self, tenant_id: str, limit: int, cursor: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]: ...
-    def update(self, tenant_id: str, instance_id: str, changes: dict[str, Any]) -> dict[str, Any]: ...
+    ) -> tuple[list[InstanceRecord], str | None]:
+        """One page in creation order; raises ValueError for a cursor this listing did not hand out."""
+        ...
+
+    def update(self, tenant_id: str, instance_id: str, changes: InstanceChanges) -> InstanceRecord:
+        """The instance after the changes; raises InstanceNotFound (also for another tenant's)."""
+        ...
+
     def delete(self, tenant_id: str, instance_id: str) -> None: ...
-    def eligible(self, limit: int) -> list[dict[str, Any]]: ...
-    def eligible_page(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]: ...
+    def eligible(self, limit: int) -> list[EligibleRecord]:
+        """Enabled instances, priority descending, then creation order."""
+        ...
+
+    def eligible_page(self, limit: int, cursor: str | None) -> tuple[list[EligibleRecord], str | None]: ...
     def acquire_lock(self, instance_id: str, owner: str, ttl_ms: int) -> tuple[bool, LockState]: ...
     def renew_lock(self, instance_id: str, owner: str, token: str | None, ttl_ms: int) -> tuple[bool, LockState]: ...
     def renew_lock_item(
         self, instance_id: str, owner: str, token: str | None, ttl_ms: int
-    ) -> tuple[bool, LockState, dict[str, Any]]: ...
+    ) -> tuple[bool, LockState, InstanceRecord]:
+        """renew_lock, plus the instance as the write left it (its pending commands at no extra read)."""
+        ...
+
     def release_lock(self, instance_id: str, owner: str, token: str | None) -> bool: ...
-    def update_status(
-        self, instance_id: str, status: str, fields: dict[str, Any], lock_token: str | None
-    ) -> dict[str, Any]: ...
+    def update_status(self, instance_id: str, report: StatusReport, lock_token: str | None) -> InstanceRecord:
+        """Write the report, fenced by `lock_token` when given (StaleLockToken); the instance as it was before."""
+        ...
+
     def add_command(
-        self, tenant_id: str, instance_id: str, command_id: str, command: dict[str, Any], max_pending: int,
+        self, tenant_id: str, instance_id: str, command: InstanceCommand, max_pending: int,
         expired_before_ms: int, disable: bool = False,
     ) -> None: ...
-    def remove_command(self, instance_id: str, command_id: str) -> dict[str, Any] | None: ...
+    def remove_command(self, instance_id: str, command_id: str) -> InstanceCommand | None:
+        """The removed command (the ack), or None when it was no longer pending."""
+        ...

@@ -1,14 +1,18 @@
-"""Which sidecars are alive, and how to reach each one's push channel (FleetTable)."""
+"""Which sidecars are alive, and how to reach each one's push channel (both kept in FleetTable)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 
-class FleetStore(Protocol):
+class SidecarPresenceStore(Protocol):
+    """The sidecars that announced themselves lately (eligible-instances `announce`), locks held or not."""
+
     def announce(self, owner: str, now_ms: int, ttl_ms: int) -> None: ...
     def leave(self, owner: str) -> None: ...
-    def live(self, now_ms: int) -> list[str]: ...
+    def live(self, now_ms: int) -> list[str]:
+        """Owners whose presence has not expired at `now_ms`."""
+        ...
 
 
 class PushConnectionStore(Protocol):

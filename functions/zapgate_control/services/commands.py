@@ -23,16 +23,26 @@ eligible set); the command then expires unacked — the instance is offline eith
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from zapgate_control.adapters.dynamodb.instances import live_lock_owner
 from zapgate_control.clock import system_clock
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import logger, metrics
-from zapgate_control.ports import AuditLog, InstanceNotFound, InstanceStore, MessageStore, TooManyCommands
+from zapgate_control.ports import (
+    AuditLog,
+    InstanceChanges,
+    InstanceCommand,
+    InstanceNotFound,
+    InstanceStore,
+    MessageStore,
+    TooManyCommands,
+)
 from zapgate_control.services.instances import require
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_core.contract.sidecar_push import push_frame
+from zapgate_core.domain.locks import live_lock_owner
 
 # The public API imports this module too; the worker-proxy contract (pydantic models, ~35 ms to build at
 # a cold start) is imported only inside the worker-side functions that answer with it.
@@ -41,6 +51,13 @@ if TYPE_CHECKING:
 
 MAX_PENDING = 10
 COMMAND_TTL_MS = 10 * 60_000  # a command nobody ran by then is dropped, never run late
+
+
+@dataclass(frozen=True)
+class CommandRequested:
+    id: str
+    type: str
+    status: str  # "pending", or "done" when nothing was left to run (disconnect with no lock holder)
 
 
 def request(
@@ -52,25 +69,25 @@ def request(
     kind: str,
     phone: str | None,
     waker: SidecarWaker | None = None,
-) -> dict[str, Any]:
-    item = require(instances, tenant_id, instance_id)
-    if kind != "disconnect" and not item.get("enabled", True):
+) -> CommandRequested:
+    instance = require(instances, tenant_id, instance_id)
+    if kind != "disconnect" and not instance.enabled:
         raise ApiError(409, "instance_disabled", "the instance is disabled: PATCH enabled=true first")
     command_id = str(uuid.uuid4())
     now = system_clock()
-    owner = live_lock_owner(item, now)
+    owner = live_lock_owner(instance.lock, now)
     if kind == "disconnect" and owner is None:
         # Nobody runs the instance: disabling it is all there is to do, and it is done now.
         try:
-            instances.update(tenant_id, instance_id, {"enabled": False})
+            instances.update(tenant_id, instance_id, InstanceChanges(enabled=False))
         except InstanceNotFound as exc:
             raise NotFound("instance") from exc
         audit.record(instance_id, "command", {"id": command_id, "type": kind})
         audit.record(instance_id, "command_done", {"id": command_id, "type": kind, "by": "control_plane"})
-        return {"id": command_id, "type": kind, "status": "done"}
-    command: dict[str, Any] = {"type": kind, "at": now, **({"phone": phone} if phone else {})}
+        return CommandRequested(id=command_id, type=kind, status="done")
+    command = InstanceCommand(id=command_id, type=kind, at_ms=now, phone=phone or None)
     try:
-        instances.add_command(tenant_id, instance_id, command_id, command, MAX_PENDING, now - COMMAND_TTL_MS,
+        instances.add_command(tenant_id, instance_id, command, MAX_PENDING, now - COMMAND_TTL_MS,
                               disable=kind == "disconnect")
     except InstanceNotFound as exc:
         raise NotFound("instance") from exc
@@ -82,7 +99,7 @@ def request(
             waker.wake(owner, push_frame("command", instance_id))
     audit.record(instance_id, "command", {"id": command_id, "type": kind})
     metrics.add_metric(name="CommandsRequested", unit="Count", value=1)
-    return {"id": command_id, "type": kind, "status": "pending"}
+    return CommandRequested(id=command_id, type=kind, status="pending")
 
 
 def ring(messages: MessageStore, instance_id: str, owner: str) -> None:
@@ -95,21 +112,14 @@ def ring(messages: MessageStore, instance_id: str, owner: str) -> None:
         metrics.add_metric(name="CommandDoorbellFailed", unit="Count", value=1)
 
 
-def pending(instance_id: str, item: dict[str, Any], now_ms: int) -> list[PendingCommand]:
-    """The unexpired commands on an instance item, oldest first."""
+def pending(instance_id: str, commands: Iterable[InstanceCommand], now_ms: int) -> list[PendingCommand]:
+    """The unexpired commands of an instance, oldest first."""
     from zapgate_core.contract.worker_proxy import PendingCommand
 
-    commands = item.get("commands")
-    if not isinstance(commands, dict):
-        return []
-    live = [
-        (int(c.get("at", 0)), command_id, c)
-        for command_id, c in commands.items()
-        if isinstance(c, dict) and int(c.get("at", 0)) >= now_ms - COMMAND_TTL_MS
-    ]
+    live = [c for c in commands if c.at_ms >= now_ms - COMMAND_TTL_MS]
     return [
-        PendingCommand(instance_id=instance_id, id=command_id, type=str(c.get("type", "")), phone=c.get("phone"))
-        for _, command_id, c in sorted(live, key=lambda entry: (entry[0], entry[1]))
+        PendingCommand(instance_id=instance_id, id=c.id, type=c.type, phone=c.phone)
+        for c in sorted(live, key=lambda c: (c.at_ms, c.id))
     ]
 
 
@@ -122,7 +132,7 @@ def ack(instances: InstanceStore, audit: AuditLog, request: CommandAckRequest) -
         raise NotFound("instance") from exc
     if removed is not None:  # a repeated ack is answered but not audited twice
         audit.record(request.instance_id, f"command_{request.result}",
-                     {"id": request.id, "type": removed.get("type"), "error": request.error})
+                     {"id": request.id, "type": removed.type or None, "error": request.error})
         metrics.add_metric(name="CommandsDone" if request.result == "done" else "CommandsFailed", unit="Count",
                            value=1)
     return CommandAckResponse(removed=removed is not None)

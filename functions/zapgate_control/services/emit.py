@@ -13,11 +13,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from zapgate_control.ports import EventPublisher
+from zapgate_control.ports import EventPublisher, InstanceRecord, StatusReport
 from zapgate_core.domain.events import instance_qr_event, instance_status_event, pairing_changed
 
 # What update_status removes when the report leaves it out (a reason belongs to one status only).
 _CLEARED_WHEN_NONE = frozenset({"qr_code", "pairing_code", "status_reason"})
+
+
+def status_reported(events: EventPublisher | None, before: InstanceRecord, report: StatusReport) -> None:
+    """status_changed for a sidecar's report, `before` being the instance the store's write replaced."""
+    previous = {
+        "id": before.id, "tenant_id": before.tenant_id, "status": before.status, "status_at": before.status_at,
+        "status_reason": before.status_reason, "qr_code": before.qr_code, "pairing_code": before.pairing_code,
+        "wa_jid": before.wa_jid, "push_name": before.push_name,
+    }
+    fields = {
+        "qr_code": report.qr_code, "pairing_code": report.pairing_code, "status_reason": report.reason,
+        "wa_jid": report.wa_jid, "push_name": report.push_name,
+    }
+    status_changed(events, {k: v for k, v in previous.items() if v is not None}, report.status, fields)
 
 
 def status_changed(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 
-from zapgate_control.adapters.dynamodb.instances import lock_state
 from zapgate_control.clock import iso, system_clock
 from zapgate_control.observability import metrics
 from zapgate_control.ports import InstanceNotFound, InstanceStore, MessageStore
@@ -34,14 +33,14 @@ def heartbeat(instances: InstanceStore, messages: MessageStore, request: Heartbe
     held: set[str] = set() if request.renew else {lock.instance_id for lock in request.locks}
     for lock in request.locks if request.renew else ():
         try:
-            renewed, state, item = instances.renew_lock_item(
+            renewed, state, record = instances.renew_lock_item(
                 lock.instance_id, request.instance_owner, lock.lock_token, request.ttl_ms
             )
         except InstanceNotFound:
-            renewed, state, item = False, None, {}
-        if renewed:
+            renewed, state, record = False, None, None
+        if renewed and record is not None:
             held.add(lock.instance_id)
-            pending.extend(commands.pending(lock.instance_id, item, now_ms))  # from the renewal's ALL_NEW
+            pending.extend(commands.pending(lock.instance_id, record.commands, now_ms))  # from the renewal's ALL_NEW
         elif state is not None:  # the same signal as a refused /renew (a deleted instance is not churn)
             metrics.add_metric(name="LockLost", unit="Count", value=1)
         statuses.append(
@@ -94,9 +93,9 @@ def _answer_doorbell(
         return []
     if not messages.clear_doorbell(instance_id):
         return []
-    item = instances.get(instance_id, consistent=True)
+    record = instances.get(instance_id, consistent=True)
     now_ms = system_clock()
-    if item is None or not is_live_holder(lock_state(item), request.instance_owner, tokens[instance_id], now_ms):
+    if record is None or not is_live_holder(record.lock, request.instance_owner, tokens[instance_id], now_ms):
         return []  # a stale or stolen lock gets nothing; the real holder's renewal delivers them
     metrics.add_metric(name="CommandDoorbellsAnswered", unit="Count", value=1)
-    return commands.pending(instance_id, item, now_ms)
+    return commands.pending(instance_id, record.commands, now_ms)

@@ -6,11 +6,9 @@ answers exactly like one that does not exist (404), so ids cannot be probed acro
 
 from __future__ import annotations
 
-from typing import Any
-
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import InstanceNotFound, InstanceStore
+from zapgate_control.ports import InstanceChanges, InstanceNotFound, InstanceRecord, InstanceStore
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_core.contract.sidecar_push import push_frame
 
@@ -21,32 +19,28 @@ def invalid_cursor() -> ApiError:
     return ApiError(400, "invalid_cursor", "cursor is not one this listing handed out")
 
 
-def require(instances: InstanceStore, tenant_id: str, instance_id: str) -> dict[str, Any]:
+def require(instances: InstanceStore, tenant_id: str, instance_id: str) -> InstanceRecord:
     """The tenant's instance, or 404 whether it is unknown or someone else's."""
-    item = instances.get_for_tenant(tenant_id, instance_id)
-    if item is None:
+    record = instances.get_for_tenant(tenant_id, instance_id)
+    if record is None:
         raise NotFound("instance")
-    return item
-
-
-# What a sidecar's discovery depends on: a change to one of these asks every sidecar to run it now.
-DISCOVERY_FIELDS = frozenset({"enabled", "priority"})
+    return record
 
 
 def create(
     instances: InstanceStore, tenant_id: str, name: str, priority: int, enabled: bool,
     waker: SidecarWaker | None = None,
-) -> dict[str, Any]:
-    item = instances.create(tenant_id, name, priority, enabled)
+) -> InstanceRecord:
+    record = instances.create(tenant_id, name, priority, enabled)
     metrics.add_metric(name="InstancesCreated", unit="Count", value=1)
     if enabled and waker is not None:
         waker.broadcast(push_frame("discover", reason="instances_changed"))
-    return item
+    return record
 
 
 def list_page(
     instances: InstanceStore, tenant_id: str, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[InstanceRecord], str | None]:
     try:
         return instances.list_for_tenant(tenant_id, limit, cursor)
     except ValueError as exc:
@@ -54,16 +48,16 @@ def list_page(
 
 
 def update(
-    instances: InstanceStore, tenant_id: str, instance_id: str, changes: dict[str, Any],
+    instances: InstanceStore, tenant_id: str, instance_id: str, changes: InstanceChanges,
     waker: SidecarWaker | None = None,
-) -> dict[str, Any]:
+) -> InstanceRecord:
     try:
-        item = instances.update(tenant_id, instance_id, changes)
+        record = instances.update(tenant_id, instance_id, changes)
     except InstanceNotFound as exc:
         raise NotFound("instance") from exc
-    if waker is not None and DISCOVERY_FIELDS & changes.keys():
+    if waker is not None and changes.changes_discovery():  # every sidecar runs discovery now
         waker.broadcast(push_frame("discover", reason="instances_changed"))
-    return item
+    return record
 
 
 def delete(instances: InstanceStore, tenant_id: str, instance_id: str, waker: SidecarWaker | None = None) -> None:

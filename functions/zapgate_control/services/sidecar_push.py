@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from zapgate_control.errors import ApiError
 from zapgate_control.observability import logger, metrics
-from zapgate_control.ports import FleetStore, PushConnectionStore
+from zapgate_control.ports import PushConnectionStore, SidecarPresenceStore
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_control.worker_secret import check_bearer
 from zapgate_core.contract.common import MAX_ID
@@ -29,7 +29,7 @@ class PushDeps:
     waker: SidecarWaker | None  # None without the management endpoint: nobody is told of joins and leaves
     # Presence (eligible-instances `announce`): a sidecar that left is removed at once rather than counted in
     # everyone's fair share for the 3 minutes its presence would outlive it.
-    fleet: FleetStore | None = None
+    presence: SidecarPresenceStore | None = None
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -60,8 +60,8 @@ def disconnect(deps: PushDeps, connection_id: str) -> int:
     owner = deps.connections.forget(connection_id)
     if owner is not None:
         logger.info("sidecar push channel closed", extra={"owner": owner})
-        if deps.fleet is not None:  # if it is alive after all, it holds locks (counted) and announces again
-            deps.fleet.leave(owner)
+        if deps.presence is not None:  # if it is alive after all, it holds locks (counted) and announces again
+            deps.presence.leave(owner)
         if deps.waker is not None:
             deps.waker.broadcast(push_frame("discover", reason="sidecar_left"), except_owner=owner)
     return 200

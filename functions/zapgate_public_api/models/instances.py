@@ -6,7 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator, model_validator
 
-from zapgate_control.adapters.dynamodb.instances import PRIORITY_LIMIT
+from zapgate_control.ports.instances import InstanceChanges, InstanceRecord
+from zapgate_core.contract.common import PRIORITY_LIMIT
 from zapgate_public_api.models.base import NAME_MAX, RequestModel, stripped_name
 
 
@@ -48,7 +49,12 @@ class InstancePatch(RequestModel):
         return None if value is None else stripped_name(value)
 
     def changes(self) -> dict[str, Any]:
+        """The fields the request gave, by name."""
         return self.model_dump(exclude_unset=True)
+
+    def instance_changes(self) -> InstanceChanges:
+        # The fields not given stay None, which the store reads as "unchanged" (null is refused above).
+        return InstanceChanges(**self.changes())
 
 
 class Instance(BaseModel):
@@ -67,14 +73,14 @@ class Instance(BaseModel):
     created_at: str
     updated_at: str
 
-    @field_validator("ingest_monitored_groups_only", mode="before")
     @classmethod
-    def _unset_is_false(cls, value: Any) -> Any:
-        return False if value is None else value
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Instance:
-        return cls.model_validate({name: item.get(name) for name in cls.model_fields})
+    def from_record(cls, record: InstanceRecord) -> Instance:
+        return cls(
+            id=record.id, name=record.name, priority=record.priority, enabled=record.enabled, status=record.status,
+            qr_code=record.qr_code, pairing_code=record.pairing_code, wa_jid=record.wa_jid,
+            push_name=record.push_name, ingest_monitored_groups_only=record.ingest_monitored_groups_only,
+            created_at=record.created_at, updated_at=record.updated_at,
+        )
 
 
 class InstancePage(BaseModel):

@@ -14,6 +14,9 @@ JidType = Literal["lid", "pn"]
 MAX_ID = 200  # ids, owners and tokens are short; anything longer is a client bug, not data
 MAX_QR_CODE = 64_000  # a PNG data URL of a WhatsApp QR is ~5-10 kB
 MAX_BODY = 65_536  # WhatsApp caps text near 65k characters
+# An instance's priority lies in [-PRIORITY_LIMIT, PRIORITY_LIMIT]: the storage encodes it in a sort key
+# that must stay positive, so the bound is part of the contract the public API enforces.
+PRIORITY_LIMIT = 1_000_000
 
 # What kind of WhatsApp message an inbound message is (message.type in events, `type` in history).
 InboundMessageType = MessageKind

@@ -60,6 +60,12 @@ def is_live_holder(current: LockState | None, owner: str, token: str | None, now
     return current is not None and current.is_held_by(owner, now_ms) and may_renew(current, owner, token)
 
 
+def live_lock_owner(current: LockState | None, now_ms: int) -> str | None:
+    """Who holds the lock right now: None when nobody does or the lock has expired (work for it waits
+    unaddressed, and a command needs no holder)."""
+    return None if current is None or current.is_free(now_ms) else current.owner
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(18)
 

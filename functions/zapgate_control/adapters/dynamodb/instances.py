@@ -6,7 +6,10 @@ is one conditional UpdateItem on the same item.
 
 Keys: `id`; GSI `by_tenant` (tenant_id, created_sk) lists a tenant's instances; sparse GSI
 `eligible` (eligible_pk present only while enabled, priority_sk) serves eligible-instances in
-priority order without a scan.
+priority order without a scan. The lock is `lock_owner`, `lock_token`, `lock_expires_at_ms` and
+`lock_fence`; pending commands are the `commands` map (id -> {type, at, phone}).
+
+Items become the ports' typed records here and nowhere else (record_from_item).
 """
 
 from __future__ import annotations
@@ -24,28 +27,98 @@ from zapgate_control.adapters.dynamodb.codec import (
 from zapgate_control.adapters.dynamodb.paging import query_page
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
-from zapgate_control.ports.instances import InstanceNotFound, StaleLockToken, TooManyCommands
+from zapgate_control.ports.instances import (
+    EligibleRecord,
+    InstanceChanges,
+    InstanceCommand,
+    InstanceNotFound,
+    InstanceRecord,
+    StaleLockToken,
+    StatusReport,
+    TooManyCommands,
+)
+from zapgate_core.contract.common import PRIORITY_LIMIT
 from zapgate_core.domain.locks import LockState, may_renew, new_token
 
 ELIGIBLE = "ENABLED"
-PRIORITY_LIMIT = 1_000_000  # priorities live in [-1e6, 1e6] so the sort key stays positive
 _LOCK_FIELDS = ("lock_owner", "lock_token", "lock_expires_at_ms")
+# What a status report replaces: absent from the report means removed (they describe one status only).
+_PER_STATUS_FIELDS = ("qr_code", "pairing_code", "status_reason")
 
 
 def priority_sk(priority: int, created_sk: str) -> str:
     # Ascending order of this key = priority descending, then creation order for stable ties.
+    # PRIORITY_LIMIT bounds priorities so the number stays positive.
     return f"{PRIORITY_LIMIT - priority:08d}#{created_sk}"
 
 
-def lock_state(item: dict[str, Any] | None) -> LockState | None:
-    if item is None:
-        return None
+def _lock_state(item: dict[str, Any]) -> LockState:
     return LockState(
         owner=item.get("lock_owner"),
         token=item.get("lock_token"),
         expires_at_ms=int(item.get("lock_expires_at_ms", 0)),
         fence=int(item.get("lock_fence", 0)),
     )
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _commands(stored: Any) -> tuple[InstanceCommand, ...]:
+    """The `commands` map as records, in the map's order; entries that are not maps are skipped."""
+    if not isinstance(stored, dict):
+        return ()
+    return tuple(_command(command_id, c) for command_id, c in stored.items() if isinstance(c, dict))
+
+
+def _command(command_id: str, stored: dict[str, Any]) -> InstanceCommand:
+    return InstanceCommand(
+        id=command_id, type=str(stored.get("type", "")), at_ms=int(stored.get("at", 0)),
+        phone=_optional_str(stored.get("phone")),
+    )
+
+
+def _command_item(command: InstanceCommand) -> dict[str, Any]:
+    return {"type": command.type, "at": command.at_ms, **({"phone": command.phone} if command.phone else {})}
+
+
+def record_from_item(item: dict[str, Any]) -> InstanceRecord:
+    """An instance item (as from_item decodes it) as the port's record; absent attributes get defaults."""
+    return InstanceRecord(
+        id=str(item["id"]),
+        tenant_id=str(item.get("tenant_id", "")),
+        name=str(item.get("name", "")),
+        priority=int(item.get("priority", 0)),
+        enabled=bool(item.get("enabled", True)),
+        status=str(item.get("status") or "DISCONNECTED"),
+        created_at=str(item.get("created_at", "")),
+        updated_at=str(item.get("updated_at", "")),
+        lock=_lock_state(item),
+        status_at=_optional_str(item.get("status_at")),
+        status_reason=_optional_str(item.get("status_reason")),
+        qr_code=_optional_str(item.get("qr_code")),
+        pairing_code=_optional_str(item.get("pairing_code")),
+        wa_jid=_optional_str(item.get("wa_jid")),
+        push_name=_optional_str(item.get("push_name")),
+        ingest_monitored_groups_only=bool(item.get("ingest_monitored_groups_only") or False),
+        commands=_commands(item.get("commands")),
+    )
+
+
+def _eligible_record(item: dict[str, Any]) -> EligibleRecord:
+    # The `eligible` index projects priority, lock_owner and lock_expires_at_ms only (template.yaml).
+    return EligibleRecord(id=str(item["id"]), priority=int(item.get("priority", 0)), lock=_lock_state(item))
+
+
+def _change_values(changes: InstanceChanges) -> dict[str, Any]:
+    values = {
+        "name": changes.name,
+        "priority": changes.priority,
+        "enabled": changes.enabled,
+        "ingest_monitored_groups_only": changes.ingest_monitored_groups_only,
+    }
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _held_by(owner: str, token: str | None) -> tuple[str, dict[str, Any]]:
@@ -55,19 +128,13 @@ def _held_by(owner: str, token: str | None) -> tuple[str, dict[str, Any]]:
     return "lock_owner = :o AND lock_token = :t", {":o": owner, ":t": token}
 
 
-def live_lock_owner(item: dict[str, Any], now_ms: int) -> str | None:
-    """Who holds the instance's lock right now, judged by the control plane's clock."""
-    state = lock_state(item)
-    return None if state is None or state.is_free(now_ms) else state.owner
-
-
 class DynamoInstanceStore:
     def __init__(self, table: str, clock: Clock = system_clock) -> None:
         self.table = table
         self.clock = clock
 
     # ------------------------------------------------------------ CRUD (public API)
-    def create(self, tenant_id: str, name: str, priority: int, enabled: bool) -> dict[str, Any]:
+    def create(self, tenant_id: str, name: str, priority: int, enabled: bool) -> InstanceRecord:
         now = self.clock()
         instance_id = str(uuid.uuid4())
         created_sk = f"{now:013d}#{instance_id}"
@@ -88,34 +155,42 @@ class DynamoInstanceStore:
         client("dynamodb").put_item(
             TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(id)"
         )
-        return {k: v for k, v in item.items() if v is not None}
+        return record_from_item({k: v for k, v in item.items() if v is not None})
 
-    def get(self, instance_id: str, consistent: bool = False) -> dict[str, Any] | None:
+    def _get_item(self, instance_id: str, consistent: bool = False) -> dict[str, Any] | None:
         response = client("dynamodb").get_item(
             TableName=self.table, Key=to_item({"id": instance_id}), ConsistentRead=consistent
         )
         return from_item(response.get("Item"))
 
-    def get_for_tenant(self, tenant_id: str, instance_id: str) -> dict[str, Any] | None:
-        item = self.get(instance_id)
-        return item if item and item.get("tenant_id") == tenant_id else None
+    def get(self, instance_id: str, consistent: bool = False) -> InstanceRecord | None:
+        item = self._get_item(instance_id, consistent)
+        return None if item is None else record_from_item(item)
+
+    def get_for_tenant(self, tenant_id: str, instance_id: str) -> InstanceRecord | None:
+        record = self.get(instance_id)
+        return record if record is not None and record.tenant_id == tenant_id else None
 
     def list_for_tenant(
         self, tenant_id: str, limit: int, cursor: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        return query_page(self.table, "by_tenant", ("tenant_id", tenant_id), "created_sk", limit, cursor)
+    ) -> tuple[list[InstanceRecord], str | None]:
+        items, next_cursor = query_page(
+            self.table, "by_tenant", ("tenant_id", tenant_id), "created_sk", limit, cursor
+        )
+        return [record_from_item(i) for i in items], next_cursor
 
-    def update(self, tenant_id: str, instance_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    def update(self, tenant_id: str, instance_id: str, changes: InstanceChanges) -> InstanceRecord:
         """Apply name/priority/enabled changes; keeps the eligible index in step. Tenant-conditional."""
-        current = self.get_for_tenant(tenant_id, instance_id)
-        if current is None:
+        current = self._get_item(instance_id)
+        if current is None or current.get("tenant_id") != tenant_id:
             raise InstanceNotFound(instance_id)
-        sets = {"updated_at": iso(self.clock()), **changes}
+        values = _change_values(changes)
+        sets = {"updated_at": iso(self.clock()), **values}
         removes: list[str] = []
-        if "priority" in changes:
-            sets["priority_sk"] = priority_sk(changes["priority"], current["created_sk"])
-        if "enabled" in changes:
-            if changes["enabled"]:
+        if "priority" in values:
+            sets["priority_sk"] = priority_sk(values["priority"], current["created_sk"])
+        if "enabled" in values:
+            if values["enabled"]:
                 sets["eligible_pk"] = ELIGIBLE
             else:
                 removes.append("eligible_pk")
@@ -137,7 +212,7 @@ class DynamoInstanceStore:
             if is_conditional_failure(exc):
                 raise InstanceNotFound(instance_id) from exc
             raise
-        return from_item(response["Attributes"]) or {}
+        return record_from_item(from_item(response["Attributes"]) or {"id": instance_id})
 
     def delete(self, tenant_id: str, instance_id: str) -> None:
         try:
@@ -153,7 +228,7 @@ class DynamoInstanceStore:
             raise
 
     # ------------------------------------------------------------ discovery (worker-proxy)
-    def eligible(self, limit: int) -> list[dict[str, Any]]:
+    def eligible(self, limit: int) -> list[EligibleRecord]:
         response = client("dynamodb").query(
             TableName=self.table,
             IndexName="eligible",
@@ -161,11 +236,14 @@ class DynamoInstanceStore:
             ExpressionAttributeValues=to_values({":e": ELIGIBLE}),
             Limit=limit,
         )
-        return [i for i in (from_item(raw) for raw in response.get("Items", [])) if i]
+        return [_eligible_record(i) for i in (from_item(raw) for raw in response.get("Items", [])) if i]
 
-    def eligible_page(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    def eligible_page(self, limit: int, cursor: str | None) -> tuple[list[EligibleRecord], str | None]:
         """`eligible`, one page at a time (zapgate extension): the same order, continued by `cursor`."""
-        return query_page(self.table, "eligible", ("eligible_pk", ELIGIBLE), "priority_sk", limit, cursor)
+        items, next_cursor = query_page(
+            self.table, "eligible", ("eligible_pk", ELIGIBLE), "priority_sk", limit, cursor
+        )
+        return [_eligible_record(i) for i in items], next_cursor
 
     # ------------------------------------------------------------ locks
     def acquire_lock(self, instance_id: str, owner: str, ttl_ms: int) -> tuple[bool, LockState]:
@@ -189,23 +267,22 @@ class DynamoInstanceStore:
 
     def renew_lock_item(
         self, instance_id: str, owner: str, token: str | None, ttl_ms: int
-    ) -> tuple[bool, LockState, dict[str, Any]]:
-        """renew_lock, plus the whole item as the write left it (pending `commands`, at no extra read)."""
+    ) -> tuple[bool, LockState, InstanceRecord]:
+        """renew_lock, plus the instance as the write left it (pending commands, at no extra read)."""
         condition, values = _held_by(owner, token)
         renewed, item = self._lock_write_item(
             instance_id, "SET lock_expires_at_ms = :exp", condition, {**values, ":exp": self.clock() + ttl_ms}
         )
-        state = lock_state(item)
-        assert state is not None
-        assert renewed or not may_renew(state, owner, token)  # the condition and the rule agree
-        return renewed, state, item
+        record = record_from_item({"id": instance_id, **item})
+        assert renewed or not may_renew(record.lock, owner, token)  # the condition and the rule agree
+        return renewed, record.lock, record
 
     def _conditional_lock_write(
         self, instance_id: str, update: str, condition: str, values: dict[str, Any]
     ) -> tuple[bool, LockState]:
         """(True, new state) when the condition held, (False, state as it was) when it did not."""
         done, item = self._lock_write_item(instance_id, update, condition, values)
-        return done, lock_state(item)  # type: ignore[return-value]
+        return done, _lock_state(item)
 
     def _lock_write_item(
         self, instance_id: str, update: str, condition: str, values: dict[str, Any]
@@ -247,17 +324,22 @@ class DynamoInstanceStore:
             raise
 
     # ------------------------------------------------------------ status
-    def update_status(
-        self, instance_id: str, status: str, fields: dict[str, Any], lock_token: str | None
-    ) -> dict[str, Any]:
+    def update_status(self, instance_id: str, report: StatusReport, lock_token: str | None) -> InstanceRecord:
         """Write status + QR (+ account details). Fenced: a token from a stale owner is refused.
 
-        Returns the item as it was before this write (the previous status decides the audit event).
+        Returns the instance as it was before this write (the previous status decides the audit event).
         """
         now = self.clock()
-        sets = {"status": status, "status_at": iso(now), "updated_at": iso(now)}
+        fields = {
+            "qr_code": report.qr_code,
+            "pairing_code": report.pairing_code,
+            "status_reason": report.reason,
+            "wa_jid": report.wa_jid,
+            "push_name": report.push_name,
+        }
+        sets: dict[str, Any] = {"status": report.status, "status_at": iso(now), "updated_at": iso(now)}
         sets.update({k: v for k, v in fields.items() if v is not None})
-        removes = [k for k, v in fields.items() if v is None and k in ("qr_code", "pairing_code", "status_reason")]
+        removes = [k for k in _PER_STATUS_FIELDS if fields[k] is None]
         expression = "SET " + ", ".join(f"#{k} = :{k}" for k in sets)
         if removes:
             expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
@@ -283,15 +365,14 @@ class DynamoInstanceStore:
             if old_item(exc) is None:
                 raise InstanceNotFound(instance_id) from exc
             raise StaleLockToken(instance_id) from exc
-        return from_item(response.get("Attributes")) or {}
+        return record_from_item(from_item(response.get("Attributes")) or {"id": instance_id})
 
     # ------------------------------------------------------------ commands (public API → lock holder)
     def add_command(
         self,
         tenant_id: str,
         instance_id: str,
-        command_id: str,
-        command: dict[str, Any],
+        command: InstanceCommand,
         max_pending: int,
         expired_before_ms: int,
         disable: bool = False,
@@ -302,6 +383,7 @@ class DynamoInstanceStore:
         Expired entries (`at` < expired_before_ms) are dropped when they are what fills the map.
         `disable` also sets enabled=false and leaves the eligible index (the disconnect command).
         """
+        command_id, stored = command.id, _command_item(command)
         sets = {"updated_at": iso(self.clock()), **({"enabled": False} if disable else {})}
         extra_set = "".join(f", #{k} = :{k}" for k in sets)
         names = {"#cid": command_id, **{f"#{k}": k for k in sets}}
@@ -316,7 +398,7 @@ class DynamoInstanceStore:
                     ConditionExpression="tenant_id = :tenant AND attribute_exists(commands) AND size(commands) < :max",
                     ExpressionAttributeNames=names,
                     ExpressionAttributeValues=to_values(
-                        {**values, ":cmd": command, ":tenant": tenant_id, ":max": max_pending}
+                        {**values, ":cmd": stored, ":tenant": tenant_id, ":max": max_pending}
                     ),
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
@@ -329,7 +411,7 @@ class DynamoInstanceStore:
                 raise InstanceNotFound(instance_id)
             pending = current.get("commands")
             if not isinstance(pending, dict):
-                if self._create_commands(tenant_id, instance_id, command_id, command, sets, remove):
+                if self._create_commands(tenant_id, instance_id, command_id, stored, sets, remove):
                     return
                 continue  # someone created the map meanwhile: add to it
             expired = [cid for cid, c in pending.items() if int((c or {}).get("at", 0)) < expired_before_ms]
@@ -380,7 +462,7 @@ class DynamoInstanceStore:
             if not is_conditional_failure(exc):
                 raise
 
-    def remove_command(self, instance_id: str, command_id: str) -> dict[str, Any] | None:
+    def remove_command(self, instance_id: str, command_id: str) -> InstanceCommand | None:
         """Remove a pending command (the ack); returns it, or None when it was no longer pending."""
         try:
             response = client("dynamodb").update_item(
@@ -400,4 +482,4 @@ class DynamoInstanceStore:
             return None
         old = from_item(response.get("Attributes")) or {}
         removed = (old.get("commands") or {}).get(command_id)
-        return removed if isinstance(removed, dict) else {}
+        return _command(command_id, removed if isinstance(removed, dict) else {})

@@ -34,7 +34,8 @@ class DynamoPushConnectionStore:
         for owner, current in self.connections().items():
             if current != connection_id:
                 continue
-            condition, values = "connection_id = :c", {":c": connection_id}
+            condition = "connection_id = :c"
+            values: dict[str, str | int] = {":c": connection_id}
             if connected_before_ms is not None:
                 condition += " AND connected_at_ms < :before"
                 values[":before"] = connected_before_ms

@@ -1,13 +1,21 @@
-"""What sidecars read and report about the fleet: settings, eligible instances, status."""
+"""What sidecars read to find their work, and how they report on it: settings, eligible instances
+(with each sidecar's presence), status reports."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from zapgate_control.adapters.dynamodb.instances import live_lock_owner
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import AuditLog, EventPublisher, FleetStore, InstanceNotFound, InstanceStore, StaleLockToken
+from zapgate_control.ports import (
+    AuditLog,
+    EventPublisher,
+    InstanceNotFound,
+    InstanceStore,
+    SidecarPresenceStore,
+    StaleLockToken,
+    StatusReport,
+)
 from zapgate_control.services import emit
 from zapgate_core.contract.worker_proxy import (
     EligibleInstance,
@@ -15,6 +23,7 @@ from zapgate_core.contract.worker_proxy import (
     UpdateStatusRequest,
     WorkerSettings,
 )
+from zapgate_core.domain.locks import live_lock_owner
 
 
 def worker_settings(max_active_instances: int, push_url: str = "") -> WorkerSettings:
@@ -30,7 +39,7 @@ def eligible(
     instances: InstanceStore,
     limit: int,
     now_ms: int,
-    fleet: FleetStore | None = None,
+    presence: SidecarPresenceStore | None = None,
     owner: str | None = None,
     announce: bool = False,
     leave: bool = False,
@@ -47,24 +56,23 @@ def eligible(
     sidecars: list[str] | None = None
     if announce and not owner:
         raise ApiError(422, "instance_owner_required", "announce needs instance_owner")
-    if announce and owner and fleet is not None:
+    if announce and owner and presence is not None:
         if leave:
-            fleet.leave(owner)
+            presence.leave(owner)
         else:
-            fleet.announce(owner, now_ms, PRESENCE_TTL_MS)
-            sidecars = fleet.live(now_ms)
+            presence.announce(owner, now_ms, PRESENCE_TTL_MS)
+            sidecars = presence.live(now_ms)
     next_cursor: str | None = None
     if paged or cursor:
         try:
-            items, next_cursor = instances.eligible_page(limit, cursor)
+            records, next_cursor = instances.eligible_page(limit, cursor)
         except ValueError as exc:
             raise ApiError(400, "invalid_cursor", "cursor is not one this listing handed out") from exc
     else:
-        items = instances.eligible(limit)
+        records = instances.eligible(limit)
     return EligibleInstances(
         instances=[
-            EligibleInstance(id=i["id"], priority=int(i.get("priority", 0)), owner=live_lock_owner(i, now_ms))
-            for i in items
+            EligibleInstance(id=r.id, priority=r.priority, owner=live_lock_owner(r.lock, now_ms)) for r in records
         ],
         sidecars=sidecars,
         next_cursor=next_cursor,
@@ -100,26 +108,29 @@ def update_status(
     audit: AuditLog | None = None,
     events: EventPublisher | None = None,
 ) -> None:
-    fields = {
-        "qr_code": request.qr_code,
-        "pairing_code": request.pairing_code,
-        "status_reason": request.reason,
-    }
-    if request.status == "CONNECTED":
-        fields.update({"wa_jid": request.jid, "push_name": request.push_name, "qr_code": None, "pairing_code": None})
+    connected = request.status == "CONNECTED"
+    report = StatusReport(
+        status=request.status,
+        # A connected session has no QR or pairing code left to show.
+        qr_code=None if connected else request.qr_code,
+        pairing_code=None if connected else request.pairing_code,
+        reason=request.reason,
+        wa_jid=request.jid if connected else None,
+        push_name=request.push_name if connected else None,
+    )
     try:
-        previous = instances.update_status(request.instance_id, request.status, fields, request.lock_token)
+        previous = instances.update_status(request.instance_id, report, request.lock_token)
     except InstanceNotFound as exc:
         raise NotFound("instance") from exc
     except StaleLockToken as exc:
         raise ApiError(409, "stale_lock_token", "the lock token is not the instance's current one") from exc
     metrics.add_metric(name=f"Status{request.status.title()}", unit="Count", value=1)
     if audit is not None:  # one audit write per status change, never per message
-        for event, detail in status_audit_events(previous.get("status"), request):
+        for event, detail in status_audit_events(previous.status, request):
             audit.record(request.instance_id, event, detail)
     # INSTANCE_STATUS only when the status really changed (a new QR while CONNECTING is not news to
     # webhooks); a new QR / pairing code is INSTANCE_QR, pushed to the tenant's live connections only.
-    emit.status_changed(events, previous, request.status, fields)
+    emit.status_reported(events, previous, report)
 
 
 def session_refresh(audit: AuditLog, instance_id: str, jid: str | None, trigger: str | None) -> None:

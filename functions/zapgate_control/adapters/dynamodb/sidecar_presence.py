@@ -1,4 +1,7 @@
-"""FleetTable: the sidecars' presence, so one that holds no lock yet still counts in the fair share.
+"""The sidecars' presence, so one that holds no lock yet still counts in the fair share (FleetTable).
+
+The table keeps its deployed name, FleetTable (template.yaml); its "push" partition holds the
+push-channel connections (push_connections.py).
 
 Key (`pk` = "fleet", `instance_owner`): one item per live sidecar, `announced_at_ms`,
 `expires_at_ms` and the TTL attribute `expires_at_epoch`. A sidecar announces itself at most once
@@ -14,7 +17,7 @@ from zapgate_control.aws import client
 PARTITION = "fleet"
 
 
-class DynamoFleetStore:
+class DynamoSidecarPresenceStore:
     def __init__(self, table: str) -> None:
         self.table = table
 
