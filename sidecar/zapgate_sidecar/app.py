@@ -27,7 +27,7 @@ from zapgate_sidecar.transport import WhatsAppTransport
 def build_transport(settings: SidecarSettings) -> WhatsAppTransport:
     if settings.transport == "sim":
         return _sim_transport(settings.sim_url)
-    from zapgate_sidecar.transports.neonize_transport import NeonizeTransport
+    from zapgate_sidecar.transports.neonize.transport import NeonizeTransport
 
     return NeonizeTransport()
 

@@ -35,7 +35,9 @@ from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as wa
 
 from tests.unit.test_neonize_mapping import jid, message_event
 from zapgate_sidecar.transport import IncomingMessage, PollVote, TransportEvent
-from zapgate_sidecar.transports.neonize_transport import STORE_FILE, NeonizeSession, NeonizeTransport, load_neonize
+from zapgate_sidecar.transports.neonize.loading import load_neonize
+from zapgate_sidecar.transports.neonize.session import STORE_FILE, NeonizeSession
+from zapgate_sidecar.transports.neonize.transport import NeonizeTransport
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "whatsmeow" / "unpaired-store.sqlite3"
 OWN = "5511999990000@s.whatsapp.net"

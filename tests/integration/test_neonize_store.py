@@ -35,13 +35,10 @@ from zapgate_sidecar.transport import (
     TransportError,
     TransportEvent,
 )
-from zapgate_sidecar.transports.neonize_transport import (
-    STORE_FILE,
-    NeonizeSession,
-    NeonizeTransport,
-    build_outgoing,
-    command_error,
-)
+from zapgate_sidecar.transports.neonize.errors import command_error
+from zapgate_sidecar.transports.neonize.outbound_builders import build_outgoing
+from zapgate_sidecar.transports.neonize.session import STORE_FILE, NeonizeSession
+from zapgate_sidecar.transports.neonize.transport import NeonizeTransport
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "whatsmeow" / "unpaired-store.sqlite3"
 # Tables whatsmeow's sqlstore creates (upgrade 15 / compat 8 in neonize 0.5.2).
@@ -249,7 +246,7 @@ _SILENT_PEER_SCRIPT = textwrap.dedent(
     """
     import os, socket, sys, threading, time
     from pathlib import Path
-    from zapgate_sidecar.transports.neonize_transport import NeonizeTransport
+    from zapgate_sidecar.transports.neonize.transport import NeonizeTransport
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

@@ -11,7 +11,8 @@ import pytest
 pytest.importorskip("neonize")
 
 from zapgate_sidecar.transport import IncomingMessage, OutContact, Outgoing, OutLocation, OutPoll, OutReaction, Quoted
-from zapgate_sidecar.transports.neonize_transport import NeonizeTransport, build_outgoing
+from zapgate_sidecar.transports.neonize.outbound_builders import build_outgoing
+from zapgate_sidecar.transports.neonize.transport import NeonizeTransport
 
 
 def test_location() -> None:

@@ -15,6 +15,7 @@ from neonize.proto import Neonize_pb2 as nz
 from neonize.proto.waCommon.WACommon_pb2 import MessageKey
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as wa
 
+from zapgate_core.domain.jids import JidParts, parse_jid
 from zapgate_sidecar.transport import (
     Connected,
     ConnectFailed,
@@ -33,7 +34,10 @@ from zapgate_sidecar.transport import (
     StreamReplaced,
     Undecryptable,
 )
-from zapgate_sidecar.transports import neonize_mapping as m
+from zapgate_sidecar.transports.neonize import inbound_mapping as m
+from zapgate_sidecar.transports.neonize import poll_votes as votes
+from zapgate_sidecar.transports.neonize.inbound_content import POLL_FIELDS
+from zapgate_sidecar.transports.neonize.jids import jid_to_str
 
 P = TypeVar("P", bound=ProtoMessage)
 
@@ -132,24 +136,24 @@ def message_event(
 def test_jid_to_str_drops_device_and_agent_unless_asked() -> None:
     device_jid = wire(jid("5511988887777", device=12))
     agent_jid = wire(jid("5511988887777", device=3, agent=1))
-    assert m.jid_to_str(device_jid) == "5511988887777@s.whatsapp.net"
-    assert m.jid_to_str(device_jid, keep_device=True) == "5511988887777:12@s.whatsapp.net"
-    assert m.jid_to_str(agent_jid, keep_device=True) == "5511988887777.1:3@s.whatsapp.net"
-    assert m.jid_to_str(wire(jid("120363040000000000", "g.us"))) == "120363040000000000@g.us"
-    assert m.jid_to_str(wire(jid("", "s.whatsapp.net"))) == "s.whatsapp.net"
-    assert m.jid_to_str(wire(EMPTY_JID)) == ""
-    assert m.jid_to_str(nz.JID()) == ""
+    assert jid_to_str(device_jid) == "5511988887777@s.whatsapp.net"
+    assert jid_to_str(device_jid, keep_device=True) == "5511988887777:12@s.whatsapp.net"
+    assert jid_to_str(agent_jid, keep_device=True) == "5511988887777.1:3@s.whatsapp.net"
+    assert jid_to_str(wire(jid("120363040000000000", "g.us"))) == "120363040000000000@g.us"
+    assert jid_to_str(wire(jid("", "s.whatsapp.net"))) == "s.whatsapp.net"
+    assert jid_to_str(wire(EMPTY_JID)) == ""
+    assert jid_to_str(nz.JID()) == ""
 
 
 def test_parse_jid_inverts_jid_to_str_and_accepts_phone_numbers() -> None:
-    assert m.parse_jid("5511988887777.1:3@s.whatsapp.net") == m.JidParts("5511988887777", "s.whatsapp.net", 3, 1)
-    assert m.parse_jid("5511988887777:12@s.whatsapp.net") == m.JidParts("5511988887777", "s.whatsapp.net", 12)
-    assert m.parse_jid("123456789012345@lid") == m.JidParts("123456789012345", "lid")
-    assert m.parse_jid("120363040000000000@g.us") == m.JidParts("120363040000000000", "g.us")
-    assert m.parse_jid("+5511988887777") == m.JidParts("5511988887777", "s.whatsapp.net")
+    assert parse_jid("5511988887777.1:3@s.whatsapp.net") == JidParts("5511988887777", "s.whatsapp.net", 3, 1)
+    assert parse_jid("5511988887777:12@s.whatsapp.net") == JidParts("5511988887777", "s.whatsapp.net", 12)
+    assert parse_jid("123456789012345@lid") == JidParts("123456789012345", "lid")
+    assert parse_jid("120363040000000000@g.us") == JidParts("120363040000000000", "g.us")
+    assert parse_jid("+5511988887777") == JidParts("5511988887777", "s.whatsapp.net")
     for bad in ("", "hello", "5511@", "@s.whatsapp.net", "55:x@s.whatsapp.net"):
         with pytest.raises(ValueError):
-            m.parse_jid(bad)
+            parse_jid(bad)
 
 
 # ---------------------------------------------------------------- messages
@@ -474,7 +478,7 @@ def test_reaction_removed_and_reactions_to_the_reactors_own_or_a_group_message()
                                        "5521977776666@s.whatsapp.net")
 
 
-@pytest.mark.parametrize("field", [*m._POLL_FIELDS, "pollCreationMessageV4"])
+@pytest.mark.parametrize("field", [*POLL_FIELDS, "pollCreationMessageV4"])
 def test_poll_creation_every_version(field: str) -> None:
     poll = wa.PollCreationMessage(
         name="Almoço?", selectableOptionsCount=1,
@@ -525,30 +529,30 @@ def poll_event(*options: str, from_me: bool = False, msg_id: str = "3EB0POLL") -
 
 
 def test_a_vote_on_a_poll_the_session_saw_names_the_chosen_option() -> None:
-    cache = m.PollOptionsCache()
-    created = m.poll_option_names(poll_event("Sim", "Não", from_me=True))  # our own poll, made on the phone
+    cache = votes.PollOptionsCache()
+    created = votes.poll_option_names(poll_event("Sim", "Não", from_me=True))  # our own poll, made on the phone
     assert created == ("3EB0POLL", {option_hash("Sim").hex(): "Sim", option_hash("Não").hex(): "Não"})
     cache.remember(*created)
 
     event = vote_event()
-    assert m.vote_to_decrypt(event) == "3EB0POLL"
-    mapped = m.map_poll_vote(event, decrypted("Não"), cache.options("3EB0POLL"))
+    assert votes.vote_to_decrypt(event) == "3EB0POLL"
+    mapped = votes.map_poll_vote(event, decrypted("Não"), cache.options("3EB0POLL"))
     assert (mapped.kind, mapped.text, mapped.is_protocol, mapped.from_me) == ("poll_choice", "Não", False, False)
     assert (mapped.wa_message_id, mapped.chat_jid, mapped.sender_jid) == (
         "3EB0VOTE1", "5511988887777@s.whatsapp.net", "5511988887777@s.whatsapp.net")
     assert mapped.poll_vote == PollVote(poll_message_id="3EB0POLL", option_hashes=(option_hash("Não").hex(),),
                                         options=("Não",))
     assert mapped.typed_content is mapped.poll_vote
-    several = m.map_poll_vote(event, decrypted("Sim", "Não"), cache.options("3EB0POLL"))
+    several = votes.map_poll_vote(event, decrypted("Sim", "Não"), cache.options("3EB0POLL"))
     assert (several.text, several.poll_vote and several.poll_vote.options) == ("Sim, Não", ("Sim", "Não"))
 
 
 def test_a_vote_on_an_unknown_poll_carries_the_hashes_only() -> None:
-    mapped = m.map_poll_vote(vote_event(), decrypted("Sim"), None)
+    mapped = votes.map_poll_vote(vote_event(), decrypted("Sim"), None)
     assert (mapped.kind, mapped.text, mapped.is_protocol) == ("poll_choice", "", False)
     assert mapped.poll_vote == PollVote("3EB0POLL", (hashlib.sha256(b"Sim").hexdigest(),), ())
     # a poll the session saw, but not that option (another poll's hash): the hash stays, unnamed
-    partly = m.map_poll_vote(vote_event(), decrypted("Sim", "Talvez"), {option_hash("Sim").hex(): "Sim"})
+    partly = votes.map_poll_vote(vote_event(), decrypted("Sim", "Talvez"), {option_hash("Sim").hex(): "Sim"})
     assert partly.poll_vote is not None
     assert (partly.text, partly.poll_vote.options, len(partly.poll_vote.option_hashes)) == ("Sim", ("Sim",), 2)
 
@@ -556,7 +560,7 @@ def test_a_vote_on_an_unknown_poll_carries_the_hashes_only() -> None:
 def test_a_removed_vote_is_an_empty_choice_and_still_content() -> None:
     from zapgate_sidecar.inbound import is_deliverable, typed_fields
 
-    mapped = m.map_poll_vote(vote_event(), decrypted(), {option_hash("Sim").hex(): "Sim"})
+    mapped = votes.map_poll_vote(vote_event(), decrypted(), {option_hash("Sim").hex(): "Sim"})
     assert (mapped.kind, mapped.text, mapped.poll_vote) == ("poll_choice", "", PollVote("3EB0POLL", (), ()))
     assert is_deliverable(mapped)
     assert typed_fields(mapped) == {"message_type": "poll_choice",
@@ -565,10 +569,10 @@ def test_a_removed_vote_is_an_empty_choice_and_still_content() -> None:
 
 def test_a_vote_is_bounded_to_the_contract() -> None:
     long_name = "x" * 1_500  # hashed whole, named cut: it must still resolve
-    cache = m.PollOptionsCache()
-    cache.remember(*m.poll_option_names(poll_event(long_name, "Sim")))  # type: ignore[misc]
+    cache = votes.PollOptionsCache()
+    cache.remember(*votes.poll_option_names(poll_event(long_name, "Sim")))  # type: ignore[misc]
     selected = [*decrypted(long_name, "Sim", "Sim"), b"short", *decrypted(*(f"o{i}" for i in range(40)))]
-    mapped = m.map_poll_vote(vote_event(), selected, cache.options("3EB0POLL"))
+    mapped = votes.map_poll_vote(vote_event(), selected, cache.options("3EB0POLL"))
     assert mapped.poll_vote is not None
     hashes = mapped.poll_vote.option_hashes
     assert len(hashes) == 32 and len(set(hashes)) == 32  # repeats and a malformed hash dropped, then cut
@@ -590,8 +594,8 @@ def test_a_vote_is_bounded_to_the_contract() -> None:
     ids=["own-vote", "status", "no-poll-id", "poll-id-too-long", "edit", "text", "poll-creation"],
 )
 def test_events_that_are_no_vote_to_decrypt_stay_as_map_message_has_them(event: nz.Message) -> None:
-    assert m.vote_to_decrypt(event) is None
-    assert m.map_poll_vote(event, decrypted("Sim"), None) == m.map_message(event)
+    assert votes.vote_to_decrypt(event) is None
+    assert votes.map_poll_vote(event, decrypted("Sim"), None) == m.map_message(event)
     if event.Message.HasField("pollUpdateMessage"):
         assert m.map_message(event).is_protocol is True  # without decryption a vote is never reported
 
@@ -599,16 +603,16 @@ def test_events_that_are_no_vote_to_decrypt_stay_as_map_message_has_them(event: 
 def test_poll_option_names_for_every_poll_version_and_nothing_else() -> None:
     wrapped = wa.Message(pollCreationMessageV4=wa.FutureProofMessage(message=wa.Message(
         pollCreationMessage=wa.PollCreationMessage(name="q", options=[wa.PollCreationMessage.Option(optionName="A")]))))
-    assert m.poll_option_names(message_event(wrapped, msg_id="P4")) == ("P4", {option_hash("A").hex(): "A"})
-    many = m.poll_option_names(poll_event(*(f"o{i}" for i in range(40))))
+    assert votes.poll_option_names(message_event(wrapped, msg_id="P4")) == ("P4", {option_hash("A").hex(): "A"})
+    many = votes.poll_option_names(poll_event(*(f"o{i}" for i in range(40))))
     assert many is not None and len(many[1]) == 32
-    assert m.poll_option_names(message_event(wa.Message(conversation="oi"))) is None
-    assert m.poll_option_names(vote_event()) is None
-    assert m.poll_option_names(poll_event("A", msg_id="")) is None
+    assert votes.poll_option_names(message_event(wa.Message(conversation="oi"))) is None
+    assert votes.poll_option_names(vote_event()) is None
+    assert votes.poll_option_names(poll_event("A", msg_id="")) is None
 
 
 def test_the_poll_cache_is_bounded_in_polls_and_characters_least_recently_used_first() -> None:
-    cache = m.PollOptionsCache(max_polls=3, max_chars=1_000)
+    cache = votes.PollOptionsCache(max_polls=3, max_chars=1_000)
     for i in range(3):
         cache.remember(f"P{i}", {f"h{i}": f"name{i}"})
     assert cache.options("P0") == {"h0": "name0"}  # voted on: P1 is now the least recently used
@@ -620,10 +624,10 @@ def test_the_poll_cache_is_bounded_in_polls_and_characters_least_recently_used_f
     cache.remember("BIG", {"h": "m"})  # seen again: replaced, not counted twice
     cache.remember("P9", {"h9": "n" * 900})
     assert cache.options("BIG") == {"h": "m"} and len(cache) == 2
-    default = m.PollOptionsCache()
+    default = votes.PollOptionsCache()
     for i in range(1_500):
         default.remember(f"P{i}", {"h": "Sim"})
-    assert len(default) == m.POLL_CACHE_POLLS == 1_000
+    assert len(default) == votes.POLL_CACHE_POLLS == 1_000
     assert default.options("P499") is None and default.options("P500") is not None
 
 
@@ -800,7 +804,7 @@ REFUSED_PROXY = (
 
 
 def test_connect_errors_become_clear_retryable_failures() -> None:
-    from zapgate_sidecar.transports.neonize_transport import connect_error_event
+    from zapgate_sidecar.transports.neonize.errors import connect_error_event
 
     assert connect_error_event(DNS_FAILURE) == ConnectFailed(
         reason="whatsapp unreachable: dial tcp: lookup web.whatsapp.com on 10.255.255.53:53: no such host",
@@ -819,7 +823,7 @@ def test_connect_errors_become_clear_retryable_failures() -> None:
 
 def test_event_loop_death_on_unencodable_events() -> None:
     """goneonize returns Go's proto.Marshal error (google.golang.org/protobuf wording) from connect()."""
-    from zapgate_sidecar.transports.neonize_transport import connect_error_event
+    from zapgate_sidecar.transports.neonize.errors import connect_error_event
 
     logged_out = connect_error_event("proto: required field neonize.LoggedOut.Reason not set")
     assert isinstance(logged_out, LoggedOut)
@@ -832,7 +836,7 @@ def test_event_loop_death_on_unencodable_events() -> None:
 
 def test_command_errors_split_unreachable_from_other_failures() -> None:
     from zapgate_sidecar.transport import NetworkUnreachable, TransportError
-    from zapgate_sidecar.transports.neonize_transport import command_error
+    from zapgate_sidecar.transports.neonize.errors import command_error
 
     offline = command_error("send image", RuntimeError(
         "failed to refresh media connections: failed to query media connections: websocket not connected"))

@@ -19,7 +19,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from zapgate_core.domain.jids import GROUP_SERVER, InvalidDestination, normalize_destination
+from zapgate_core.domain.jids import InvalidDestination, chat_type_of, jid_user, normalize_destination
 from zapgate_core.domain.message_kinds import MEDIA_KINDS, MESSAGE_KINDS, OBJECT_OF_KIND
 
 MESSAGE_INBOUND: Final = "MESSAGE_INBOUND"
@@ -98,7 +98,7 @@ def _phone(jid: str | None) -> str | None:
         destination = normalize_destination(jid)
     except InvalidDestination:
         return None
-    return destination.jid.split("@", 1)[0] if destination.kind == "pn" else None
+    return jid_user(destination.jid) if destination.kind == "pn" else None
 
 
 def message_type(item: dict[str, Any]) -> str:
@@ -171,7 +171,7 @@ def inbound_event(item: dict[str, Any]) -> dict[str, Any]:
     """
     chat_id = item.get("chat_id_norm")
     sender = sender_of(item)
-    is_group = item.get("chat_type") == "group" or bool(chat_id and chat_id.endswith(f"@{GROUP_SERVER}"))
+    is_group = item.get("chat_type") == "group" or bool(chat_id and chat_type_of(chat_id) == "group")
     kind = message_type(item)
     media = None
     if kind in MEDIA_TYPES:
