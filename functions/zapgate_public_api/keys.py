@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Path, Query, Response, status
 from pydantic import BaseModel, Field, field_validator
 
+from zapgate_control.ports.api_keys import ApiKey as StoredKey
 from zapgate_control.services import api_keys
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_public_api.auth import Caller, require_caller, require_tenant
@@ -22,7 +23,7 @@ LABEL_MAX = 100
 PAGE_MAX = 100
 CURSOR_MAX = 64  # a created_sk: 13 digits, '#', a uuid
 
-_errors = {code: {"model": ErrorResponse} for code in (400, 401, 422, 429)}
+_errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 422, 429)}
 router = APIRouter(prefix=PREFIX, responses=_errors, tags=["keys"])
 
 
@@ -44,15 +45,9 @@ class ApiKey(BaseModel):
     last4: str | None = Field(default=None, description="The key's last four characters")
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> ApiKey:
-        return cls(
-            id=item["id"],
-            label=item.get("label") or None,
-            created_at=item["created_at"],
-            revoked=bool(item.get("revoked")),
-            revoked_at=item.get("revoked_at"),
-            last4=item.get("last4"),
-        )
+    def of(cls, key: StoredKey) -> ApiKey:
+        return cls(id=key.id, label=key.label, created_at=key.created_at, revoked=key.revoked,
+                   revoked_at=key.revoked_at, last4=key.last4)
 
 
 class ApiKeyCreated(BaseModel):
@@ -73,10 +68,8 @@ def create_key(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> ApiKeyCreated:
-    created = api_keys.create(stores.api_keys, tenant_id, request.label if request else None)
-    return ApiKeyCreated(
-        id=created["id"], key=created["key"], label=created.get("label") or None, created_at=created["created_at"]
-    )
+    created, raw_key = api_keys.create(stores.api_keys, tenant_id, request.label if request else None)
+    return ApiKeyCreated(id=created.id, key=raw_key, label=created.label, created_at=created.created_at)
 
 
 @router.get("/keys", response_model=ApiKeyPage)
@@ -86,8 +79,8 @@ def list_keys(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> ApiKeyPage:
-    items, next_cursor = api_keys.list_page(stores.api_keys, tenant_id, limit, cursor)
-    return ApiKeyPage(keys=[ApiKey.from_item(i) for i in items], next_cursor=next_cursor)
+    keys, next_cursor = api_keys.list_page(stores.api_keys, tenant_id, limit, cursor)
+    return ApiKeyPage(keys=[ApiKey.of(key) for key in keys], next_cursor=next_cursor)
 
 
 @router.delete(

@@ -7,6 +7,8 @@ connection. Server clients may instead send their key in `X-API-Key` on the $con
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
@@ -17,7 +19,7 @@ from zapgate_public_api.models import ErrorResponse
 
 PREFIX = "/v1"
 
-_errors = {code: {"model": ErrorResponse} for code in (401, 429, 503)}
+_errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (401, 429, 503)}
 router = APIRouter(prefix=PREFIX, responses=_errors, tags=["live"])
 
 
@@ -31,4 +33,5 @@ class LiveTicket(BaseModel):
 def create_live_ticket(tenant_id: str = Depends(require_tenant), stores: Stores = Depends(get_stores)) -> LiveTicket:
     """Add `&instanceId=<id>` (repeatable, or comma-separated) to the URL to receive only those
     instances' events; otherwise every instance of the tenant."""
-    return LiveTicket(**live.issue_ticket(stores.live_connections, tenant_id, stores.settings.live_url))
+    issued = live.issue_ticket(stores.live_connections, tenant_id, stores.settings.live_url)
+    return LiveTicket(ticket=issued.ticket, url=issued.url, expiresInSeconds=issued.expires_in_s)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Path, Response, status
 from pydantic import BaseModel, Field, field_validator
 
+from zapgate_control.ports.webhooks import Webhook as StoredWebhook
 from zapgate_control.services import webhooks
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.domain.webhooks import URL_MAX, InvalidWebhookUrl, check_url
@@ -25,7 +26,7 @@ WEBHOOK_ID_MAX = 64  # "wh_" + 32 hex
 # Literal, not the tuple in zapgate_core.domain.events: the OpenAPI schema lists the values.
 EventType = Literal["MESSAGE_INBOUND", "MESSAGE_STATUS", "INSTANCE_STATUS"]
 
-_errors = {code: {"model": ErrorResponse} for code in (400, 401, 422, 429)}
+_errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 422, 429)}
 router = APIRouter(prefix=PREFIX, responses=_errors, tags=["webhooks"])
 
 
@@ -59,8 +60,9 @@ class Webhook(BaseModel):
     created_at: str
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Webhook:
-        return cls(id=item["webhook_id"], url=item["url"], events=item.get("events"), created_at=item["created_at"])
+    def of(cls, webhook: StoredWebhook) -> Webhook:
+        events = list(webhook.events) if webhook.events is not None else None
+        return cls(id=webhook.id, url=webhook.url, events=events, created_at=webhook.created_at)  # type: ignore[arg-type]
 
 
 class WebhookCreated(Webhook):
@@ -84,13 +86,13 @@ def create_webhook(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> WebhookCreated:
-    item = webhooks.create(stores.webhooks, tenant_id, request.url, request.events)
-    return WebhookCreated(**Webhook.from_item(item).model_dump(), secret=item["secret"])
+    webhook = webhooks.create(stores.webhooks, tenant_id, request.url, request.events)
+    return WebhookCreated(**Webhook.of(webhook).model_dump(), secret=webhook.secret)
 
 
 @router.get("/webhooks", response_model=WebhookList)
 def list_webhooks(tenant_id: str = Depends(require_tenant), stores: Stores = Depends(get_stores)) -> WebhookList:
-    return WebhookList(webhooks=[Webhook.from_item(item) for item in webhooks.list_all(stores.webhooks, tenant_id)])
+    return WebhookList(webhooks=[Webhook.of(webhook) for webhook in webhooks.list_all(stores.webhooks, tenant_id)])
 
 
 class WebhookSecretRotated(Webhook):
@@ -112,9 +114,9 @@ def rotate_webhook_secret(
 ) -> WebhookSecretRotated:
     """Issue a new signing secret. The previous one keeps signing beside it for 24 h, so no delivery fails
     verification while receivers move to the new secret."""
-    item = webhooks.rotate_secret(stores.webhooks, tenant_id, webhook_id)
-    until = datetime.fromtimestamp(int(item["previous_secret_until"]), UTC).isoformat().replace("+00:00", "Z")
-    return WebhookSecretRotated(**Webhook.from_item(item).model_dump(), secret=item["secret"],
+    webhook = webhooks.rotate_secret(stores.webhooks, tenant_id, webhook_id)
+    until = datetime.fromtimestamp(webhook.previous_secret_until or 0, UTC).isoformat().replace("+00:00", "Z")
+    return WebhookSecretRotated(**Webhook.of(webhook).model_dump(), secret=webhook.secret,
                                 previous_secret_valid_until=until)
 
 

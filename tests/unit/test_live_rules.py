@@ -51,7 +51,10 @@ def test_a_ticket_is_random_and_its_key_is_its_sha256_only() -> None:
     ],
 )
 def test_a_consumed_ticket_names_its_tenant_only_before_it_expires(consumed: Any, tenant: str | None) -> None:
-    assert ticket_tenant(consumed, now_s=1_000) == tenant
+    from zapgate_control.adapters.dynamodb.live_connections import ticket_from_item
+
+    ticket = ticket_from_item(consumed)  # the item as the store reads it
+    assert (ticket and ticket_tenant(ticket.tenant_id, ticket.expires_at_s, now_s=1_000)) == tenant
 
 
 # ------------------------------------------------------------------ subscriptions
@@ -73,11 +76,11 @@ def test_malformed_subscriptions_are_refused_without_echoing_them(values: Any) -
 
 
 def test_a_connection_receives_its_subscribed_instances_or_all_of_them() -> None:
-    assert wants({"connection_id": "c"}, "i1") is True
-    assert wants({"connection_id": "c", "instance_ids": []}, "i1") is True
-    assert wants({"connection_id": "c", "instance_ids": ["i1", "i2"]}, "i2") is True
-    assert wants({"connection_id": "c", "instance_ids": ["i1"]}, "i2") is False
-    assert wants({"connection_id": "c", "instance_ids": ["i1"]}, None) is False
+    assert wants(None, "i1") is True  # the connection's instance_ids
+    assert wants([], "i1") is True
+    assert wants(["i1", "i2"], "i2") is True
+    assert wants(["i1"], "i2") is False
+    assert wants(["i1"], None) is False
 
 
 def test_errors_have_the_public_apis_shape() -> None:
@@ -160,12 +163,15 @@ def test_status_changed_emits_the_qr_event_beside_the_status_event() -> None:
 # ------------------------------------------------------------------ the processor and live-only events
 class _Webhooks:
     def __init__(self) -> None:
-        self.hooks = [{"webhook_id": "wh_1", "url": "https://app.example/h", "secret": "whsec_x"}]
+        from zapgate_control.ports.webhooks import Webhook
 
-    def list_for_tenant(self, tenant_id: str) -> list[dict[str, Any]]:
+        self.hooks = [Webhook(id="wh_1", tenant_id="t1", url="https://app.example/h", events=None,
+                              secret="whsec_x", created_at="")]
+
+    def list_for_tenant(self, tenant_id: str) -> list[Any]:
         return self.hooks
 
-    def get(self, tenant_id: str, webhook_id: str) -> dict[str, Any] | None:
+    def get(self, tenant_id: str, webhook_id: str) -> Any:
         return self.hooks[0]
 
 

@@ -107,10 +107,10 @@ def test_during_a_rotation_both_secrets_sign_and_either_verifies() -> None:
     from zapgate_core.domain.webhooks import ROTATION_GRACE_S, signature_header, signing_secrets
 
     webhook = {"secret": "whsec_new", "previous_secret": "whsec_old", "previous_secret_until": 1_000 + ROTATION_GRACE_S}
-    assert signing_secrets(webhook, 1_000) == ["whsec_new", "whsec_old"]
-    assert signing_secrets(webhook, 1_000 + ROTATION_GRACE_S) == ["whsec_new"]  # the grace is over
-    assert signing_secrets({"secret": "whsec_only"}, 1_000) == ["whsec_only"]
-    header = signature_header(signing_secrets(webhook, 1_000), 1_000, BODY)
+    assert signing_secrets(now_s=1_000, **webhook) == ["whsec_new", "whsec_old"]
+    assert signing_secrets(now_s=1_000 + ROTATION_GRACE_S, **webhook) == ["whsec_new"]  # the grace is over
+    assert signing_secrets(now_s=1_000, secret="whsec_only") == ["whsec_only"]
+    header = signature_header(signing_secrets(now_s=1_000, **webhook), 1_000, BODY)
     assert header == f"{signature('whsec_new', 1_000, BODY)},{signature('whsec_old', 1_000, BODY)}"
     for secret in ("whsec_new", "whsec_old"):
         assert verify(secret, "1000", BODY, header, now=1_000)

@@ -13,11 +13,12 @@ from typing import Any, Final
 from zapgate_control.aws import client
 from zapgate_control.ports.events import EventBusRefused
 from zapgate_core.domain.events import encode
+from zapgate_core.domain.json_types import JsonObject
 
 SOURCE: Final = "zapgate"
 
 
-def entry(bus_name: str, tenant_id: str, envelope: dict[str, Any]) -> dict[str, Any]:
+def entry(bus_name: str, tenant_id: str, envelope: JsonObject) -> dict[str, Any]:
     return {
         "Source": SOURCE,
         "DetailType": str(envelope["type"]),
@@ -30,7 +31,7 @@ class EventBridgeBus:
     def __init__(self, bus_name: str) -> None:
         self.bus_name = bus_name
 
-    def put(self, tenant_id: str, envelope: dict[str, Any]) -> None:
+    def put(self, tenant_id: str, envelope: JsonObject) -> None:
         answer = client("events").put_events(Entries=[entry(self.bus_name, tenant_id, envelope)])
         if answer.get("FailedEntryCount"):
             failed = (answer.get("Entries") or [{}])[0]

@@ -2,7 +2,8 @@
 
 The tenant is a message attribute, not part of the envelope applications receive; the event
 type rides along so the queue can be inspected (and filtered) without parsing bodies, and
-`webhookId` names the one webhook a fanned-out copy is for.
+`webhookId` names the one webhook a fanned-out copy is for (the names are the EventPublisher
+port's contract: ports/events.py).
 
 Instance events are published after the DynamoDB write they report and must not undo it: a
 failure is logged and counted (EventsPublishFailed) and the request still succeeds (botocore's
@@ -18,14 +19,13 @@ from typing import Any
 
 from zapgate_control.aws import client
 from zapgate_control.observability import logger, metrics
+from zapgate_control.ports.events import TENANT_ATTRIBUTE, TYPE_ATTRIBUTE, WEBHOOK_ATTRIBUTE
 from zapgate_core.domain.events import encode, fit
+from zapgate_core.domain.json_types import JsonObject
 
 BATCH = 10  # SendMessageBatch's limit
 # SQS also caps a whole batch at 256 KiB of bodies (+ attributes): big events travel in smaller batches.
 BATCH_BYTES = 250_000
-TENANT_ATTRIBUTE = "tenantId"
-TYPE_ATTRIBUTE = "eventType"
-WEBHOOK_ATTRIBUTE = "webhookId"
 
 
 def message_attributes(tenant_id: str, event_type: str, webhook_id: str | None = None) -> dict[str, Any]:
@@ -57,11 +57,11 @@ class SqsEventPublisher:
     def __init__(self, queue_url: str) -> None:
         self.queue_url = queue_url
 
-    def publish(self, tenant_id: str, events: Sequence[dict[str, Any]]) -> int:
+    def publish(self, tenant_id: str, events: Sequence[JsonObject]) -> int:
         """Send every event; returns how many SQS accepted. Never raises (see module docstring)."""
         return self._send([(event, message_attributes(tenant_id, event["type"])) for event in events])
 
-    def publish_reporting(self, tenant_id: str, events: Sequence[dict[str, Any]]) -> list[str]:
+    def publish_reporting(self, tenant_id: str, events: Sequence[JsonObject]) -> list[str]:
         """Send every event; returns the ids of those SQS did not take (logged and counted). Never raises."""
         refused: list[str] = []
         entries = [(event, message_attributes(tenant_id, event["type"])) for event in events]
@@ -70,7 +70,7 @@ class SqsEventPublisher:
         self._send(entries, refused=refused)
         return refused
 
-    def publish_to(self, tenant_id: str, event: dict[str, Any], webhook_ids: Sequence[str]) -> int:
+    def publish_to(self, tenant_id: str, event: JsonObject, webhook_ids: Sequence[str]) -> int:
         """One copy of `event` per webhook, each retried on its own. Raises if any copy was refused,
         because the caller (the processor) must then fail its record rather than lose a copy."""
         entries = [(event, message_attributes(tenant_id, event["type"], hook)) for hook in webhook_ids]
@@ -122,10 +122,10 @@ class SqsEventPublisher:
 class NoEventPublisher:
     """EVENTS_QUEUE_URL unset (a deployment without the events pipeline): events go nowhere."""
 
-    def publish(self, tenant_id: str, events: Sequence[dict[str, Any]]) -> int:
+    def publish(self, tenant_id: str, events: Sequence[JsonObject]) -> int:
         return 0
 
-    def publish_to(self, tenant_id: str, event: dict[str, Any], webhook_ids: Sequence[str]) -> int:
+    def publish_to(self, tenant_id: str, event: JsonObject, webhook_ids: Sequence[str]) -> int:
         return 0
 
 

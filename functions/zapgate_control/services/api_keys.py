@@ -12,26 +12,23 @@ the old one.
 
 from __future__ import annotations
 
-from typing import Any
-
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
 from zapgate_control.ports import ApiKeyNotFound, ApiKeyStore, KeysChanged, LastActiveKey, RateLimiter
+from zapgate_control.ports.api_keys import ApiKey
 
 
-def create(keys: ApiKeyStore, tenant_id: str, label: str | None) -> dict[str, Any]:
-    """The new key's public fields plus `key`, the raw key: the only time it is ever returned."""
+def create(keys: ApiKeyStore, tenant_id: str, label: str | None) -> tuple[ApiKey, str]:
+    """The new key, and the raw key itself: the only time it is ever returned."""
     from zapgate_control.admin import new_api_key  # the operator's generator; imported only when used
 
     raw_key = new_api_key()
-    item = keys.create(tenant_id, label, raw_key)
+    key = keys.create(tenant_id, label, raw_key)
     metrics.add_metric(name="ApiKeysCreated", unit="Count", value=1)
-    return {**item, "key": raw_key}
+    return key, raw_key
 
 
-def list_page(
-    keys: ApiKeyStore, tenant_id: str, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+def list_page(keys: ApiKeyStore, tenant_id: str, limit: int, cursor: str | None) -> tuple[list[ApiKey], str | None]:
     try:
         return keys.list_for_tenant(tenant_id, limit, cursor)
     except ValueError as exc:

@@ -27,11 +27,11 @@ import copy
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
 
-from zapgate_control.adapters.sqs_events import TENANT_ATTRIBUTE, WEBHOOK_ATTRIBUTE
 from zapgate_control.observability import logger, metrics
 from zapgate_control.ports import EventBus, EventPublisher, MessageStore, Redelivery, WebhookSender, WebhookStore
+from zapgate_control.ports.events import TENANT_ATTRIBUTE, WEBHOOK_ATTRIBUTE
+from zapgate_control.ports.webhooks import Webhook
 from zapgate_control.services.live import LiveFanout
 from zapgate_core.domain.events import (
     LIVE_ONLY_EVENT_TYPES,
@@ -41,6 +41,7 @@ from zapgate_core.domain.events import (
     iso_to_ms,
     pick_parent,
 )
+from zapgate_core.domain.json_types import JsonObject
 from zapgate_core.domain.webhooks import (
     EVENT_ID_HEADER,
     EVENT_TYPE_HEADER,
@@ -86,14 +87,11 @@ class Deps:
     bus: EventBus | None = None  # None: no EventBridge bus configured (EVENT_BUS_NAME)
 
 
-def subscribed(webhook: dict[str, Any], event_type: str) -> bool:
-    wanted = webhook.get("events")
-    return not wanted or event_type in wanted
+def subscribed(webhook: Webhook, event_type: str) -> bool:
+    return not webhook.events or event_type in webhook.events
 
 
-def signed_request(
-    secrets_: list[str], envelope: dict[str, Any], now: float | None = None
-) -> tuple[bytes, dict[str, str]]:
+def signed_request(secrets_: list[str], envelope: JsonObject, now: float | None = None) -> tuple[bytes, dict[str, str]]:
     body = encode(envelope).encode()
     timestamp = str(int(time.time() if now is None else now))
     headers = {
@@ -106,22 +104,23 @@ def signed_request(
     return body, headers
 
 
-def deliver(sender: WebhookSender, webhook: dict[str, Any], envelope: dict[str, Any]) -> None:
-    body, headers = signed_request(signing_secrets(webhook, time.time()), envelope)
+def deliver(sender: WebhookSender, webhook: Webhook, envelope: JsonObject) -> None:
+    secrets_ = signing_secrets(webhook.secret, time.time(), webhook.previous_secret, webhook.previous_secret_until)
+    body, headers = signed_request(secrets_, envelope)
     started = time.perf_counter()
-    failure = sender.post(str(webhook["url"]), body, headers)
+    failure = sender.post(webhook.url, body, headers)
     took_ms = round((time.perf_counter() - started) * 1000)
     if failure is None:
         metrics.add_metric(name="WebhookDelivered", unit="Count", value=1)
         logger.debug("webhook delivered",
-                     extra={"event_id": envelope["id"], "webhook_id": webhook["webhook_id"], "ms": took_ms})
+                     extra={"event_id": envelope["id"], "webhook_id": webhook.id, "ms": took_ms})
         return
     metrics.add_metric(name="WebhookFailed", unit="Count", value=1)
     # Ids, never the URL (it may carry the application's own token) nor the body.
-    raise DeliveryFailed(f"{failure} after {took_ms} ms (webhook {webhook['webhook_id']}, event {envelope['id']})")
+    raise DeliveryFailed(f"{failure} after {took_ms} ms (webhook {webhook.id}, event {envelope['id']})")
 
 
-def to_bus(bus: EventBus, tenant_id: str, envelope: dict[str, Any]) -> None:
+def to_bus(bus: EventBus, tenant_id: str, envelope: JsonObject) -> None:
     try:
         bus.put(tenant_id, envelope)
     except Exception as exc:
@@ -130,7 +129,7 @@ def to_bus(bus: EventBus, tenant_id: str, envelope: dict[str, Any]) -> None:
     metrics.add_metric(name="EventBusDelivered", unit="Count", value=1)
 
 
-def link_parent(messages: MessageStore, envelope: dict[str, Any]) -> dict[str, Any]:
+def link_parent(messages: MessageStore, envelope: JsonObject) -> JsonObject:
     """The envelope with message.parentId set when seed 001's heuristic finds a parent (stored too)."""
     message = envelope["payload"]["message"]
     if message.get("parentId"):
@@ -185,7 +184,7 @@ def handle(deps: Deps, record: Record) -> int:
     if event_type in LIVE_ONLY_EVENT_TYPES:
         return 0  # QR codes are short-lived secrets: live connections only, never webhooks
     hooks = [hook for hook in deps.webhooks.list_for_tenant(tenant_id) if subscribed(hook, event_type)]
-    targets = [str(hook["webhook_id"]) for hook in hooks] + ([EVENTBRIDGE_TARGET] if deps.bus is not None else [])
+    targets = [hook.id for hook in hooks] + ([EVENTBRIDGE_TARGET] if deps.bus is not None else [])
     if not targets:
         return 0
     if len(targets) == 1:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from zapgate_control.clock import system_clock
 from zapgate_control.errors import ApiError
 from zapgate_control.observability import logger, metrics
 from zapgate_control.ports import ApiKeyStore, InstanceStore, LiveConnectionStore, LivePusher
+from zapgate_control.ports.live import LiveConnection
 from zapgate_core.domain.events import encode
+from zapgate_core.domain.json_types import JsonObject
 from zapgate_core.domain.live import (
     CONNECTION_TTL_S,
     MAX_CREDENTIAL_LENGTH,
@@ -36,14 +37,21 @@ from zapgate_core.domain.live import (
 
 
 # ------------------------------------------------------------------ tickets (public API)
+@dataclass(frozen=True)
+class IssuedTicket:
+    ticket: str  # answered this once; stored only as its SHA-256
+    url: str  # the WebSocket URL to open, the ticket included
+    expires_in_s: int
+
+
 def issue_ticket(
     connections: LiveConnectionStore, tenant_id: str, live_url: str, clock: Callable[[], int] = system_clock
-) -> dict[str, Any]:
+) -> IssuedTicket:
     if not live_url:
         raise ApiError(503, "live_unavailable", "live updates are not configured on this deployment")
     ticket = new_ticket()
     connections.put_ticket(ticket_key(ticket), tenant_id, clock() // 1000 + TICKET_TTL_S)
-    return {"ticket": ticket, "url": f"{live_url}?ticket={ticket}", "expiresInSeconds": TICKET_TTL_S}
+    return IssuedTicket(ticket=ticket, url=f"{live_url}?ticket={ticket}", expires_in_s=TICKET_TTL_S)
 
 
 # ------------------------------------------------------------------ WebSocket routes
@@ -82,7 +90,7 @@ def authenticate(deps: LiveDeps, headers: Mapping[str, str], query: Mapping[str,
         if len(ticket) > MAX_CREDENTIAL_LENGTH:
             return None
         consumed = deps.connections.consume_ticket(ticket_key(ticket))
-        return ticket_tenant(consumed, deps.clock() // 1000)
+        return ticket_tenant(consumed.tenant_id, consumed.expires_at_s, deps.clock() // 1000) if consumed else None
     key = _header_key(headers)
     if not key or len(key) > MAX_CREDENTIAL_LENGTH:
         return None
@@ -120,7 +128,7 @@ def disconnect(deps: LiveDeps, connection_id: str) -> Answer:
     return Answer(200)
 
 
-def _reply(payload: dict[str, Any]) -> Answer:
+def _reply(payload: JsonObject) -> Answer:
     return Answer(200, json.dumps(payload, separators=(",", ":")))
 
 
@@ -145,7 +153,7 @@ def message(deps: LiveDeps, connection_id: str, body: str | None) -> Answer:
     connection = deps.connections.get_connection(connection_id)
     if connection is None:
         return Answer(200, error_message("not_connected", "this connection is not registered; reconnect"))
-    tenant_id = str(connection["tenant_id"])
+    tenant_id = connection.tenant_id
     if not _owned(deps, tenant_id, instance_ids):
         return Answer(200, error_message("not_found", "instance not found"))
     if not deps.connections.subscribe(connection_id, tenant_id, instance_ids):
@@ -164,20 +172,20 @@ class LiveFanout:
     def __init__(self, connections: LiveConnectionStore, pusher: LivePusher) -> None:
         self.connections = connections
         self.pusher = pusher
-        self._by_tenant: dict[str, list[dict[str, Any]]] = {}
+        self._by_tenant: dict[str, list[LiveConnection]] = {}
 
     def reset(self) -> None:
         self._by_tenant.clear()
 
-    def _of(self, tenant_id: str) -> list[dict[str, Any]]:
+    def _of(self, tenant_id: str) -> list[LiveConnection]:
         if tenant_id not in self._by_tenant:
             self._by_tenant[tenant_id] = self.connections.for_tenant(tenant_id)
         return self._by_tenant[tenant_id]
 
-    def push(self, tenant_id: str, envelope: dict[str, Any]) -> int:
+    def push(self, tenant_id: str, envelope: JsonObject) -> int:
         """How many connections took the envelope. Gone connections are forgotten (item deleted)."""
         try:
-            targets = [c for c in self._of(tenant_id) if wants(c, envelope.get("instanceId"))]
+            targets = [c for c in self._of(tenant_id) if wants(c.instance_ids, envelope.get("instanceId"))]
         except Exception as exc:
             metrics.add_metric(name="LivePushFailed", unit="Count", value=1)
             logger.warning("live connections not read", extra={"tenant_id": tenant_id,
@@ -188,7 +196,7 @@ class LiveFanout:
         data = encode(envelope).encode()
         pushed = failed = 0
         for connection in targets:
-            connection_id = str(connection["connection_id"])
+            connection_id = connection.connection_id
             try:
                 if self.pusher.post(connection_id, data) == PUSH_GONE:
                     self._forget(tenant_id, connection_id)
@@ -207,7 +215,7 @@ class LiveFanout:
 
     def _forget(self, tenant_id: str, connection_id: str) -> None:
         known = self._by_tenant.get(tenant_id, [])
-        self._by_tenant[tenant_id] = [c for c in known if c["connection_id"] != connection_id]
+        self._by_tenant[tenant_id] = [c for c in known if c.connection_id != connection_id]
         try:
             self.connections.delete_connection(connection_id)
         except Exception as exc:  # the TTL sweeps it later; the next push retries the delete

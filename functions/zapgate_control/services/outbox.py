@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
 from zapgate_control.observability import logger, metrics
 from zapgate_control.ports import OutboxPublisher
+from zapgate_core.domain.json_types import JsonObject
 from zapgate_core.domain.outbox import Change, events_of, tenant_of
 
 
 def publish(publisher: OutboxPublisher, changes: Sequence[Change]) -> set[str]:
     """Publish what `changes` report; the sequence numbers of the changes whose events were not taken."""
-    by_tenant: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    by_tenant: dict[str, list[tuple[str, JsonObject]]] = defaultdict(list)
     for change in changes:
         envelopes = events_of(change)
         if not envelopes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Collection
 from typing import Any, Final
 
 from zapgate_core.contract.common import MAX_ID
@@ -40,18 +41,12 @@ def ticket_key(ticket: str) -> str:
     return TICKET_PREFIX + hashlib.sha256(ticket.encode()).hexdigest()
 
 
-def ticket_tenant(consumed: dict[str, Any] | None, now_s: int) -> str | None:
-    """The tenant of a ticket item just consumed (DeleteItem's ALL_OLD), or None: unknown, used or expired.
+def ticket_tenant(tenant_id: str, expires_at_s: float, now_s: int) -> str | None:
+    """The tenant a ticket just consumed names, or None once it has expired.
 
     DynamoDB's TTL sweep runs late (up to days), so the expiry is judged here, on our clock.
     """
-    if not consumed:
-        return None
-    tenant_id = consumed.get("ticket_tenant_id")
-    expires = consumed.get("ttl")
-    if not tenant_id or not isinstance(expires, int | float) or expires <= now_s:
-        return None
-    return str(tenant_id)
+    return tenant_id if tenant_id and expires_at_s > now_s else None
 
 
 def instance_ids_from(values: Any) -> list[str] | None:
@@ -77,9 +72,8 @@ def instance_ids_from(values: Any) -> list[str] | None:
     return sorted(found) or None
 
 
-def wants(connection: dict[str, Any], instance_id: str | None) -> bool:
-    """Does this connection receive an event of `instance_id`? No subscription = every instance."""
-    subscribed = connection.get("instance_ids")
+def wants(subscribed: Collection[str] | None, instance_id: str | None) -> bool:
+    """Does a connection subscribed to `subscribed` get an event of `instance_id`? None or empty = every instance."""
     return not subscribed or instance_id in subscribed
 
 

@@ -1,4 +1,4 @@
-"""Webhook rules shared by the control plane and receivers: signing, URLs, retry timing.
+"""Webhook rules shared by the control plane and receivers: signing, URLs, retry timing, how many.
 
 Signature: X-Zapgate-Signature: v1=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>, where
 timestamp is X-Zapgate-Timestamp (Unix seconds) and body the exact bytes POSTed. Signing the
@@ -16,7 +16,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlsplit
 
 SIGNATURE_VERSION = "v1"
@@ -27,6 +27,9 @@ EVENT_TYPE_HEADER = "X-Zapgate-Event-Type"
 DEFAULT_TOLERANCE_S = 300
 URL_MAX = 2_048
 SECRET_PREFIX = "whsec_"
+# Webhooks one tenant may register; also keeps a fan-out to one SendMessageBatch (10 entries) and a
+# tenant's webhooks to one page of one Query.
+MAX_WEBHOOKS_PER_TENANT: Final = 10
 
 # Retries (SQS redelivery): visibility = min(cap, base * 2^(receive_count - 1)) + jitter in [0, base).
 RETRY_CAP_S = 900
@@ -49,12 +52,13 @@ def signature(secret: str, timestamp: int | str, body: bytes | str) -> str:
 ROTATION_GRACE_S: Final = 24 * 3600
 
 
-def signing_secrets(webhook: dict[str, Any], now_s: float) -> list[str]:
-    """The secrets a delivery to `webhook` is signed with: its secret, plus the previous one until its grace ends."""
-    found = [str(webhook["secret"])]
-    previous, until = webhook.get("previous_secret"), webhook.get("previous_secret_until")
-    if previous and isinstance(until, int | float) and now_s < until:
-        found.append(str(previous))
+def signing_secrets(
+    secret: str, now_s: float, previous_secret: str | None = None, previous_secret_until: float | None = None
+) -> list[str]:
+    """The secrets a delivery is signed with: the webhook's secret, plus the previous one until its grace ends."""
+    found = [secret]
+    if previous_secret and previous_secret_until is not None and now_s < previous_secret_until:
+        found.append(previous_secret)
     return found
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from zapgate_control.adapters.dynamodb.codec import from_item, to_item, to_values
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
-from zapgate_control.ports.api_keys import ApiKeyNotFound, KeysChanged, LastActiveKey
+from zapgate_control.ports.api_keys import ApiKey, ApiKeyNotFound, KeysChanged, LastActiveKey
 
 INDEX = "by_tenant"
 LAST_CHARS = 4
@@ -31,12 +31,19 @@ def hash_key(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
-def public_fields(item: dict[str, Any]) -> dict[str, Any]:
+def api_key_from_item(item: dict[str, Any]) -> ApiKey:
     """What may leave the control plane: never key_hash (nor, of course, the key)."""
-    return {k: item.get(k) for k in ("id", "label", "created_at", "revoked", "revoked_at", "last4")}
+    return ApiKey(
+        id=str(item["id"]),
+        label=item.get("label") or None,  # stored "" when none was given
+        created_at=str(item["created_at"]),
+        revoked=bool(item.get("revoked")),
+        revoked_at=item.get("revoked_at"),
+        last4=item.get("last4"),
+    )
 
 
-def put_api_key(table_name: str, raw_key: str, tenant_id: str, label: str) -> dict[str, Any]:
+def put_api_key(table_name: str, raw_key: str, tenant_id: str, label: str) -> ApiKey:
     """Operator path (admin create-key, local stack, tests): store a key the caller generated."""
     return DynamoApiKeyStore(table_name).create(tenant_id, label, raw_key)
 
@@ -111,7 +118,7 @@ class DynamoApiKeyStore:
         return caller[0] if caller else None
 
     # ------------------------------------------------------------ management (public API, admin)
-    def create(self, tenant_id: str, label: str | None, raw_key: str) -> dict[str, Any]:
+    def create(self, tenant_id: str, label: str | None, raw_key: str) -> ApiKey:
         now = self.clock()
         key_id = str(uuid.uuid4())
         item = {
@@ -125,11 +132,9 @@ class DynamoApiKeyStore:
             "last4": raw_key[-LAST_CHARS:],
         }
         client("dynamodb").put_item(TableName=self.table, Item=to_item(item))
-        return public_fields(item)
+        return api_key_from_item(item)
 
-    def list_for_tenant(
-        self, tenant_id: str, limit: int, cursor: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    def list_for_tenant(self, tenant_id: str, limit: int, cursor: str | None) -> tuple[list[ApiKey], str | None]:
         after = _created_sk(cursor)
         condition = "tenant_id = :t" + (" AND created_sk > :after" if after else "")
         values = {":t": tenant_id, **({":after": after} if after else {})}
@@ -142,7 +147,7 @@ class DynamoApiKeyStore:
         )
         items = [i for i in (from_item(raw) for raw in response.get("Items", [])) if i]
         next_cursor = items[-1]["created_sk"] if items and response.get("LastEvaluatedKey") else None
-        return [public_fields(i) for i in items], next_cursor
+        return [api_key_from_item(i) for i in items], next_cursor
 
     def _tenant_keys(self, tenant_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

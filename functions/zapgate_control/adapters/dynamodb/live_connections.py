@@ -18,9 +18,28 @@ from typing import Any
 from zapgate_control.adapters.dynamodb.codec import from_item, is_conditional_failure, to_item, to_values
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
+from zapgate_control.ports.live import LiveConnection, Ticket
 from zapgate_core.domain.live import TICKET_PREFIX
 
 INDEX = "by_tenant"
+
+
+def ticket_from_item(item: dict[str, Any] | None) -> Ticket | None:
+    """A ticket item as consumed (DeleteItem's ALL_OLD); None for anything else (none, or not a ticket)."""
+    tenant_id = (item or {}).get("ticket_tenant_id")
+    expires = (item or {}).get("ttl")
+    if not tenant_id or not isinstance(expires, int | float):
+        return None
+    return Ticket(tenant_id=str(tenant_id), expires_at_s=int(expires))
+
+
+def connection_from_item(item: dict[str, Any]) -> LiveConnection:
+    instance_ids = item.get("instance_ids")
+    return LiveConnection(
+        connection_id=str(item["connection_id"]),
+        tenant_id=str(item["tenant_id"]),
+        instance_ids=tuple(instance_ids) if instance_ids else None,
+    )
 
 
 class DynamoLiveConnectionStore:
@@ -36,7 +55,7 @@ class DynamoLiveConnectionStore:
             ConditionExpression="attribute_not_exists(connection_id)",
         )
 
-    def consume_ticket(self, key: str) -> dict[str, Any] | None:
+    def consume_ticket(self, key: str) -> Ticket | None:
         """Delete the ticket and answer it as it was; None when there is none (unknown or used).
 
         The condition makes exactly one of two concurrent $connects with the same ticket get it.
@@ -52,7 +71,7 @@ class DynamoLiveConnectionStore:
             if is_conditional_failure(exc):
                 return None
             raise
-        return from_item(response.get("Attributes"))
+        return ticket_from_item(from_item(response.get("Attributes")))
 
     # ------------------------------------------------------------ connections ($connect … $disconnect)
     def put_connection(
@@ -69,12 +88,12 @@ class DynamoLiveConnectionStore:
         }
         client("dynamodb").put_item(TableName=self.table, Item=to_item(item))
 
-    def get_connection(self, connection_id: str) -> dict[str, Any] | None:
+    def get_connection(self, connection_id: str) -> LiveConnection | None:
         response = client("dynamodb").get_item(
             TableName=self.table, Key=to_item({"connection_id": connection_id}), ConsistentRead=True
         )
         item = from_item(response.get("Item"))
-        return item if item and item.get("tenant_id") else None
+        return connection_from_item(item) if item and item.get("tenant_id") else None
 
     def subscribe(self, connection_id: str, tenant_id: str, instance_ids: list[str] | None) -> bool:
         """Replace the connection's subscription; False when the connection is gone (or not the tenant's)."""
@@ -103,8 +122,8 @@ class DynamoLiveConnectionStore:
         client("dynamodb").delete_item(TableName=self.table, Key=to_item({"connection_id": connection_id}))
 
     # ------------------------------------------------------------ push (events processor)
-    def for_tenant(self, tenant_id: str) -> list[dict[str, Any]]:
-        """Every live connection of the tenant: connection_id, tenant_id and instance_ids (the index's)."""
+    def for_tenant(self, tenant_id: str) -> list[LiveConnection]:
+        """Every live connection of the tenant (the index projects connection_id, tenant_id, instance_ids)."""
         request: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": INDEX,
@@ -116,5 +135,6 @@ class DynamoLiveConnectionStore:
             response = client("dynamodb").query(**request)
             found.extend(item for item in (from_item(raw) for raw in response.get("Items", [])) if item)
             if not response.get("LastEvaluatedKey"):
-                return [item for item in found if not str(item.get("connection_id", "")).startswith(TICKET_PREFIX)]
+                return [connection_from_item(item) for item in found
+                        if not str(item.get("connection_id", "")).startswith(TICKET_PREFIX)]
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -1,7 +1,10 @@
 """Webhooks table: a tenant's webhook endpoints. Key (tenant_id, webhook_id).
 
+Item: `tenant_id`, `webhook_id` ("wh_" + 32 hex), `url`, `events` (absent = every type), `secret`,
+`created_at`, and after a rotation `previous_secret`, `previous_secret_until` (epoch s), `rotated_at`.
+
 One Query on the tenant's partition lists them (the processor does it per event, the public
-API per listing); there are at most MAX_PER_TENANT, so one page always holds them all.
+API per listing); there are at most MAX_WEBHOOKS_PER_TENANT, so one page always holds them all.
 
 The signing secret is stored as issued, not hashed: HMAC signing needs the secret itself. The
 table is encrypted at rest (SSE), only the events processor may read it and only the public
@@ -11,14 +14,29 @@ API may write it, and the API returns the secret once, in the creation response.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from zapgate_control.adapters.dynamodb.codec import from_item, is_conditional_failure, to_item, to_values
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
-from zapgate_control.ports.webhooks import TooManyWebhooks, WebhookNotFound
+from zapgate_control.ports.webhooks import TooManyWebhooks, Webhook, WebhookNotFound
+from zapgate_core.domain.webhooks import MAX_WEBHOOKS_PER_TENANT
 
-MAX_PER_TENANT = 10  # also keeps a fan-out to one SendMessageBatch
+
+def webhook_from_item(item: dict[str, Any]) -> Webhook:
+    events = item.get("events")
+    until = item.get("previous_secret_until")
+    return Webhook(
+        id=str(item["webhook_id"]),
+        tenant_id=str(item["tenant_id"]),
+        url=str(item["url"]),
+        events=tuple(events) if events else None,
+        secret=str(item["secret"]),
+        created_at=str(item.get("created_at", "")),
+        previous_secret=item.get("previous_secret") or None,
+        previous_secret_until=int(until) if isinstance(until, int | float) else None,
+    )
 
 
 class DynamoWebhookStore:
@@ -26,14 +44,14 @@ class DynamoWebhookStore:
         self.table = table
         self.clock = clock
 
-    def create(self, tenant_id: str, url: str, events: list[str] | None, secret: str) -> dict[str, Any]:
-        if len(self.list_for_tenant(tenant_id)) >= MAX_PER_TENANT:
+    def create(self, tenant_id: str, url: str, events: Sequence[str] | None, secret: str) -> Webhook:
+        if len(self.list_for_tenant(tenant_id)) >= MAX_WEBHOOKS_PER_TENANT:
             raise TooManyWebhooks(tenant_id)
         item = {
             "tenant_id": tenant_id,
             "webhook_id": f"wh_{uuid.uuid4().hex}",
             "url": url,
-            "events": events,  # None (attribute absent) = every event type
+            "events": list(events) if events is not None else None,  # None (attribute absent) = every event type
             "secret": secret,
             "created_at": iso(self.clock()),
         }
@@ -42,24 +60,25 @@ class DynamoWebhookStore:
             Item=to_item(item),
             ConditionExpression="attribute_not_exists(webhook_id)",
         )
-        return {k: v for k, v in item.items() if v is not None}
+        return webhook_from_item(item)
 
-    def list_for_tenant(self, tenant_id: str) -> list[dict[str, Any]]:
+    def list_for_tenant(self, tenant_id: str) -> list[Webhook]:
         response = client("dynamodb").query(
             TableName=self.table,
             KeyConditionExpression="tenant_id = :t",
             ExpressionAttributeValues=to_values({":t": tenant_id}),
             ConsistentRead=True,  # a webhook created a moment ago must already receive events
         )
-        return [item for item in (from_item(raw) for raw in response.get("Items", [])) if item]
+        return [webhook_from_item(item) for item in (from_item(raw) for raw in response.get("Items", [])) if item]
 
-    def get(self, tenant_id: str, webhook_id: str) -> dict[str, Any] | None:
+    def get(self, tenant_id: str, webhook_id: str) -> Webhook | None:
         response = client("dynamodb").get_item(
             TableName=self.table, Key=to_item({"tenant_id": tenant_id, "webhook_id": webhook_id}), ConsistentRead=True
         )
-        return from_item(response.get("Item"))
+        item = from_item(response.get("Item"))
+        return webhook_from_item(item) if item else None
 
-    def rotate_secret(self, tenant_id: str, webhook_id: str, secret: str, previous_until_s: int) -> dict[str, Any]:
+    def rotate_secret(self, tenant_id: str, webhook_id: str, secret: str, previous_until_s: int) -> Webhook:
         """The webhook with `secret` as its secret and the one it had as `previous_secret` until the given time.
 
         One conditional UpdateItem: the old secret is moved by DynamoDB itself (SET previous = secret), so
@@ -80,7 +99,7 @@ class DynamoWebhookStore:
             if is_conditional_failure(exc):
                 raise WebhookNotFound(webhook_id) from exc
             raise
-        return from_item(response["Attributes"]) or {}
+        return webhook_from_item(from_item(response["Attributes"]) or {})
 
     def delete(self, tenant_id: str, webhook_id: str) -> None:
         try:
