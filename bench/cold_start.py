@@ -21,7 +21,13 @@ Powertools metrics stay enabled as in Lambda; the children's stdout (logs, EMF) 
 baseline, what the first request imports lazily, boto3 client creation and AWS call times, garbage
 collection during the first request, and what compiling our own sources would cost.
 
-Usage: .venv/bin/python bench/cold_start.py [--runs 7] [--warmup 1] [--explain]
+--compare REV also measures every function of git revision REV (its own template.yaml and source,
+exported to a temporary directory) in the same interleaved run, and gives per function the
+work/REV ratios of the medians with a verdict (cold_start_compare.py says how, and why that way).
+Each function child imports only its own tree's code (PYTHONPATH; checked in every child).
+
+Usage: .venv/bin/python bench/cold_start.py [--runs 7] [--warmup 1] [--explain] [--compare REV [--tolerance 1.05]]
+       [--json PATH]
 """
 
 from __future__ import annotations
@@ -719,6 +725,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=1, help="discarded rounds before measuring (default 1)")
     parser.add_argument("--explain", action="store_true", help="also break down what each handler adds")
     parser.add_argument("--compare", metavar="REV", help="also measure REV's functions in the same run, and compare")
+    parser.add_argument("--json", metavar="PATH", type=Path, help="also write every sample, by target, to PATH")
     parser.add_argument(
         "--tolerance",
         type=float,
@@ -754,6 +761,9 @@ def main() -> int:
                 work, paired = [(t.logical_id, t) for t in functions], rev.targets
                 measure([], args.runs, args.warmup, lambda n: compare.round_order(baseline, work, paired, n))
             met = report(baseline, functions, args.runs, list(rev.targets.values()) if rev else ())
+            if args.json:
+                measured = [baseline, *functions, *(rev.targets.values() if rev else ())]
+                args.json.write_text(json.dumps({t.label: t.samples for t in measured}, indent=1))
             if rev is not None:
                 loads = (load_before, os.getloadavg()[0])
                 print(f"\ncold start vs {rev.name}:\n  {report_comparison(functions, rev, args.tolerance, loads)}")
