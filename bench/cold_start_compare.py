@@ -20,6 +20,7 @@ stayed within 0.92-1.10x. Wall time is what a cold start costs; on a loaded mach
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import statistics
@@ -39,6 +40,7 @@ DEFAULT_TOLERANCE = 1.05
 # CPU time, which load from other processes moves much less on a shared machine.
 RATIO_COLUMNS = (("first", "import+1st"), ("cpu_first", "cpu +1st"), ("import", "import"), ("cpu_import", "cpu import"))
 JUDGED = ("first", "cpu_first")
+MIN_RUNS = 5  # fewer measured rounds than this and every verdict is noisy or inconclusive
 
 T = TypeVar("T")
 
@@ -155,10 +157,13 @@ def noise_interval(work: Sequence[float], rev: Sequence[float], resamples: int =
 
     Rounds are drawn as pairs (sample i of both sides ran in round i, one right after the other), so
     load that drifts between rounds moves both sides of a draw alike. Seeded: the same samples give
-    the same interval.
+    the same interval. Below MIN_RUNS rounds a resampled median says nothing (one round gives a
+    zero-width interval): the interval is then unbounded, so no verdict claims confidence.
     """
     draw = random.Random(0)
     n = min(len(work), len(rev))
+    if n < MIN_RUNS:
+        return 0.0, math.inf
     ratios = []
     for _ in range(resamples):
         rounds = [draw.randrange(n) for _ in range(n)]
@@ -188,7 +193,7 @@ def comparison_table(rows: Sequence[Comparison], rev: str) -> list[str]:
             line += (f"{row.ratios[name]:.2f}x" if name in row.ratios else "-",)
             if name in JUDGED:
                 span = row.intervals.get(name)
-                line += (f"{span[0]:.2f}-{span[1]:.2f}" if span else "-",)
+                line += (f"{span[0]:.2f}-{span[1]:.2f}" if span and math.isfinite(span[1]) else "-",)
         cells.append((*line, row.verdict))
     widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header) - 1)]
     fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths)) + "  {}"

@@ -133,7 +133,13 @@ def test_ratios_and_verdicts_from_given_samples(compare: ModuleType) -> None:
     assert noisy.verdict == "inconclusive by wall time, no worse by cpu time"
     lucky = compare.compare("Lucky", {**rev, "first": [150.0, 200.0, 300.0, 180.0, 240.0]}, rev, 1.05)
     assert lucky.judgements["first"] == "no worse (noisy)" and lucky.intervals["first"][1] > 1.05
-    assert compare.noise_interval([5.0, 5.0, 5.0], [5.0, 5.0, 5.0]) == (1.0, 1.0)
+    assert compare.noise_interval([5.0] * 5, [5.0] * 5) == (1.0, 1.0)
+    # One round (--runs 1) proves nothing either way.
+    one = compare.compare(
+        "One", {"first": [300.0], "cpu_first": [100.0]}, {"first": [200.0], "cpu_first": [100.0]}, 1.05
+    )
+    assert one.verdict == "inconclusive by wall time, no worse (noisy) by cpu time"
+    assert compare.comparison_table([one], "x")[2].split()[:5] == ["One", "1.50x", "-", "1.00x", "-"]
 
     table = compare.comparison_table([same, slower], "f872664")
     assert table[0].split() == [
