@@ -41,7 +41,7 @@ Model = TypeVar("Model", bound=BaseModel)
 ERROR_BODY_CHARS = 220  # as much of an error body as the Node worker logged; never more
 ELIGIBLE_PAGE = 500  # the most eligible-instances answers per request (the contract's `limit` cap)
 RENEWAL_ALLOWANCE_S = 0.02  # per lock a heartbeat renews, on top of its wait and 10 s (2,000 locks: +40 s)
-FLEET_CONNECTIONS = 4  # discovery, an acquire, the heartbeat, and a leave at shutdown
+MANAGER_CONNECTIONS = 4  # discovery, an acquire, the heartbeat, and a leave at shutdown
 MAX_ELIGIBLE_PAGES = 200  # 100,000 instances: a server that keeps answering a cursor cannot loop us forever
 
 
@@ -61,7 +61,7 @@ class WorkerProxyError(Exception):
 
 
 class WorkerProxyClient:
-    """Two connection pools: the fleet's calls (discovery, locks, the heartbeat) never queue behind the
+    """Two connection pools: the instance manager's calls (discovery, locks, the heartbeat) never queue behind the
     runtimes' (status, messages, inbound, ...). 1,000 runtimes linking at once report ~2,000 statuses; in one
     pool of 100 connections they held up the heartbeat whose renewals keep every lock. A request waits for a
     connection as long as it takes (no pool timeout): the wait is other requests finishing or timing out, and
@@ -80,20 +80,20 @@ class WorkerProxyClient:
             )
 
         self._http = client(httpx.Limits(max_connections=100, max_keepalive_connections=20))
-        self._fleet = client(httpx.Limits(max_connections=FLEET_CONNECTIONS,
-                                          max_keepalive_connections=FLEET_CONNECTIONS))
+        self._manager_http = client(httpx.Limits(max_connections=MANAGER_CONNECTIONS,
+                                                 max_keepalive_connections=MANAGER_CONNECTIONS))
         # zapgate extensions; unknown until the first call, False on servers without them.
         self.heartbeat_supported: bool | None = None
         self.receipts_supported: bool | None = None
 
     async def close(self) -> None:
         await self._http.aclose()
-        await self._fleet.aclose()
+        await self._manager_http.aclose()
 
     async def _call(self, method: str, path: str, *, body: BaseModel | None = None,
                     params: dict[str, Any] | None = None, timeout_s: float | None = None,
-                    fleet: bool = False) -> Any:
-        response = await (self._fleet if fleet else self._http).request(
+                    manager: bool = False) -> Any:
+        response = await (self._manager_http if manager else self._http).request(
             method,
             path,
             json=body.model_dump(mode="json", by_alias=True) if body is not None else None,
@@ -110,7 +110,7 @@ class WorkerProxyClient:
 
     # ------------------------------------------------------------ discovery
     async def worker_settings(self) -> WorkerSettings:
-        return self._parse(WorkerSettings, await self._call("GET", "/worker-settings", fleet=True))
+        return self._parse(WorkerSettings, await self._call("GET", "/worker-settings", manager=True))
 
     async def eligible_instances(self, limit: int = ELIGIBLE_PAGE, owner: str | None = None, announce: bool = False,
                                  leave: bool = False, timeout_s: float | None = None) -> EligibleInstances:
@@ -140,17 +140,17 @@ class WorkerProxyClient:
         return answer
 
     async def _eligible_page(self, params: dict[str, Any], timeout_s: float | None) -> EligibleInstances:
-        data = await self._call("GET", "/eligible-instances", params=params, timeout_s=timeout_s, fleet=True)
+        data = await self._call("GET", "/eligible-instances", params=params, timeout_s=timeout_s, manager=True)
         return self._parse(EligibleInstances, {"instances": data} if isinstance(data, list) else data)
 
     # ------------------------------------------------------------ locks
     async def acquire(self, instance_id: str, owner: str, ttl_ms: int) -> LockResponse:
         body = LockAcquireRequest(instance_id=instance_id, instance_owner=owner, ttl_ms=ttl_ms)
-        return self._parse(LockResponse, await self._call("POST", "/instance-lock/acquire", body=body, fleet=True))
+        return self._parse(LockResponse, await self._call("POST", "/instance-lock/acquire", body=body, manager=True))
 
     async def renew(self, instance_id: str, owner: str, ttl_ms: int, token: str | None) -> LockResponse:
         body = LockRenewRequest(instance_id=instance_id, instance_owner=owner, ttl_ms=ttl_ms, lock_token=token)
-        return self._parse(LockResponse, await self._call("POST", "/instance-lock/renew", body=body, fleet=True))
+        return self._parse(LockResponse, await self._call("POST", "/instance-lock/renew", body=body, manager=True))
 
     async def release(self, instance_id: str, owner: str, token: str | None) -> None:
         body = LockReleaseRequest(instance_id=instance_id, instance_owner=owner, lock_token=token)
@@ -162,7 +162,7 @@ class WorkerProxyClient:
             return None
         try:
             data = await self._call("POST", "/heartbeat", body=request, timeout_s=heartbeat_timeout_s(request),
-                                    fleet=True)
+                                    manager=True)
         except WorkerProxyError as exc:
             if exc.status in (404, 405):
                 self.heartbeat_supported = False
