@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import ApiKeyNotFound, ApiKeyStore, KeysChanged, LastActiveKey, RateLimiter
-from zapgate_control.ports.api_keys import ApiKey
+from zapgate_control.ports.api_keys import ApiKey, ApiKeyNotFound, ApiKeyStore, KeysChanged, LastActiveKey, RateLimiter
 
 
 def create(keys: ApiKeyStore, tenant_id: str, label: str | None) -> tuple[ApiKey, str]:

@@ -29,9 +29,16 @@ import time
 from dataclasses import dataclass
 
 from zapgate_control.observability import logger, metrics
-from zapgate_control.ports import EventBus, EventPublisher, MessageStore, Redelivery, WebhookSender, WebhookStore
-from zapgate_control.ports.events import TENANT_ATTRIBUTE, WEBHOOK_ATTRIBUTE
-from zapgate_control.ports.webhooks import Webhook
+from zapgate_control.ports.events import (
+    TENANT_ATTRIBUTE,
+    WEBHOOK_ATTRIBUTE,
+    EventBus,
+    EventPublisher,
+    Redelivery,
+    WebhookSender,
+)
+from zapgate_control.ports.messages import MessageStore
+from zapgate_control.ports.webhooks import Webhook, WebhookStore
 from zapgate_control.services.live import LiveFanout
 from zapgate_core.domain.events import (
     LIVE_ONLY_EVENT_TYPES,

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from zapgate_control.clock import system_clock
 from zapgate_control.errors import ApiError
 from zapgate_control.observability import logger, metrics
-from zapgate_control.ports import ApiKeyStore, InstanceStore, LiveConnectionStore, LivePusher
-from zapgate_control.ports.live import LiveConnection
+from zapgate_control.ports.api_keys import ApiKeyStore
+from zapgate_control.ports.instances import InstanceStore
+from zapgate_control.ports.live import LiveConnection, LiveConnectionStore, LivePusher
 from zapgate_core.domain.events import encode
 from zapgate_core.domain.json_types import JsonObject
 from zapgate_core.domain.live import (

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from zapgate_control.observability import logger, metrics
-from zapgate_control.ports import OutboxPublisher
+from zapgate_control.ports.events import OutboxPublisher
 from zapgate_core.domain.json_types import JsonObject
 from zapgate_core.domain.outbox import Change, events_of, tenant_of
 

@@ -10,8 +10,7 @@ from collections.abc import Sequence
 
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import TooManyWebhooks, WebhookNotFound, WebhookStore
-from zapgate_control.ports.webhooks import Webhook
+from zapgate_control.ports.webhooks import TooManyWebhooks, Webhook, WebhookNotFound, WebhookStore
 from zapgate_core.domain.webhooks import MAX_WEBHOOKS_PER_TENANT, ROTATION_GRACE_S, new_secret
 
 
