@@ -167,6 +167,7 @@ def outbound(env: dict[str, str], counter: DynamoCounter, messages: int, use_api
 
     from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
     from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+    from zapgate_core.contract.outbound_content import OutboundContent
     from zapgate_worker_proxy.app import app as worker_app
 
     worker = TestClient(worker_app, headers={"Authorization": f"Bearer {WORKER_SECRET}"})
@@ -193,7 +194,8 @@ def outbound(env: dict[str, str], counter: DynamoCounter, messages: int, use_api
         if public is not None:
             answer = _ok(public.post(SEND_ROUTE.format(instance_id=instance_id), json=content), "send", 202)
             return str(answer["id"])
-        return str(DynamoMessageStore(env["MESSAGES_TABLE"]).enqueue(TENANT, instance_id, content)["id"])
+        store = DynamoMessageStore(env["MESSAGES_TABLE"])
+        return store.enqueue(TENANT, instance_id, OutboundContent.model_validate(content)).id
 
     def wake(instance_id: str, token: str) -> None:
         """The sidecar's heartbeat (renews its one lock) returning because this instance has work."""

@@ -2,9 +2,9 @@
 
 Requests forbid unknown fields: a misspelt `enabeld` or `queueIfOffline` must fail loudly
 rather than be silently ignored. Booleans and integers are strict, so `"false"` or `1` are
-refused instead of being guessed at. Responses are built from the stored items with
-`from_item`, which picks only the fields the API promises (internal keys such as
-`created_sk`, lock fields or `send_debug` never leave the control plane).
+refused instead of being guessed at. Responses are built from the stores' records with
+`from_record`, which picks only the fields the API promises (storage keys, lock fields or
+`send_debug` never leave the control plane).
 
 One module per resource; this package re-exports the ones routes use.
 """

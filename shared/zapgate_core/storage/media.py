@@ -1,24 +1,18 @@
-"""Media objects keyed by content hash, so identical bytes are stored once; and presigned uploads.
+"""Media objects keyed by content hash, so identical bytes are stored once.
 
 The control plane stores what sidecars send to /upload-media; a sidecar stores media too
-large for a Lambda body directly. Both use this class, with their own S3 client. The public API
-hands clients presigned uploads of outbound media (under uploads/<tenant>/, not content-addressed:
-the bytes are not seen before the client sends them).
+large for a Lambda body directly. Both use this class, with their own S3 client.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from zapgate_core.domain.media_uploads import PresignedUpload
-
 _OUR_MEDIA_PATH = re.compile(r"/media/([0-9a-f]{64})$")
-UPLOAD_URL_TTL_S = 15 * 60
 
 
 def media_key(sha256: str) -> str:
@@ -61,20 +55,3 @@ class ContentAddressedMedia:
         return self._s3().generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": media_key(sha256)}, ExpiresIn=self.url_ttl_seconds
         )
-
-    def presign_upload(self, tenant_id: str, mime_type: str, max_bytes: int) -> PresignedUpload:
-        """A presigned POST for one object of at most `max_bytes` of `mime_type`, and its presigned GET."""
-        key = f"uploads/{tenant_id}/{uuid.uuid4()}"
-        s3 = self._s3()
-        # A presigned POST can pin the exact size range and type; a presigned PUT cannot bound size.
-        post = s3.generate_presigned_post(
-            Bucket=self.bucket,
-            Key=key,
-            Fields={"Content-Type": mime_type},
-            Conditions=[{"Content-Type": mime_type}, ["content-length-range", 1, max_bytes]],
-            ExpiresIn=UPLOAD_URL_TTL_S,
-        )
-        media_url = s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.url_ttl_seconds
-        )
-        return PresignedUpload(url=post["url"], fields=post["fields"], media_url=media_url, expires_in=UPLOAD_URL_TTL_S)
