@@ -7,12 +7,14 @@ conversion: key encodings, the `state` field, numbers DynamoDB cannot hold (adap
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
-from zapgate_core.contract.message_objects import Location, Poll, PollVote, Reaction, Selection, SharedContact
-from zapgate_core.contract.outbound_content import OutboundContent
 from zapgate_core.domain.json_types import JsonObject
 from zapgate_core.domain.outbound import ClaimPolicy, MessageState
+
+if TYPE_CHECKING:  # annotations only: the contract's pydantic models cost every function ~30 ms at import
+    from zapgate_core.contract.message_objects import Location, Poll, PollVote, Reaction, Selection, SharedContact
+    from zapgate_core.contract.outbound_content import OutboundContent
 
 Direction = Literal["inbound", "outbound"]
 
