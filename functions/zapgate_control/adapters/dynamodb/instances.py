@@ -6,10 +6,9 @@ is one conditional UpdateItem on the same item.
 
 Keys: `id`; GSI `by_tenant` (tenant_id, created_sk) lists a tenant's instances; sparse GSI
 `eligible` (eligible_pk present only while enabled, priority_sk) serves eligible-instances in
-priority order without a scan. The lock is `lock_owner`, `lock_token`, `lock_expires_at_ms` and
-`lock_fence`; pending commands are the `commands` map (id -> {type, at, phone}).
+priority order without a scan.
 
-Items become the ports' typed records here and nowhere else (record_from_item).
+Items become the ports' typed records in instance_items.py, and nowhere else.
 """
 
 from __future__ import annotations
@@ -24,6 +23,15 @@ from zapgate_control.adapters.dynamodb.codec import (
     to_item,
     to_values,
 )
+from zapgate_control.adapters.dynamodb.instance_items import (
+    change_values,
+    command_from_item,
+    command_item,
+    eligible_record,
+    lock_state,
+    priority_sk,
+    record_from_item,
+)
 from zapgate_control.adapters.dynamodb.paging import query_page
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
@@ -37,88 +45,14 @@ from zapgate_control.ports.instances import (
     StatusReport,
     TooManyCommands,
 )
-from zapgate_core.contract.common import PRIORITY_LIMIT
 from zapgate_core.domain.locks import LockState, may_renew, new_token
+
+__all__ = ["ELIGIBLE", "DynamoInstanceStore", "priority_sk", "record_from_item"]
 
 ELIGIBLE = "ENABLED"
 _LOCK_FIELDS = ("lock_owner", "lock_token", "lock_expires_at_ms")
 # What a status report replaces: absent from the report means removed (they describe one status only).
 _PER_STATUS_FIELDS = ("qr_code", "pairing_code", "status_reason")
-
-
-def priority_sk(priority: int, created_sk: str) -> str:
-    # Ascending order of this key = priority descending, then creation order for stable ties.
-    # PRIORITY_LIMIT bounds priorities so the number stays positive.
-    return f"{PRIORITY_LIMIT - priority:08d}#{created_sk}"
-
-
-def _lock_state(item: dict[str, Any]) -> LockState:
-    return LockState(
-        owner=item.get("lock_owner"),
-        token=item.get("lock_token"),
-        expires_at_ms=int(item.get("lock_expires_at_ms", 0)),
-        fence=int(item.get("lock_fence", 0)),
-    )
-
-
-def _optional_str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _commands(stored: Any) -> tuple[InstanceCommand, ...]:
-    """The `commands` map as records, in the map's order; entries that are not maps are skipped."""
-    if not isinstance(stored, dict):
-        return ()
-    return tuple(_command(command_id, c) for command_id, c in stored.items() if isinstance(c, dict))
-
-
-def _command(command_id: str, stored: dict[str, Any]) -> InstanceCommand:
-    return InstanceCommand(
-        id=command_id, type=str(stored.get("type", "")), at_ms=int(stored.get("at", 0)),
-        phone=_optional_str(stored.get("phone")),
-    )
-
-
-def _command_item(command: InstanceCommand) -> dict[str, Any]:
-    return {"type": command.type, "at": command.at_ms, **({"phone": command.phone} if command.phone else {})}
-
-
-def record_from_item(item: dict[str, Any]) -> InstanceRecord:
-    """An instance item (as from_item decodes it) as the port's record; absent attributes get defaults."""
-    return InstanceRecord(
-        id=str(item["id"]),
-        tenant_id=str(item.get("tenant_id", "")),
-        name=str(item.get("name", "")),
-        priority=int(item.get("priority", 0)),
-        enabled=bool(item.get("enabled", True)),
-        status=str(item.get("status") or "DISCONNECTED"),
-        created_at=str(item.get("created_at", "")),
-        updated_at=str(item.get("updated_at", "")),
-        lock=_lock_state(item),
-        status_at=_optional_str(item.get("status_at")),
-        status_reason=_optional_str(item.get("status_reason")),
-        qr_code=_optional_str(item.get("qr_code")),
-        pairing_code=_optional_str(item.get("pairing_code")),
-        wa_jid=_optional_str(item.get("wa_jid")),
-        push_name=_optional_str(item.get("push_name")),
-        ingest_monitored_groups_only=bool(item.get("ingest_monitored_groups_only") or False),
-        commands=_commands(item.get("commands")),
-    )
-
-
-def _eligible_record(item: dict[str, Any]) -> EligibleRecord:
-    # The `eligible` index projects priority, lock_owner and lock_expires_at_ms only (template.yaml).
-    return EligibleRecord(id=str(item["id"]), priority=int(item.get("priority", 0)), lock=_lock_state(item))
-
-
-def _change_values(changes: InstanceChanges) -> dict[str, Any]:
-    values = {
-        "name": changes.name,
-        "priority": changes.priority,
-        "enabled": changes.enabled,
-        "ingest_monitored_groups_only": changes.ingest_monitored_groups_only,
-    }
-    return {k: v for k, v in values.items() if v is not None}
 
 
 def _held_by(owner: str, token: str | None) -> tuple[str, dict[str, Any]]:
@@ -184,7 +118,7 @@ class DynamoInstanceStore:
         current = self._get_item(instance_id)
         if current is None or current.get("tenant_id") != tenant_id:
             raise InstanceNotFound(instance_id)
-        values = _change_values(changes)
+        values = change_values(changes)
         sets = {"updated_at": iso(self.clock()), **values}
         removes: list[str] = []
         if "priority" in values:
@@ -236,14 +170,14 @@ class DynamoInstanceStore:
             ExpressionAttributeValues=to_values({":e": ELIGIBLE}),
             Limit=limit,
         )
-        return [_eligible_record(i) for i in (from_item(raw) for raw in response.get("Items", [])) if i]
+        return [eligible_record(i) for i in (from_item(raw) for raw in response.get("Items", [])) if i]
 
     def eligible_page(self, limit: int, cursor: str | None) -> tuple[list[EligibleRecord], str | None]:
         """`eligible`, one page at a time (zapgate extension): the same order, continued by `cursor`."""
         items, next_cursor = query_page(
             self.table, "eligible", ("eligible_pk", ELIGIBLE), "priority_sk", limit, cursor
         )
-        return [_eligible_record(i) for i in items], next_cursor
+        return [eligible_record(i) for i in items], next_cursor
 
     # ------------------------------------------------------------ locks
     def acquire_lock(self, instance_id: str, owner: str, ttl_ms: int) -> tuple[bool, LockState]:
@@ -282,7 +216,7 @@ class DynamoInstanceStore:
     ) -> tuple[bool, LockState]:
         """(True, new state) when the condition held, (False, state as it was) when it did not."""
         done, item = self._lock_write_item(instance_id, update, condition, values)
-        return done, _lock_state(item)
+        return done, lock_state(item)
 
     def _lock_write_item(
         self, instance_id: str, update: str, condition: str, values: dict[str, Any]
@@ -383,7 +317,7 @@ class DynamoInstanceStore:
         Expired entries (`at` < expired_before_ms) are dropped when they are what fills the map.
         `disable` also sets enabled=false and leaves the eligible index (the disconnect command).
         """
-        command_id, stored = command.id, _command_item(command)
+        command_id, stored = command.id, command_item(command)
         sets = {"updated_at": iso(self.clock()), **({"enabled": False} if disable else {})}
         extra_set = "".join(f", #{k} = :{k}" for k in sets)
         names = {"#cid": command_id, **{f"#{k}": k for k in sets}}
@@ -482,4 +416,4 @@ class DynamoInstanceStore:
             return None
         old = from_item(response.get("Attributes")) or {}
         removed = (old.get("commands") or {}).get(command_id)
-        return _command(command_id, removed if isinstance(removed, dict) else {})
+        return command_from_item(command_id, removed if isinstance(removed, dict) else {})
