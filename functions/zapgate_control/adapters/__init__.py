@@ -1,1 +1,1 @@
-"""Adapters at the edge of the control plane: DynamoDB and S3 implementations of ports.py."""
+"""Adapters at the edge of the control plane: AWS implementations of ports/ (built only by wiring.py)."""
