@@ -20,9 +20,10 @@ from zapgate_core.contract.common import MAX_ID
 
 # outbound: messages wait in an instance's queue; command: an instance command waits (the sidecar
 # asks for it with a short heartbeat, which hands commands only to the verified lock holder);
-# discover: the set of instances or sidecars changed, run discovery now.
-PushKind = Literal["outbound", "command", "discover"]
-PUSH_KINDS: tuple[PushKind, ...] = ("outbound", "command", "discover")
+# discover: the set of instances or sidecars changed, run discovery now; request: a request to the
+# phone waits for this lock holder (contract/requests.py; the sidecar claims it by id, fenced by its lock).
+PushKind = Literal["outbound", "command", "discover", "request"]
+PUSH_KINDS: tuple[PushKind, ...] = ("outbound", "command", "discover", "request")
 # Why a discovery is asked for. `sidecar_left`: a sidecar's connection closed without a
 # make-before-break rotation, so its locks may expire within one TTL: discover now and after it.
 DiscoverReason = Literal["instances_changed", "lock_released", "sidecar_joined", "sidecar_left"]
@@ -39,13 +40,18 @@ class SidecarPush(BaseModel):
     type: PushKind
     instance_id: str | None = Field(default=None, max_length=MAX_ID)
     reason: str | None = Field(default=None, max_length=64)
+    request_id: str | None = Field(default=None, max_length=MAX_ID)
 
 
-def push_frame(kind: PushKind, instance_id: str | None = None, reason: DiscoverReason | None = None) -> bytes:
+def push_frame(
+    kind: PushKind, instance_id: str | None = None, reason: DiscoverReason | None = None, request_id: str | None = None
+) -> bytes:
     """The frame's bytes, without building the model (the posting side only writes them)."""
     frame: dict[str, str] = {"type": kind}
     if instance_id is not None:
         frame["instance_id"] = instance_id
     if reason is not None:
         frame["reason"] = reason
+    if request_id is not None:
+        frame["request_id"] = request_id
     return json.dumps(frame, separators=(",", ":")).encode()
