@@ -6,7 +6,8 @@ Counts, per revision:
 - adapter imports in services and routes: import lines in zapgate_control/services or a function's
   routes (every functions/ package except zapgate_control and the Lambda handler modules) that name
   `zapgate_control.adapters`;
-- `dict[str, Any]` in the ports (zapgate_control/ports.py, or every module of the ports package);
+- `dict[str, Any]` in the ports (zapgate_control/ports.py, or every module of the ports package), and the
+  free-form JSON values named `JsonObject` there instead;
 - copies of the message-kind list: source files that spell the media kinds ("image", "video", "audio",
   "document") as a literal sequence;
 - two JID parsers: modules that define a function splitting a JID on "@";
@@ -73,6 +74,8 @@ def counts(tree: dict[str, str]) -> dict[str, str]:
     return {
         "adapter imports in services and routes": str(adapter_imports),
         "dict[str, Any] in ports": str(sum(text.count("dict[str, Any]") for text in ports)),
+        # Free-form JSON kept by name (event envelopes, audit details, send_debug): not a storage dict.
+        "JsonObject in ports": str(sum(text.count("JsonObject") - text.count("import JsonObject") for text in ports)),
         "files spelling the media-kind list": str(len(kind_lists)),
         "modules splitting JIDs on '@'": str(len(jid_parsers)),
         "sidecar modules over 500 lines": str(len(over)),
