@@ -46,6 +46,8 @@ class Settings:
     # management endpoint, where wake-ups are posted. "" = no push channel (sidecars poll).
     sidecar_push_url: str = ""
     sidecar_push_endpoint_url: str = ""
+    requests_table: str = ""  # requests to the phone (docs/requests.md)
+    request_wait_ms: int = 10_000  # how long the public API waits for the phone's answer (then 504)
 
 
 @cache
@@ -77,4 +79,6 @@ def get_settings() -> Settings:
         fleet_table=env.get("FLEET_TABLE", ""),
         sidecar_push_url=env.get("SIDECAR_PUSH_URL", ""),
         sidecar_push_endpoint_url=env.get("SIDECAR_PUSH_ENDPOINT_URL", ""),
+        requests_table=env.get("REQUESTS_TABLE", ""),
+        request_wait_ms=_int("REQUEST_WAIT_MS", 10_000),
     )

@@ -33,11 +33,13 @@ if TYPE_CHECKING:
         PushConnectionStore,
         RateLimiter,
         Redelivery,
+        RequestStore,
         SidecarPresenceStore,
         WebhookSender,
         WebhookStore,
     )
     from zapgate_control.services.live import LiveFanout
+    from zapgate_control.services.requests import RequestDeps
     from zapgate_control.services.sidecar_wakeups import SidecarWaker
     from zapgate_core.domain.json_types import JsonObject
     from zapgate_core.domain.outbound import ClaimPolicy
@@ -92,6 +94,12 @@ class Stores:
         from zapgate_control.adapters.dynamodb.audit import DynamoAuditLog
 
         return DynamoAuditLog(self.settings.audit_table)
+
+    @cached_property
+    def requests(self) -> RequestStore:
+        from zapgate_control.adapters.dynamodb.requests import DynamoRequestStore
+
+        return DynamoRequestStore(self.settings.requests_table)
 
     @cached_property
     def media(self) -> MediaStore:
@@ -215,6 +223,14 @@ class Stores:
         if self.sidecar_pusher is None or not self.settings.fleet_table:
             return None
         return SidecarWaker(self.push_connections, self.sidecar_pusher)
+
+    @cached_property
+    def request_deps(self) -> RequestDeps:
+        """Requests to the phone (public API): the stores, the lock holder's push channel, the wait."""
+        from zapgate_control.services.requests import RequestDeps
+
+        return RequestDeps(self.instances, self.requests, self.push_connections, self.sidecar_waker,
+                           self.settings.request_wait_ms)
 
 
 @cache

@@ -17,7 +17,7 @@ from zapgate_control.ports.messages import MessageRecord
 from zapgate_control.services import history, instances, outbound_enqueue
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
-from zapgate_public_api import audit, commands, groups, health, keys, live, uploads, webhooks
+from zapgate_public_api import audit, commands, groups, health, keys, live, requests, uploads, webhooks
 from zapgate_public_api.auth import require_tenant
 from zapgate_public_api.health import require_whatsapp
 from zapgate_public_api.models import (
@@ -213,6 +213,7 @@ def create_app() -> FastAPI:
     app.include_router(keys.router)
     app.include_router(commands.router)
     app.include_router(groups.router)
+    app.include_router(requests.router)
     app.include_router(audit.router)
     app.include_router(webhooks.router)
     app.include_router(live.router)

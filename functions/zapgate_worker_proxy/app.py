@@ -22,10 +22,12 @@ from zapgate_control.services import (
     locks,
     media,
     outbound_claims,
+    requests,
     worker_discovery,
 )
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_control.worker_auth import require_worker
+from zapgate_core.contract.requests import AnswerAccepted, AnswerRequest, ClaimedRequest, ClaimRequest
 from zapgate_core.contract.worker_proxy import (
     MAX_ID,
     CommandAckRequest,
@@ -117,6 +119,19 @@ def sidecar_heartbeat(request: HeartbeatRequest, stores: Stores = Depends(get_st
 def commands_ack(request: CommandAckRequest, stores: Stores = Depends(get_stores)) -> CommandAckResponse:
     """zapgate extension: a command from the heartbeat ran (done/failed); removes it from the instance."""
     return commands.ack(stores.instances, stores.audit, request)
+
+
+@router.post("/requests/claim", response_model=ClaimedRequest)
+def requests_claim(request: ClaimRequest, stores: Stores = Depends(get_stores)) -> ClaimedRequest:
+    """zapgate extension: the lock holder takes a request to the phone before running it (at most once);
+    409 when it is not pending for the caller or the caller's lock is not the instance's live lock."""
+    return requests.claim(stores.instances, stores.requests, request, system_clock())
+
+
+@router.post("/requests/answer", response_model=AnswerAccepted)
+def requests_answer(request: AnswerRequest, stores: Stores = Depends(get_stores)) -> AnswerAccepted:
+    """zapgate extension: the claimer's result or error; 409 unless the caller holds the claim."""
+    return requests.answer(stores.requests, request, system_clock())
 
 
 @router.post("/groups", response_model=GroupsResponse)

@@ -33,6 +33,7 @@ from zapgate_control.ports.live import LiveConnectionStore, LivePusher
 from zapgate_control.ports.media import MediaStore
 from zapgate_control.ports.messages import DuplicateMessage, MarkConflict, MessageNotFound, MessageStore
 from zapgate_control.ports.presence import PushConnectionStore, SidecarPresenceStore
+from zapgate_control.ports.requests import DuplicateRequest, RequestConflict, RequestRecord, RequestStore
 from zapgate_control.ports.webhooks import TooManyWebhooks, WebhookNotFound, WebhookStore
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "AuditLog",
     "ContactStore",
     "DuplicateMessage",
+    "DuplicateRequest",
     "EligibleRecord",
     "EventBus",
     "EventBusRefused",
@@ -64,6 +66,9 @@ __all__ = [
     "PushConnectionStore",
     "RateLimiter",
     "Redelivery",
+    "RequestConflict",
+    "RequestRecord",
+    "RequestStore",
     "SidecarPresenceStore",
     "StaleLockToken",
     "StatusReport",

@@ -43,6 +43,16 @@ class SidecarWaker:
             metrics.add_metric(name="SidecarWakeFailed", unit="Count", value=1)
             return False
 
+    def post_to(self, connection_id: str, frame: bytes) -> bool:
+        """Post `frame` to a connection the caller already looked up (a request to the phone); False when
+        it is gone or the post failed."""
+        try:
+            return self._post(connection_id, frame)
+        except Exception as exc:
+            logger.warning("sidecar wake-up failed", extra={"error": type(exc).__name__})
+            metrics.add_metric(name="SidecarWakeFailed", unit="Count", value=1)
+            return False
+
     def broadcast(self, frame: bytes, except_owner: str | None = None) -> int:
         """Post `frame` to every connected sidecar but `except_owner`; how many took it."""
         try:
