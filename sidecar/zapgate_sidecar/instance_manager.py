@@ -9,7 +9,8 @@ instances have work waiting; against servers without it, each lock is renewed on
 runners poll.
 
 How work is noticed (WAKE_MODE): `push` (default) keeps the push channel (push_channel.py) open;
-its frames, routed here, wake an outbound runner, a short heartbeat (commands) or discovery, and the
+its frames, routed here, wake an outbound runner, a short heartbeat (commands), a runtime's request runner
+(requests to the phone, claimed by id) or discovery, and the
 heartbeat is a short call once per renew interval. While the channel is down (or the server offers
 none) the short heartbeat runs every QUEUE_POLL_MS instead: a bounded fallback, counted and shown in
 health. `longpoll` is the design before it: the heartbeat waits server-side for work.
@@ -122,6 +123,10 @@ class InstanceManager:
                 runtime.wake_outbound()
         elif frame.type == "command":
             self.heartbeat.poll_now.set()  # a short heartbeat answers the doorbell: commands reach only the lock holder
+        elif frame.type == "request":
+            runtime = self.runtimes.get(frame.instance_id or "")
+            if runtime is not None and frame.request_id:  # not ours (any more): the claim would be refused anyway
+                runtime.request(frame.request_id)
         else:
             self._discover_now.set()
             if frame.reason == "sidecar_joined":

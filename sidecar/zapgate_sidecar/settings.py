@@ -60,6 +60,9 @@ class SidecarSettings(BaseModel):
     push_rotate_ms: int = Field(default=6_600_000, ge=5_000)  # make-before-break before API Gateway's 2 h cap
     discovery_idle_ms: int = Field(default=60_000, ge=200)  # discovery while the channel is up (pushes wake it)
     worker_settings_refresh_ms: int = Field(default=300_000, ge=0)  # 0 = every discovery, as seed 000
+    # A request to the phone is answered within this (runtime/requests.py), below the API's REQUEST_WAIT_MS
+    # (10 s by default), so a slow WhatsApp is answered `unreachable` rather than left to the API's 504.
+    request_timeout_ms: int = Field(default=8_000, ge=100)
 
     @model_validator(mode="after")
     def _renew_before_expiry(self) -> SidecarSettings:
@@ -112,6 +115,7 @@ _ENV = {
     "PUSH_ROTATE_MS": "push_rotate_ms",
     "DISCOVERY_IDLE_MS": "discovery_idle_ms",
     "WORKER_SETTINGS_REFRESH_MS": "worker_settings_refresh_ms",
+    "REQUEST_TIMEOUT_MS": "request_timeout_ms",
 }
 
 

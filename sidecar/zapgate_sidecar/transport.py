@@ -5,9 +5,10 @@ objects pushed to a sink callback; the sink must return at once (neonize runs ca
 one at a time on one goroutine and blocks its dispatch when Python is slow), so the
 sidecar only enqueues there and does HTTP and media work elsewhere.
 
-Commands (send, download, logout, pair, list groups) are blocking calls; the sidecar runs them in a
-worker thread. Every failure a command can have is a `TransportError` with a short reason
-that goes to mark-failed as is.
+Commands (send, download, logout, pair, list groups, and the requests to the phone: check numbers, chat
+presence) are blocking calls; the sidecar runs them in a worker thread. Every failure a command can have
+is a `TransportError` with a short reason that goes to mark-failed (or a request's answer) as is; its
+subclasses say why when that matters: `NetworkUnreachable` (try later), `Refused` (the arguments).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from zapgate_core.domain.message_kinds import MediaKind, MessageKind, SendableKind
 
@@ -248,12 +249,38 @@ class GroupInfo:
     name: str = ""
 
 
+@dataclass(frozen=True)
+class NumberOnWhatsApp:
+    """One number of a check: `number` as the transport was given it (digits only), whether it has an
+    account, and the JIDs WhatsApp told (its phone-number JID, its LID; either may be unknown)."""
+
+    number: str
+    exists: bool
+    jid: str | None = None
+    lid: str | None = None
+
+
+ChatPresenceState = Literal["composing", "recording", "paused"]  # typing, recording a voice note, stopped
+
+
 class TransportError(Exception):
     """A command failed; str(self) is a short reason suitable for mark-failed."""
 
 
 class NetworkUnreachable(TransportError):
-    """WhatsApp could not be reached at all; retrying later is the only remedy."""
+    """WhatsApp could not be reached at all (or the session is not connected); retrying later is the only remedy."""
+
+
+RefusalKind = Literal["bad_request", "not_found", "forbidden"]
+
+
+class Refused(TransportError):
+    """The arguments were refused, by WhatsApp or before asking it (an unparseable JID): asking again the same
+    way fails the same way. `kind` says how: malformed, no such chat/user, or not allowed."""
+
+    def __init__(self, message: str, kind: RefusalKind = "bad_request") -> None:
+        super().__init__(message)
+        self.kind: RefusalKind = kind
 
 
 class WhatsAppSession(Protocol):
@@ -277,6 +304,14 @@ class WhatsAppSession(Protocol):
 
     def list_groups(self) -> list[GroupInfo]:
         """The groups the connected account is in (id and subject); raises TransportError."""
+
+    def check_numbers(self, numbers: list[str]) -> list[NumberOnWhatsApp]:
+        """Which phone numbers (international, digits only) have a WhatsApp account: one entry per number, in
+        the order given; raises TransportError (NetworkUnreachable when not connected)."""
+
+    def send_chat_presence(self, chat: str, state: ChatPresenceState) -> None:
+        """Show typing / recording / stopped in `chat` (a JID) to the other party; raises TransportError. WhatsApp
+        never answers this stanza: success means it left this device."""
 
 
 class WhatsAppTransport(Protocol):

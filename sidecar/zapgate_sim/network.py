@@ -12,6 +12,12 @@ Model (one linked device per instance, which is all the gateway ever needs):
   process opens the same keys). A revoked or unknown credential gets ``logged_out``.
 * ``drop`` is a network blip (sessions get ``disconnected`` and may reconnect with their
   credential); ``remove_device`` is the account unlinking the device (credential revoked).
+* Accounts: a phone number is on WhatsApp when it is a paired instance's number or an account the
+  control API registered (``register_account``, the people the gateway talks to). ``check_numbers``
+  answers that, with the account's phone JID and a LID derived from the number (stable, like the real
+  one). ``send_chat_presence`` records who showed typing / recording / paused to which chat, as the
+  other party would see it (``presences``); like WhatsApp, nothing answers it, so a presence to a number
+  without an account is accepted and seen by nobody.
 
 Events go to a per-instance, sequence-numbered log; each entry names the session it is
 for, and sessions long-poll their own entries. Payloads are JSON-ready dicts whose
@@ -27,7 +33,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from zapgate_core.domain.jids import GROUP_SERVER, USER_SERVER, InvalidDestination, normalize_destination
+from zapgate_core.domain.jids import GROUP_SERVER, LID_SERVER, USER_SERVER, InvalidDestination, normalize_destination
 from zapgate_core.domain.message_kinds import MEDIA_KINDS, OBJECT_OF_KIND, SENDABLE_KINDS, TYPED_KINDS
 
 ConnectionState = Literal["offline", "waiting_qr", "connected"]
@@ -42,6 +48,9 @@ MESSAGE_KINDS = SENDABLE_KINDS  # what the sim lets a test send
 MAX_EVENTS_PER_INSTANCE = 10_000
 MAX_EVENTS_PER_POLL = 500
 MAX_CLOSED_SESSIONS = 50
+MAX_NUMBERS_PER_CHECK = 50  # one usync query's worth, as the contract allows
+MAX_PRESENCES = 1_000  # per instance, oldest dropped
+CHAT_PRESENCE_STATES = ("composing", "recording", "paused")
 # whatsmeow's linking-code alphabet (no 0/O/I/U ambiguity), so codes look like the real ones.
 PAIRING_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
 
@@ -143,6 +152,7 @@ class _Instance:
     sent: list[dict[str, Any]] = field(default_factory=list)
     media: dict[str, _Media] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)  # group jid -> subject (the account's groups)
+    presences: list[dict[str, Any]] = field(default_factory=list)  # chat presences this account sent
     # Its pollers wait here (on the network's one lock): an event wakes this instance's pollers only.
     changed: threading.Condition | None = field(default=None, repr=False, compare=False)
 
@@ -161,6 +171,11 @@ class _Instance:
 
 def _hex16(*parts: object) -> str:
     return hashlib.sha256(":".join(str(p) for p in parts).encode()).hexdigest()[:16].upper()
+
+
+def sim_lid(digits: str) -> str:
+    """The LID the network gives a phone number: 15 digits, stable for the number (real LIDs are opaque)."""
+    return str(int(hashlib.sha256(f"lid:{digits}".encode()).hexdigest(), 16) % 10**15).rjust(15, "1")
 
 
 def _phone_digits(phone: str) -> str:
@@ -183,6 +198,7 @@ class SimNetwork:
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._instances: dict[str, _Instance] = {}
+        self._accounts: dict[str, str | None] = {}  # phone digits -> push name: accounts outside the gateway
         self._closing = False
 
     # ------------------------------------------------------------ lifecycle
@@ -195,6 +211,7 @@ class SimNetwork:
         with self._cond:
             self._wake_everyone()
             self._instances.clear()
+            self._accounts.clear()
 
     def shutdown(self) -> None:
         """Release every long-poll (503) so the HTTP server can stop without waiting them out."""
@@ -396,6 +413,57 @@ class SimNetwork:
                 }
             )
             return wa_id
+
+    def _account_exists(self, digits: str) -> bool:
+        return digits in self._accounts or any(i.phone == digits for i in self._instances.values())
+
+    def check_numbers(self, instance_id: str, session_id: str, numbers: list[str]) -> list[dict[str, Any]]:
+        """whatsmeow IsOnWhatsApp: for each number (any common form), whether it has an account."""
+        with self._cond:
+            self._check_open()
+            instance = self._require_connected(instance_id)
+            if instance.connected != session_id:
+                raise NotConnected("not connected")
+            if not 1 <= len(numbers) <= MAX_NUMBERS_PER_CHECK:
+                raise InvalidRequest(f"1..{MAX_NUMBERS_PER_CHECK} numbers per check")
+            answers = []
+            for number in numbers:
+                digits = _phone_digits(number)
+                exists = self._account_exists(digits)
+                answers.append({"number": number, "exists": exists,
+                                "jid": f"{digits}@{USER_SERVER}" if exists else None,
+                                "lid": f"{sim_lid(digits)}@{LID_SERVER}" if exists else None})
+            return answers
+
+    def send_chat_presence(self, instance_id: str, session_id: str, chat: str, state: str) -> None:
+        """whatsmeow SendChatPresence: fire-and-forget, so only a malformed chat or state is refused."""
+        if state not in CHAT_PRESENCE_STATES:
+            raise InvalidRequest(f"unknown chat presence: {state}")
+        try:
+            destination = normalize_destination(chat)
+        except InvalidDestination as exc:
+            raise InvalidRequest(f"invalid chat: {exc}") from exc
+        with self._cond:
+            self._check_open()
+            instance = self._require_connected(instance_id)
+            if instance.connected != session_id:
+                raise NotConnected("not connected")
+            seen = destination.kind == "group" or self._account_exists(destination.jid.split("@", 1)[0])
+            instance.presences.append({"from": instance.jid, "chat": destination.jid, "state": state,
+                                       "seen": seen, "at": time.time()})
+            del instance.presences[:-MAX_PRESENCES]
+
+    def register_account(self, phone: str, push_name: str | None = None) -> dict[str, Any]:
+        """Someone outside the gateway has WhatsApp on this number (check_numbers finds it)."""
+        digits = _phone_digits(phone)
+        with self._cond:
+            self._accounts[digits] = push_name
+            return {"jid": f"{digits}@{USER_SERVER}", "lid": f"{sim_lid(digits)}@{LID_SERVER}", "push_name": push_name}
+
+    def presences(self, instance_id: str) -> list[dict[str, Any]]:
+        with self._cond:
+            instance = self._instances.get(instance_id)
+            return [dict(p) for p in instance.presences] if instance else []
 
     def download(self, instance_id: str, handle: str) -> bytes:
         with self._cond:

@@ -136,6 +136,22 @@ class GroupBody(BaseModel):
     name: str = ""
 
 
+class AccountBody(BaseModel):
+    phone: str
+    push_name: str | None = None
+
+
+class CheckNumbersBody(BaseModel):
+    session: str
+    numbers: list[str]
+
+
+class ChatPresenceBody(BaseModel):
+    session: str
+    chat: str
+    state: str
+
+
 class ConnectBody(BaseModel):
     credential: str | None = None
 
@@ -266,6 +282,16 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
         net.receipt(instance_id, body.wa_message_id, body.kind, body.chat)
         return {"ok": True}
 
+    @app.post("/sim/accounts")
+    def register_account(body: AccountBody) -> dict[str, Any]:
+        """Someone outside the gateway has WhatsApp on this number: a check of it says it exists."""
+        return net.register_account(body.phone, body.push_name)
+
+    @app.get("/sim/instances/{instance_id}/presences")
+    def presences(instance_id: str) -> list[dict[str, Any]]:
+        """The chat presences (typing, recording, paused) this account showed, as the other party saw them."""
+        return net.presences(instance_id)
+
     # ------------------------------------------------------------ transport API
     @app.post("/sim/transport/{instance_id}/connect")
     def connect(instance_id: str, body: ConnectBody) -> dict[str, Any]:
@@ -317,6 +343,15 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
     @app.get("/sim/transport/{instance_id}/groups")
     def list_groups(instance_id: str, session: str) -> dict[str, list[dict[str, str]]]:
         return {"groups": net.list_groups(instance_id, session)}
+
+    @app.post("/sim/transport/{instance_id}/check-numbers")
+    def check_numbers(instance_id: str, body: CheckNumbersBody) -> dict[str, list[dict[str, Any]]]:
+        return {"numbers": net.check_numbers(instance_id, body.session, body.numbers)}
+
+    @app.post("/sim/transport/{instance_id}/chat-presence")
+    def chat_presence(instance_id: str, body: ChatPresenceBody) -> dict[str, bool]:
+        net.send_chat_presence(instance_id, body.session, body.chat, body.state)
+        return {"ok": True}
 
     @app.post("/sim/transport/{instance_id}/disconnect")
     def disconnect(instance_id: str, body: SessionBody) -> dict[str, bool]:

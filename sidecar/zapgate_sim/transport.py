@@ -29,6 +29,7 @@ from urllib.parse import quote
 import httpx
 
 from zapgate_sidecar.transport import (
+    ChatPresenceState,
     Connected,
     ConnectFailed,
     Disconnected,
@@ -39,6 +40,7 @@ from zapgate_sidecar.transport import (
     LoggedOut,
     MediaRef,
     NetworkUnreachable,
+    NumberOnWhatsApp,
     Outgoing,
     PairingCodeIssued,
     Poll,
@@ -47,6 +49,7 @@ from zapgate_sidecar.transport import (
     Quoted,
     Reaction,
     ReceiptReceived,
+    Refused,
     Selection,
     SharedContact,
     StreamReplaced,
@@ -486,3 +489,31 @@ class SimSession:
         response = self._command("POST", "/pairing-code", json={"session": session_id, "phone": phone})
         if response.status_code != 200:
             raise TransportError(_detail(response))
+
+    # ------------------------------------------------------------ requests to the phone
+    def _request_failure(self, response: httpx.Response) -> TransportError:
+        """As the real transport says it: not connected is unreachable, a malformed argument is refused."""
+        detail = _detail(response)
+        if response.status_code == 400:
+            return Refused(detail)
+        if response.status_code in (409, 410, 503):
+            return NetworkUnreachable(detail)
+        return TransportError(detail)
+
+    def check_numbers(self, numbers: list[str]) -> list[NumberOnWhatsApp]:
+        session_id = self._session_id
+        if session_id is None:
+            raise NetworkUnreachable("not connected")
+        response = self._command("POST", "/check-numbers", json={"session": session_id, "numbers": numbers})
+        if response.status_code != 200:
+            raise self._request_failure(response)
+        return [NumberOnWhatsApp(number=n["number"], exists=bool(n["exists"]), jid=n.get("jid"), lid=n.get("lid"))
+                for n in response.json()["numbers"]]
+
+    def send_chat_presence(self, chat: str, state: ChatPresenceState) -> None:
+        session_id = self._session_id
+        if session_id is None:
+            raise NetworkUnreachable("not connected")
+        response = self._command("POST", "/chat-presence", json={"session": session_id, "chat": chat, "state": state})
+        if response.status_code != 200:
+            raise self._request_failure(response)

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from zapgate_core.contract.requests import AnswerAccepted, AnswerRequest, ClaimedRequest, ClaimRequest
 from zapgate_core.contract.worker_proxy import (
     CommandAckRequest,
     ContactResolveRequest,
@@ -177,6 +178,15 @@ class WorkerProxyClient:
 
     async def report_groups(self, request: GroupsRequest) -> GroupsResponse:
         return self._parse(GroupsResponse, await self._call("POST", "/groups", body=request, timeout_s=60))
+
+    # ------------------------------------------------------------ requests to the phone (zapgate extension)
+    async def claim_request(self, request: ClaimRequest) -> ClaimedRequest:
+        """Take a request before running it; a 409 (WorkerProxyError) means it is not this caller's to run."""
+        return self._parse(ClaimedRequest, await self._call("POST", "/requests/claim", body=request))
+
+    async def answer_request(self, request: AnswerRequest) -> AnswerAccepted:
+        """The claimed request's result or error; a 409 means the claim is no longer this caller's."""
+        return self._parse(AnswerAccepted, await self._call("POST", "/requests/answer", body=request))
 
     # ------------------------------------------------------------ status
     async def update_status(self, request: UpdateStatusRequest) -> None:

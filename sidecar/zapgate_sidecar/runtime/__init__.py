@@ -5,6 +5,8 @@
 - outbound_runner.py: claims queued messages and sends them while connected.
 - inbound_forwarding.py: inbound messages and receipts, up to the control plane.
 - commands.py: the public API's instance commands, each run once and acked.
+- requests.py: requests to the phone (check numbers, chat presence), claimed, run and answered;
+  request_ops.py: what each does on the session and how its failure becomes the answer's error.
 - deps.py: what a runtime needs from the sidecar around it.
 """
 

@@ -1,4 +1,4 @@
-"""One instance's life on this sidecar: the coordinator of its session, outbound, inbound and commands.
+"""One instance's life on this sidecar: the coordinator of its session, outbound, inbound, commands and requests.
 
 Transport events and commands share one queue and run one at a time on the runtime's main task, so
 a command never runs beside a session event. The parts (session.py, outbound_runner.py,
@@ -19,6 +19,7 @@ from zapgate_sidecar.runtime.commands import CommandRunner
 from zapgate_sidecar.runtime.deps import RuntimeDeps
 from zapgate_sidecar.runtime.inbound_forwarding import InboundForwarding
 from zapgate_sidecar.runtime.outbound_runner import OutboundRunner
+from zapgate_sidecar.runtime.requests import RequestRunner
 from zapgate_sidecar.runtime.session import SessionLifecycle
 from zapgate_sidecar.transport import IncomingMessage, ReceiptReceived, TransportEvent
 
@@ -50,6 +51,7 @@ class InstanceRuntime:
         self.outbound = OutboundRunner(self)
         self.inbound = InboundForwarding(self)
         self.commands = CommandRunner(self)
+        self.requests = RequestRunner(self)
 
     # ------------------------------------------------------------ what the instance manager calls
     def start(self) -> None:
@@ -60,6 +62,10 @@ class InstanceRuntime:
 
     def command(self, command: PendingCommand) -> None:
         self.commands.queue(command)
+
+    def request(self, request_id: str) -> None:
+        """A request to the phone waits for this lock holder: claim it, run it, answer it (runtime/requests.py)."""
+        self.requests.take(request_id)
 
     def lock_lost(self) -> None:
         self._schedule_stop("lock_lost", release=False)

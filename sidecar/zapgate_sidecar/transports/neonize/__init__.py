@@ -3,7 +3,8 @@
 - ``transport``: ``NeonizeTransport``, the WhatsAppTransport port's implementation (opens sessions).
 - ``session`` (lifecycle) over ``session_core`` (state, fenced Go calls, event emission),
   ``session_receiving`` (Go's events), ``session_linking`` (QR and pairing code) and
-  ``session_commands`` (send, download, groups, logout).
+  ``session_commands`` (send, download, groups, logout) and ``session_requests`` (requests to the phone:
+  check numbers, chat presence).
 - ``loading``: imports and patches neonize, once and lazily.
 - ``errors``: whatsmeow/neonize error texts → port events and errors (unreachable, logged out, ...).
 - ``outbound_builders``: the protobufs of what we send; ``jids``: JIDs ↔ neonize's JID protobuf.

@@ -22,7 +22,8 @@ know it) and what that forces on this adapter:
   switch to turn that off; ``Connected`` follows when it succeeds.
 
 The session's other parts: session_core.py (shared state, fenced Go calls), session_receiving.py (Go's
-events), session_linking.py (QR, pairing code), session_commands.py (send, download, groups, logout).
+events), session_linking.py (QR, pairing code), session_commands.py (send, download, groups, logout),
+session_requests.py (requests to the phone: check numbers, chat presence).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from zapgate_sidecar.transports.neonize.session_commands import SessionCommands
 from zapgate_sidecar.transports.neonize.session_core import log
 from zapgate_sidecar.transports.neonize.session_linking import SessionLinking
 from zapgate_sidecar.transports.neonize.session_receiving import SessionReceiving
+from zapgate_sidecar.transports.neonize.session_requests import SessionRequests
 
 if TYPE_CHECKING:
     from neonize.client import NewClient
@@ -49,7 +51,7 @@ STORE_FILE = "whatsmeow.sqlite3"
 _go_uuids = itertools.count(1)
 
 
-class NeonizeSession(SessionReceiving, SessionLinking, SessionCommands):
+class NeonizeSession(SessionReceiving, SessionLinking, SessionCommands, SessionRequests):
     """A WhatsAppSession over one neonize client; restartable (each start is a new Go client)."""
 
     def __init__(
