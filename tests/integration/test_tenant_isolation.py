@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 from tests.conftest import API_KEY, OTHER_API_KEY
+from tests.integration.phone_requests import StandInSidecar, found_everywhere, hold
 from zapgate_public_api.app import app
 
 PHONE = "5511999999999"
@@ -52,6 +54,7 @@ UNKNOWN = {
     "jid": "120363999999999999@g.us",
     "key_id": "00000000-0000-4000-8000-000000000002",
     "webhook_id": "wh_00000000000000000000000000000000",
+    "request_id": "00000000-0000-4000-8000-000000000003",
 }
 # Path parameters that filter inside a tenant-owned object (never an object themselves), with the
 # value used: the owning object next to them (the instance) carries the isolation.
@@ -77,6 +80,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/instances/{instance_id}"): {"name": "renamed", "priority": 7, "enabled": False},
     ("POST", "/v1/instances/{instance_id}/messages"): {"to": PHONE, "body": "hi", "queue_if_offline": True},
     ("POST", "/v1/instances/{instance_id}/commands"): {"type": "refresh_qr"},
+    ("POST", "/v1/instances/{instance_id}/contacts/check"): {"numbers": [PHONE]},
+    ("POST", "/v1/instances/{instance_id}/chats/presence"): {"chat": PHONE, "state": "composing"},
     ("PATCH", "/v1/instances/{instance_id}/groups/{jid}"): {"monitor": True},
     ("POST", "/v1/media-uploads"): {"media_type": "image", "mime_type": "image/png", "size": 1024},
     ("POST", "/v1/keys"): {"label": "made-by-test"},
@@ -169,12 +174,16 @@ def _ok(response: Any, status: int) -> dict[str, Any]:
     return response.json()
 
 
-def _seed(client: TestClient, name: str, group_jid: str) -> Owned:
-    """One object of every kind a path can name, made through the APIs as a client and a sidecar would."""
+def _seed(client: TestClient, name: str, group_jid: str, env: dict[str, str], sidecar: StandInSidecar) -> Owned:
+    """One object of every kind a path can name, made through the APIs as a client and a sidecar would.
+    The instance is connected and held by a sidecar that answers requests to the phone (`sidecar`)."""
     from tests.integration.worker_client import worker_client
 
     worker = worker_client()
     instance_id = _ok(client.post("/v1/instances", json={"name": name}), 201)["id"]
+    sidecar.helds.append(hold(env, instance_id, f"sidecar-of-{instance_id}"))
+    _ok(client.post(f"/v1/instances/{instance_id}/contacts/check", json={"numbers": [PHONE]}), 200)
+    request_id = sidecar.ran[-1]["request_id"]
     sent = _ok(client.post(f"/v1/instances/{instance_id}/messages",
                            json={"to": PHONE, "body": f"from {name}", "queue_if_offline": True}), 202)  # fmt: skip
     chat = f"{PHONE}@s.whatsapp.net"
@@ -191,16 +200,18 @@ def _seed(client: TestClient, name: str, group_jid: str) -> Owned:
         "jid": (group_jid,),
         "key_id": (key["id"],),
         "webhook_id": (webhook["id"],),
+        "request_id": (request_id,),
     })  # fmt: skip
 
 
 @pytest.fixture
-def tenants(aws_env: dict[str, str]) -> tuple[TestClient, TestClient, Owned, Owned]:
+def tenants(aws_env: dict[str, str]) -> Iterator[tuple[TestClient, TestClient, Owned, Owned]]:
     a, b = _client(API_KEY), _client(OTHER_API_KEY)
-    owned_a = _seed(a, "tenant-a-secret-name", "120363111111111111@g.us")
-    owned_b = _seed(b, "b-own", "120363222222222222@g.us")
-    assert set(owned_a.ids) == set(UNKNOWN), "seed an object of every kind a path can name"
-    return a, b, owned_a, owned_b
+    with StandInSidecar([], found_everywhere) as sidecar:
+        owned_a = _seed(a, "tenant-a-secret-name", "120363111111111111@g.us", aws_env, sidecar)
+        owned_b = _seed(b, "b-own", "120363222222222222@g.us", aws_env, sidecar)
+        assert set(owned_a.ids) == set(UNKNOWN), "seed an object of every kind a path can name"
+        yield a, b, owned_a, owned_b
 
 
 def _url(path: str, values: dict[str, str]) -> str:
