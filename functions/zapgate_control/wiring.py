@@ -17,27 +17,17 @@ from typing import TYPE_CHECKING
 from zapgate_control.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from zapgate_control.ports import (
-        ApiKeyStore,
-        AuditLog,
-        ContactStore,
-        EventBus,
-        EventPublisher,
-        GroupStore,
-        InstanceStore,
-        LiveConnectionStore,
-        LivePusher,
-        MediaStore,
-        MessageStore,
-        OutboxPublisher,
-        PushConnectionStore,
-        RateLimiter,
-        Redelivery,
-        RequestStore,
-        SidecarPresenceStore,
-        WebhookSender,
-        WebhookStore,
-    )
+    from zapgate_control.ports.api_keys import ApiKeyStore, RateLimiter
+    from zapgate_control.ports.audit import AuditLog
+    from zapgate_control.ports.contacts import ContactStore, GroupStore
+    from zapgate_control.ports.events import EventBus, EventPublisher, OutboxPublisher, Redelivery, WebhookSender
+    from zapgate_control.ports.instances import InstanceStore
+    from zapgate_control.ports.live import LiveConnectionStore, LivePusher
+    from zapgate_control.ports.media import MediaStore
+    from zapgate_control.ports.messages import MessageStore
+    from zapgate_control.ports.presence import PushConnectionStore, SidecarPresenceStore
+    from zapgate_control.ports.requests import RequestStore
+    from zapgate_control.ports.webhooks import WebhookStore
     from zapgate_control.services.live import LiveFanout
     from zapgate_control.services.requests import RequestDeps
     from zapgate_control.services.sidecar_wakeups import SidecarWaker

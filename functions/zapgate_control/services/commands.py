@@ -30,15 +30,15 @@ from typing import TYPE_CHECKING
 from zapgate_control.clock import system_clock
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import logger, metrics
-from zapgate_control.ports import (
-    AuditLog,
+from zapgate_control.ports.audit import AuditLog
+from zapgate_control.ports.instances import (
     InstanceChanges,
     InstanceCommand,
     InstanceNotFound,
     InstanceStore,
-    MessageStore,
     TooManyCommands,
 )
+from zapgate_control.ports.messages import MessageStore
 from zapgate_control.services.instances import require
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_core.contract.sidecar_push import push_frame

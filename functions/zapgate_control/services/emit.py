@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from zapgate_control.ports import EventPublisher, InstanceRecord, StatusReport
+from zapgate_control.ports.events import EventPublisher
+from zapgate_control.ports.instances import InstanceRecord, StatusReport
 from zapgate_core.domain.events import instance_qr_event, instance_status_event, pairing_changed
 
 # What update_status removes when the report leaves it out (a reason belongs to one status only).

@@ -14,7 +14,8 @@ import time
 
 from zapgate_control.clock import iso, system_clock
 from zapgate_control.observability import metrics
-from zapgate_control.ports import InstanceNotFound, InstanceStore, MessageStore
+from zapgate_control.ports.instances import InstanceNotFound, InstanceStore
+from zapgate_control.ports.messages import MessageStore
 from zapgate_control.services import commands
 from zapgate_core.contract.worker_proxy import HeartbeatRequest, HeartbeatResponse, LockStatus, PendingCommand
 from zapgate_core.domain.locks import is_live_holder

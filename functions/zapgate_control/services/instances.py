@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import InstanceChanges, InstanceNotFound, InstanceRecord, InstanceStore
+from zapgate_control.ports.instances import InstanceChanges, InstanceNotFound, InstanceRecord, InstanceStore
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_core.contract.sidecar_push import push_frame
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from zapgate_control.clock import iso
 from zapgate_control.errors import NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import InstanceNotFound, InstanceStore
+from zapgate_control.ports.instances import InstanceNotFound, InstanceStore
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_core.contract.sidecar_push import push_frame
 from zapgate_core.contract.worker_proxy import (

@@ -8,7 +8,7 @@ The other half, sidecars claiming and marking queued messages, is services/outbo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zapgate_control.clock import system_clock
 from zapgate_control.errors import ApiError
@@ -17,14 +17,15 @@ from zapgate_control.ports.instances import InstanceRecord, InstanceStore
 from zapgate_control.ports.messages import DuplicateMessage, MessageStore, OutboundMessage, ReceivedMessage
 from zapgate_control.services.instances import require
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
-from zapgate_core.contract.message_objects import Reaction, ReplyTo
-from zapgate_core.contract.outbound_content import OutboundContent, ReactionTo
 from zapgate_core.contract.sidecar_push import push_frame
 from zapgate_core.domain.idempotency import idempotent_message_id, request_fingerprint
 from zapgate_core.domain.ids import inbound_id
 from zapgate_core.domain.jids import InvalidDestination, normalize_destination
 from zapgate_core.domain.locks import live_lock_owner
 from zapgate_core.domain.media_limits import MediaRejected, check_media
+
+if TYPE_CHECKING:  # built on the first send, not at import: the public API's cold start (issue 9)
+    from zapgate_core.contract.outbound_content import OutboundContent, ReactionTo
 
 CONNECTED = "CONNECTED"
 QUOTED_BODY_MAX = 1_000  # characters of the quoted message handed to the sidecar
@@ -155,6 +156,8 @@ def _resolve_references(
     """Put WhatsApp's ids of the quoted / reacted-to message on the content, so the sidecar needs no lookup."""
     if not reply_to and reaction is None:
         return content
+    from zapgate_core.contract.message_objects import Reaction, ReplyTo
+
     own_jid = instance.wa_jid
     resolved: dict[str, Any] = {}
     if reply_to:

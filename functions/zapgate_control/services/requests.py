@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from zapgate_control.clock import system_clock
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import InstanceStore, PushConnectionStore
+from zapgate_control.ports.instances import InstanceStore
+from zapgate_control.ports.presence import PushConnectionStore
 from zapgate_control.ports.requests import DuplicateRequest, RequestConflict, RequestRecord, RequestStore
 from zapgate_control.services.instances import require
 from zapgate_control.services.sidecar_wakeups import SidecarWaker

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from zapgate_control.errors import ApiError
 from zapgate_control.observability import logger, metrics
-from zapgate_control.ports import PushConnectionStore, SidecarPresenceStore
+from zapgate_control.ports.presence import PushConnectionStore, SidecarPresenceStore
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_control.worker_secret import check_bearer
 from zapgate_core.contract.common import MAX_ID

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from zapgate_control.observability import logger, metrics
-from zapgate_control.ports import LivePusher, PushConnectionStore
+from zapgate_control.ports.live import LivePusher
+from zapgate_control.ports.presence import PushConnectionStore
 from zapgate_core.domain.live import PUSH_GONE
 
 CONNECT_GRACE_MS = 30_000  # API Gateway gives a $connect integration 29 s at most

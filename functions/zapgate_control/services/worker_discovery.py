@@ -7,15 +7,10 @@ from typing import Any
 
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
-from zapgate_control.ports import (
-    AuditLog,
-    EventPublisher,
-    InstanceNotFound,
-    InstanceStore,
-    SidecarPresenceStore,
-    StaleLockToken,
-    StatusReport,
-)
+from zapgate_control.ports.audit import AuditLog
+from zapgate_control.ports.events import EventPublisher
+from zapgate_control.ports.instances import InstanceNotFound, InstanceStore, StaleLockToken, StatusReport
+from zapgate_control.ports.presence import SidecarPresenceStore
 from zapgate_control.services import emit
 from zapgate_core.contract.worker_proxy import (
     EligibleInstance,

@@ -7,21 +7,22 @@ the queue stores and sidecars receive.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator, model_validator
 
-from zapgate_core.contract import message_objects as objects
 from zapgate_core.contract.common import (
     MAX_BODY,
     MAX_ID,
     SEND_POLL_OPTIONS,
     MediaType,
 )
-from zapgate_core.contract.outbound_content import OutboundContent, ReactionTo
 from zapgate_core.domain.message_kinds import MEDIA_KINDS, TYPED_KINDS, SendableKind
 from zapgate_public_api.models.base import FILE_NAME_MAX, MEDIA_URL_MAX, NAME_MAX, RequestModel, stripped_name
+
+if TYPE_CHECKING:  # the contract's content models are built on the first send, not at import (cold start)
+    from zapgate_core.contract.outbound_content import OutboundContent, ReactionTo
 
 MessageType = SendableKind
 LABEL_MAX = 1_000
@@ -204,6 +205,9 @@ class SendMessage(RequestModel):
     def content(self) -> OutboundContent:
         """What to send, but the quoted / reacted-to message: those the enqueue resolves to WhatsApp's ids
         (`reply_to`, `reaction_to()`)."""
+        from zapgate_core.contract import message_objects as objects
+        from zapgate_core.contract.outbound_content import OutboundContent
+
         location = self.location
         return OutboundContent(
             **self.model_dump(include={"to", "body", "media_url", "media_type", "mime_type", "file_name"}),
@@ -217,6 +221,8 @@ class SendMessage(RequestModel):
         )
 
     def reaction_to(self) -> ReactionTo | None:
+        from zapgate_core.contract.outbound_content import ReactionTo
+
         return ReactionTo(self.reaction.message_id, self.reaction.emoji) if self.reaction is not None else None
 
 
