@@ -145,6 +145,11 @@ WEBHOOK_ROUTES = [  # test_events_pipeline.py, test_webhook_secret_rotation.py
 ]  # fmt: skip
 UPLOAD_ROUTES = [("POST", "/v1/media-uploads")]  # test_media_uploads.py
 LIVE_ROUTES = [("POST", "/v1/live/tickets")]  # test_live_updates.py
+REQUEST_ROUTES = [  # test_phone_requests.py
+    ("POST", "/v1/instances/{instance_id}/contacts/check"),
+    ("POST", "/v1/instances/{instance_id}/chats/presence"),
+    ("GET", "/v1/instances/{instance_id}/requests/{request_id}"),
+]
 HISTORY_ROUTES = [  # test_conversations.py
     ("GET", "/v1/instances/{instance_id}/conversations"),
     ("GET", "/v1/instances/{instance_id}/chats/{chat_id}/messages"),
@@ -161,7 +166,7 @@ def test_exactly_the_public_routes_are_served_with_openapi_under_v1(aws_env: dic
     served = {(method.upper(), path) for path, ops in spec.json()["paths"].items() for method in ops}
     assert served == set(ROUTES) | set(KEY_ROUTES) | set(COMMAND_GROUP_AUDIT_ROUTES) | set(WEBHOOK_ROUTES) | set(
         UPLOAD_ROUTES
-    ) | set(HISTORY_ROUTES) | set(UNAUTHENTICATED_ROUTES) | set(LIVE_ROUTES)
+    ) | set(HISTORY_ROUTES) | set(UNAUTHENTICATED_ROUTES) | set(LIVE_ROUTES) | set(REQUEST_ROUTES)
     schemes = spec.json()["components"]["securitySchemes"]
     assert [(s["type"], s["in"], s["name"]) for s in schemes.values()] == [("apiKey", "header", "X-API-Key")]
     for path, ops in spec.json()["paths"].items():

@@ -28,6 +28,8 @@ ROUTES = [
     ("POST", "/worker-proxy/receipts"),
     ("POST", "/worker-proxy/commands/ack"),
     ("POST", "/worker-proxy/groups"),
+    ("POST", "/worker-proxy/requests/claim"),
+    ("POST", "/worker-proxy/requests/answer"),
 ]
 
 
