@@ -222,3 +222,28 @@ def test_rev_targets_import_from_rev_and_skip_functions_needing_missing_resource
         assert target.env["PYTHONPATH"].split(":")[0] == str(rev_root / "shared")
         assert repr(str(cold_start.compare.ROOT / "functions")) in target.code  # dropped from sys.path
         compile(target.code, target.label, "exec")
+
+
+@pytest.fixture(scope="module")
+def request_latency() -> ModuleType:
+    return _load("request_latency")
+
+
+def test_request_calls_are_labelled_by_the_route_that_made_them(request_latency: ModuleType) -> None:
+    label = request_latency.route_label
+    assert label("public", "/v1/instances/i-1/contacts/check") == "API contacts/check"
+    assert label("public", "/v1/instances/i-1/chats/presence") == "API chats/presence"
+    assert label("edge", "/worker-proxy/requests/claim") == "sidecar claim"
+    assert label("edge", "/worker-proxy/requests/answer") == "sidecar answer"
+    assert label("edge", "/worker-proxy/heartbeat") == request_latency.BACKGROUND
+
+    counter = request_latency.WireCounter({"bench-requests": "Requests"})
+    _call(counter, "PutItem", TableName="bench-requests")  # no route active
+    token = request_latency.ROUTE.set("sidecar claim")
+    try:
+        _call(counter, "GetItem", TableName="bench-requests", ConsistentRead=True)
+    finally:
+        request_latency.ROUTE.reset(token)
+    assert counter.take() == {("unlabelled", "PutItem Requests"): 1,
+                              ("sidecar claim", "GetItem Requests (consistent)"): 1}
+    assert counter.take() == {}
