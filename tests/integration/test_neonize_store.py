@@ -348,3 +348,14 @@ def test_media_reaches_whatsmeow_upload_and_fails_there_as_unreachable(
     mapped = command_error(f"send {outgoing.kind}", raised.value)
     assert isinstance(mapped, NetworkUnreachable)
     assert str(mapped).startswith(f"send {outgoing.kind}: whatsapp unreachable: ")
+
+
+def test_every_event_the_session_handles_is_one_neonize_defines() -> None:
+    # The session registers its handlers by name; a name neonize renamed would fail only at connect time.
+    from neonize import events
+
+    from zapgate_sidecar.transports.neonize.session import HANDLED_EVENTS
+
+    missing = [name for name in HANDLED_EVENTS if not isinstance(getattr(events, name, None), type)]
+    assert missing == []
+    assert "ConnectedEv" not in HANDLED_EVENTS and isinstance(events.ConnectedEv, type)

@@ -51,6 +51,12 @@ STORE_FILE = "whatsmeow.sqlite3"
 _go_uuids = itertools.count(1)
 
 
+# Go events the session hands to _on_event (ConnectedEv has its own handler); names in neonize.events.
+HANDLED_EVENTS: tuple[str, ...] = (
+    "ClientOutdatedEv", "ConnectFailureEv", "DisconnectedEv", "LoggedOutEv", "MessageEv", "PairStatusEv",
+    "ReceiptEv", "StreamErrorEv", "StreamReplacedEv", "TemporaryBanEv", "UndecryptableMessageEv",
+)  # fmt: skip
+
 class NeonizeSession(SessionReceiving, SessionLinking, SessionCommands, SessionRequests):
     """A WhatsAppSession over one neonize client; restartable (each start is a new Go client)."""
 
@@ -170,40 +176,15 @@ class NeonizeSession(SessionReceiving, SessionLinking, SessionCommands, SessionR
 
     def _new_client(self) -> NewClient:
         load_neonize()
-        from neonize.events import (
-            ClientOutdatedEv,
-            ConnectedEv,
-            ConnectFailureEv,
-            DisconnectedEv,
-            LoggedOutEv,
-            MessageEv,
-            PairStatusEv,
-            ReceiptEv,
-            StreamErrorEv,
-            StreamReplacedEv,
-            TemporaryBanEv,
-            UndecryptableMessageEv,
-        )
+        from neonize import events
         from neonize.proto.waCompanionReg.WAWebProtobufsCompanionReg_pb2 import DeviceProps
 
         props = DeviceProps(os=self._device_name, platformType=DeviceProps.CHROME)
         go_uuid = f"zapgate-{self.instance_id}-{next(_go_uuids)}"
         client = client_class()(str(self.store_path), props=props, uuid=go_uuid)
-        client.event(ConnectedEv)(self._on_connected)
-        for event_type in (
-            ClientOutdatedEv,
-            ConnectFailureEv,
-            DisconnectedEv,
-            LoggedOutEv,
-            MessageEv,
-            PairStatusEv,
-            ReceiptEv,
-            StreamErrorEv,
-            StreamReplacedEv,
-            TemporaryBanEv,
-            UndecryptableMessageEv,
-        ):
-            client.event(event_type)(self._on_event)
+        client.event(events.ConnectedEv)(self._on_connected)
+        for name in HANDLED_EVENTS:
+            client.event(getattr(events, name))(self._on_event)
         client.qr(self._on_qr)
         client.login_status_sink = lambda status: self._on_login_status(client, status)
         return client
