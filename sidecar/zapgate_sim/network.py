@@ -17,7 +17,8 @@ Model (one linked device per instance, which is all the gateway ever needs):
   answers that, with the account's phone JID and a LID derived from the number (stable, like the real
   one). ``send_chat_presence`` records who showed typing / recording / paused to which chat, as the
   other party would see it (``presences``); like WhatsApp, nothing answers it, so a presence to a number
-  without an account is accepted and seen by nobody.
+  without an account is accepted and seen by nobody. ``stall`` (test-only) makes the instance's next one of
+  those reach the network and then hold its answer, a slow WhatsApp to kill a sidecar in the middle of.
 
 Events go to a per-instance, sequence-numbered log; each entry names the session it is
 for, and sessions long-poll their own entries. Payloads are JSON-ready dicts whose
@@ -153,6 +154,7 @@ class _Instance:
     media: dict[str, _Media] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)  # group jid -> subject (the account's groups)
     presences: list[dict[str, Any]] = field(default_factory=list)  # chat presences this account sent
+    stall_s: float = 0.0  # the next check / presence answers this late (after it has run)
     # Its pollers wait here (on the network's one lock): an event wakes this instance's pollers only.
     changed: threading.Condition | None = field(default=None, repr=False, compare=False)
 
@@ -433,6 +435,7 @@ class SimNetwork:
                 answers.append({"number": number, "exists": exists,
                                 "jid": f"{digits}@{USER_SERVER}" if exists else None,
                                 "lid": f"{sim_lid(digits)}@{LID_SERVER}" if exists else None})
+            self._hold_answer(instance)
             return answers
 
     def send_chat_presence(self, instance_id: str, session_id: str, chat: str, state: str) -> None:
@@ -452,6 +455,18 @@ class SimNetwork:
             instance.presences.append({"from": instance.jid, "chat": destination.jid, "state": state,
                                        "seen": seen, "at": time.time()})
             del instance.presences[:-MAX_PRESENCES]
+            self._hold_answer(instance)
+
+    def stall(self, instance_id: str, seconds: float) -> None:
+        """Test-only: the instance's next check_numbers or chat presence runs, then answers `seconds` late."""
+        with self._cond:
+            self._instance(instance_id).stall_s = seconds
+
+    def _hold_answer(self, instance: _Instance) -> None:
+        """Lock held: wait out a pending stall (once), releasing the lock meanwhile; a shutdown ends it."""
+        seconds, instance.stall_s = instance.stall_s, 0.0
+        if seconds > 0 and instance.changed is not None:
+            instance.changed.wait_for(lambda: self._closing, timeout=seconds)
 
     def register_account(self, phone: str, push_name: str | None = None) -> dict[str, Any]:
         """Someone outside the gateway has WhatsApp on this number (check_numbers finds it)."""

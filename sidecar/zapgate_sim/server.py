@@ -152,6 +152,10 @@ class ChatPresenceBody(BaseModel):
     state: str
 
 
+class StallBody(BaseModel):
+    seconds: float = Field(gt=0, le=60)
+
+
 class ConnectBody(BaseModel):
     credential: str | None = None
 
@@ -291,6 +295,12 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
     def presences(instance_id: str) -> list[dict[str, Any]]:
         """The chat presences (typing, recording, paused) this account showed, as the other party saw them."""
         return net.presences(instance_id)
+
+    @app.post("/sim/instances/{instance_id}/stall")
+    def stall(instance_id: str, body: StallBody) -> dict[str, bool]:
+        """Test-only: the next check / chat presence of this instance runs, then answers `seconds` late."""
+        net.stall(instance_id, body.seconds)
+        return {"ok": True}
 
     # ------------------------------------------------------------ transport API
     @app.post("/sim/transport/{instance_id}/connect")
