@@ -186,6 +186,32 @@ def health(port: int) -> dict[str, Any]:
         return {}
 
 
+def start_sidecar(
+    edge_url: str, sim_url: str, scratch: Path, mode: str, lock_ttl_ms: int = LOCK_TTL_MS
+) -> tuple[Any, int]:
+    """A real sidecar on the sim, in this process, woken the `mode` way (push | longpoll); with its health port."""
+    from tests.integration.background import BackgroundSidecar, free_port
+    from zapgate_sidecar.settings import load_settings
+
+    port = free_port()
+    return BackgroundSidecar(load_settings({
+        "EDGE_BASE_URL": f"{edge_url}/worker-proxy", "WORKER_SECRET": WORKER_SECRET, "PORT": str(port),
+        "DISCOVERY_POLL_MS": "500", "INSTANCE_LOCK_TTL_MS": str(lock_ttl_ms),
+        "AUTH_BASE": str(scratch / "auth"), "MEDIA_BASE": str(scratch / "media"), "ZAPGATE_TRANSPORT": "sim",
+        "ZAPGATE_SIM_URL": sim_url, "INSTANCE_OWNER": f"bench-sidecar-{mode}", "WAKE_MODE": mode,
+    })).start(), port
+
+
+def holds(store: Any, instance_id: str, port: int, owner: str) -> bool:
+    """The sidecar on `port` runs the instance connected, and `owner` holds its live lock."""
+    from zapgate_core.domain.locks import live_lock_owner
+
+    runtimes = health(port).get("instances") or []
+    record = store.get(instance_id)
+    return (any(r["connected"] for r in runtimes) and record is not None and record.status == "CONNECTED"
+            and live_lock_owner(record.lock, int(time.time() * 1000)) == owner)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commands", type=int, default=20, help="commands per design (default 20)")
@@ -203,16 +229,14 @@ def main() -> int:
         env = configure(server)
         from fastapi.testclient import TestClient
 
-        from tests.integration.background import BackgroundApp, BackgroundSidecar, free_port
+        from tests.integration.background import BackgroundApp
         from zapgate_control import aws, settings, wiring
         from zapgate_control.adapters.dynamodb.api_keys import put_api_key
         from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
         from zapgate_control.aws import client
         from zapgate_control.services import commands
         from zapgate_control.services.sidecar_wakeups import SidecarWaker
-        from zapgate_core.domain.locks import live_lock_owner
         from zapgate_devstack.live_gateway import with_websocket_apis
-        from zapgate_sidecar.settings import load_settings
         from zapgate_sim.server import BackgroundSim
 
         late = LateApp()
@@ -237,27 +261,16 @@ def main() -> int:
         notes: list[str] = []
         with edge, BackgroundSim() as sim, acks.installed():
 
-            def sidecar_for(mode: str) -> tuple[BackgroundSidecar, int]:
-                port = free_port()
-                return BackgroundSidecar(load_settings({
-                    "EDGE_BASE_URL": f"{edge.url}/worker-proxy", "WORKER_SECRET": WORKER_SECRET, "PORT": str(port),
-                    "DISCOVERY_POLL_MS": "500", "INSTANCE_LOCK_TTL_MS": str(LOCK_TTL_MS),
-                    "AUTH_BASE": str(tmp / "auth"), "MEDIA_BASE": str(tmp / "media"), "ZAPGATE_TRANSPORT": "sim",
-                    "ZAPGATE_SIM_URL": sim.url, "INSTANCE_OWNER": f"bench-sidecar-{mode}", "WAKE_MODE": mode,
-                })).start(), port
-
-            def holds(port: int, owner: str) -> bool:
-                runtimes = health(port).get("instances") or []
-                record = store.get(instance_id)
-                return (any(r["connected"] for r in runtimes) and record is not None and record.status == "CONNECTED"
-                        and live_lock_owner(record.lock, int(time.time() * 1000)) == owner)
+            def sidecar_for(mode: str) -> tuple[Any, int]:
+                return start_sidecar(edge.url, sim.url, tmp, mode)
 
             sidecar, port = sidecar_for("push")
             try:
                 wait_for(lambda: getattr(store.get(instance_id), "qr_code", None), 30, "the QR")
                 httpx.post(f"{sim.url}/sim/instances/{instance_id}/scan", json={"phone": "5511999990000"})
                 httpx.post(f"{sim.url}/sim/instances/{instance_id}/groups", json={"jid": GROUP, "name": "Vendas"})
-                wait_for(lambda: holds(port, "bench-sidecar-push"), 30, "CONNECTED on the push sidecar")
+                wait_for(lambda: holds(store, instance_id, port, "bench-sidecar-push"), 30,
+                         "CONNECTED on the push sidecar")
                 wait_for(lambda: (health(port).get("push") or {}).get("state") == "up", 30, "the push channel up")
                 qr_before = httpx.get(f"{sim.url}/sim/stats").json()["qr_shown"]
                 public = TestClient(public_app, headers={"X-API-Key": API_KEY})
@@ -272,7 +285,7 @@ def main() -> int:
                 print(f"push done ({time.monotonic() - started:.0f}s)", flush=True)
                 sidecar.stop()
                 sidecar, port = sidecar_for("longpoll")
-                wait_for(lambda: holds(port, "bench-sidecar-longpoll"), 60,
+                wait_for(lambda: holds(store, instance_id, port, "bench-sidecar-longpoll"), 60,
                          "the longpoll sidecar to take the instance over")
                 if health(port).get("push") is not None:
                     raise RuntimeError("the longpoll sidecar opened a push channel")

@@ -50,13 +50,14 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import command_latency
 import httpx
 import sidecar_latency as harness
-from command_latency import PUSH_STAGE, LateApp, health, percentile, wait_for
-from dynamodb_ops import API_KEY, TENANT, WORKER_SECRET, configure
+from command_latency import PUSH_STAGE, LateApp, health, holds, percentile, start_sidecar, wait_for
+from dynamodb_ops import API_KEY, TENANT, configure
 
 REPO = Path(__file__).resolve().parents[1]
-LOCK_TTL_MS = 30_000
+LOCK_TTL_MS = command_latency.LOCK_TTL_MS
 OWN_PHONE = "5511999990000"
 FRIEND = "5511966665555"  # registered on the simulated network
 OPS = ("contacts/check", "chats/presence")
@@ -215,14 +216,12 @@ def main() -> int:
         env = configure(server)
         from fastapi.testclient import TestClient
 
-        from tests.integration.background import BackgroundApp, BackgroundSidecar, free_port
+        from tests.integration.background import BackgroundApp
         from zapgate_control import aws, settings, wiring
         from zapgate_control.adapters.dynamodb.api_keys import put_api_key
         from zapgate_control.adapters.dynamodb.instances import DynamoInstanceStore
         from zapgate_control.aws import client
-        from zapgate_core.domain.locks import live_lock_owner
         from zapgate_devstack.live_gateway import with_websocket_apis
-        from zapgate_sidecar.settings import load_settings
         from zapgate_sim.server import BackgroundSim
 
         late = LateApp()
@@ -247,27 +246,16 @@ def main() -> int:
         notes: list[str] = [f"{args.warmup} uncounted warm-up calls per design; lock TTL {LOCK_TTL_MS // 1000} s"]
         with edge, BackgroundSim() as sim:
 
-            def sidecar_for(mode: str) -> tuple[BackgroundSidecar, int]:
-                port = free_port()
-                return BackgroundSidecar(load_settings({
-                    "EDGE_BASE_URL": f"{edge.url}/worker-proxy", "WORKER_SECRET": WORKER_SECRET, "PORT": str(port),
-                    "DISCOVERY_POLL_MS": "500", "INSTANCE_LOCK_TTL_MS": str(LOCK_TTL_MS),
-                    "AUTH_BASE": str(tmp / "auth"), "MEDIA_BASE": str(tmp / "media"), "ZAPGATE_TRANSPORT": "sim",
-                    "ZAPGATE_SIM_URL": sim.url, "INSTANCE_OWNER": f"bench-sidecar-{mode}", "WAKE_MODE": mode,
-                })).start(), port
-
-            def holds(port: int, owner: str) -> bool:
-                runtimes = health(port).get("instances") or []
-                record = store.get(instance_id)
-                return (any(r["connected"] for r in runtimes) and record is not None and record.status == "CONNECTED"
-                        and live_lock_owner(record.lock, int(time.time() * 1000)) == owner)
+            def sidecar_for(mode: str) -> tuple[Any, int]:
+                return start_sidecar(edge.url, sim.url, tmp, mode)
 
             sidecar, port = sidecar_for("push")
             try:
                 wait_for(lambda: getattr(store.get(instance_id), "qr_code", None), 30, "the QR")
                 httpx.post(f"{sim.url}/sim/instances/{instance_id}/scan", json={"phone": OWN_PHONE})
                 httpx.post(f"{sim.url}/sim/accounts", json={"phone": FRIEND, "push_name": "Friend"})
-                wait_for(lambda: holds(port, "bench-sidecar-push"), 30, "CONNECTED on the push sidecar")
+                wait_for(lambda: holds(store, instance_id, port, "bench-sidecar-push"), 30,
+                         "CONNECTED on the push sidecar")
                 wait_for(lambda: (health(port).get("push") or {}).get("state") == "up", 30, "the push channel up")
                 public = TestClient(Labelled(public_app, "public"), headers={"X-API-Key": API_KEY})
                 print(f"{args.calls} calls per design (+{args.warmup} warm-up), alternating {' / '.join(OPS)}...",
@@ -281,7 +269,7 @@ def main() -> int:
                 print(f"push done ({time.monotonic() - started:.0f}s)", flush=True)
                 sidecar.stop()
                 sidecar, port = sidecar_for("longpoll")
-                wait_for(lambda: holds(port, "bench-sidecar-longpoll"), 60,
+                wait_for(lambda: holds(store, instance_id, port, "bench-sidecar-longpoll"), 60,
                          "the longpoll sidecar to take the instance over")
                 if health(port).get("push") is not None:
                     raise RuntimeError("the longpoll sidecar opened a push channel")
