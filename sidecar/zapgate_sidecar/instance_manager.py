@@ -152,7 +152,13 @@ class InstanceManager:
         cap = worker_settings.max_active_instances or self.settings.max_active_instances
         owner = self.settings.instance_owner
         now = time.monotonic()
-        announce = (now - self._announced_at) * 1000 >= self.settings.presence_interval_ms or self._announce_next
+        # While young (slow start) every pass announces, so the presence it divides by includes a sidecar that
+        # started a moment later and holds nothing yet: without it, a sidecar could take 4 of 6 in its three
+        # slow-start passes and keep the surplus for as long as those instances show a QR (never released).
+        young = self._discoveries < SLOW_START_DISCOVERIES
+        announce = (
+            young or (now - self._announced_at) * 1000 >= self.settings.presence_interval_ms or self._announce_next
+        )
         self._announce_next = False
         answer = await self.proxy.eligible_instances(owner=owner, announce=announce)
         if announce:
@@ -168,7 +174,7 @@ class InstanceManager:
         # starting together see each other's locks and split the instances instead of one taking all.
         # Only while young: afterwards this sidecar knows the fleet, the fair share bounds it, and a dead
         # peer's instances are taken in one pass instead of 1, 1, 2, 4... one discovery cycle apart.
-        budget = max(1, len(self.runtimes)) if self._discoveries < SLOW_START_DISCOVERIES else limit
+        budget = max(1, len(self.runtimes)) if young else limit
         target: list[str] = []
         for instance_id in select_target(eligible, 0):
             if len(target) >= limit:
