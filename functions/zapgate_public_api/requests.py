@@ -19,15 +19,9 @@ from zapgate_control.ports.requests import RequestRecord
 from zapgate_control.services import requests
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
-from zapgate_core.contract.requests import (
-    ChatPresenceArgs,
-    ChatPresenceResult,
-    CheckNumbersArgs,
-    CheckNumbersResult,
-    RequestErrorCode,
-    RequestOp,
-    RequestState,
-)
+from zapgate_core.contract.request_ops.contacts import CheckNumbersArgs, CheckNumbersResult
+from zapgate_core.contract.request_ops.messages import ChatPresenceArgs, ChatPresenceResult
+from zapgate_core.contract.requests import RequestErrorCode, RequestOp, RequestState
 from zapgate_core.domain.json_types import JsonObject
 from zapgate_public_api.auth import require_tenant
 from zapgate_public_api.health import require_whatsapp

@@ -16,9 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from zapgate_core.domain.message_kinds import MediaKind, MessageKind, SendableKind
+
+if TYPE_CHECKING:  # the contract's models are pydantic: not imported on the sidecar's hot paths
+    from zapgate_core.contract.base import ContractModel
+    from zapgate_core.contract.requests import RequestOp
 
 
 # ---------------------------------------------------------------- events (network → sidecar)
@@ -271,12 +275,13 @@ class NetworkUnreachable(TransportError):
     """WhatsApp could not be reached at all (or the session is not connected); retrying later is the only remedy."""
 
 
-RefusalKind = Literal["bad_request", "not_found", "forbidden"]
+RefusalKind = Literal["bad_request", "not_found", "forbidden", "not_on_whatsapp", "expired"]
 
 
 class Refused(TransportError):
     """The arguments were refused, by WhatsApp or before asking it (an unparseable JID): asking again the same
-    way fails the same way. `kind` says how: malformed, no such chat/user, or not allowed."""
+    way fails the same way. `kind` says how: malformed, no such chat/user/message, not allowed (not a group
+    admin, not the sender), no WhatsApp account, or past WhatsApp's window (an edit too late)."""
 
     def __init__(self, message: str, kind: RefusalKind = "bad_request") -> None:
         super().__init__(message)
@@ -312,6 +317,11 @@ class WhatsAppSession(Protocol):
     def send_chat_presence(self, chat: str, state: ChatPresenceState) -> None:
         """Show typing / recording / stopped in `chat` (a JID) to the other party; raises TransportError. WhatsApp
         never answers this stanza: success means it left this device."""
+
+    def perform(self, op: RequestOp, args: ContractModel) -> ContractModel:
+        """Run one request to the phone (contract/request_ops): `args` is an instance of ARGUMENTS[op], the answer
+        one of RESULTS[op]. Raises TransportError: Refused(kind) when WhatsApp (or its rules) said no,
+        NetworkUnreachable when not connected. Operations other than check_numbers and chat_presence come here."""
 
 
 class WhatsAppTransport(Protocol):

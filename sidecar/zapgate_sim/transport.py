@@ -28,6 +28,8 @@ from urllib.parse import quote
 
 import httpx
 
+from zapgate_core.contract.base import ContractModel
+from zapgate_core.contract.requests import RequestOp
 from zapgate_sidecar.transport import (
     ChatPresenceState,
     Connected,
@@ -517,3 +519,6 @@ class SimSession:
         response = self._command("POST", "/chat-presence", json={"session": session_id, "chat": chat, "state": state})
         if response.status_code != 200:
             raise self._request_failure(response)
+
+    def perform(self, op: RequestOp, args: ContractModel) -> ContractModel:
+        raise Refused(f"{op}: not supported by the simulator yet")

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from zapgate_core.contract.requests import CheckNumbersArgs
+from zapgate_core.contract.request_ops.contacts import CheckNumbersArgs
 from zapgate_core.contract.sidecar_push import SidecarPush
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient
 from zapgate_sidecar.runtime.request_ops import check_numbers, request_error, run_op
@@ -100,7 +100,7 @@ def test_arguments_the_contract_refuses_and_unknown_operations_are_bad_requests(
     with pytest.raises(Refused, match="invalid arguments"):
         run_op(session, "chat_presence", {"chat": "5511988887777", "state": "dancing"})  # type: ignore[arg-type]
     with pytest.raises(Refused, match="unsupported operation"):
-        run_op(session, "mark_read", {})  # type: ignore[arg-type]
+        run_op(session, "reboot_phone", {})  # type: ignore[arg-type]
 
 
 def test_each_failure_maps_to_one_error_code() -> None:

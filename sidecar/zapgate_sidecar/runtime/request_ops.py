@@ -12,14 +12,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from zapgate_core.contract.requests import (
-    ChatPresenceArgs,
-    ChatPresenceResult,
-    CheckNumbersArgs,
-    CheckNumbersResult,
-    NumberCheck,
-    RequestError,
-)
+from zapgate_core.contract.request_ops.contacts import CheckNumbersArgs, CheckNumbersResult, NumberCheck
+from zapgate_core.contract.request_ops.messages import ChatPresenceArgs, ChatPresenceResult
+from zapgate_core.contract.requests import ARGUMENTS, RESULTS, RequestError
 from zapgate_core.domain.jids import InvalidDestination, normalize_destination
 from zapgate_sidecar.transport import NetworkUnreachable, Refused, TransportError, WhatsAppSession
 
@@ -66,14 +61,20 @@ def chat_presence(session: WhatsAppSession, args: ChatPresenceArgs) -> ChatPrese
 
 def run_op(session: WhatsAppSession, op: str, args: dict[str, Any]) -> dict[str, Any]:
     """Run one claimed request; its result as JSON. Raises TransportError (Refused for bad arguments)."""
+    if op not in ARGUMENTS:
+        raise Refused(f"unsupported operation: {op}")
     try:
-        if op == "check_numbers":
-            return check_numbers(session, CheckNumbersArgs.model_validate(args)).model_dump(mode="json")
-        if op == "chat_presence":
-            return chat_presence(session, ChatPresenceArgs.model_validate(args)).model_dump(mode="json")
+        parsed = ARGUMENTS[op].model_validate(args)
     except ValidationError as exc:  # the API validated them; a server speaking another version may not have
         raise Refused(f"invalid arguments for {op}: {exc.error_count()} error(s)") from exc
-    raise Refused(f"unsupported operation: {op}")
+    if isinstance(parsed, CheckNumbersArgs):
+        return check_numbers(session, parsed).model_dump(mode="json")
+    if isinstance(parsed, ChatPresenceArgs):
+        return chat_presence(session, parsed).model_dump(mode="json")
+    result = session.perform(op, parsed)  # type: ignore[arg-type]  # op is one of ARGUMENTS' names
+    if not isinstance(result, RESULTS[op]):
+        raise TransportError(f"{op}: the transport answered {type(result).__name__}, not {RESULTS[op].__name__}")
+    return result.model_dump(mode="json")
 
 
 def request_error(exc: BaseException) -> RequestError:

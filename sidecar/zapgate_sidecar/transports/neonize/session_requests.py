@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from neonize.client import NewClient
     from neonize.proto.Neonize_pb2 import JID
 
+    from zapgate_core.contract.base import ContractModel
+    from zapgate_core.contract.requests import RequestOp
+
 # Go error texts that mean this device cannot talk to WhatsApp now: no socket, no registered client, not
 # logged in, or the server did not answer in time. All of them: try later.
 _UNREACHABLE_HINTS = ("client is nil", "device jid", "disconnected", "timed out", "not logged in")
@@ -148,3 +151,6 @@ class SessionRequests(SessionCore):
     def send_chat_presence(self, chat: str, state: ChatPresenceState) -> None:
         with self._request_fence("chat presence") as client:
             chat_presence_on(client, chat, state)
+
+    def perform(self, op: RequestOp, args: ContractModel) -> ContractModel:
+        raise Refused(f"{op}: not supported by the neonize transport yet")
