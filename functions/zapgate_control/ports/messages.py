@@ -38,6 +38,39 @@ class OutboundMessage:
     error: str | None = None  # once failed
     finished_at: str | None = None  # sent or failed
     request_hash: str | None = None  # the Idempotency-Key's request fingerprint
+    changes: ChangeMarks | None = None  # edited / revoked after it was sent (from the phone or the API)
+
+
+@dataclass(frozen=True)
+class ChangeMarks:
+    """What happened to a stored message after it was stored: edits and a delete-for-everyone (revoke).
+
+    Nothing is erased: an edit replaces the message's text (`body`) and keeps the text it was first
+    stored with in `original_body` (one copy, however many edits); a revoke only marks the message.
+    """
+
+    edited_at: str | None = None  # WhatsApp's time of the latest edit applied
+    edit_count: int = 0
+    original_body: str | None = None  # the text before the first edit
+    revoked_at: str | None = None
+    revoked_by: str | None = None  # the JID that deleted it for everyone (its sender, or a group admin)
+
+
+@dataclass(frozen=True)
+class MessageEdit:
+    """A new text for a stored message. `edit_key` orders edits: "<WhatsApp ms, 13 digits>#<the edit's
+    WhatsApp id>"; an edit whose key is not above the stored one (a repeat, an older edit arriving late)
+    changes nothing."""
+
+    text: str
+    edited_at: str  # ISO-8601 UTC
+    edit_key: str
+
+
+@dataclass(frozen=True)
+class MessageRevoke:
+    revoked_at: str  # ISO-8601 UTC
+    revoked_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +120,7 @@ class ReceivedMessage:
     created_at: str
     stored_ms: int  # when it arrived (the store's clock): the timeline's order
     parent_id: str | None = None
+    changes: ChangeMarks | None = None  # edited / revoked by its sender after it arrived
 
     @property
     def wa_message_id(self) -> str | None:
@@ -125,6 +159,10 @@ class MarkConflict(Exception):
         self.state = state
 
 
+class MessageRevokedAlready(Exception):
+    """An edit of a message deleted for everyone: WhatsApp shows no edit of a deleted message."""
+
+
 class MessageStore(Protocol):
     def enqueue(
         self,
@@ -158,3 +196,9 @@ class MessageStore(Protocol):
         self, instance_id: str, chat: str, limit: int, cursor: str | None
     ) -> tuple[list[MessageRecord], str | None]: ...
     def recent(self, instance_id: str, direction: Direction, limit: int) -> list[MessageRecord]: ...
+    # Edits and revokes of stored messages (adapters/dynamodb/message_changes.py): each is one conditional
+    # UpdateItem answering (the message as it is now, changed). changed is False for a repeat or an edit older
+    # than the one applied; MessageNotFound when no such message, MessageRevokedAlready for an edit after a revoke.
+    def mark_edited(self, message_id: str, edit: MessageEdit) -> tuple[MessageRecord, bool]: ...
+    def mark_revoked(self, message_id: str, revoke: MessageRevoke) -> tuple[MessageRecord, bool]: ...
+    def find_by_wa_message_id(self, instance_id: str, wa_message_id: str) -> MessageRecord | None: ...

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from zapgate_control.ports.messages import (
+    ChangeMarks,
     InboundContent,
     MessageRecord,
     OutboundMessage,
@@ -91,6 +92,7 @@ def outbound_record(item: dict[str, Any]) -> OutboundMessage:
         error=item.get("error"),
         finished_at=item.get("finished_at"),
         request_hash=item.get("request_hash"),
+        changes=change_marks(item),
     )
 
 
@@ -129,6 +131,20 @@ def inbound_record(item: dict[str, Any]) -> ReceivedMessage:
         created_at=str(item.get("created_at") or ""),
         stored_ms=ms_of(item.get("timeline_sk") or 0),
         parent_id=item.get("parent_id"),
+        changes=change_marks(item),
+    )
+
+
+def change_marks(item: dict[str, Any]) -> ChangeMarks | None:
+    """Edits and a revoke written by message_changes.py; None for a message never changed."""
+    if not item.get("edit_key") and not item.get("revoked_at"):
+        return None
+    return ChangeMarks(
+        edited_at=item.get("edited_at"),
+        edit_count=int(item.get("edit_count") or 0),
+        original_body=item.get("original_body"),
+        revoked_at=item.get("revoked_at"),
+        revoked_by=item.get("revoked_by"),
     )
 
 

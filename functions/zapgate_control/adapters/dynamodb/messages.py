@@ -31,6 +31,7 @@ from zapgate_control.adapters.dynamodb.codec import (
     to_item,
     to_values,
 )
+from zapgate_control.adapters.dynamodb.message_changes import MessageChangesMixin
 from zapgate_control.adapters.dynamodb.message_items import (
     bounded_debug,
     inbound_fields,
@@ -80,7 +81,9 @@ def chat_pk(instance_id: str, chat: str) -> str:
     return f"{instance_id}#{chat}"
 
 
-class DynamoMessageStore:
+class DynamoMessageStore(MessageChangesMixin):
+    """The send queue, inbound storage and history; edits and revokes come from MessageChangesMixin."""
+
     def __init__(self, table: str, retention_days: int = 90, clock: Clock = system_clock) -> None:
         self.table = table
         self.retention_s = retention_days * 86_400
