@@ -24,7 +24,10 @@ PREFIX = "/v1"
 WEBHOOK_ID_MAX = 64  # "wh_" + 32 hex
 
 # Literal, not the tuple in zapgate_core.domain.events: the OpenAPI schema lists the values.
-EventType = Literal["MESSAGE_INBOUND", "MESSAGE_STATUS", "INSTANCE_STATUS"]
+EventType = Literal[
+    "MESSAGE_INBOUND", "MESSAGE_STATUS", "INSTANCE_STATUS",
+    "MESSAGE_EDITED", "MESSAGE_REVOKED", "GROUP_PARTICIPANTS_CHANGED", "GROUP_UPDATED", "CALL_RECEIVED",
+]  # fmt: skip
 
 _errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 422, 429)}
 router = APIRouter(prefix=PREFIX, responses=_errors, tags=["webhooks"])

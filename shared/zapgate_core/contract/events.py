@@ -155,6 +155,85 @@ class InstanceQrPayload(EventModel):
     expiresAt: str | None = Field(default=None, description="When the QR stops working, when the sidecar says")
 
 
+# ---------------------------------------------------------------- issue 10 (domain/change_events.py)
+class ChangedMessage(EventModel):
+    id: str = Field(description="zapgate message id (as in /v1/instances/{id}/messages)")
+    waMessageId: str | None
+    direction: Literal["inbound", "outbound"]
+    chatId: str | None
+    chatType: Literal["direct", "group"]
+
+
+class EditedMessage(ChangedMessage):
+    text: str | None = Field(description="The text now")
+    previousText: str | None = Field(description="The text this edit replaced")
+    originalText: str | None = Field(description="The text the message was first stored with")
+    editedAt: str
+    editCount: int
+
+
+class RevokedMessage(ChangedMessage):
+    revokedAt: str
+    revokedBy: str | None = Field(description="JID that deleted it for everyone")
+    byAdmin: bool = Field(description="A group admin deleted someone else's message")
+
+
+class MessageEditedPayload(EventModel):
+    contact: Contact
+    message: EditedMessage
+    metadata: Metadata
+
+
+class MessageRevokedPayload(EventModel):
+    contact: Contact
+    message: RevokedMessage
+    metadata: Metadata
+
+
+class GroupRef(EventModel):
+    jid: str
+    name: str | None = Field(description="The group's name as zapgate knows it, when it does")
+
+
+class GroupParticipantsPayload(EventModel):
+    group: GroupRef
+    action: Literal["add", "remove", "promote", "demote"]
+    participants: list[str]
+    by: str | None = Field(description="Who did it; null when WhatsApp did not say (e.g. joined by link)")
+    timestamp: str
+
+
+class GroupInfoChanges(EventModel):
+    name: str | None = None
+    description: str | None = None
+    announce: bool | None = Field(default=None, description="Only admins may send messages")
+    locked: bool | None = Field(default=None, description="Only admins may edit the group's info")
+
+
+class GroupUpdatedPayload(EventModel):
+    group: GroupRef
+    changes: GroupInfoChanges = Field(description="Only the keys that changed are present")
+    previousName: str | None = None
+    by: str | None
+    timestamp: str
+
+
+class Call(EventModel):
+    id: str
+    from_: str = Field(alias="from")
+    video: bool
+    isGroup: bool
+    groupJid: str | None = None
+    timestamp: str
+
+
+class CallReceivedPayload(EventModel):
+    contact: Contact
+    call: Call
+    rejected: bool = Field(description="zapgate rejected it (the instance's reject_calls setting)")
+    replyMessageId: str | None = Field(description="The text queued back to the caller (reject_call_message)")
+
+
 class _Envelope(EventModel):
     id: str = Field(description="Unique per event; also X-Zapgate-Event-Id. De-duplicate on it.")
     instanceId: str
@@ -183,19 +262,44 @@ class InstanceQrEvent(_Envelope):
     payload: InstanceQrPayload
 
 
-Event = Annotated[MessageInboundEvent | MessageStatusEvent | InstanceStatusEvent, Field(discriminator="type")]
+class MessageEditedEvent(_Envelope):
+    type: Literal["MESSAGE_EDITED"]
+    payload: MessageEditedPayload
+
+
+class MessageRevokedEvent(_Envelope):
+    type: Literal["MESSAGE_REVOKED"]
+    payload: MessageRevokedPayload
+
+
+class GroupParticipantsChangedEvent(_Envelope):
+    type: Literal["GROUP_PARTICIPANTS_CHANGED"]
+    payload: GroupParticipantsPayload
+
+
+class GroupUpdatedEvent(_Envelope):
+    type: Literal["GROUP_UPDATED"]
+    payload: GroupUpdatedPayload
+
+
+class CallReceivedEvent(_Envelope):
+    type: Literal["CALL_RECEIVED"]
+    payload: CallReceivedPayload
+
+
+WebhookEvent = (
+    MessageInboundEvent | MessageStatusEvent | InstanceStatusEvent | MessageEditedEvent | MessageRevokedEvent
+    | GroupParticipantsChangedEvent | GroupUpdatedEvent | CallReceivedEvent
+)
+Event = Annotated[WebhookEvent, Field(discriminator="type")]
 _event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
-LiveEvent = Annotated[
-    MessageInboundEvent | MessageStatusEvent | InstanceStatusEvent | InstanceQrEvent, Field(discriminator="type")
-]
+LiveEvent = Annotated[WebhookEvent | InstanceQrEvent, Field(discriminator="type")]
 _live_event_adapter: TypeAdapter[LiveEvent] = TypeAdapter(LiveEvent)
 
 
-def parse_event(body: str | bytes) -> MessageInboundEvent | MessageStatusEvent | InstanceStatusEvent:
+def parse_event(body: str | bytes) -> WebhookEvent:
     return _event_adapter.validate_json(body)
 
 
-def parse_live_event(
-    body: str | bytes,
-) -> MessageInboundEvent | MessageStatusEvent | InstanceStatusEvent | InstanceQrEvent:
+def parse_live_event(body: str | bytes) -> WebhookEvent | InstanceQrEvent:
     return _live_event_adapter.validate_json(body)

@@ -28,8 +28,17 @@ INSTANCE_STATUS: Final = "INSTANCE_STATUS"
 # Live-only: a new QR / pairing code. Short-lived secrets for the person pairing the phone, so they
 # travel only to the tenant's authenticated live (WebSocket) connections, never to webhooks.
 INSTANCE_QR: Final = "INSTANCE_QR"
+# Issue 10: what happens to messages, groups and calls besides new messages (builders: change_events.py).
+MESSAGE_EDITED: Final = "MESSAGE_EDITED"
+MESSAGE_REVOKED: Final = "MESSAGE_REVOKED"
+GROUP_PARTICIPANTS_CHANGED: Final = "GROUP_PARTICIPANTS_CHANGED"
+GROUP_UPDATED: Final = "GROUP_UPDATED"
+CALL_RECEIVED: Final = "CALL_RECEIVED"
 # What webhooks can subscribe to and receive.
-EVENT_TYPES: Final = (MESSAGE_INBOUND, MESSAGE_STATUS, INSTANCE_STATUS)
+EVENT_TYPES: Final = (
+    MESSAGE_INBOUND, MESSAGE_STATUS, INSTANCE_STATUS,
+    MESSAGE_EDITED, MESSAGE_REVOKED, GROUP_PARTICIPANTS_CHANGED, GROUP_UPDATED, CALL_RECEIVED,
+)  # fmt: skip
 LIVE_ONLY_EVENT_TYPES: Final = frozenset({INSTANCE_QR})
 
 # What message.type may say: text and the four media kinds (from media_type), and the typed kinds the

@@ -7,6 +7,8 @@ a change means, on plain dicts (the images already deserialised; no boto3 here):
 - INSERT of an inbound message → MESSAGE_INBOUND (the stored item, as inbound_event builds it);
 - MODIFY of an outbound message whose state moved to sent / delivered / read / failed →
   MESSAGE_STATUS (as message_status_event builds it);
+- MODIFY of a message (either direction) whose `edit_key` moved → MESSAGE_EDITED, whose `revoked_at`
+  appeared → MESSAGE_REVOKED (issue 10; message_changes.py writes them, change_events.py builds them);
 - anything else (a claim, parent_id set by the processor, a queued INSERT, a TTL REMOVE) → nothing.
 
 The event ids are derived from the message and its state, so a record processed twice publishes the
@@ -18,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from zapgate_core.domain.change_events import message_edited_event, message_revoked_event
 from zapgate_core.domain.events import MESSAGE_STATUSES, inbound_event, message_status_event
 
 
@@ -44,6 +47,13 @@ def events_of(change: Change) -> list[dict[str, Any]]:
     ):
         event = message_status_event(new)
         return [event] if event is not None else []
+    if change.event_name == "MODIFY" and new.get("direction") in ("inbound", "outbound"):
+        found = []
+        if new.get("edit_key") and new.get("edit_key") != old.get("edit_key"):
+            found.append(message_edited_event(new, old))
+        if new.get("revoked_at") and not old.get("revoked_at"):
+            found.append(message_revoked_event(new))
+        return found
     return []
 
 
