@@ -1,4 +1,6 @@
-"""Requests to the phone over neonize: check numbers (whatsmeow IsOnWhatsApp), chat presence (SendChatPresence).
+"""Requests to the phone over neonize: check numbers (whatsmeow IsOnWhatsApp), chat presence (SendChatPresence),
+and ``perform`` for every other operation (request_dispatch: one function per operation in request_contacts,
+request_messages, request_groups and request_profile; errors mapped by request_errors).
 
 What neonize 0.5.2 does here (read in its source and probed offline, /tmp research notes of issue 10):
 
@@ -30,10 +32,12 @@ from zapgate_sidecar.transport import (
     Refused,
     TransportError,
 )
-from zapgate_sidecar.transports.neonize.errors import is_network_error, short_reason
 from zapgate_sidecar.transports.neonize.jids import jid_proto, jid_to_str
 from zapgate_sidecar.transports.neonize.loading import load_neonize
+from zapgate_sidecar.transports.neonize.request_errors import request_error
 from zapgate_sidecar.transports.neonize.session_core import SessionCore
+
+__all__ = ["SessionRequests", "chat_presence_on", "check_numbers_on", "number_checks", "request_error"]
 
 if TYPE_CHECKING:
     from neonize.client import NewClient
@@ -41,36 +45,6 @@ if TYPE_CHECKING:
 
     from zapgate_core.contract.base import ContractModel
     from zapgate_core.contract.requests import RequestOp
-
-# Go error texts that mean this device cannot talk to WhatsApp now: no socket, no registered client, not
-# logged in, or the server did not answer in time. All of them: try later.
-_UNREACHABLE_HINTS = ("client is nil", "device jid", "disconnected", "timed out", "not logged in")
-# whatsmeow's IQ error texts keep the code: `info query returned status <code>: <text>`.
-_REFUSALS: dict[str, Any] = {"400": "bad_request", "406": "bad_request", "404": "not_found",
-                             "401": "forbidden", "403": "forbidden"}
-
-
-def _text_of(exc: BaseException) -> str:
-    """Go's error text; a few neonize exceptions carry bytes or a protobuf with `.Error` instead of a str."""
-    text: Any = exc.args[0] if exc.args else ""
-    if hasattr(text, "Error"):
-        text = text.Error
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    return str(text) or type(exc).__name__
-
-
-def request_error(action: str, exc: BaseException) -> TransportError:
-    """A neonize failure as the port says it: NetworkUnreachable, Refused(kind) or a plain TransportError."""
-    text = _text_of(exc)
-    lowered = text.lower()
-    if is_network_error(text) or any(hint in lowered for hint in _UNREACHABLE_HINTS):
-        return NetworkUnreachable(f"{action}: whatsapp unreachable: {short_reason(text)}")
-    if "info query returned status " in lowered:
-        code = lowered.split("info query returned status ", 1)[1][:3]
-        if code in _REFUSALS:
-            return Refused(f"{action}: {short_reason(text)}", _REFUSALS[code])
-    return TransportError(f"{action}: {short_reason(text)}")
 
 
 def number_checks(
@@ -153,4 +127,17 @@ class SessionRequests(SessionCore):
             chat_presence_on(client, chat, state)
 
     def perform(self, op: RequestOp, args: ContractModel) -> ContractModel:
-        raise Refused(f"{op}: not supported by the neonize transport yet")
+        """One request to the phone (request_dispatch.HANDLERS), refused from its arguments alone when it can be,
+        else run inside the fence: every neonize call there needs a logged-in, connected client."""
+        # Imported here: the operations' modules load the contract's pydantic models, which a session that is
+        # never asked anything does not need.
+        from zapgate_sidecar.transports.neonize.request_dispatch import HANDLERS, PRECHECKS, action_of
+
+        handler = HANDLERS.get(op)
+        if handler is None:
+            raise Refused(f"{op}: not an operation the neonize transport runs through perform")
+        precheck = PRECHECKS.get(op)
+        if precheck is not None:
+            precheck(args)
+        with self._request_fence(action_of(op)) as client:
+            return handler(client, args)
