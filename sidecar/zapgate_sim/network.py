@@ -31,10 +31,8 @@ import hashlib
 import time
 from typing import Any
 
-from .sim_core import SimCore
-from .sim_groups import GroupsMixin
-from .sim_messages import MessagesMixin
-from .sim_requests import RequestsMixin
+from .sim_core import Clock, SimCore
+from .sim_ops import OpsMixin
 from .sim_state import (  # errors and helpers re-exported: tests and callers import them from here
     EV_CONNECTED,
     EV_DISCONNECTED,
@@ -46,10 +44,13 @@ from .sim_state import (  # errors and helpers re-exported: tests and callers im
     MAX_EVENTS_PER_POLL,
     MAX_NUMBERS_PER_CHECK,
     PAIRING_ALPHABET,
+    Expired,
+    Forbidden,
     InvalidRequest,
     NoPendingPairing,
     NotConnected,
     NotFound,
+    NotOnWhatsApp,
     NotPaired,
     ShuttingDown,
     SimError,
@@ -62,17 +63,37 @@ from .sim_state import (  # errors and helpers re-exported: tests and callers im
 )
 
 __all__ = [
-    "MAX_NUMBERS_PER_CHECK", "PAIRING_ALPHABET", "InvalidRequest", "NoPendingPairing", "NotConnected", "NotFound",
-    "NotPaired", "ShuttingDown", "SimCore", "SimError", "SimNetwork", "UnknownSession", "sim_lid",
+    "MAX_NUMBERS_PER_CHECK",
+    "PAIRING_ALPHABET",
+    "Expired",
+    "Forbidden",
+    "InvalidRequest",
+    "NoPendingPairing",
+    "NotConnected",
+    "NotFound",
+    "NotOnWhatsApp",
+    "NotPaired",
+    "ShuttingDown",
+    "SimCore",
+    "SimError",
+    "SimNetwork",
+    "UnknownSession",
+    "sim_lid",
 ]
 
 
-class SimNetwork(MessagesMixin, GroupsMixin, RequestsMixin, SimCore):
+class SimNetwork(OpsMixin):
     """All instances of the fake network. Every public method is atomic under one lock.
 
-    Each concern is a mixin in its own module (sim_messages, sim_groups, sim_requests) over SimCore's
-    shared state; this class keeps the connection life cycle: sessions, pairing, credentials, views.
+    Each concern is a mixin in its own module over SimCore's shared state (sim_messages: sending and inbound;
+    sim_requests: number checks and chat presence; sim_ops: `perform`, every other request to the phone, over
+    sim_contacts, sim_message_ops, sim_groups and sim_group_members); this class keeps the connection life
+    cycle: sessions, pairing, credentials, views. `clock` (default time.time) is the network's clock, which
+    decides WhatsApp's time windows; tests inject one or call advance_clock.
     """
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        super().__init__(clock)
 
     def _close(self, instance: _Instance, session_id: str, payload: dict[str, Any] | None = None) -> None:
         session = instance.sessions.get(session_id)
@@ -231,8 +252,10 @@ class SimNetwork(MessagesMixin, GroupsMixin, RequestsMixin, SimCore):
             session.state = "connected"
             session.credential = instance.credential
             instance.connected = session_id
+            self._on_paired(instance)
             self._emit(instance, session_id, self._connected_payload(instance))
             return self._info(instance)
+
     def remove_device(self, instance_id: str) -> None:
         """The account unlinks the device (phone → linked devices → log out)."""
         with self._cond:

@@ -7,6 +7,8 @@ Two audiences:
 * ``/sim/transport/{id}/...`` — what the sidecar's sim transport calls in place of a
   WhatsApp socket (connect, long-poll events, send, download, logout, pairing code).
 
+The requests to the phone (``/sim/transport/{id}/ops/{op}``) and their views are in server_ops.
+
 Errors are ``{"detail": "<short reason>"}`` with the status the network error carries.
 """
 
@@ -30,6 +32,7 @@ from pydantic import BaseModel, Field
 from zapgate_core.domain.message_kinds import MediaKind
 
 from .network import InvalidRequest, SimError, SimNetwork
+from .server_ops import add_request_routes
 
 MAX_WAIT_MS = 20_000
 MediaType = MediaKind
@@ -139,6 +142,8 @@ class GroupBody(BaseModel):
 class AccountBody(BaseModel):
     phone: str
     push_name: str | None = None
+    about: str | None = None  # what user_info shows of them
+    picture: bool = False  # whether they have a profile picture (profile_picture answers a fake CDN URL)
 
 
 class CheckNumbersBody(BaseModel):
@@ -208,7 +213,9 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
 
     @app.exception_handler(SimError)
     async def _sim_error(_: Request, exc: SimError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
+        # `kind` (when the error has one) tells refusals of one status apart: not_found vs not_on_whatsapp.
+        content = {"detail": str(exc), **({"kind": exc.kind} if exc.kind else {})}
+        return JSONResponse(status_code=exc.status, content=content)
 
     @app.get("/sim/health")
     def health() -> dict[str, bool]:
@@ -289,7 +296,7 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
     @app.post("/sim/accounts")
     def register_account(body: AccountBody) -> dict[str, Any]:
         """Someone outside the gateway has WhatsApp on this number: a check of it says it exists."""
-        return net.register_account(body.phone, body.push_name)
+        return net.register_account(body.phone, body.push_name, body.about, body.picture)
 
     @app.get("/sim/instances/{instance_id}/presences")
     def presences(instance_id: str) -> list[dict[str, Any]]:
@@ -362,6 +369,8 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
     def chat_presence(instance_id: str, body: ChatPresenceBody) -> dict[str, bool]:
         net.send_chat_presence(instance_id, body.session, body.chat, body.state)
         return {"ok": True}
+
+    add_request_routes(app, net)
 
     @app.post("/sim/transport/{instance_id}/disconnect")
     def disconnect(instance_id: str, body: SessionBody) -> dict[str, bool]:

@@ -4,12 +4,12 @@ the gateway they look up, and the test-only stall.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from zapgate_core.domain.jids import LID_SERVER, USER_SERVER, InvalidDestination, normalize_destination
 
 from .sim_core import SimCore
+from .sim_records import sim_picture_id
 from .sim_state import (
     CHAT_PRESENCE_STATES,
     MAX_NUMBERS_PER_CHECK,
@@ -58,7 +58,7 @@ class RequestsMixin(SimCore):
                 raise NotConnected("not connected")
             seen = destination.kind == "group" or self._account_exists(destination.jid.split("@", 1)[0])
             instance.presences.append({"from": instance.jid, "chat": destination.jid, "state": state,
-                                       "seen": seen, "at": time.time()})
+                                       "seen": seen, "at": self._now()})
             del instance.presences[:-MAX_PRESENCES]
             self._hold_answer(instance)
 
@@ -66,12 +66,21 @@ class RequestsMixin(SimCore):
         """Test-only: the instance's next check_numbers or chat presence runs, then answers `seconds` late."""
         with self._cond:
             self._instance(instance_id).stall_s = seconds
-    def register_account(self, phone: str, push_name: str | None = None) -> dict[str, Any]:
-        """Someone outside the gateway has WhatsApp on this number (check_numbers finds it)."""
+    def register_account(self, phone: str, push_name: str | None = None, about: str | None = None,
+                         picture: bool = False) -> dict[str, Any]:
+        """Someone outside the gateway has WhatsApp on this number (check_numbers finds it); `about` and `picture`
+        are what user_info and profile_picture then show of them. Registering again updates the account."""
         digits = _phone_digits(phone)
         with self._cond:
             self._accounts[digits] = push_name
-            return {"jid": f"{digits}@{USER_SERVER}", "lid": f"{sim_lid(digits)}@{LID_SERVER}", "push_name": push_name}
+            if about is not None:
+                self._about[digits] = about
+            if picture:
+                self._pictures[digits] = sim_picture_id(digits, self._pictures.get(digits))
+            else:
+                self._pictures.pop(digits, None)
+            return {"jid": f"{digits}@{USER_SERVER}", "lid": f"{sim_lid(digits)}@{LID_SERVER}", "push_name": push_name,
+                    "about": self._about.get(digits), "picture_id": self._pictures.get(digits)}
 
     def presences(self, instance_id: str) -> list[dict[str, Any]]:
         with self._cond:

@@ -48,9 +48,14 @@ DEFAULT_UNDECRYPTABLE_CHAT = "5500000000000@s.whatsapp.net"
 
 # ---------------------------------------------------------------- errors (each carries its HTTP status)
 class SimError(Exception):
-    """A refused operation; str(self) is the short reason the HTTP layer returns as `detail`."""
+    """A refused operation; str(self) is the short reason the HTTP layer returns as `detail`.
+
+    `kind`, when set, is the refusal the sidecar port names (Refused.kind): the HTTP layer returns it beside the
+    detail, because a status alone cannot tell not_found from not_on_whatsapp (both 404, as the public API says).
+    """
 
     status: int = 409
+    kind: str | None = None
 
 
 class NotConnected(SimError):
@@ -67,10 +72,31 @@ class NotPaired(SimError):
 
 class InvalidRequest(SimError):
     status = 400
+    kind = "bad_request"
 
 
 class NotFound(SimError):
     status = 404
+    kind = "not_found"
+
+
+class Forbidden(SimError):
+    """Not allowed: not a group admin, not the sender, not a member."""
+
+    status = 403
+    kind = "forbidden"
+
+
+class NotOnWhatsApp(SimError):
+    status = 404
+    kind = "not_on_whatsapp"
+
+
+class Expired(SimError):
+    """Past WhatsApp's window for it (an edit after 15 minutes, a delete for everyone after 48 hours)."""
+
+    status = 422
+    kind = "expired"
 
 
 class UnknownSession(SimError):

@@ -23,13 +23,14 @@ import os
 import ssl
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, get_args
 from urllib.parse import quote
 
 import httpx
+from pydantic import ValidationError
 
 from zapgate_core.contract.base import ContractModel
-from zapgate_core.contract.requests import RequestOp
+from zapgate_core.contract.requests import RESULTS, RequestOp
 from zapgate_sidecar.transport import (
     ChatPresenceState,
     Connected,
@@ -51,6 +52,7 @@ from zapgate_sidecar.transport import (
     Quoted,
     Reaction,
     ReceiptReceived,
+    RefusalKind,
     Refused,
     Selection,
     SharedContact,
@@ -166,6 +168,23 @@ def _detail(response: httpx.Response) -> str:
     if isinstance(detail, str) and detail:
         return detail
     return f"sim network error: HTTP {response.status_code}"
+
+
+REFUSAL_KINDS: frozenset[str] = frozenset(get_args(RefusalKind))
+
+
+def _refusal_kind(response: httpx.Response) -> RefusalKind | None:
+    """The refusal the network named (`kind` beside `detail`); a 400 or a body the route rejected (422 without a
+    kind) is a bad request; anything else is not a refusal (a 404 without a kind is a route this sim lacks)."""
+    try:
+        kind = response.json().get("kind")
+    except (ValueError, AttributeError):
+        kind = None
+    if isinstance(kind, str) and kind in REFUSAL_KINDS:
+        return cast(RefusalKind, kind)
+    if response.status_code in (400, 422):
+        return "bad_request"
+    return None
 
 
 class SimTransport:
@@ -494,12 +513,14 @@ class SimSession:
 
     # ------------------------------------------------------------ requests to the phone
     def _request_failure(self, response: httpx.Response) -> TransportError:
-        """As the real transport says it: not connected is unreachable, a malformed argument is refused."""
+        """As the real transport says it: not connected is unreachable; WhatsApp's refusals are Refused(kind), the
+        kind as the network named it (a 404 alone cannot tell not_found from not_on_whatsapp)."""
         detail = _detail(response)
-        if response.status_code == 400:
-            return Refused(detail)
         if response.status_code in (409, 410, 503):
             return NetworkUnreachable(detail)
+        kind = _refusal_kind(response)
+        if kind is not None:
+            return Refused(detail, kind)
         return TransportError(detail)
 
     def check_numbers(self, numbers: list[str]) -> list[NumberOnWhatsApp]:
@@ -521,4 +542,16 @@ class SimSession:
             raise self._request_failure(response)
 
     def perform(self, op: RequestOp, args: ContractModel) -> ContractModel:
-        raise Refused(f"{op}: not supported by the simulator yet")
+        """Every request to the phone over one route; the answer is checked against the contract's RESULTS[op], so
+        a sim that answered something the port cannot carry fails here, loudly, not in the control plane."""
+        session_id = self._session_id
+        if session_id is None:
+            raise NetworkUnreachable("not connected")
+        response = self._command("POST", f"/ops/{quote(op, safe='')}",
+                                 json={"session": session_id, "args": args.model_dump(mode="json")})
+        if response.status_code != 200:
+            raise self._request_failure(response)
+        try:
+            return RESULTS[op].model_validate(response.json())
+        except (ValueError, ValidationError) as exc:
+            raise TransportError(f"{op}: unreadable answer from the sim: {_short(exc)}") from exc
