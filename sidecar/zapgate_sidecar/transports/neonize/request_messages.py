@@ -1,7 +1,8 @@
 """Requests about messages over neonize: edit, delete for everyone, mark read, and this account's presence.
 
 Each ``<op>_on(client, args)`` runs inside the session's request fence (session_requests): several of these
-calls abort the Go process on a client that is not logged in (``get_me``), so they are never made outside it.
+calls abort the Go process on a client Go no longer holds (``get_me`` after a stop, session_core), so
+they are never made outside it.
 
 * Edits and revocations are messages (whatsmeow ``SendMessage``) whose protocol message names the target by
   its key; whatsmeow reads the key to set the stanza's ``edit`` attribute (sender / admin revoke, edit).
@@ -111,7 +112,7 @@ def _parts(action: str, value: str) -> JidParts:
 
 def own_users(client: NewClient) -> set[str]:
     """This account's phone-number and LID users (whatsmeow's device store). Only in the fence: GetMe aborts
-    the process on a client that is not logged in."""
+    the process on a client Go no longer holds (after a stop, session_core)."""
     try:
         me = client.get_me()
     except Exception:  # then a sender is taken as someone else; ours arrive with sender null anyway
