@@ -29,7 +29,7 @@ from zapgate_core.contract.request_ops.messages import EDIT_WINDOW_S, MarkReadAr
 from zapgate_core.contract.requests import ARGUMENTS, RequestOp
 from zapgate_sidecar.transport import ConnectFailed, NetworkUnreachable, Refused, TransportError
 from zapgate_sidecar.transports.neonize import request_contacts, request_groups, request_messages
-from zapgate_sidecar.transports.neonize.request_dispatch import HANDLERS, action_of
+from zapgate_sidecar.transports.neonize.request_dispatch import HANDLERS, action_of, run_handler
 from zapgate_sidecar.transports.neonize.request_errors import request_error
 from zapgate_sidecar.transports.neonize.session import STORE_FILE
 from zapgate_sidecar.transports.neonize.transport import NeonizeTransport
@@ -205,3 +205,32 @@ def test_request_errors_map_by_their_go_text(text: str, expected: type[Transport
     if kind is not None:
         assert isinstance(mapped, Refused) and mapped.kind == kind
     assert str(mapped).startswith("group info: ")
+
+
+class NoAnswer:
+    """A stand-in client whose every call raises what whatsmeow raises when a request left and no answer came."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*_args: Any, **_kwargs: Any) -> Any:
+            raise NeonizeError(self.text)
+
+        return call
+
+
+@pytest.mark.parametrize("text", ["info query timed out", "timed out waiting for message send response",
+                                  "websocket disconnected before info query returned response"])
+def test_a_change_sent_without_an_answer_may_have_happened_and_is_not_unreachable(text: str) -> None:
+    for op in ("group_leave", "group_create", "edit_message", "group_participants"):
+        with pytest.raises(TransportError) as raised:
+            run_handler(op, NoAnswer(text), args_of(op))
+        assert type(raised.value) is TransportError, op
+        assert str(raised.value).endswith("(sent without an answer: it may have happened)")
+    # a read is harmless to repeat: try later
+    with pytest.raises(NetworkUnreachable):
+        run_handler("group_info", NoAnswer(text), args_of("group_info"))
+    # a change that never left (no socket) is unreachable: it did not happen
+    with pytest.raises(NetworkUnreachable):
+        run_handler("group_leave", NoAnswer("websocket not connected"), args_of("group_leave"))

@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from zapgate_core.contract.requests import READ_ONLY_OPS
+from zapgate_sidecar.transport import NetworkUnreachable, TransportError
 from zapgate_sidecar.transports.neonize import request_contacts, request_groups, request_messages, request_profile
+from zapgate_sidecar.transports.neonize.request_errors import sent_without_answer
 
 if TYPE_CHECKING:
     from neonize.client import NewClient
@@ -51,6 +54,18 @@ HANDLERS: dict[str, Handler] = {
 PRECHECKS: dict[str, Callable[[Any], None]] = {
     "edit_message": request_messages.check_edit_window,
 }
+
+
+def run_handler(op: str, client: NewClient, args: Any) -> ContractModel:
+    """Run `op`'s function (inside the caller's fence). A change that was sent and got no answer (a timeout, the
+    socket closing while waiting) may have happened: it is not `unreachable` (which says "try later", and a
+    retry of a group creation or an edit is not harmless) but a failure that says so."""
+    try:
+        return HANDLERS[op](client, args)
+    except NetworkUnreachable as exc:
+        if op in READ_ONLY_OPS or not sent_without_answer(str(exc)):
+            raise
+        raise TransportError(f"{exc} (sent without an answer: it may have happened)") from exc
 
 
 def action_of(op: str) -> str:

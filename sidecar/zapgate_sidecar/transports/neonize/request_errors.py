@@ -48,6 +48,17 @@ _SENTENCES: tuple[tuple[str, RefusalKind], ...] = (
 )
 
 
+# whatsmeow's texts for "sent, and no answer came": the IQ or the message send timed out, or the socket closed
+# while waiting (DisconnectedError: "websocket disconnected before <action> returned response").
+_SENT_WITHOUT_ANSWER = ("info query timed out", "timed out waiting for message send response", "returned response")
+
+
+def sent_without_answer(text: str) -> bool:
+    """Whether a failure's text says the request left this device and WhatsApp's answer never came."""
+    lowered = text.lower()
+    return any(hint in lowered for hint in _SENT_WITHOUT_ANSWER)
+
+
 def error_text(exc: BaseException) -> str:
     """Go's error text; a few neonize exceptions carry bytes or a protobuf with `.Error` instead of a str."""
     text: Any = exc.args[0] if exc.args else ""

@@ -131,13 +131,12 @@ class SessionRequests(SessionCore):
         else run inside the fence: every neonize call there needs a logged-in, connected client."""
         # Imported here: the operations' modules load the contract's pydantic models, which a session that is
         # never asked anything does not need.
-        from zapgate_sidecar.transports.neonize.request_dispatch import HANDLERS, PRECHECKS, action_of
+        from zapgate_sidecar.transports.neonize.request_dispatch import HANDLERS, PRECHECKS, action_of, run_handler
 
-        handler = HANDLERS.get(op)
-        if handler is None:
+        if op not in HANDLERS:
             raise Refused(f"{op}: not an operation the neonize transport runs through perform")
         precheck = PRECHECKS.get(op)
         if precheck is not None:
             precheck(args)
         with self._request_fence(action_of(op)) as client:
-            return handler(client, args)
+            return run_handler(op, client, args)
