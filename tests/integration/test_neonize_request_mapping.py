@@ -145,6 +145,9 @@ def test_a_group_read_receipt_needs_each_sender() -> None:
     with pytest.raises(Refused, match="needs its sender"):
         request_messages.read_batches(GROUP, MarkReadArgs.model_validate(
             {"chat": GROUP, "messages": [{"id": "A"}]}).messages)
+    with pytest.raises(Refused, match="not a message id"):  # Go would read two ids
+        request_messages.read_batches(USER, MarkReadArgs.model_validate(
+            {"chat": USER, "messages": [{"id": "A B"}]}).messages)
 
 
 # ---------------------------------------------------------------- groups: neonize's protobufs -> the contract

@@ -141,6 +141,9 @@ def read_batches(chat: str, messages: list[ReadMessage]) -> list[tuple[str | Non
     is_group = _parts("mark read", chat).server == GROUP_SERVER
     batches: dict[str | None, list[str]] = {}
     for message in messages:
+        if not message.id or any(char.isspace() for char in message.id):
+            # goneonize passes the ids to Go joined by spaces and splits them there
+            raise Refused(f"mark read: not a message id: {message.id[:40]!r}")
         if is_group and not message.sender:
             raise Refused(f"mark read: message {message.id} in a group needs its sender")
         sender = message.sender if is_group else None
