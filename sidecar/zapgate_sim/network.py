@@ -19,6 +19,10 @@ Model (one linked device per instance, which is all the gateway ever needs):
   other party would see it (``presences``); like WhatsApp, nothing answers it, so a presence to a number
   without an account is accepted and seen by nobody. ``stall`` (test-only) makes the instance's next one of
   those reach the network and then hold its answer, a slow WhatsApp to kill a sidecar in the middle of.
+* Requests to the phone (issue 10): ``perform(instance, session, op, args)`` runs any operation of the
+  contract (contract/requests.py) with WhatsApp's rules, on shared records (groups, messages, profiles) so what
+  one account does the others see; each rule set is described in its module (sim_contacts, sim_message_ops,
+  sim_groups, sim_group_members). The network's clock (injectable, ``advance_clock``) decides the time windows.
 
 Events go to a per-instance, sequence-numbered log; each entry names the session it is
 for, and sessions long-poll their own entries. Payloads are JSON-ready dicts whose

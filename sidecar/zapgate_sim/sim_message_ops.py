@@ -67,17 +67,18 @@ class MessageOpsMixin(MessagesMixin):
         is not in it, or who is not an admin when only admins send (announce)."""
         with self._cond:
             instance_id = args[0] if args else kwargs["instance_id"]
+            session_id = args[1] if len(args) > 1 else kwargs.get("session_id")
             to = args[2] if len(args) > 2 else kwargs.get("to")
-            self._check_group_send(instance_id, to)
+            self._check_group_send(instance_id, session_id, to)
             wa_id = super().send(*args, **kwargs)
             instance = self._instances[instance_id]
             self._record_sent(instance, instance.sent[-1])  # appended just now, under this same lock
             return wa_id
 
-    def _check_group_send(self, instance_id: str, to: object) -> None:
+    def _check_group_send(self, instance_id: str, session_id: object, to: object) -> None:
         instance = self._instances.get(instance_id)
-        if instance is None or instance.connected is None or not isinstance(to, str):
-            return  # send itself refuses: not connected, or a malformed destination
+        if instance is None or instance.connected is None or instance.connected != session_id or type(to) is not str:
+            return  # send itself refuses: not connected (on this session), or a malformed destination
         group = self._groups.get(_loose_chat(to))
         if group is None:
             return  # a group the network was never told about: accepted as before (tests send to made-up ones)

@@ -157,3 +157,21 @@ def _text(body: str) -> Any:
     from zapgate_sidecar.transport import Outgoing
 
     return Outgoing(kind="text", text=body)
+
+
+def test_the_sidecar_runtime_runs_ops_on_the_sim_session(sim_url: str, tmp_path: Path) -> None:
+    """run_op / request_error (zapgate_sidecar/runtime/request_ops.py) over the sim transport: the JSON result and
+    the error code the sidecar answers the control plane with."""
+    from zapgate_sidecar.runtime.request_ops import request_error, run_op
+
+    alice = _connected(sim_url, "alice", ALICE, tmp_path / "a")
+    try:
+        created = run_op(alice, "group_create", {"name": "Via runtime", "participants": [jid(BOB)]})
+        assert [p["jid"] for p in created["participants"]] == [jid(ALICE)]  # Bob has no account here
+        assert run_op(alice, "profile_name", {"name": "Alice B."}) == {"done": True}
+        assert httpx.get(f"{sim_url}/sim/accounts/{ALICE}").json()["push_name"] == "Alice B."
+        with pytest.raises(Refused) as refused:
+            run_op(alice, "user_info", {"jid": jid(BOB)})
+        assert request_error(refused.value).code == "not_on_whatsapp"
+    finally:
+        alice.stop()
