@@ -102,10 +102,44 @@ class StandInSidecar:
 
 
 def found_everywhere(request: dict[str, Any]) -> dict[str, Any]:
-    """The stand-in's WhatsApp: every number exists, presence is always sent."""
-    if request["op"] == "check_numbers":
-        numbers = request["args"]["numbers"]
+    """The stand-in's WhatsApp: every number exists, presence is always sent, and every other operation
+    succeeds with a result made from its arguments (contract/requests.py RESULTS), the same for the same args."""
+    op, args = request["op"], request["args"]
+    if op == "check_numbers":
+        numbers = args["numbers"]
         digits = ["".join(c for c in n if c.isdigit()) for n in numbers]
         return {"result": {"numbers": [{"number": n, "exists": True, "jid": f"{d}@s.whatsapp.net"}
                                        for n, d in zip(numbers, digits, strict=True)]}}
+    if op in ANSWERS:
+        return {"result": ANSWERS[op](args)}
     return {"result": {"sent": True}}
+
+
+def _group(jid: str, name: str = "Group") -> dict[str, Any]:
+    return {"jid": jid, "name": name, "description": "", "announce": False, "locked": False,
+            "participants": [{"jid": "5511999990001@s.whatsapp.net", "is_admin": True}]}
+
+
+ANSWERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "user_info": lambda a: {"jid": a["jid"], "push_name": "Someone"},
+    "profile_picture": lambda a: {"jid": a["jid"], "url": f"https://pps.example/{'p' if a['preview'] else 'f'}",
+                                  "picture_id": "1"},
+    "block": lambda a: {"jids": [a["jid"]] if a["action"] == "block" else []},
+    "blocklist": lambda a: {"jids": []},
+    "edit_message": lambda a: {"edit_id": f"EDIT-{a['message_id']}"},
+    "revoke_message": lambda a: {"revoke_id": f"REVOKE-{a['message_id']}"},
+    "mark_read": lambda a: {"marked": len(a["messages"])},
+    "own_presence": lambda a: {"done": True},
+    "group_create": lambda a: _group("120363000000000001@g.us", a["name"]),
+    "group_info": lambda a: _group(a["group"]),
+    "group_name": lambda a: {"done": True},
+    "group_description": lambda a: {"done": True},
+    "group_settings": lambda a: {"done": True},
+    "group_participants": lambda a: {"participants": [{"jid": j, "ok": True} for j in a["participants"]]},
+    "group_invite_link": lambda a: {"link": "https://chat.whatsapp.com/" + ("NewCode0123456789" if a["reset"]
+                                                                          else "OldCode0123456789")},
+    "group_join": lambda a: {"jid": "120363000000000002@g.us"},
+    "group_leave": lambda a: {"done": True},
+    "profile_name": lambda a: {"done": True},
+    "profile_about": lambda a: {"done": True},
+}

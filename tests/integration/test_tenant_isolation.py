@@ -60,6 +60,22 @@ UNKNOWN = {
 # value used: the owning object next to them (the instance) carries the isolation.
 FILTERS = {
     "chat_id": f"{PHONE}@s.whatsapp.net",  # a chat of an instance: both tenants' seeds have this chat
+    "contact": PHONE,  # a WhatsApp user the instance's phone is asked about (requests to the phone)
+}
+# Path parameters that name something on WhatsApp, asked live of the instance's phone (requests to the
+# phone), not an object zapgate keeps for a tenant: per route, since `jid` names a tenant-owned group
+# elsewhere (PATCH .../groups/{jid}: zapgate's record of a discovered group). Given a fixed value like
+# FILTERS; the instance next to them carries the isolation.
+ASKED_GROUP = {"jid": "120363333333333333@g.us"}
+ASKED_OF_THE_PHONE: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/v1/instances/{instance_id}/groups/{jid}"): ASKED_GROUP,
+    ("PUT", "/v1/instances/{instance_id}/groups/{jid}/name"): ASKED_GROUP,
+    ("PUT", "/v1/instances/{instance_id}/groups/{jid}/description"): ASKED_GROUP,
+    ("PUT", "/v1/instances/{instance_id}/groups/{jid}/settings"): ASKED_GROUP,
+    ("POST", "/v1/instances/{instance_id}/groups/{jid}/participants"): ASKED_GROUP,
+    ("GET", "/v1/instances/{instance_id}/groups/{jid}/invite-link"): ASKED_GROUP,
+    ("POST", "/v1/instances/{instance_id}/groups/{jid}/invite-link/reset"): ASKED_GROUP,
+    ("POST", "/v1/instances/{instance_id}/groups/{jid}/leave"): ASKED_GROUP,
 }
 NOT_OBJECT_ROUTES = {
     ("GET", "/v1/instances"): "lists the caller's own instances: see LISTINGS",
@@ -82,6 +98,17 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/instances/{instance_id}/commands"): {"type": "refresh_qr"},
     ("POST", "/v1/instances/{instance_id}/contacts/check"): {"numbers": [PHONE]},
     ("POST", "/v1/instances/{instance_id}/chats/presence"): {"chat": PHONE, "state": "composing"},
+    ("POST", "/v1/instances/{instance_id}/messages/{message_id}/edit"): {"text": "edited"},
+    ("POST", "/v1/instances/{instance_id}/chats/read"): {"chat": PHONE},
+    ("POST", "/v1/instances/{instance_id}/presence"): {"state": "available"},
+    ("POST", "/v1/instances/{instance_id}/groups"): {"name": "made-by-test", "participants": [PHONE]},
+    ("PUT", "/v1/instances/{instance_id}/groups/{jid}/name"): {"name": "renamed"},
+    ("PUT", "/v1/instances/{instance_id}/groups/{jid}/description"): {"description": "about us"},
+    ("PUT", "/v1/instances/{instance_id}/groups/{jid}/settings"): {"announce": True},
+    ("POST", "/v1/instances/{instance_id}/groups/{jid}/participants"): {"action": "add", "participants": [PHONE]},
+    ("POST", "/v1/instances/{instance_id}/groups/join"): {"link": "https://chat.whatsapp.com/AbCdEfGhIjKlMnOpQrStUv"},
+    ("PUT", "/v1/instances/{instance_id}/profile/name"): {"name": "Zap"},
+    ("PUT", "/v1/instances/{instance_id}/profile/about"): {"about": "at work"},
     ("PATCH", "/v1/instances/{instance_id}/groups/{jid}"): {"monitor": True},
     ("POST", "/v1/media-uploads"): {"media_type": "image", "mime_type": "image/png", "size": 1024},
     ("POST", "/v1/keys"): {"label": "made-by-test"},
@@ -135,14 +162,15 @@ def test_every_route_falls_under_a_rule() -> None:
             assert not params, f"{method} {path} names objects in its path: give it no NOT_OBJECT_ROUTES entry"
             assert method != "GET" or (method, path) in LISTINGS, f"{method} {path} reads tenant data: a LISTING"
             continue
-        owned = [p for p in params if p not in FILTERS]
+        owned = [p for p in params if p not in FILTERS and p not in ASKED_OF_THE_PHONE.get((method, path), {})]
         if not owned or any(p not in UNKNOWN for p in owned):
             unruled.append((method, path))
     assert unruled == [], (
         "routes with no isolation rule: add their path params to UNKNOWN and seed such objects in _seed, "
         "or list them in NOT_OBJECT_ROUTES with the reason they need no cross-tenant check"
     )
-    stale = (set(NOT_OBJECT_ROUTES) | set(BODIES) | set(LISTINGS) | DOCS | UNAUTHENTICATED) - set(ROUTES)
+    stale = (set(NOT_OBJECT_ROUTES) | set(BODIES) | set(LISTINGS) | set(ASKED_OF_THE_PHONE) | DOCS
+             | UNAUTHENTICATED) - set(ROUTES)
     assert stale == set(), "rules for routes the app no longer serves"
 
 
@@ -186,6 +214,9 @@ def _seed(client: TestClient, name: str, group_jid: str, env: dict[str, str], si
     request_id = sidecar.ran[-1]["request_id"]
     sent = _ok(client.post(f"/v1/instances/{instance_id}/messages",
                            json={"to": PHONE, "body": f"from {name}", "queue_if_offline": True}), 202)  # fmt: skip
+    # Sent, so the requests about it (edit, revoke) have WhatsApp's id to name.
+    _ok(worker.get("/worker-proxy/queued-messages", params={"instanceId": instance_id}), 200)
+    _ok(worker.post("/worker-proxy/mark-sent", json={"messageId": sent["id"], "wa_message_id": f"WA-{name}"}), 200)
     chat = f"{PHONE}@s.whatsapp.net"
     inbound = _ok(worker.post("/worker-proxy/inbound", json={
         "instanceId": instance_id, "from": chat, "chat_id": chat, "body": f"to {name}", "wa_message_id": name,
@@ -231,16 +262,18 @@ def _view_of(client: TestClient, owned: Owned) -> dict[str, Any]:
     return view
 
 
-def _attempts(path: str, a: Owned, b: Owned) -> list[tuple[dict[str, str], dict[str, str]]]:
+def _attempts(method: str, path: str, a: Owned, b: Owned) -> list[tuple[dict[str, str], dict[str, str]]]:
     """(values naming at least one of A's objects, the same with A's ids replaced by unknown ones)."""
-    params = [p for p in path_params(path) if p not in FILTERS]
+    fixed = ASKED_OF_THE_PHONE.get((method, path), {})
+    params = [p for p in path_params(path) if p not in FILTERS and p not in fixed]
     choices = [[(value, True) for value in a.ids[p]] + [(b.ids[p][0], False)] for p in params]
     attempts = []
     for combo in itertools.product(*choices):
         if not any(is_a for _, is_a in combo):
             continue  # B's own objects only: not a cross-tenant call
-        values = {p: value for p, (value, _) in zip(params, combo, strict=True)}
-        unknown = {p: UNKNOWN[p] if is_a else value for p, (value, is_a) in zip(params, combo, strict=True)}
+        values = {**fixed, **{p: value for p, (value, _) in zip(params, combo, strict=True)}}
+        unknown = {**fixed,
+                   **{p: UNKNOWN[p] if is_a else value for p, (value, is_a) in zip(params, combo, strict=True)}}
         attempts.append((values, unknown))
     return attempts
 
@@ -253,7 +286,7 @@ def test_another_tenants_object_is_a_404_exactly_like_an_unknown_one(
     a, b, owned_a, owned_b = tenants
     body = BODIES.get((method, path))
     before = _view_of(a, owned_a)
-    for values, unknown_values in _attempts(path, owned_a, owned_b):
+    for values, unknown_values in _attempts(method, path, owned_a, owned_b):
         unknown = b.request(method, _url(path, unknown_values), json=body)
         assert unknown.status_code == 404, (unknown_values, unknown.text)
         response = b.request(method, _url(path, values), json=body)

@@ -43,7 +43,7 @@ FIRST_POLL_S = 0.01
 MAX_POLL_S = 0.1
 # A refused request's code -> HTTP status (docs/requests.md#outcomes).
 ERROR_STATUS = {"bad_request": 400, "forbidden": 403, "not_found": 404, "not_on_whatsapp": 404,
-                "unreachable": 503, "failed": 502}
+                "expired": 422, "unreachable": 503, "failed": 502}
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,14 @@ def ask(
     deps: RequestDeps, tenant_id: str, instance_id: str, op: str, args: JsonObject, idempotency_key: str | None
 ) -> JsonObject:
     """The operation's result once the lock holder answered; raises ApiError for every other outcome."""
+    return ask_done(deps, tenant_id, instance_id, op, args, idempotency_key).result or {}
+
+
+def ask_done(
+    deps: RequestDeps, tenant_id: str, instance_id: str, op: str, args: JsonObject, idempotency_key: str | None
+) -> RequestRecord:
+    """`ask`, answering the done request itself: its creation time is the same on every replay, so what a
+    caller records after it (an edit's mark in history) is recorded once."""
     instance = require(deps.instances, tenant_id, instance_id)
     request_id = request_hash = None
     if idempotency_key is not None:
@@ -135,7 +143,7 @@ def error_of(record: RequestRecord) -> ApiError | None:
                     request_id=record.id)
 
 
-def _refused(deps: RequestDeps, request_id: str | None, request_hash: str | None, error: ApiError) -> JsonObject:
+def _refused(deps: RequestDeps, request_id: str | None, request_hash: str | None, error: ApiError) -> RequestRecord:
     """A retry of a request accepted earlier still gets that request's outcome; anything else gets `error`."""
     earlier = deps.requests.get(request_id) if request_id else None
     if earlier is None:
@@ -173,11 +181,11 @@ def _wait(deps: RequestDeps, record: RequestRecord) -> RequestRecord:
     return record
 
 
-def _outcome(record: RequestRecord) -> JsonObject:
+def _outcome(record: RequestRecord) -> RequestRecord:
     error = error_of(record)
     if error is not None:
         raise error
-    return record.result or {}
+    return record
 
 
 # ---------------------------------------------------------------- worker-proxy

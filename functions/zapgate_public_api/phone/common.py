@@ -1,8 +1,8 @@
-"""Requests to the phone: answered by the sidecar holding the instance, while the caller waits.
+"""What every request-to-the-phone route shares: its parameters, its documented errors, the call that
+asks and reads the answer, and `GET /v1/instances/{id}/requests/{request_id}`.
 
-`POST /v1/instances/{id}/contacts/check` and `POST /v1/instances/{id}/chats/presence` wait (up to
-REQUEST_WAIT_MS, 10 s by default) for the answer; past that they answer 504 `instance_timeout` with
-the request's id, and `GET /v1/instances/{id}/requests/{request_id}` tells how it ended. The path,
+Each route waits (up to REQUEST_WAIT_MS, 10 s by default) for the lock holder's answer; past that it
+answers 504 `instance_timeout` with the request's id, and the GET below tells how it ended. The path,
 the outcomes and at-most-once: docs/requests.md.
 """
 
@@ -19,25 +19,20 @@ from zapgate_control.ports.requests import RequestRecord
 from zapgate_control.services import requests
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
-from zapgate_core.contract.request_ops.contacts import CheckNumbersArgs, CheckNumbersResult
-from zapgate_core.contract.request_ops.messages import ChatPresenceArgs, ChatPresenceResult
 from zapgate_core.contract.requests import RequestErrorCode, RequestOp, RequestState
 from zapgate_core.domain.json_types import JsonObject
 from zapgate_public_api.auth import require_tenant
-from zapgate_public_api.health import require_whatsapp
 from zapgate_public_api.models import ErrorResponse
 
-router = APIRouter(
-    prefix="/v1", tags=["requests"],
-    responses={code: {"model": ErrorResponse} for code in (400, 401, 404, 422, 429)},
-)
-
+# The errors every route answers before it asks anything (auth, validation, an unknown instance, rate limit).
+BASE_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 404, 422, 429)}
 InstanceIdPath = Path(min_length=1, max_length=MAX_ID)
 IdempotencyKey = Header(
     default=None, alias="Idempotency-Key", min_length=1, max_length=MAX_ID,
     description="Same key + same body → the same request, run at most once; same key + other body → 422",
 )
-_ASK_ERRORS: dict[int | str, dict[str, Any]] = {
+# What asking the phone may answer besides the operation's result (docs/requests.md#outcomes).
+ASK_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorResponse, "description": "forbidden: WhatsApp did not allow it"},
     409: {"model": ErrorResponse, "description": "instance_disconnected, with the current status"},
     501: {"model": ErrorResponse, "description": "worker_unsupported: the instance's worker takes no requests"},
@@ -47,8 +42,33 @@ _ASK_ERRORS: dict[int | str, dict[str, Any]] = {
     504: {"model": ErrorResponse, "description": "instance_timeout, with request_id: GET the request later"},
 }
 
-
 Result = TypeVar("Result", bound=BaseModel)
+
+
+def ask_errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """ASK_ERRORS with the route's own meaning of some statuses (e.g. 409 message_not_sent)."""
+    return {**ASK_ERRORS, **{status: {"model": ErrorResponse, "description": text}
+                             for status, text in described.items()}}
+
+
+def ask(
+    stores: Stores, tenant_id: str, instance_id: str, op: RequestOp, args: JsonObject, idempotency_key: str | None,
+    model: type[Result],
+) -> Result:
+    """Ask the instance's phone and read its answer as `model` (the operation's result, contract/requests.RESULTS)."""
+    return ask_done(stores, tenant_id, instance_id, op, args, idempotency_key, model)[0]
+
+
+def ask_done(
+    stores: Stores, tenant_id: str, instance_id: str, op: RequestOp, args: JsonObject, idempotency_key: str | None,
+    model: type[Result],
+) -> tuple[Result, RequestRecord]:
+    """`ask`, with the done request too (for what a route records after it, once per request)."""
+    done = requests.ask_done(stores.request_deps, tenant_id, instance_id, op, args, idempotency_key)
+    try:
+        return model.model_validate(done.result or {}), done
+    except ValueError as exc:  # a sidecar's answer this API cannot stand behind
+        raise ApiError(502, "failed", "the sidecar's answer was malformed") from exc
 
 
 class RequestErrorBody(BaseModel):
@@ -77,47 +97,7 @@ class RequestStatus(BaseModel):
         })
 
 
-def _result(model: type[Result], result: JsonObject) -> Result:
-    try:
-        return model.model_validate(result)
-    except ValueError as exc:  # a sidecar's answer this API cannot stand behind
-        raise ApiError(502, "failed", "the sidecar's answer was malformed") from exc
-
-
-@router.post(
-    "/instances/{instance_id}/contacts/check", response_model=CheckNumbersResult, responses=_ASK_ERRORS,
-    dependencies=[Depends(require_whatsapp)],
-)
-def check_numbers(
-    request: CheckNumbersArgs,
-    instance_id: str = InstanceIdPath,
-    idempotency_key: str | None = IdempotencyKey,
-    tenant_id: str = Depends(require_tenant),
-    stores: Stores = Depends(get_stores),
-) -> CheckNumbersResult:
-    """Which of up to 50 numbers have a WhatsApp account (their JID, and LID when WhatsApp tells it)."""
-    requests.check_numbers_args(request.numbers)
-    result = requests.ask(stores.request_deps, tenant_id, instance_id, "check_numbers",
-                          request.model_dump(mode="json"), idempotency_key)
-    return _result(CheckNumbersResult, result)
-
-
-@router.post(
-    "/instances/{instance_id}/chats/presence", response_model=ChatPresenceResult, responses=_ASK_ERRORS,
-    dependencies=[Depends(require_whatsapp)],
-)
-def chat_presence(
-    request: ChatPresenceArgs,
-    instance_id: str = InstanceIdPath,
-    idempotency_key: str | None = IdempotencyKey,
-    tenant_id: str = Depends(require_tenant),
-    stores: Stores = Depends(get_stores),
-) -> ChatPresenceResult:
-    """Show typing (composing), recording a voice note, or stop (paused) in a chat."""
-    requests.chat_presence_args(request.chat)
-    result = requests.ask(stores.request_deps, tenant_id, instance_id, "chat_presence",
-                          request.model_dump(mode="json"), idempotency_key)
-    return _result(ChatPresenceResult, result)
+router = APIRouter(prefix="/v1", tags=["requests"], responses=BASE_ERRORS)
 
 
 @router.get("/instances/{instance_id}/requests/{request_id}", response_model=RequestStatus,
