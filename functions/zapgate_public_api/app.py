@@ -17,7 +17,7 @@ from zapgate_control.ports.messages import MessageRecord
 from zapgate_control.services import history, instances, outbound_enqueue
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
-from zapgate_public_api import audit, commands, groups, health, keys, live, metrics, requests, uploads, webhooks
+from zapgate_public_api import audit, commands, groups, health, keys, live, uploads, webhooks
 from zapgate_public_api.auth import require_tenant
 from zapgate_public_api.health import require_whatsapp
 from zapgate_public_api.models import (
@@ -34,6 +34,11 @@ from zapgate_public_api.models import (
     MessagePage,
     SendMessage,
 )
+from zapgate_public_api.phone import common as phone_common
+from zapgate_public_api.phone import contacts as phone_contacts
+from zapgate_public_api.phone import groups as phone_groups
+from zapgate_public_api.phone import messages as phone_messages
+from zapgate_public_api.phone import profile as phone_profile
 
 PREFIX = "/v1"
 PAGE_MAX = 100
@@ -213,9 +218,13 @@ def create_app() -> FastAPI:
     app.include_router(keys.router)
     app.include_router(commands.router)
     app.include_router(groups.router)
-    app.include_router(requests.router)
+    # Requests to the phone; groups' own records (groups.router) come first, so its routes keep their order.
+    app.include_router(phone_common.router)
+    app.include_router(phone_contacts.router)
+    app.include_router(phone_messages.router)
+    app.include_router(phone_groups.router)
+    app.include_router(phone_profile.router)
     app.include_router(audit.router)
-    app.include_router(metrics.router)
     app.include_router(webhooks.router)
     app.include_router(live.router)
     install_error_handlers(app, logger)
