@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from zapgate_core.domain.message_kinds import MediaKind, MessageKind, SendableKind
+from zapgate_sidecar.transport_changes import ChangeEvent
 
 if TYPE_CHECKING:  # the contract's models are pydantic: not imported on the sidecar's hot paths
     from zapgate_core.contract.base import ContractModel
@@ -212,6 +213,7 @@ TransportEvent = (
     | Undecryptable
     | IncomingMessage
     | ReceiptReceived
+    | ChangeEvent  # edits, revokes, group changes, calls (transport_changes.py)
 )
 EventSink = Callable[[TransportEvent], None]
 
@@ -273,6 +275,11 @@ class TransportError(Exception):
 
 class NetworkUnreachable(TransportError):
     """WhatsApp could not be reached at all (or the session is not connected); retrying later is the only remedy."""
+
+
+class AnswerLost(TransportError):
+    """A change left this device and no answer came back (a timeout, the socket closed while waiting): it may or
+    may not have happened on WhatsApp. Never retried as if it had not: creating a group twice is not harmless."""
 
 
 RefusalKind = Literal["bad_request", "not_found", "forbidden", "not_on_whatsapp", "expired"]

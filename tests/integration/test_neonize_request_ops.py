@@ -27,7 +27,7 @@ from tests.integration.test_neonize_store import Events, refused_proxy
 from zapgate_core.contract.request_ops.contacts import UserArgs
 from zapgate_core.contract.request_ops.messages import EDIT_WINDOW_S, MarkReadArgs
 from zapgate_core.contract.requests import ARGUMENTS, RequestOp
-from zapgate_sidecar.transport import ConnectFailed, NetworkUnreachable, Refused, TransportError
+from zapgate_sidecar.transport import AnswerLost, ConnectFailed, NetworkUnreachable, Refused, TransportError
 from zapgate_sidecar.transports.neonize import request_contacts, request_groups, request_messages
 from zapgate_sidecar.transports.neonize.request_dispatch import HANDLERS, action_of, run_handler
 from zapgate_sidecar.transports.neonize.request_errors import request_error
@@ -226,7 +226,7 @@ def test_a_change_sent_without_an_answer_may_have_happened_and_is_not_unreachabl
     for op in ("group_leave", "group_create", "edit_message", "group_participants"):
         with pytest.raises(TransportError) as raised:
             run_handler(op, NoAnswer(text), args_of(op))
-        assert type(raised.value) is TransportError, op
+        assert type(raised.value) is AnswerLost, op
         assert str(raised.value).endswith("(sent without an answer: it may have happened)")
     # a read is harmless to repeat: try later
     with pytest.raises(NetworkUnreachable):

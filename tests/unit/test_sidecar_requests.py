@@ -24,7 +24,7 @@ from zapgate_sidecar.runtime.request_ops import check_numbers, request_error, ru
 from zapgate_sidecar.runtime.requests import RequestRunner
 from zapgate_sidecar.settings import SidecarSettings
 from zapgate_sidecar.telemetry import SidecarTelemetry
-from zapgate_sidecar.transport import NetworkUnreachable, NumberOnWhatsApp, Refused, TransportError
+from zapgate_sidecar.transport import AnswerLost, NetworkUnreachable, NumberOnWhatsApp, Refused, TransportError
 from zapgate_sim.network import InvalidRequest, NotConnected, SimNetwork, sim_lid
 
 SECRET = "sidecar-secret-value-123"
@@ -50,6 +50,7 @@ class _Session:
                                  "100000000000001@lid" if n in self.registered else None) for n in numbers]
 
     def send_chat_presence(self, chat: str, state: str) -> None:
+        time.sleep(self.delay_s)
         if self.fail is not None:
             raise self.fail
         self.presences.append((chat, state))
@@ -310,3 +311,14 @@ def test_sim_chat_presence_is_recorded_as_the_other_party_sees_it() -> None:
         network.send_chat_presence("inst-a", session, "5511966665555", "dancing")
     with pytest.raises(NotConnected):
         network.send_chat_presence("inst-a", "s-other", "5511966665555", "paused")
+
+
+def test_a_change_that_outlives_the_bound_may_have_happened(tmp_path: Path) -> None:
+    proxy = _WorkerProxy(op="chat_presence", args={"chat": "5511988887777", "state": "composing"})
+    _run(proxy, _Session(delay_s=1.0), tmp_path, timeout_ms=200)
+    assert proxy.answers[0]["error"]["code"] == "outcome_unknown"  # it may have left the device: never "try again"
+
+
+def test_a_change_sent_without_an_answer_is_outcome_unknown() -> None:
+    error = request_error(AnswerLost("group create: info query timed out (sent without an answer)"))
+    assert error.code == "outcome_unknown" and "sent without an answer" in error.message

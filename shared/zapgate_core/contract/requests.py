@@ -48,7 +48,8 @@ RequestErrorCode = Literal[
     "forbidden",  # not allowed: not a group admin, not the sender (403)
     "not_on_whatsapp",  # the number has no WhatsApp account (404)
     "expired",  # past WhatsApp's window for it: a message too old to edit (422)
-    "unreachable",  # the sidecar cannot reach WhatsApp right now (503)
+    "unreachable",  # the sidecar cannot reach WhatsApp right now; nothing was sent (503)
+    "outcome_unknown",  # a change was sent and no answer came back: it may have happened (502)
     "failed",  # anything else WhatsApp answered (502)
 ]
 

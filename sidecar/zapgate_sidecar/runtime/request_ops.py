@@ -16,7 +16,7 @@ from zapgate_core.contract.request_ops.contacts import CheckNumbersArgs, CheckNu
 from zapgate_core.contract.request_ops.messages import ChatPresenceArgs, ChatPresenceResult
 from zapgate_core.contract.requests import ARGUMENTS, RESULTS, RequestError
 from zapgate_core.domain.jids import InvalidDestination, normalize_destination
-from zapgate_sidecar.transport import NetworkUnreachable, Refused, TransportError, WhatsAppSession
+from zapgate_sidecar.transport import AnswerLost, NetworkUnreachable, Refused, TransportError, WhatsAppSession
 
 MAX_ERROR_MESSAGE = 300  # RequestError.message's bound
 
@@ -80,6 +80,8 @@ def run_op(session: WhatsAppSession, op: str, args: dict[str, Any]) -> dict[str,
 def request_error(exc: BaseException) -> RequestError:
     """The answer for a request that raised: unreachable (try later), the refusal's kind, or failed."""
     message = (str(exc) or type(exc).__name__)[:MAX_ERROR_MESSAGE]
+    if isinstance(exc, AnswerLost):
+        return RequestError(code="outcome_unknown", message=message)
     if isinstance(exc, NetworkUnreachable | TimeoutError):
         return RequestError(code="unreachable", message=message)
     if isinstance(exc, Refused):

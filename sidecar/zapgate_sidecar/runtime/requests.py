@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from zapgate_core.contract.requests import AnswerRequest, ClaimedRequest, ClaimRequest, RequestError
+from zapgate_core.contract.requests import (
+    READ_ONLY_OPS,
+    AnswerRequest,
+    ClaimedRequest,
+    ClaimRequest,
+    RequestError,
+    RequestErrorCode,
+)
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyError
 from zapgate_sidecar.logs import log
 from zapgate_sidecar.runtime.request_ops import request_error, run_op
@@ -86,7 +93,9 @@ class RequestRunner:
                 raise NetworkUnreachable("not connected to whatsapp")
             result = await asyncio.wait_for(asyncio.to_thread(run_op, session, claimed.op, claimed.args), timeout_s)
         except TimeoutError:
-            error = RequestError(code="unreachable", message=f"whatsapp did not answer within {timeout_s:g} s")
+            # A read that took too long changed nothing; a change may have left the device before the bound.
+            code: RequestErrorCode = "unreachable" if claimed.op in READ_ONLY_OPS else "outcome_unknown"
+            error = RequestError(code=code, message=f"whatsapp did not answer within {timeout_s:g} s")
         except Exception as exc:  # every failure is answered: an unanswered claim can only end outcome_unknown
             error = request_error(exc)
             if error.code == "failed" and error.message.startswith("internal error"):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from zapgate_core.contract.requests import READ_ONLY_OPS
-from zapgate_sidecar.transport import NetworkUnreachable, TransportError
+from zapgate_sidecar.transport import AnswerLost, NetworkUnreachable
 from zapgate_sidecar.transports.neonize import request_contacts, request_groups, request_messages, request_profile
 from zapgate_sidecar.transports.neonize.request_errors import sent_without_answer
 
@@ -65,7 +65,7 @@ def run_handler(op: str, client: NewClient, args: Any) -> ContractModel:
     except NetworkUnreachable as exc:
         if op in READ_ONLY_OPS or not sent_without_answer(str(exc)):
             raise
-        raise TransportError(f"{exc} (sent without an answer: it may have happened)") from exc
+        raise AnswerLost(f"{exc} (sent without an answer: it may have happened)") from exc
 
 
 def action_of(op: str) -> str:
