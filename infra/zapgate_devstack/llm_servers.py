@@ -135,7 +135,11 @@ class LocalModel:
 
         @app.post("/_local/script")
         async def script(request: Request) -> Response:
-            self.then(*(ScriptedAnswer.from_json(item) for item in await request.json()))
+            try:
+                answers = [ScriptedAnswer.from_json(item) for item in await request.json()]
+            except (TypeError, ValueError) as error:  # not a list of objects with ScriptedAnswer's fields
+                return JSONResponse({"error": str(error)}, status_code=400)
+            self.then(*answers)
             return JSONResponse({"pending": self.pending})
 
         @app.get("/_local/requests")

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from zapgate_automations.providers.bedrock_converse import BedrockConverseModel
@@ -290,3 +291,16 @@ def test_importing_the_adapters_loads_no_client_library() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     loaded = set(json.loads(done.stdout.splitlines()[-1]))
     assert not {"openai", "boto3", "botocore", "httpx2"} & loaded
+
+
+def test_the_local_model_is_scriptable_over_http(server: ServedModel) -> None:
+    # How `make run` and e2e tests drive it from another process.
+    answered = httpx.post(f"{server.url}/_local/script", json=[
+        {"tool_calls": [{"name": "book_appointment", "arguments": BOOKING, "id": "c9"}]}, {"text": "feito"}])
+    assert answered.json() == {"pending": 2}
+    assert httpx.post(f"{server.url}/_local/script", json=[{"colour": "blue"}]).status_code == 400
+    model = OpenAIChatModel(api_key=API_KEY, base_url=server.openai_base_url)
+    assert complete(model).tool_calls[0].id == "c9" and complete(model).text == "feito"
+    assert complete(model).text == "(local model) Consulta pro Rex amanhã 10h"  # the script is spent: echo
+    recorded = httpx.get(f"{server.url}/_local/requests").json()
+    assert [item["api"] for item in recorded] == ["openai"] * 3

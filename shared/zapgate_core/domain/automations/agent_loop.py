@@ -206,11 +206,15 @@ def _ask(model: ChatModel, run: _Run, tools: tuple[ToolSpec, ...], policy: Retry
     return reply
 
 
+_PROVIDER_REASONS: dict[str, FailureReason] = {
+    "provider_unavailable": "provider_unavailable",
+    "provider_refused": "provider_refused",
+    "provider_bad_answer": "provider_bad_answer",
+}
+
+
 def _reason(error: ProviderError) -> FailureReason:
-    reason = error.reason
-    if reason in ("provider_unavailable", "provider_refused", "provider_bad_answer"):
-        return reason  # type: ignore[return-value]
-    return "provider_error"
+    return _PROVIDER_REASONS.get(error.reason, "provider_error")
 
 
 def _run_tools(reply: ModelReply, run: _Run, known: set[str], call_tool: ToolRunner) -> str | None:
