@@ -134,14 +134,18 @@ class GroupsMixin(SimCore):
         number = int(hashlib.sha256(f"group:{instance.phone}:{self._group_counter}".encode()).hexdigest(), 16)
         jid = f"120363{number % 10**12:012d}@{GROUP_SERVER}"
         added: dict[str, Role] = {instance.jid: "superadmin"}
+        not_added: list[dict[str, Any]] = []
         for asked in participants:
             digits = self._user_digits(asked)
-            if digits is None or not self._account_exists(digits) or self._blocks(digits, instance.jid):
-                continue  # not added: no account, or they block the creator
-            added.setdefault(phone_jid(digits), "member")
+            if digits is None or not self._account_exists(digits):
+                not_added.append({"jid": asked, "ok": False, "error": "not_on_whatsapp"})
+            elif self._blocks(digits, instance.jid):  # WhatsApp answers 403 for their privacy settings
+                not_added.append({"jid": asked, "ok": False, "error": "forbidden"})
+            else:
+                added.setdefault(phone_jid(digits), "member")
         group = self._make_group(jid, subject, instance.jid)
         group.participants = added
-        return self._group_info(group)
+        return {**self._group_info(group), "not_added": not_added}
 
     def _blocks(self, digits: str, jid: str) -> bool:
         """Whether the gateway account on this number blocks `jid` (accounts outside the gateway block nobody)."""

@@ -87,7 +87,7 @@ RESULTS: dict[str, type[ContractModel]] = {
     "mark_read": messages.MarkReadResult,
     "chat_presence": messages.ChatPresenceResult,
     "own_presence": Done,
-    "group_create": groups.GroupInfo,
+    "group_create": groups.GroupCreated,
     "group_info": groups.GroupInfo,
     "group_name": Done,
     "group_description": Done,

@@ -81,6 +81,13 @@ class GroupParticipantsResult(ContractModel):
     participants: list[ParticipantOutcome]
 
 
+class GroupCreated(GroupInfo):
+    not_added: list[ParticipantOutcome] = Field(
+        default_factory=list, description="Participants asked for who are not in the group, and why "
+                                          "(not_on_whatsapp, forbidden: their privacy settings, ...)"
+    )
+
+
 class InviteLinkArgs(GroupArgs):
     reset: bool = Field(default=False, description="Revoke the current link and make a new one")
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from zapgate_core.contract.request_ops.groups import (
     GroupArgs,
     GroupCreateArgs,
+    GroupCreated,
     GroupDescriptionArgs,
     GroupInfo,
     GroupJoinArgs,
@@ -154,7 +155,7 @@ def _group(action: str, group: str) -> JID:
     return jid
 
 
-def group_create_on(client: NewClient, args: GroupCreateArgs) -> GroupInfo:
+def group_create_on(client: NewClient, args: GroupCreateArgs) -> GroupCreated:
     participants = [jid_arg("group create", jid) for jid in args.participants]
     try:
         info = client.create_group(args.name, participants)
@@ -162,7 +163,10 @@ def group_create_on(client: NewClient, args: GroupCreateArgs) -> GroupInfo:
         raise request_error("group create", exc) from exc
     if not jid_to_str(info.JID):
         raise TransportError("group create: no group in the server's answer")
-    return group_info_from(info)
+    # The creation's answer lists every participant asked, each with WhatsApp's code (0 = added).
+    outcomes = participant_outcomes(list(args.participants), info.Participants, "add").participants
+    added = group_info_from(info)
+    return GroupCreated(**dict(added), not_added=[o for o in outcomes if not o.ok and o.error != "no_answer"])
 
 
 def group_info_on(client: NewClient, args: GroupArgs) -> GroupInfo:
