@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from zapgate_control.ports.instances import InstanceStore
     from zapgate_control.ports.live import LiveConnectionStore, LivePusher
     from zapgate_control.ports.media import MediaStore
+    from zapgate_control.ports.message_metrics import MessageMetricsStore
     from zapgate_control.ports.messages import MessageStore
     from zapgate_control.ports.presence import PushConnectionStore, SidecarPresenceStore
     from zapgate_control.ports.requests import RequestStore
@@ -66,6 +67,12 @@ class Stores:
         from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
 
         return DynamoMessageStore(self.settings.messages_table, self.settings.message_retention_days)
+
+    @cached_property
+    def message_metrics(self) -> MessageMetricsStore:
+        from zapgate_control.adapters.dynamodb.message_metrics import DynamoMessageMetrics
+
+        return DynamoMessageMetrics(self.settings.messages_table)
 
     @cached_property
     def contacts(self) -> ContactStore:

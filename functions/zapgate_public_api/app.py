@@ -17,7 +17,7 @@ from zapgate_control.ports.messages import MessageRecord
 from zapgate_control.services import history, instances, outbound_enqueue
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
-from zapgate_public_api import audit, commands, groups, health, keys, live, uploads, webhooks
+from zapgate_public_api import audit, commands, groups, health, keys, live, metrics, uploads, webhooks
 from zapgate_public_api.auth import require_tenant
 from zapgate_public_api.health import require_whatsapp
 from zapgate_public_api.models import (
@@ -225,6 +225,7 @@ def create_app() -> FastAPI:
     app.include_router(phone_groups.router)
     app.include_router(phone_profile.router)
     app.include_router(audit.router)
+    app.include_router(metrics.router)
     app.include_router(webhooks.router)
     app.include_router(live.router)
     install_error_handlers(app, logger)

@@ -153,6 +153,7 @@ REQUEST_ROUTES = [  # test_phone_requests.py
 HISTORY_ROUTES = [  # test_conversations.py
     ("GET", "/v1/instances/{instance_id}/conversations"),
     ("GET", "/v1/instances/{instance_id}/chats/{chat_id}/messages"),
+    ("GET", "/v1/instances/{instance_id}/metrics"),  # test_instance_metrics.py
 ]
 
 
