@@ -48,6 +48,9 @@ class Settings:
     sidecar_push_endpoint_url: str = ""
     requests_table: str = ""  # requests to the phone (docs/requests.md)
     request_wait_ms: int = 10_000  # how long the public API waits for the phone's answer (then 504)
+    automations_table: str = ""  # automations, interactions, paused chats, cooldowns (docs/data-model.md)
+    provider_secrets_prefix: str = "zapgate-local/automations/"  # Secrets Manager names of provider keys
+    automations_allow_http: bool = False  # true only on a local stack: http:// and local tool/model endpoints
 
 
 @cache
@@ -81,4 +84,7 @@ def get_settings() -> Settings:
         sidecar_push_endpoint_url=env.get("SIDECAR_PUSH_ENDPOINT_URL", ""),
         requests_table=env.get("REQUESTS_TABLE", ""),
         request_wait_ms=_int("REQUEST_WAIT_MS", 10_000),
+        automations_table=env.get("AUTOMATIONS_TABLE", ""),
+        provider_secrets_prefix=env.get("PROVIDER_SECRETS_PREFIX", "zapgate-local/automations/"),
+        automations_allow_http=env.get("AUTOMATIONS_ALLOW_HTTP", "false").strip().lower() == "true",
     )

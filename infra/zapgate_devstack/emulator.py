@@ -140,7 +140,8 @@ def _create_queues(sqs: Any, queues: dict[str, dict[str, Any]], names: LocalName
             arns[logical_id] = found["Attributes"]["QueueArn"]
 
 
-LOCAL_PARAMETERS = {"WhatsAppWorkers": "external"}
+# AutomationsAllowHttp: a local stack's tools and models answer on http://127.0.0.1 (docs/automations.md).
+LOCAL_PARAMETERS = {"WhatsAppWorkers": "external", "AutomationsAllowHttp": "true"}
 
 
 def create_template_resources(

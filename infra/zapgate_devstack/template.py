@@ -57,6 +57,7 @@ PSEUDO_PARAMETERS = {
     "AWS::AccountId": "123456789012",
     "AWS::Partition": "aws",
     "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "zapgate-local",
 }
 # An API's invoke URL as a template spells it: https://${Api}.execute-api.${AWS::Region}.amazonaws.com/<stage>
 _EXECUTE_API_URL = re.compile(
