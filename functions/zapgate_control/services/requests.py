@@ -43,7 +43,7 @@ FIRST_POLL_S = 0.01
 MAX_POLL_S = 0.1
 # A refused request's code -> HTTP status (docs/requests.md#outcomes).
 ERROR_STATUS = {"bad_request": 400, "forbidden": 403, "not_found": 404, "not_on_whatsapp": 404,
-                "expired": 422, "unreachable": 503, "failed": 502}
+                "expired": 422, "unreachable": 503, "outcome_unknown": 502, "failed": 502}
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from zapgate_core.contract.request_ops.groups import (
     MAX_GROUP_NAME,
     MAX_INVITE_LINK,
     MAX_PARTICIPANTS_PER_CALL,
+    GroupCreated,
     GroupInfo,
     GroupJoined,
     GroupParticipantsResult,
@@ -83,7 +84,7 @@ class GroupJoin(RequestModel):
                       description="An invite link (https://chat.whatsapp.com/<code>) or its code")
 
 
-@router.post("/instances/{instance_id}/groups", status_code=status.HTTP_201_CREATED, response_model=GroupInfo,
+@router.post("/instances/{instance_id}/groups", status_code=status.HTTP_201_CREATED, response_model=GroupCreated,
              responses=ASK_ERRORS)
 def create_group(
     request: GroupCreate,
@@ -91,12 +92,13 @@ def create_group(
     idempotency_key: str | None = IdempotencyKey,
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
-) -> GroupInfo:
-    """Create a group with this account as its admin, adding the participants named (201, the new group).
-    It appears in `GET .../groups` after the next group discovery."""
+) -> GroupCreated:
+    """Create a group with this account as its admin, adding the participants named (201: the new group, and
+    in `not_added` whom WhatsApp did not add, and why). It appears in `GET .../groups` after the next group
+    discovery."""
     args = {"name": requests_args.text(request.name, "name"),
             "participants": requests_args.user_jids(request.participants)}
-    return ask(stores, tenant_id, instance_id, "group_create", args, idempotency_key, GroupInfo)
+    return ask(stores, tenant_id, instance_id, "group_create", args, idempotency_key, GroupCreated)
 
 
 @router.get("/instances/{instance_id}/groups/{jid}", response_model=GroupInfo, responses=ASK_ERRORS)
