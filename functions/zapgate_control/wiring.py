@@ -19,6 +19,13 @@ from zapgate_control.settings import Settings, get_settings
 if TYPE_CHECKING:
     from zapgate_control.ports.api_keys import ApiKeyStore, RateLimiter
     from zapgate_control.ports.audit import AuditLog
+    from zapgate_control.ports.automations import (
+        AutomationStore,
+        CooldownStore,
+        EscalationStore,
+        InteractionStore,
+        ProviderSecretStore,
+    )
     from zapgate_control.ports.contacts import ContactStore, GroupStore
     from zapgate_control.ports.events import EventBus, EventPublisher, OutboxPublisher, Redelivery, WebhookSender
     from zapgate_control.ports.instances import InstanceStore
@@ -97,6 +104,37 @@ class Stores:
         from zapgate_control.adapters.dynamodb.requests import DynamoRequestStore
 
         return DynamoRequestStore(self.settings.requests_table)
+
+    # ------------------------------------------------------------ automations (AutomationsTable, Secrets Manager)
+    @cached_property
+    def automations(self) -> AutomationStore:
+        from zapgate_control.adapters.dynamodb.automations import DynamoAutomationStore
+
+        return DynamoAutomationStore(self.settings.automations_table)
+
+    @cached_property
+    def interactions(self) -> InteractionStore:
+        from zapgate_control.adapters.dynamodb.automation_activity import DynamoInteractionStore
+
+        return DynamoInteractionStore(self.settings.automations_table)
+
+    @cached_property
+    def escalations(self) -> EscalationStore:
+        from zapgate_control.adapters.dynamodb.automation_activity import DynamoEscalationStore
+
+        return DynamoEscalationStore(self.settings.automations_table)
+
+    @cached_property
+    def cooldowns(self) -> CooldownStore:
+        from zapgate_control.adapters.dynamodb.automation_activity import DynamoCooldownStore
+
+        return DynamoCooldownStore(self.settings.automations_table)
+
+    @cached_property
+    def provider_secrets(self) -> ProviderSecretStore:
+        from zapgate_control.adapters.provider_secrets import SecretsManagerProviderKeys
+
+        return SecretsManagerProviderKeys(self.settings.provider_secrets_prefix)
 
     @cached_property
     def media(self) -> MediaStore:

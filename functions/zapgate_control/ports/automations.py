@@ -230,8 +230,9 @@ class CooldownStore(Protocol):
 # ------------------------------------------------------------------ provider keys (Secrets Manager)
 class ProviderSecretStore(Protocol):
     """An agent's provider API key, one secret per automation under the stack's prefix
-    (`<stack name>/automations/<automation id>`, PROVIDER_SECRETS_PREFIX). Write-only through the API: the key is put and
-    deleted by the public API, read only by the runner, and never returned, logged or put in a record."""
+    (PROVIDER_SECRETS_PREFIX: `<stack name>/automations/<automation id>`). Write-only through the API: the
+    key is put and deleted by the public API, read only by the runner, and never returned, logged or put in
+    a record."""
 
     def put(self, tenant_id: str, instance_id: str, automation_id: str, api_key: str) -> str:
         """Create or replace the key; answers the new version's id (AutomationRecord.api_key_version)."""
