@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from zapgate_control.ports.presence import PushConnectionStore, SidecarPresenceStore
     from zapgate_control.ports.requests import RequestStore
     from zapgate_control.ports.webhooks import WebhookStore
+    from zapgate_control.services.automations import AutomationDeps
     from zapgate_control.services.live import LiveFanout
     from zapgate_control.services.requests import RequestDeps
     from zapgate_control.services.sidecar_wakeups import SidecarWaker
@@ -135,6 +136,14 @@ class Stores:
         from zapgate_control.adapters.provider_secrets import SecretsManagerProviderKeys
 
         return SecretsManagerProviderKeys(self.settings.provider_secrets_prefix)
+
+    @cached_property
+    def automation_deps(self) -> AutomationDeps:
+        """The public API's automations routes: the stores, the provider keys, and whether http is allowed."""
+        from zapgate_control.services.automations import AutomationDeps
+
+        return AutomationDeps(self.instances, self.automations, self.provider_secrets, self.interactions,
+                              self.escalations, allow_http=self.settings.automations_allow_http)
 
     @cached_property
     def media(self) -> MediaStore:

@@ -17,7 +17,7 @@ from zapgate_control.ports.messages import MessageRecord
 from zapgate_control.services import history, instances, outbound_enqueue
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
-from zapgate_public_api import audit, commands, groups, health, keys, live, metrics, uploads, webhooks
+from zapgate_public_api import audit, automations, commands, groups, health, keys, live, metrics, uploads, webhooks
 from zapgate_public_api.auth import require_tenant
 from zapgate_public_api.health import require_whatsapp
 from zapgate_public_api.models import (
@@ -228,8 +228,10 @@ def create_app() -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(webhooks.router)
     app.include_router(live.router)
+    app.include_router(automations.router)
     install_error_handlers(app, logger)
     install_request_telemetry(app, api="public")
+    automations.install_openapi(app)  # the automations' configuration schema, built on first request
     return app
 
 

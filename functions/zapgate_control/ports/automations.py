@@ -47,6 +47,7 @@ class AutomationRecord:
     created_at_ms: int
     updated_at_ms: int
     api_key_version: str | None = None
+    request_hash: str | None = None  # fingerprint of the create request made with an Idempotency-Key
 
     @property
     def api_key_set(self) -> bool:

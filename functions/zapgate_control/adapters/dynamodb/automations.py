@@ -2,7 +2,8 @@
 
 Keys: `pk = inst#<instance id>`, `sk = auto#<automation id>`; beside them the instance's counter item
 `sk = meta` (`automation_count`, `enabled_count`). Item: `id`, `tenant_id`, `instance_id`, `kind`, `name`,
-`enabled`, `position`, `version`, `created_at_ms`, `updated_at_ms`, `api_key_version` (absent: no key), and
+`enabled`, `position`, `version`, `created_at_ms`, `updated_at_ms`, `api_key_version` (absent: no key),
+`request_hash` (a create made with an Idempotency-Key), and
 the configuration as JSON text, `config` (or zlib-compressed bytes, `config_z`, when the JSON is large: an
 agent with 20 tools of 16 KiB schemas and a long prompt would not fit DynamoDB's 400 KB item otherwise).
 
@@ -63,6 +64,7 @@ def automation_item(record: AutomationRecord) -> dict[str, Any]:
         "created_at_ms": record.created_at_ms,
         "updated_at_ms": record.updated_at_ms,
         "api_key_version": record.api_key_version,  # None: attribute absent
+        "request_hash": record.request_hash,
         **_config_attributes(dict(record.config)),
     }
 
@@ -86,6 +88,7 @@ def automation_from_item(item: dict[str, Any]) -> AutomationRecord:
         created_at_ms=int(item.get("created_at_ms", 0)),
         updated_at_ms=int(item.get("updated_at_ms", 0)),
         api_key_version=str(item["api_key_version"]) if item.get("api_key_version") else None,
+        request_hash=str(item["request_hash"]) if item.get("request_hash") else None,
     )
 
 
@@ -178,7 +181,7 @@ class DynamoAutomationStore:
             id=expected.id, tenant_id=expected.tenant_id, instance_id=expected.instance_id, kind=record.kind,
             name=record.name, enabled=record.enabled, position=record.position, config=record.config,
             version=expected.version + 1, created_at_ms=expected.created_at_ms, updated_at_ms=record.updated_at_ms,
-            api_key_version=record.api_key_version,
+            api_key_version=record.api_key_version, request_hash=expected.request_hash,
         )
         put = {
             "TableName": self.table,
