@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from zapgate_core.contract.inbound_changes import InboundChangeResponse
 from zapgate_core.contract.requests import AnswerAccepted, AnswerRequest, ClaimedRequest, ClaimRequest
 from zapgate_core.contract.worker_proxy import (
     CommandAckRequest,
@@ -86,6 +87,7 @@ class WorkerProxyClient:
         # zapgate extensions; unknown until the first call, False on servers without them.
         self.heartbeat_supported: bool | None = None
         self.receipts_supported: bool | None = None
+        self.changes_supported: bool | None = None
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -227,6 +229,21 @@ class WorkerProxyClient:
             return InboundResponse.model_validate(data)
         except ValueError:
             return None  # other servers answer their own shape; a 2xx is what matters
+
+    async def inbound_change(self, report: BaseModel) -> InboundChangeResponse | None:
+        """An edit, revoke, group change or call (contract/inbound_changes.py, a zapgate extension); None when
+        the server has no such endpoint (another worker-proxy): the change is then dropped."""
+        if self.changes_supported is False:
+            return None
+        try:
+            data = await self._call("POST", "/inbound-changes", body=report)
+        except WorkerProxyError as exc:
+            if exc.status in (404, 405):
+                self.changes_supported = False
+                return None
+            raise
+        self.changes_supported = True
+        return InboundChangeResponse.model_validate(data)
 
     async def resolve_contact(self, request: ContactResolveRequest) -> ContactResolveResponse:
         return self._parse(ContactResolveResponse, await self._call("POST", "/contacts/resolve", body=request))

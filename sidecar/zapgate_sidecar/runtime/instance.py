@@ -15,6 +15,7 @@ from typing import Any
 from zapgate_core.contract.worker_proxy import LockResponse, PendingCommand
 from zapgate_sidecar.auth_persistence import AuthPersistence, CorruptAuthState, LockLost, for_instance
 from zapgate_sidecar.logs import log
+from zapgate_sidecar.runtime.change_forwarding import ChangeForwarding
 from zapgate_sidecar.runtime.commands import CommandRunner
 from zapgate_sidecar.runtime.deps import RuntimeDeps
 from zapgate_sidecar.runtime.inbound_forwarding import InboundForwarding
@@ -22,6 +23,13 @@ from zapgate_sidecar.runtime.outbound_runner import OutboundRunner
 from zapgate_sidecar.runtime.requests import RequestRunner
 from zapgate_sidecar.runtime.session import SessionLifecycle
 from zapgate_sidecar.transport import IncomingMessage, ReceiptReceived, TransportEvent
+from zapgate_sidecar.transport_changes import (
+    CallReceived,
+    GroupInfoChanged,
+    GroupParticipantsChanged,
+    MessageEdited,
+    MessageRevoked,
+)
 
 
 class InstanceRuntime:
@@ -50,6 +58,7 @@ class InstanceRuntime:
         self.session = SessionLifecycle(self)
         self.outbound = OutboundRunner(self)
         self.inbound = InboundForwarding(self)
+        self.changes = ChangeForwarding(self)
         self.commands = CommandRunner(self)
         self.requests = RequestRunner(self)
 
@@ -154,6 +163,8 @@ class InstanceRuntime:
                 self.inbound.message(event)
             case ReceiptReceived():
                 self.inbound.receipt(event)
+            case MessageEdited() | MessageRevoked() | GroupParticipantsChanged() | GroupInfoChanged() | CallReceived():
+                self.changes.change(event)
             case _:
                 await self.session.handle(event)
 

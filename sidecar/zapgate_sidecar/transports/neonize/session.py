@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zapgate_sidecar.transport import ConnectFailed, Disconnected, EventSink, TransportEvent
+from zapgate_sidecar.transports.neonize.change_mapping import CHANGE_EVENT_NAMES
 from zapgate_sidecar.transports.neonize.errors import connect_error_event, short_reason
 from zapgate_sidecar.transports.neonize.loading import client_class, load_neonize
 from zapgate_sidecar.transports.neonize.poll_votes import PollOptionsCache
@@ -55,6 +56,7 @@ _go_uuids = itertools.count(1)
 HANDLED_EVENTS: tuple[str, ...] = (
     "ClientOutdatedEv", "ConnectFailureEv", "DisconnectedEv", "LoggedOutEv", "MessageEv", "PairStatusEv",
     "ReceiptEv", "StreamErrorEv", "StreamReplacedEv", "TemporaryBanEv", "UndecryptableMessageEv",
+    *CHANGE_EVENT_NAMES,  # group notifications and call offers (change_mapping.py, issue 10)
 )  # fmt: skip
 
 class NeonizeSession(SessionReceiving, SessionLinking, SessionCommands, SessionRequests):

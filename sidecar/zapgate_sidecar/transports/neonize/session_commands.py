@@ -1,4 +1,4 @@
-"""What the runtime asks of a connected session: send, download media, list groups, log out.
+"""What the runtime asks of a connected session: send, download media, list groups, log out, reject a call.
 
 Each is one fenced Go call (session_core); a Go error becomes ``NetworkUnreachable`` or a plain
 ``TransportError`` (errors.command_error).
@@ -58,6 +58,15 @@ class SessionCommands(SessionCore):
             except Exception as exc:
                 raise command_error("list groups", exc) from exc
         return [GroupInfo(jid=jid_to_str(g.JID), name=g.GroupName.Name) for g in groups]
+
+    def reject_call(self, caller: str, call_id: str) -> None:
+        """Decline an incoming call (whatsmeow RejectCall, on the connection that got the offer); `caller` is the
+        JID exactly as the CallOffer gave it (transport_changes.CallRejecter)."""
+        with self._go_call() as client:
+            try:
+                client.reject_call(jid_proto(caller), call_id)
+            except Exception as exc:
+                raise command_error("reject call", exc) from exc
 
     def logout(self) -> None:
         # whatsmeow's Logout unlinks on the server, deletes its device store and disconnects

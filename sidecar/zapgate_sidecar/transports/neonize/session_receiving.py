@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from zapgate_sidecar.transport import IncomingMessage, TransportEvent
-from zapgate_sidecar.transports.neonize import inbound_mapping, poll_votes
+from zapgate_sidecar.transports.neonize import change_mapping, inbound_mapping, poll_votes
 from zapgate_sidecar.transports.neonize.session_core import SessionCore, log
 
 if TYPE_CHECKING:
@@ -25,15 +25,25 @@ if TYPE_CHECKING:
 class SessionReceiving(SessionCore):
     def _on_event(self, client: NewClient, event: ProtoMessage) -> None:
         try:
-            if event.DESCRIPTOR.full_name == "neonize.Message":
-                mapped: TransportEvent | None = self._map_message(client, event)
+            changes = change_mapping.map_change_event(event)  # group notifications, call offers
+            if changes is not None:
+                found: list[TransportEvent] = list(changes)
+            elif event.DESCRIPTOR.full_name == "neonize.Message":
+                # An edit or a revoke of another message is its own event; anything else is a message.
+                edit_or_revoke = change_mapping.map_message_change(event)
+                found = [edit_or_revoke] if edit_or_revoke is not None else self._message(client, event)
             else:
                 mapped = inbound_mapping.map_event(event)
+                found = [mapped] if mapped is not None else []
         except Exception:  # a malformed event must not take the dispatch goroutine down
             log.exception("neonize session %s: cannot map %s", self.instance_id, event.DESCRIPTOR.name)
             return
-        if mapped is not None:
+        for mapped in found:
             self._emit(client, mapped)
+
+    def _message(self, client: NewClient, event: ProtoMessage) -> list[TransportEvent]:
+        message = self._map_message(client, event)
+        return [message] if message is not None else []
 
     def _map_message(self, client: NewClient, event: Any) -> IncomingMessage | None:
         """A Message event; a vote is decrypted here (the mapping has no client), a poll remembered first,
