@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, Body, Depends, FastAPI, Query
 
 from zapgate_control.clock import system_clock
 from zapgate_control.errors import install_error_handlers
@@ -19,6 +19,7 @@ from zapgate_control.services import (
     groups,
     heartbeat,
     inbound,
+    inbound_changes,
     locks,
     media,
     outbound_claims,
@@ -27,6 +28,7 @@ from zapgate_control.services import (
 )
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_control.worker_auth import require_worker
+from zapgate_core.contract.inbound_changes import InboundChange, InboundChangeResponse
 from zapgate_core.contract.requests import AnswerAccepted, AnswerRequest, ClaimedRequest, ClaimRequest
 from zapgate_core.contract.worker_proxy import (
     MAX_ID,
@@ -176,6 +178,18 @@ def inbound_message(request: InboundMessage, stores: Stores = Depends(get_stores
     return inbound.accept(
         stores.instances, stores.messages, stores.contacts, request, groups=stores.groups
     )
+
+
+@router.post("/inbound-changes", response_model=InboundChangeResponse)
+def inbound_change(
+    request: InboundChange = Body(), stores: Stores = Depends(get_stores)
+) -> InboundChangeResponse:
+    """zapgate extension (issue 10): an edit, a revoke, a group change or a call (contract/inbound_changes.py)."""
+    deps = inbound_changes.ChangeDeps(
+        stores.instances, stores.messages, stores.groups, stores.events, stores.audit, stores.sidecar_waker,
+        require_published=bool(stores.settings.events_queue_url),
+    )
+    return inbound_changes.report(deps, request)
 
 
 @router.post("/contacts/resolve", response_model=ContactResolveResponse)

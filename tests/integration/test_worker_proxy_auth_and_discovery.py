@@ -30,6 +30,7 @@ ROUTES = [
     ("POST", "/worker-proxy/groups"),
     ("POST", "/worker-proxy/requests/claim"),
     ("POST", "/worker-proxy/requests/answer"),
+    ("POST", "/worker-proxy/inbound-changes"),
 ]
 
 

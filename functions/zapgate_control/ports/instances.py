@@ -53,6 +53,10 @@ class InstanceRecord:
     push_name: str | None = None
     ingest_monitored_groups_only: bool = False
     commands: tuple[InstanceCommand, ...] = ()
+    # Issue 10: incoming calls are rejected by the sidecar holding the instance; the text (if any) is queued
+    # back to the caller by the worker-proxy when the call is reported (services/inbound_changes.py).
+    reject_calls: bool = False
+    reject_call_message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class InstanceChanges:
     priority: int | None = None
     enabled: bool | None = None
     ingest_monitored_groups_only: bool | None = None
+    reject_calls: bool | None = None
+    reject_call_message: str | None = None  # "" removes the text (calls are then rejected silently)
 
     def changes_discovery(self) -> bool:
         """Whether sidecars' discovery depends on what changed (so they should run it now)."""

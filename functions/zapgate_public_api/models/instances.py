@@ -10,6 +10,8 @@ from zapgate_control.ports.instances import InstanceChanges, InstanceRecord
 from zapgate_core.contract.common import PRIORITY_LIMIT
 from zapgate_public_api.models.base import NAME_MAX, RequestModel, stripped_name
 
+REJECT_MESSAGE_MAX = 1_000  # a short apology, not a message thread
+
 
 # ---------------------------------------------------------------- instances
 class InstanceCreate(RequestModel):
@@ -30,13 +32,21 @@ class InstancePatch(RequestModel):
     ingest_monitored_groups_only: StrictBool | None = Field(
         default=None, description="Store group messages only from groups with monitor=true"
     )
+    reject_calls: StrictBool | None = Field(default=None, description="Reject incoming WhatsApp calls")
+    reject_call_message: str | None = Field(
+        default=None, max_length=REJECT_MESSAGE_MAX,
+        description='With reject_calls: a text sent to the caller once per rejected call; "" = none',
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _something_to_change(cls, data: Any) -> Any:
         if isinstance(data, dict):
             if not data:
-                raise ValueError("give at least one of name, priority, enabled, ingest_monitored_groups_only")
+                raise ValueError(
+                    "give at least one of name, priority, enabled, ingest_monitored_groups_only, reject_calls, "
+                    "reject_call_message"
+                )
             nulls = sorted(key for key, value in data.items() if value is None)
             if nulls:
                 # null would erase a field the instance cannot do without.
@@ -70,6 +80,11 @@ class Instance(BaseModel):
     wa_jid: str | None = None
     push_name: str | None = None
     ingest_monitored_groups_only: bool = False
+    # Absent until set, so an instance that never set them answers exactly as before issue 10.
+    reject_calls: bool = Field(default=False, exclude_if=lambda v: not v,
+                               description="Present once set: incoming calls are rejected")
+    reject_call_message: str | None = Field(default=None, exclude_if=lambda v: v is None,
+                                            description="Present once set: the text sent back to a rejected caller")
     created_at: str
     updated_at: str
 
@@ -79,6 +94,7 @@ class Instance(BaseModel):
             id=record.id, name=record.name, priority=record.priority, enabled=record.enabled, status=record.status,
             qr_code=record.qr_code, pairing_code=record.pairing_code, wa_jid=record.wa_jid,
             push_name=record.push_name, ingest_monitored_groups_only=record.ingest_monitored_groups_only,
+            reject_calls=record.reject_calls, reject_call_message=record.reject_call_message,
             created_at=record.created_at, updated_at=record.updated_at,
         )
 

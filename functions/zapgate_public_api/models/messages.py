@@ -60,6 +60,34 @@ class MessageSelection(BaseModel):
     text: str | None = Field(default=None, description="The text the user saw on it")
 
 
+class MessageEdited(BaseModel):
+    """The message's text was changed after it was sent (by its sender, or through zapgate); `body` is the
+    latest text."""
+
+    at: str | None = Field(default=None, description="When the latest edit was made (WhatsApp's time)")
+    count: int = Field(default=0, description="How many edits zapgate applied")
+    original_body: str | None = Field(default=None, description="The text the message was first stored with")
+
+
+class MessageRevoked(BaseModel):
+    """Deleted for everyone on WhatsApp. zapgate keeps the message (and its text) and marks it."""
+
+    at: str | None = None
+    by: str | None = Field(default=None, description="JID that deleted it (its sender, or a group admin)")
+
+
+def _changes(record: MessageRecord) -> dict[str, Any]:
+    marks = record.changes
+    if marks is None:
+        return {}
+    shown: dict[str, Any] = {}
+    if marks.edit_count:
+        shown["edited"] = MessageEdited(at=marks.edited_at, count=marks.edit_count, original_body=marks.original_body)
+    if marks.revoked_at:
+        shown["revoked"] = MessageRevoked(at=marks.revoked_at, by=marks.revoked_by)
+    return shown
+
+
 def _kind(explicit: str | None, media_type: str | None) -> str:
     """inbound: message_type; outbound: type (set for typed kinds and quotes); else what the media says."""
     if explicit in get_args(InboundMessageType):
@@ -106,12 +134,17 @@ class Message(BaseModel):
     poll: MessagePoll | None = Field(default=None, description="A poll, received or sent (its votes are poll_choice)")
     poll_vote: MessagePollVote | None = Field(default=None, description="Inbound: a vote on a poll (poll_choice)")
     selection: MessageSelection | None = Field(default=None, description="Inbound: a button or list reply")
+    # Absent (not null) on a message never changed: history answers every other message exactly as before.
+    edited: MessageEdited | None = Field(default=None, exclude_if=lambda v: v is None,
+                                        description="Present once the text was edited")
+    revoked: MessageRevoked | None = Field(default=None, exclude_if=lambda v: v is None,
+                                           description="Present once it was deleted for everyone")
 
     @classmethod
     def from_record(cls, record: MessageRecord, media_url: str | None = None) -> Message:
         """`media_url`: the link to answer (history signs a fresh one for media it stored)."""
         common = {"id": record.id, "direction": record.direction, "status": record.state.value,
-                  "created_at": record.created_at, "media_url": media_url}
+                  "created_at": record.created_at, "media_url": media_url, **_changes(record)}
         if isinstance(record, OutboundMessage):
             content = record.content
             return cls.model_validate({

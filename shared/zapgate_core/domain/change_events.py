@@ -146,7 +146,7 @@ def group_updated_event(instance_id: str, report: dict[str, Any], previous_name:
 
 
 def call_received_event(instance_id: str, report: dict[str, Any]) -> dict[str, Any]:
-    """`report`: call_id, from, video, group (JID of a group call, else None), at; rejected: zapgate rejected
+    """`report`: call_id, from, video, is_group, group (JID of a group call, when known), at; rejected: zapgate rejected
     it (the instance's reject_calls), reply_message_id: the text it queued back (null: none)."""
     caller = report["from"]
     at = report.get("at") or iso_now()
@@ -156,7 +156,7 @@ def call_received_event(instance_id: str, report: dict[str, Any]) -> dict[str, A
             "id": report["call_id"],
             "from": caller,
             "video": bool(report.get("video")),
-            "isGroup": bool(report.get("group")),
+            "isGroup": bool(report.get("is_group") or report.get("group")),
             "groupJid": report.get("group"),
             "timestamp": at,
         },

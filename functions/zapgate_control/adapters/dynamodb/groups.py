@@ -130,6 +130,36 @@ class DynamoGroupStore:
         )
         return bool((from_item(response.get("Item")) or {}).get("monitor"))
 
+    def find(self, instance_id: str, jid: str) -> Group | None:
+        """The group as stored; None when the instance never listed it."""
+        response = client("dynamodb").get_item(
+            TableName=self.table, Key=to_item({"instance_id": instance_id, "jid": jid})
+        )
+        item = from_item(response.get("Item"))
+        return _group(item) if item and item.get("kind") == GROUP else None
+
+    def rename_known(self, instance_id: str, jid: str, name: str) -> tuple[bool, str | None]:
+        """A group's new name from WhatsApp's notification, only for a group already tracked (one conditional
+        UpdateItem; an unknown group is left to discovery, which also decides its monitor flag). Answers
+        (tracked, the previous name)."""
+        now = iso(self.clock())
+        try:
+            response = client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"instance_id": instance_id, "jid": jid}),
+                UpdateExpression="SET #name = :name, renamed_at = :now",
+                ConditionExpression="kind = :group",  # a group's item (the table holds contacts too)
+                ExpressionAttributeNames={"#name": "name"},
+                ExpressionAttributeValues=to_values({":name": name, ":now": now, ":group": GROUP}),
+                ReturnValues="ALL_OLD",
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                return False, None
+            raise
+        previous = (from_item(response.get("Attributes")) or {}).get("name")
+        return True, str(previous) if previous is not None else None
+
 
 def _group(item: dict[str, Any]) -> Group:
     return Group(

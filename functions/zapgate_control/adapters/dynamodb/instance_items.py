@@ -71,6 +71,8 @@ def record_from_item(item: dict[str, Any]) -> InstanceRecord:
         push_name=_optional_str(item.get("push_name")),
         ingest_monitored_groups_only=bool(item.get("ingest_monitored_groups_only") or False),
         commands=_commands(item.get("commands")),
+        reject_calls=bool(item.get("reject_calls") or False),
+        reject_call_message=_optional_str(item.get("reject_call_message")) or None,
     )
 
 
@@ -85,5 +87,7 @@ def change_values(changes: InstanceChanges) -> dict[str, Any]:
         "priority": changes.priority,
         "enabled": changes.enabled,
         "ingest_monitored_groups_only": changes.ingest_monitored_groups_only,
+        "reject_calls": changes.reject_calls,
+        "reject_call_message": changes.reject_call_message,
     }
     return {k: v for k, v in values.items() if v is not None}
