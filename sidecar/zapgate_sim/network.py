@@ -35,6 +35,7 @@ import hashlib
 import time
 from typing import Any
 
+from .sim_changes import ChangesMixin  # issue 10's injections: edits, revokes, groups, calls
 from .sim_core import Clock, SimCore
 from .sim_ops import OpsMixin
 from .sim_state import (  # errors and helpers re-exported: tests and callers import them from here
@@ -86,7 +87,7 @@ __all__ = [
 ]
 
 
-class SimNetwork(OpsMixin):
+class SimNetwork(OpsMixin, ChangesMixin):
     """All instances of the fake network. Every public method is atomic under one lock.
 
     Each concern is a mixin in its own module over SimCore's shared state (sim_messages: sending and inbound;

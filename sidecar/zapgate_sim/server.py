@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from zapgate_core.domain.message_kinds import MediaKind
 
 from .network import InvalidRequest, SimError, SimNetwork
+from .server_changes import add_change_routes
 from .server_ops import add_request_routes
 
 MAX_WAIT_MS = 20_000
@@ -371,6 +372,7 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
         return {"ok": True}
 
     add_request_routes(app, net)
+    add_change_routes(app, net)  # issue 10: edit / revoke / group / call injections, reject-call
 
     @app.post("/sim/transport/{instance_id}/disconnect")
     def disconnect(instance_id: str, body: SessionBody) -> dict[str, bool]:

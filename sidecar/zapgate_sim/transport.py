@@ -55,6 +55,7 @@ from zapgate_sidecar.transport import (
     Undecryptable,
 )
 
+from .transport_changes import CallRejecting, decode_change
 from .transport_requests import PhoneRequests, _detail, _short
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def decode_event(payload: dict[str, Any]) -> TransportEvent | None:
             else None,
             **typed,
         )
-    return None
+    return decode_change(payload)  # issue 10's edits, revokes, group changes, calls
 
 
 def _typed_content(payload: dict[str, Any]) -> dict[str, Any]:
@@ -196,7 +197,7 @@ class _Run:
         self.thread: threading.Thread | None = None
 
 
-class SimSession(PhoneRequests):
+class SimSession(PhoneRequests, CallRejecting):
     def __init__(
         self,
         base_url: str,
