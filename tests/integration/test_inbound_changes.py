@@ -157,3 +157,15 @@ def test_group_and_call_events_are_published_with_the_report(aws_env: dict[str, 
     calls = [b for b in bodies if b["type"] == "CALL_RECEIVED"]
     assert len(calls) == 2 and calls[0]["id"] == calls[1]["id"]  # the same id: receivers de-duplicate
     assert calls[0]["payload"]["call"]["video"] is True and calls[0]["instanceId"] == instance["id"]
+
+
+def test_garbage_callers_and_timestamps_are_never_a_500(aws_env: dict[str, str]) -> None:
+    worker = worker_client()
+    instance = make_instance(aws_env)
+    _public().patch(f"/v1/instances/{instance['id']}", json={"reject_calls": True, "reject_call_message": "oi"})
+    call = {"kind": "call_received", "instanceId": instance["id"], "call_id": "C-X", "from": "not a jid",
+            "timestamp": 1764000000}  # fmt: skip
+    answer = _change(worker, **call)
+    assert answer["reject"] is True and answer["reply_message_id"] is None  # rejected, nobody to write to
+    response = worker.post("/worker-proxy/inbound-changes", json={**call, "timestamp": 10**20})
+    assert response.status_code == 422

@@ -42,6 +42,7 @@ from zapgate_core.contract.inbound_changes import (
 )
 from zapgate_core.contract.sidecar_push import push_frame
 from zapgate_core.domain.change_events import call_received_event, group_participants_event, group_updated_event
+from zapgate_core.domain.jids import InvalidDestination, normalize_destination
 from zapgate_core.domain.locks import live_lock_owner
 
 if TYPE_CHECKING:
@@ -200,10 +201,15 @@ def _call(deps: ChangeDeps, instance: InstanceRecord, change: CallReport) -> Inb
                                  reply_message_id=reply_id)
 
 
-def _queue_reply(deps: ChangeDeps, instance: InstanceRecord, change: CallReport) -> tuple[str, bool]:
-    """(the reply's id, it was queued before). Addressed to the lock holder, woken like a send from the API."""
+def _queue_reply(deps: ChangeDeps, instance: InstanceRecord, change: CallReport) -> tuple[str | None, bool]:
+    """(the reply's id, it was queued before). Addressed to the lock holder, woken like a send from the API;
+    no reply (None) to a caller no message can reach (a malformed JID)."""
     from zapgate_core.contract.outbound_content import OutboundContent
 
+    try:
+        normalize_destination(change.caller)
+    except InvalidDestination:
+        return None, False
     message_id = call_reply_id(instance.id, change.call_id)
     owner = live_lock_owner(instance.lock, system_clock())
     content = OutboundContent(to=change.caller, body=instance.reject_call_message or "")

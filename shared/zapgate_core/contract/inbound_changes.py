@@ -23,6 +23,7 @@ from zapgate_core.contract.common import MAX_BODY, MAX_ID
 _InstanceId = Field(alias="instanceId", min_length=1, max_length=MAX_ID)
 _Jid = Field(min_length=3, max_length=MAX_ID)
 _GroupJid = Field(min_length=6, max_length=MAX_ID, pattern=r"^[^@\s]+@g\.us$")  # as GroupReport's
+MAX_TIMESTAMP = 4_102_444_800_000  # 2100-01-01 in ms: epoch seconds or ms below it; above is garbage (no 500)
 MAX_PARTICIPANTS = 1_024  # WhatsApp's group size limit
 MAX_GROUP_DESCRIPTION = 2_048
 
@@ -40,7 +41,7 @@ class MessageEditedReport(ContractModel):
     sender_pn: str | None = Field(default=None, max_length=MAX_ID)
     from_me: bool = False
     text: str = Field(max_length=MAX_BODY)
-    timestamp: int = Field(ge=0, description="WhatsApp's time of the edit, epoch seconds or milliseconds")
+    timestamp: int = Field(ge=0, le=MAX_TIMESTAMP, description="WhatsApp's time of the edit, epoch seconds or ms")
 
 
 class MessageRevokedReport(ContractModel):
@@ -52,7 +53,7 @@ class MessageRevokedReport(ContractModel):
     chat_id: str = _Jid
     revoked_by: str | None = Field(default=None, max_length=MAX_ID)
     from_me: bool = False
-    timestamp: int = Field(ge=0)
+    timestamp: int = Field(ge=0, le=MAX_TIMESTAMP)
 
 
 class GroupParticipantsReport(ContractModel):
@@ -64,7 +65,7 @@ class GroupParticipantsReport(ContractModel):
         min_length=1, max_length=MAX_PARTICIPANTS
     )
     by: str | None = Field(default=None, max_length=MAX_ID)
-    timestamp: int = Field(ge=0)
+    timestamp: int = Field(ge=0, le=MAX_TIMESTAMP)
 
 
 class GroupInfoReport(ContractModel):
@@ -78,7 +79,7 @@ class GroupInfoReport(ContractModel):
     announce: bool | None = Field(default=None, description="only admins may send")
     locked: bool | None = Field(default=None, description="only admins may edit the info")
     by: str | None = Field(default=None, max_length=MAX_ID)
-    timestamp: int = Field(ge=0)
+    timestamp: int = Field(ge=0, le=MAX_TIMESTAMP)
 
 
 class CallReport(ContractModel):
@@ -89,7 +90,7 @@ class CallReport(ContractModel):
     video: bool = False
     is_group: bool = False
     group: str | None = Field(default=None, max_length=MAX_ID, description="the group of a group call, when known")
-    timestamp: int = Field(ge=0)
+    timestamp: int = Field(ge=0, le=MAX_TIMESTAMP)
 
 
 InboundChange = Annotated[
