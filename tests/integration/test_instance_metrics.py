@@ -225,3 +225,19 @@ def test_the_same_state_answers_the_same_body_within_the_hour(
     first = _ok(api.get(url))
     api.app.dependency_overrides[metrics.now_ms] = lambda: NOW + 29 * 60_000  # 15:59
     assert _ok(api.get(url)) == first
+
+
+def test_a_read_stops_after_its_pages_whatever_the_messages_sizes(
+    api: TestClient, instance_id: str, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zapgate_control.adapters.dynamodb import message_metrics as adapter
+
+    w = Writer(aws_env, instance_id)
+    for n, at in enumerate(("14:05:00", "15:01:00", "15:02:00")):
+        w.at(at).inbound(f"wa-{n}")
+    monkeypatch.setattr(adapter, "PAGE_ITEMS", 1)
+    monkeypatch.setattr(adapter, "MAX_PAGES", 2)  # as if big messages had filled 1 MB pages early
+    body = _ok(api.get(f"/v1/instances/{instance_id}/metrics", params={"hours": 3}))
+    assert body["complete"] is False and body["messages_read"] == 2
+    assert body["counted_from"] == "2026-12-03T15:01:00.001Z"
+    assert body["totals"]["received"] == 2

@@ -4,7 +4,7 @@
   `timeline_sk BETWEEN "<since ms>#" AND "<until ms>#~"`, newest first, projecting only the sort key,
   `state` and `finished_at`. The index projects ALL, so DynamoDB still bills the whole index entries
   it reads (a projection trims the answer, not the bill): ~0.5 RRU per 4 KB of messages. Pages of at
-  most PAGE_ITEMS, stopped at `max_items`, so one call's read has a ceiling.
+  most PAGE_ITEMS, stopped at `max_items` or MAX_PAGES, so one call's read has a ceiling.
 - The queue depth: a Query on the sparse GSI `outbound_queue` (queue_pk = instance), whose entries are
   small (keys + state, lease, claim_count: ~200 bytes), projecting `state`: ~0.5 RRU per ~20 messages
   waiting, at least 0.5.
@@ -26,6 +26,9 @@ from zapgate_control.ports.messages import Direction
 from zapgate_core.domain.outbound import MessageState
 
 PAGE_ITEMS = 1_000  # per Query page (a page also stops at 1 MB, DynamoDB's own limit)
+# Pages per read: with `max_items` this bounds the bill whatever the messages' sizes. A 1 MB page costs at
+# most 128 RRU on an index, so a read costs at most 1,280 RRU even when big messages fill pages early.
+MAX_PAGES = 10
 
 
 def _finished_ms(value: Any) -> int | None:
@@ -54,11 +57,12 @@ class DynamoMessageMetrics:
         self.table = table
 
     def _pages(self, request: dict[str, Any], max_items: int) -> tuple[list[dict[str, Any]], bool, float]:
-        """(items, complete, read units) of a paginated Query, stopped once `max_items` were read."""
+        """(items, complete, read units) of a paginated Query, stopped once `max_items` were read or
+        MAX_PAGES pages."""
         items: list[dict[str, Any]] = []
         units = 0.0
         start: dict[str, Any] | None = None
-        while True:
+        for _page in range(MAX_PAGES):
             page = {**request, "Limit": min(PAGE_ITEMS, max_items - len(items)),
                     "ReturnConsumedCapacity": "TOTAL"}
             if start:
@@ -70,9 +74,10 @@ class DynamoMessageMetrics:
             if not start:
                 return items, True, units
             if len(items) >= max_items:
-                # A LastEvaluatedKey at the cap may still mean nothing follows; either way we stop
-                # and say the count may be short, rather than pay for another page to find out.
-                return items, False, units
+                break
+        # A LastEvaluatedKey at a cap may still mean nothing follows; either way we stop and say the
+        # count may be short, rather than pay for another page to find out.
+        return items, False, units
 
     def window(
         self, instance_id: str, direction: Direction, since_ms: int, until_ms: int, max_items: int
