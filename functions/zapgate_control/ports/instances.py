@@ -53,6 +53,9 @@ class InstanceRecord:
     push_name: str | None = None
     ingest_monitored_groups_only: bool = False
     commands: tuple[InstanceCommand, ...] = ()
+    # Issue 11: the instance has at least one enabled automation. Copied onto each inbound message it receives
+    # (`automate`), so the outbox feeds the automations runner only for such instances, at no extra read.
+    automations_enabled: bool = False
     # Issue 10: incoming calls are rejected by the sidecar holding the instance; the text (if any) is queued
     # back to the caller by the worker-proxy when the call is reported (services/inbound_changes.py).
     reject_calls: bool = False
@@ -137,6 +140,10 @@ class InstanceStore(Protocol):
         self, tenant_id: str, instance_id: str, command: InstanceCommand, max_pending: int,
         expired_before_ms: int, disable: bool = False,
     ) -> None: ...
+    def set_automations_enabled(self, instance_id: str, enabled: bool) -> bool:
+        """Set the automations flag (services/automation_flag.py); False when there is no such instance."""
+        ...
+
     def remove_command(self, instance_id: str, command_id: str) -> InstanceCommand | None:
         """The removed command (the ack), or None when it was no longer pending."""
         ...

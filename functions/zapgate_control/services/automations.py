@@ -34,6 +34,7 @@ from zapgate_control.ports.automations import (
     TooManyAutomations,
 )
 from zapgate_control.ports.instances import InstanceStore
+from zapgate_control.services import automation_flag
 from zapgate_control.services.instances import invalid_cursor, require
 from zapgate_core.domain.idempotency import idempotent_message_id, request_fingerprint
 from zapgate_core.domain.jids import chat_jid
@@ -163,6 +164,7 @@ def create(
         raise ApiError(409, "automation_limit", f"an instance has at most {exc.limit} automations") from None
     except AutomationExists as exc:  # the same Idempotency-Key, concurrently
         return _replayed(exc.existing, request_hash)
+    automation_flag.sync(deps.instances, deps.automations, instance_id)  # the worker-proxy's `automate` flag
     metrics.add_metric(name="AutomationsCreated", unit="Count", value=1)
     return record
 
@@ -230,11 +232,14 @@ def set_enabled(
 
 def _replace(deps: AutomationDeps, record: AutomationRecord, current: AutomationRecord) -> AutomationRecord:
     try:
-        return deps.automations.replace(record, current)
+        stored = deps.automations.replace(record, current)
     except AutomationVersionConflict as exc:
         if exc.current is None:
             raise NotFound("automation") from None
         raise _conflict(exc.current) from None
+    if stored.enabled != current.enabled:
+        automation_flag.sync(deps.instances, deps.automations, record.instance_id)
+    return stored
 
 
 def _conflict(current: AutomationRecord) -> ApiError:
@@ -252,6 +257,7 @@ def delete(deps: AutomationDeps, tenant_id: str, instance_id: str, automation_id
         raise _conflict(exc.current or current) from None
     if removed.api_key_version is not None:
         deps.secrets.delete(automation_id)
+    automation_flag.sync(deps.instances, deps.automations, instance_id)
     metrics.add_metric(name="AutomationsDeleted", unit="Count", value=1)
 
 

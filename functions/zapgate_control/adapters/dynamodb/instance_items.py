@@ -71,6 +71,7 @@ def record_from_item(item: dict[str, Any]) -> InstanceRecord:
         push_name=_optional_str(item.get("push_name")),
         ingest_monitored_groups_only=bool(item.get("ingest_monitored_groups_only") or False),
         commands=_commands(item.get("commands")),
+        automations_enabled=bool(item.get("automations_enabled") or False),
         reject_calls=bool(item.get("reject_calls") or False),
         reject_call_message=_optional_str(item.get("reject_call_message")) or None,
     )

@@ -396,6 +396,22 @@ class DynamoInstanceStore:
             if not is_conditional_failure(exc):
                 raise
 
+    def set_automations_enabled(self, instance_id: str, enabled: bool) -> bool:
+        """Issue 11: the flag the worker-proxy copies onto inbound messages (`automate`). One UpdateItem."""
+        try:
+            client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"id": instance_id}),
+                UpdateExpression="SET automations_enabled = :e",
+                ConditionExpression="attribute_exists(id)",  # never recreate a deleted instance
+                ExpressionAttributeValues=to_values({":e": enabled}),
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
     def remove_command(self, instance_id: str, command_id: str) -> InstanceCommand | None:
         """Remove a pending command (the ack); returns it, or None when it was no longer pending."""
         try:
