@@ -39,6 +39,10 @@ class OutboundMessage:
     finished_at: str | None = None  # sent or failed
     request_hash: str | None = None  # the Idempotency-Key's request fingerprint
     changes: ChangeMarks | None = None  # edited / revoked after it was sent (from the phone or the API)
+    # Issue 11: queued by an automation (its id) rather than through the API; sent_by_ai: an AI agent's reply
+    # or its fallback text (seed 003's messages.sent_by_ai). A person's API send has neither.
+    automation_id: str | None = None
+    sent_by_ai: bool = False
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,8 @@ class MessageStore(Protocol):
         queue_owner: str | None = None,
         message_id: str | None = None,
         request_hash: str | None = None,
+        automation_id: str | None = None,
+        sent_by_ai: bool = False,
     ) -> OutboundMessage: ...
     def owner_work(self, owner: str) -> tuple[set[str], dict[str, int]]: ...
     def ring_doorbell(self, instance_id: str, owner: str, ttl_ms: int) -> None: ...
@@ -182,8 +188,11 @@ class MessageStore(Protocol):
     ) -> list[OutboundMessage]: ...
     def mark(self, message_id: str, state: MessageState, fields: MarkFields) -> tuple[OutboundMessage, bool]: ...
     def put_inbound(
-        self, message_id: str, instance_id: str, tenant_id: str | None, content: InboundContent
-    ) -> ReceivedMessage | None: ...
+        self, message_id: str, instance_id: str, tenant_id: str | None, content: InboundContent,
+        automate: bool = False,
+    ) -> ReceivedMessage | None:
+        """`automate`: the instance has automations; stored as the item's flag the outbox reads (issue 11)."""
+        ...
     # Parent linking (services/delivery.py) runs seed 001's heuristic (domain/events.pick_parent) on the
     # stored images, the same shape the outbox's stream delivers: these stay JSON objects on purpose.
     def recent_inbound(self, instance_id: str, until_sk: str, window_ms: int, limit: int = 50) -> list[JsonObject]: ...

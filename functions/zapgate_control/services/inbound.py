@@ -89,7 +89,9 @@ def accept(
     ):
         metrics.add_metric(name="MessagesIgnored", unit="Count", value=1)
         return InboundResponse(id=message_id, duplicate=False, ignored=True)
-    stored = messages.put_inbound(message_id, message.instance_id, instance.tenant_id, content)
+    # The instance's automations flag rides on the item (no extra read): the outbox feeds the runner from it.
+    stored = messages.put_inbound(message_id, message.instance_id, instance.tenant_id, content,
+                                  automate=instance.automations_enabled)
     if stored:
         mapping = learnt_lid_mapping(message)
         if mapping:

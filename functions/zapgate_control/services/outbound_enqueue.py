@@ -42,9 +42,12 @@ def send(
     waker: SidecarWaker | None = None,
     reply_to: str | None = None,
     reaction: ReactionTo | None = None,
+    automation_id: str | None = None,
+    sent_by_ai: bool = False,
 ) -> OutboundMessage:
     """Enqueue `content`; `reply_to` / `reaction` name the quoted / reacted-to message by our id (or a
-    received message's WhatsApp id) and are resolved to WhatsApp's ids here."""
+    received message's WhatsApp id) and are resolved to WhatsApp's ids here. `automation_id` / `sent_by_ai`
+    mark an automation's reply in history (issue 11: the automations runner sends through here)."""
     try:
         normalize_destination(content.to)
     except InvalidDestination as exc:
@@ -85,6 +88,8 @@ def send(
             queue_owner=owner,
             message_id=message_id,
             request_hash=request_hash,
+            automation_id=automation_id,
+            sent_by_ai=sent_by_ai,
         )
     except DuplicateMessage as exc:
         return _replay(exc.existing, request_hash)

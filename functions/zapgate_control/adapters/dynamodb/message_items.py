@@ -93,6 +93,8 @@ def outbound_record(item: dict[str, Any]) -> OutboundMessage:
         finished_at=item.get("finished_at"),
         request_hash=item.get("request_hash"),
         changes=change_marks(item),
+        automation_id=item.get("automation_id"),
+        sent_by_ai=bool(item.get("sent_by_ai") or False),
     )
 
 

@@ -109,6 +109,8 @@ class DynamoMessageStore(MessageChangesMixin):
         queue_owner: str | None = None,
         message_id: str | None = None,
         request_hash: str | None = None,
+        automation_id: str | None = None,
+        sent_by_ai: bool = False,
     ) -> OutboundMessage:
         """Queue a message; `queue_owner` (the live lock holder) lets that sidecar's heartbeat see it.
 
@@ -128,6 +130,10 @@ class DynamoMessageStore(MessageChangesMixin):
             "queue_owner": queue_owner,
             "request_hash": request_hash,
         }
+        if automation_id:  # issue 11: an automation's reply (absent on every other message)
+            item["automation_id"] = automation_id
+            if sent_by_ai:
+                item["sent_by_ai"] = True
         chat = chat_jid(item.get("to"))
         if chat:
             item["chat_pk"] = chat_pk(instance_id, chat)
@@ -367,7 +373,8 @@ class DynamoMessageStore(MessageChangesMixin):
 
     # ------------------------------------------------------------ inbound
     def put_inbound(
-        self, message_id: str, instance_id: str, tenant_id: str | None, content: InboundContent
+        self, message_id: str, instance_id: str, tenant_id: str | None, content: InboundContent,
+        automate: bool = False,
     ) -> ReceivedMessage | None:
         """Store once per id (derived from instance + WhatsApp id): the stored message, or None when it
         was already there."""
@@ -379,6 +386,8 @@ class DynamoMessageStore(MessageChangesMixin):
             "tenant_id": tenant_id,
             "state": MessageState.RECEIVED.value,
         }
+        if automate:  # issue 11: the outbox also hands it to the automations runner (domain/automations/jobs.py)
+            item["automate"] = True
         chat = chat_jid(item.get("chat_id_norm"))
         if chat:
             item["chat_pk"] = chat_pk(instance_id, chat)
