@@ -30,7 +30,11 @@ which follows a sync endpoint into its worker thread): the public API's route, t
 "background", reported as a total, not per call). Calls are sequential, so each call's counts are taken
 between its start and its answer. Targets (issue): push p50 <= 150 ms, p99 <= 500 ms. Nothing is asserted.
 
-Usage: .venv/bin/python bench/request_latency.py [--calls 200] [--warmup 5]
+--per-op N then makes N calls (after 2 uncounted) of each of ten operations on the push sidecar (reads,
+changes, groups, edits; what they act on is made first) and prints, per operation, p50/p99 and the DynamoDB
+requests per call split between the public API and the sidecar's claim + answer.
+
+Usage: .venv/bin/python bench/request_latency.py [--calls 200] [--warmup 5] [--per-op 20]
 """
 
 from __future__ import annotations
@@ -139,6 +143,77 @@ def phase(public: Any, instance_id: str, counter: WireCounter, count: int, warmu
     return done
 
 
+# ---------------------------------------------------------------- --per-op: every kind of request, by operation
+def op_calls(public: Any, sim_url: str, instance_id: str) -> list[tuple[str, str, str, dict[str, Any] | None]]:
+    """(op, method, path, body) of one call per operation, after making what they act on: a group, a sent
+    text, a received message. Edits of the same text and promote/demote alternate so each call changes
+    something."""
+    base = f"/v1/instances/{instance_id}"
+    created = public.post(f"{base}/groups", json={"name": "bench", "participants": [FRIEND]})
+    if created.status_code != 201:
+        raise RuntimeError(f"group create: {created.status_code} {created.text[:200]}")
+    group = created.json()["jid"]
+    sent = public.post(f"{base}/messages", json={"to": FRIEND, "body": "bench 0"}).json()["id"]
+    wait_for(lambda: public.get(f"{base}/messages/{sent}").json()["status"] == "sent", 30, "the text sent")
+    chat = f"{FRIEND}@s.whatsapp.net"
+    httpx.post(f"{sim_url}/sim/instances/{instance_id}/inbound", json={"chat": chat, "sender": chat, "body": "hi"})
+    wait_for(lambda: public.get(f"{base}/messages", params={"direction": "inbound"}).json()["messages"], 30,
+             "the inbound message stored")
+    return [
+        ("check_numbers", "POST", f"{base}/contacts/check", {"numbers": [FRIEND]}),
+        ("user_info", "GET", f"{base}/contacts/{FRIEND}/info", None),
+        ("chat_presence", "POST", f"{base}/chats/presence", {"chat": FRIEND, "state": "composing"}),
+        ("own_presence", "POST", f"{base}/presence", {"state": "available"}),
+        ("mark_read", "POST", f"{base}/chats/read", {"chat": FRIEND}),
+        ("edit_message", "POST", f"{base}/messages/{sent}/edit", {"text": "bench {n}"}),
+        ("group_info", "GET", f"{base}/groups/{group}", None),
+        ("group_participants", "POST", f"{base}/groups/{group}/participants",
+         {"action": "promote|demote", "participants": [FRIEND]}),
+        ("group_create", "POST", f"{base}/groups", {"name": "bench {n}", "participants": [FRIEND]}),
+        ("profile_about", "PUT", f"{base}/profile/about", {"about": "bench {n}"}),
+    ]
+
+
+def _body(template: dict[str, Any] | None, n: int) -> dict[str, Any] | None:
+    if template is None:
+        return None
+    body = {k: v.format(n=n) if isinstance(v, str) else v for k, v in template.items()}
+    if body.get("action") == "promote|demote":
+        body["action"] = "promote" if n % 2 == 0 else "demote"
+    return body
+
+
+def per_op_phase(public: Any, sim_url: str, instance_id: str, counter: WireCounter, count: int,
+                 warmup: int) -> list[Call]:
+    done: list[Call] = []
+    for op, method, path, template in op_calls(public, sim_url, instance_id):
+        for n in range(warmup + count):
+            counter.take()
+            started = time.monotonic()
+            response = public.request(method, path, json=_body(template, n))
+            elapsed = (time.monotonic() - started) * 1000
+            if n >= warmup:
+                done.append(Call(op, response.status_code, elapsed, counter.take()))
+    return done
+
+
+def report_per_op(calls: list[Call]) -> None:
+    print("\nBy operation (push): call -> answer, and DynamoDB requests per call (API = the public API's, "
+          "auth included; sidecar = claim + answer):")
+    lines = []
+    for op in dict.fromkeys(c.op for c in calls):
+        group = [c for c in calls if c.op == op]
+        counts = per_call(group)
+        api = sum(v for (label, _), v in counts.items() if label.startswith("API"))
+        side = sum(v for (label, _), v in counts.items() if label.startswith("sidecar"))
+        writes = sum(v for (_, operation), v in counts.items()
+                     if operation.split(" ", 1)[0] in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"))
+        n, codes, p50, _p90, p99, _max, _mean = summary(group)
+        lines.append((op, n, codes, p50, p99, f"{api:.2f}", f"{side:.2f}", f"{api + side:.2f}", f"{writes:.2f}"))
+    print(harness.table(("operation", "n", "HTTP", "p50", "p99", "API", "sidecar", "total", "of them writes"),
+                        lines, "<><>>>>>>"))
+
+
 def summary(calls: list[Call]) -> tuple[str, ...]:
     ms = [c.ms for c in calls]
     codes = ", ".join(f"{code} x{n}" for code, n in sorted(Counter(c.status for c in calls).items()))
@@ -203,6 +278,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=200, help="calls per design (default 200)")
     parser.add_argument("--warmup", type=int, default=5, help="uncounted calls first (default 5)")
+    parser.add_argument("--per-op", type=int, default=20,
+                        help="then this many calls of each operation on the push sidecar (default 20; 0: skip)")
     args = parser.parse_args()
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
@@ -267,6 +344,9 @@ def main() -> int:
                 notes.append(f"push: {seen['push']['frames'] - frames} push frames received for "
                              f"{args.calls + args.warmup} calls; {presences} presences seen on the sim")
                 print(f"push done ({time.monotonic() - started:.0f}s)", flush=True)
+                if args.per_op:
+                    by_op = per_op_phase(public, sim.url, instance_id, counter, args.per_op, 2)
+                    print(f"per operation done ({time.monotonic() - started:.0f}s)", flush=True)
                 sidecar.stop()
                 sidecar, port = sidecar_for("longpoll")
                 wait_for(lambda: holds(store, instance_id, port, "bench-sidecar-longpoll"), 60,
@@ -279,6 +359,8 @@ def main() -> int:
                 sidecar.stop()
                 logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
         report(rows, notes, time.monotonic() - started)
+        if args.per_op:
+            report_per_op(by_op)
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
