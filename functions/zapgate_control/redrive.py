@@ -5,6 +5,10 @@ is deleted only once its copy is on the source queue. (SQS's StartMessageMoveTas
 same server-side, but moto cannot run it and this keeps local and AWS alike.) A crash between send
 and delete redrives that message twice: receivers de-duplicate on X-Zapgate-Event-Id. A redriven
 event starts over with a fresh receive count, so it gets the whole retry schedule again.
+
+FIFO queues (AutomationsQueue, issue 11) work the same way: each message goes back to its own message
+group, with the DLQ message's id as the deduplication id, so a crash between send and delete that
+redrives it again within SQS's 5-minute window is dropped by SQS.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ def redrive(
         want = BATCH if max_messages is None else min(BATCH, max_messages - result.moved - result.failed)
         received = sqs.receive_message(
             QueueUrl=dlq_url, MaxNumberOfMessages=want, WaitTimeSeconds=1, VisibilityTimeout=60,
-            MessageAttributeNames=["All"],
+            MessageAttributeNames=["All"], AttributeNames=["MessageGroupId"],
         ).get("Messages") or []
         if not received:
             break
@@ -61,6 +65,7 @@ def redrive(
                         for name, value in (message.get("MessageAttributes") or {}).items()
                     },
                 }
+                | _fifo_fields(queue_url, message)
                 for n, message in enumerate(received)
             ],
         )
@@ -75,3 +80,11 @@ def redrive(
         progress(f"moved {result.moved} event(s) back to the events queue" +
                  (f", {result.failed} could not be sent (left in the DLQ)" if result.failed else ""))
     return result
+
+
+def _fifo_fields(queue_url: str, message: dict[str, Any]) -> dict[str, str]:
+    """A FIFO queue's message group and deduplication id for a redriven message (nothing for a standard queue)."""
+    if not queue_url.endswith(".fifo"):
+        return {}
+    group = (message.get("Attributes") or {}).get("MessageGroupId") or "redriven"
+    return {"MessageGroupId": group, "MessageDeduplicationId": str(message["MessageId"])[:128]}

@@ -9,12 +9,16 @@ the first of them (FunctionResponseTypes: ReportBatchItemFailures). A record tha
 
 from __future__ import annotations
 
+import os
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from zapgate_control.adapters.sqs_automations import SqsAutomationJobs
 from zapgate_control.observability import flush_metrics, logger
+from zapgate_control.ports.automation_jobs import AutomationJobQueue
 from zapgate_control.services import outbox
 from zapgate_control.wiring import change_of, get_stores
 from zapgate_core.domain.outbox import Change
@@ -22,6 +26,17 @@ from zapgate_core.domain.outbox import Change
 # Every record failed is answered as such (Lambda retries from the first); raising as well would
 # only add a function error on top of the same retry.
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+
+
+def automation_jobs() -> AutomationJobQueue | None:
+    """AutomationsQueue (template.yaml gives its URL); None where the stack has no automations runner."""
+    url = os.environ.get("AUTOMATIONS_QUEUE_URL", "")
+    return _jobs_queue(url) if url else None
+
+
+@cache
+def _jobs_queue(url: str) -> AutomationJobQueue:
+    return SqsAutomationJobs(url)
 
 
 class NotPublished(Exception):
@@ -38,7 +53,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         except Exception:  # a record we cannot read fails alone (bisected, then the OnFailure destination)
             logger.exception("outbox record unreadable")
             unreadable.add(str((raw.get("dynamodb") or {}).get("SequenceNumber")))
-    failed = outbox.publish(get_stores().outbox_publisher, changes) | unreadable
+    failed = outbox.publish(get_stores().outbox_publisher, changes, automation_jobs()) | unreadable
 
     def record_handler(record: DynamoDBRecord) -> None:
         if record.dynamodb is not None and record.dynamodb.sequence_number in failed:

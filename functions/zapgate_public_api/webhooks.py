@@ -27,6 +27,7 @@ WEBHOOK_ID_MAX = 64  # "wh_" + 32 hex
 EventType = Literal[
     "MESSAGE_INBOUND", "MESSAGE_STATUS", "INSTANCE_STATUS",
     "MESSAGE_EDITED", "MESSAGE_REVOKED", "GROUP_PARTICIPANTS_CHANGED", "GROUP_UPDATED", "CALL_RECEIVED",
+    "AUTOMATION_ESCALATED",
 ]  # fmt: skip
 
 _errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 422, 429)}

@@ -101,6 +101,8 @@ def _create_table(client: Any, name: str, props: dict[str, Any]) -> None:
 _QUEUE_ATTRIBUTES = (
     "DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
     "VisibilityTimeout", "SqsManagedSseEnabled",
+    # FIFO queues (AutomationsQueue): the name gets SQS's required ".fifo" suffix below.
+    "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit",
 )  # fmt: skip
 
 
@@ -134,7 +136,8 @@ def _create_queues(sqs: Any, queues: dict[str, dict[str, Any]], names: LocalName
                 max_receives = int(props["RedrivePolicy"]["maxReceiveCount"])
                 redrive = {"deadLetterTargetArn": arns[target], "maxReceiveCount": max_receives}
                 attributes["RedrivePolicy"] = json.dumps(redrive)
-            url = sqs.create_queue(QueueName=name_format.format(logical_id), Attributes=attributes)["QueueUrl"]
+            name = name_format.format(logical_id) + (".fifo" if props.get("FifoQueue") else "")
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
             names.physical[logical_id] = url
             found = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
             arns[logical_id] = found["Attributes"]["QueueArn"]

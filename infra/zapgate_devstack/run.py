@@ -34,7 +34,7 @@ from types import FrameType
 import uvicorn
 from starlette.types import ASGIApp
 
-from zapgate_devstack import live_gateway
+from zapgate_devstack import automations_worker, live_gateway
 from zapgate_devstack.emulator import LOCAL_CREDENTIALS, REGION, MotoServer, create_template_resources
 from zapgate_devstack.events_worker import EventsWorker, register_hint
 from zapgate_devstack.events_worker import start_for as start_events_worker
@@ -379,6 +379,8 @@ def main() -> int:
         return 2
     moto: MotoServer | None = None
     events: EventsWorker | None = None
+    automations: EventsWorker | None = None
+    models: automations_worker.LocalModels | None = None
     streams: list[StreamWorker] = []
     try:
         sock = bind_gateway_socket(settings.port)
@@ -401,6 +403,8 @@ def main() -> int:
         seed_api_key(names, settings.api_key)
         events = start_events_worker(moto, names)  # Lambda's SQS poller for the events processor
         streams = start_stream_workers(moto, names)  # Lambda's stream poller for the events outbox
+        models = automations_worker.start_models()  # the agents' local model (or ZAPGATE_OPENAI_BASE_URL)
+        automations = automations_worker.start_worker(moto, names)  # Lambda's SQS poller for the runner
 
         def on_ready(port: int) -> list[subprocess.Popen[bytes]]:
             base_url = f"http://{HOST}:{port}"
@@ -422,6 +426,10 @@ def main() -> int:
                 ports = ", ".join(str(settings.sidecar_base_port + i) for i in range(settings.sidecars))
                 note = f"{settings.sidecars} running, simulated WhatsApp (health on ports {ports})"
             print(banner(base_url, settings, moto_endpoint, note, sim_url, live_url), flush=True)
+            if models is not None:
+                print(f"  automations model: {models.describe()}\n"
+                      "    a demo rule answering on the simulated network: .venv/bin/python -m "
+                      "zapgate_devstack.demo_automations (docs/automations.md#runner)", flush=True)
             print(register_hint(base_url, settings.api_key), flush=True)
             print(READY_LINE, flush=True)
             return children
@@ -435,6 +443,10 @@ def main() -> int:
             worker.stop()
         if events is not None:
             events.stop()
+        if automations is not None:
+            automations.stop()
+        if models is not None:
+            models.stop()
         if moto is not None:
             moto.stop()
 

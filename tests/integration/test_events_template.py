@@ -157,6 +157,7 @@ def test_the_outbox_reads_the_messages_stream_and_may_only_publish(expanded: dic
         ("dynamodb:ListStreams", "*"),
         ("sqs:SendMessage", "{'Fn::GetAtt': ['EventsQueue', 'Arn']}"),
         ("sqs:SendMessage", "{'Fn::GetAtt': ['OutboxFailuresQueue', 'Arn']}"),
+        ("sqs:SendMessage", "{'Fn::GetAtt': ['AutomationsQueue', 'Arn']}"),  # issue 11: automation jobs
     }
     failures = _resource("OutboxFailuresQueue")
     assert failures["MessageRetentionPeriod"] == 14 * 86_400 and failures["SqsManagedSseEnabled"] is True

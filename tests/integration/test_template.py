@@ -77,7 +77,7 @@ def expanded() -> dict[str, Any]:
 def test_sam_expands_every_function(expanded: dict[str, Any]) -> None:
     lambdas = resources_of_type(expanded, "AWS::Lambda::Function")
     assert set(lambdas) == {"WorkerProxyFunction", "PublicApiFunction", "EventsProcessorFunction", "LiveFunction",
-                            "EventsPublisherFunction", "SidecarPushFunction"}
+                            "EventsPublisherFunction", "SidecarPushFunction", "AutomationsFunction"}
     assert {props["Properties"]["Handler"] for props in lambdas.values()} == {
         "zapgate_worker_proxy.handler.handler",
         "zapgate_public_api.handler.handler",
@@ -85,6 +85,7 @@ def test_sam_expands_every_function(expanded: dict[str, Any]) -> None:
         "zapgate_outbox.handler.handler",
         "zapgate_live.handler.handler",
         "zapgate_push.handler.handler",
+        "zapgate_automations.handler.handler",
     }
     for function in lambdas.values():
         props = function["Properties"]

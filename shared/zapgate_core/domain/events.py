@@ -34,10 +34,13 @@ MESSAGE_REVOKED: Final = "MESSAGE_REVOKED"
 GROUP_PARTICIPANTS_CHANGED: Final = "GROUP_PARTICIPANTS_CHANGED"
 GROUP_UPDATED: Final = "GROUP_UPDATED"
 CALL_RECEIVED: Final = "CALL_RECEIVED"
+# Issue 11: an AI agent handed a chat to a person (escalate_to_human); the chat's automations are paused.
+AUTOMATION_ESCALATED: Final = "AUTOMATION_ESCALATED"
 # What webhooks can subscribe to and receive.
 EVENT_TYPES: Final = (
     MESSAGE_INBOUND, MESSAGE_STATUS, INSTANCE_STATUS,
     MESSAGE_EDITED, MESSAGE_REVOKED, GROUP_PARTICIPANTS_CHANGED, GROUP_UPDATED, CALL_RECEIVED,
+    AUTOMATION_ESCALATED,
 )  # fmt: skip
 LIVE_ONLY_EVENT_TYPES: Final = frozenset({INSTANCE_QR})
 
@@ -360,3 +363,20 @@ def fit(envelope: dict[str, Any], max_bytes: int = MAX_EVENT_BYTES) -> dict[str,
     fitted["payload"]["message"]["text"] = kept
     fitted["payload"].setdefault("metadata", {})["truncated"] = True
     return fitted
+
+
+# ---------------------------------------------------------------- AUTOMATION_ESCALATED (issue 11)
+def automation_escalated_event(
+    instance_id: str, chat_id: str, message_id: str, automation_id: str, reason: str, at: datetime, until: datetime
+) -> dict[str, Any]:
+    """An agent called escalate_to_human on `message_id`: the chat waits for a person until `until` (or a
+    person's reply through the API). The id is derived from the message, so a retried run repeats it."""
+    stamp = at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    payload = {
+        "chatId": chat_id,
+        "messageId": message_id,
+        "automationId": automation_id,
+        "reason": reason,
+        "pausedUntil": until.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
+    return _envelope(AUTOMATION_ESCALATED, event_id(message_id, AUTOMATION_ESCALATED), instance_id, stamp, payload)

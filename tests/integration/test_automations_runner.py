@@ -1,0 +1,124 @@
+"""The automations runner against moto: the worker-proxy stores an inbound message with the instance's flag,
+the outbox (its stream poller) queues a job on the FIFO AutomationsQueue only then, and the real
+AutomationsFunction handler (Lambda's SQS poller) answers through the send path and records the run."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.integration.outbox import publish
+from tests.integration.worker_client import make_instance, worker_client
+
+CUSTOMER = "5511988887777@s.whatsapp.net"
+RULE = {"kind": "rule", "name": "Preço", "trigger": {"type": "keyword", "keywords": ["preço"]},
+        "reply": {"type": "text", "text": "Banho a partir de R$ 50"}}
+
+
+@pytest.fixture
+def env(aws_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    from zapgate_automations import handler
+
+    handler.deps.cache_clear()
+    handler.redelivery.cache_clear()
+    yield aws_env
+    handler.deps.cache_clear()
+    handler.redelivery.cache_clear()
+
+
+def _sqs() -> Any:
+    from zapgate_control.aws import client
+
+    return client("sqs")
+
+
+def _inbound(instance_id: str, wa_id: str, body: str) -> dict[str, Any]:
+    return {"instanceId": instance_id, "from": CUSTOMER, "body": body, "wa_message_id": wa_id,
+            "chat_id_norm": CUSTOMER, "sender_jid_raw": CUSTOMER}
+
+
+def _add_rule(env: dict[str, str], instance_id: str, body: dict[str, Any], automation_id: str = "auto-1") -> None:
+    from zapgate_control.ports.automations import AutomationRecord
+    from zapgate_control.services import automation_flag
+    from zapgate_control.wiring import get_stores
+    from zapgate_core.contract.automations import parse_automation
+
+    config = parse_automation(body).model_dump(mode="json")
+    stores = get_stores()
+    now = int(time.time() * 1000)
+    stores.automations.create(AutomationRecord(
+        id=automation_id, tenant_id="tenant-a", instance_id=instance_id, kind=config["kind"], name=config["name"],
+        enabled=config["enabled"], position=config["position"], config=config, version=1, created_at_ms=now,
+        updated_at_ms=now), max_per_instance=50)  # fmt: skip
+    assert automation_flag.sync(stores.instances, stores.automations, instance_id) is True
+
+
+def _jobs(env: dict[str, str]) -> int:
+    attributes = _sqs().get_queue_attributes(QueueUrl=env["AUTOMATIONS_QUEUE_URL"],
+                                             AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
+def _runner(env: dict[str, str]) -> Any:
+    from zapgate_automations.handler import handler
+    from zapgate_devstack.events_worker import EventsWorker
+
+    return EventsWorker(_sqs(), env["AUTOMATIONS_QUEUE_URL"], handler=handler)
+
+
+def test_an_instance_without_automations_costs_no_job(env: dict[str, str]) -> None:
+    instance = make_instance(env)
+    answer = worker_client().post("/worker-proxy/inbound", json=_inbound(instance["id"], "W1", "preço"))
+    assert answer.status_code == 200
+    publish(env)
+    assert _jobs(env) == 0
+    from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+
+    assert "automate" not in DynamoMessageStore(env["MESSAGES_TABLE"]).item(answer.json()["id"])
+
+
+def test_a_flagged_inbound_is_answered_once_through_the_send_path(env: dict[str, str]) -> None:
+    from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+    from zapgate_control.wiring import get_stores
+    from zapgate_core.domain.automations.idempotency import reply_message_id
+
+    instance = make_instance(env)
+    _add_rule(env, instance["id"], RULE)
+    inbound = worker_client().post("/worker-proxy/inbound", json=_inbound(instance["id"], "W1", "qual o preço?"))
+    message_id = inbound.json()["id"]
+    store = DynamoMessageStore(env["MESSAGES_TABLE"])
+    assert store.item(message_id)["automate"] is True
+    publish(env)
+    assert _jobs(env) == 1
+    result = _runner(env).drain()
+    assert (result.received, result.deleted, result.failed) == (1, 1, 0)
+    reply = store.get(reply_message_id("tenant-a", instance["id"], message_id, "auto-1"))
+    assert reply is not None and reply.content.body == "Banho a partir de R$ 50"
+    assert reply.content.to == CUSTOMER and getattr(reply, "automation_id", None) == "auto-1"
+    (interaction,), _ = get_stores().interactions.list_for_instance(instance["id"], 10, None)
+    assert (interaction.outcome, interaction.message_id, interaction.reply_message_id) == \
+        ("replied", message_id, reply.id)  # fmt: skip
+
+    # The same job again (a redelivery outside SQS's deduplication window): answered once.
+    job = {"v": 1, "tenantId": "tenant-a", "instanceId": instance["id"], "messageId": message_id, "chatId": CUSTOMER,
+           "chatType": "direct", "sender": CUSTOMER, "senderPn": None, "fromMe": False, "text": "qual o preço?",
+           "storedAt": "2026-06-01T12:00:00Z"}
+    _sqs().send_message(QueueUrl=env["AUTOMATIONS_QUEUE_URL"], MessageBody=json.dumps(job),
+                        MessageGroupId="tenant-a#0", MessageDeduplicationId="again-1")
+    assert _runner(env).drain().deleted == 1
+    replies = [m for m in store.chat_messages(instance["id"], CUSTOMER, 10, None)[0] if m.direction == "outbound"]
+    assert len(replies) == 1
+
+
+def test_a_job_that_cannot_be_read_fails_and_stays_for_the_dead_letter_queue(env: dict[str, str]) -> None:
+    _sqs().send_message(QueueUrl=env["AUTOMATIONS_QUEUE_URL"], MessageBody="not json", MessageGroupId="t#0",
+                        MessageDeduplicationId="bad-1")
+    result = _runner(env).drain(max_polls=1)
+    assert (result.received, result.failed) == (1, 1)
+    policy = json.loads(_sqs().get_queue_attributes(QueueUrl=env["AUTOMATIONS_QUEUE_URL"],
+                                                    AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"])
+    assert policy["maxReceiveCount"] == 3 and policy["deadLetterTargetArn"].endswith(".fifo")
