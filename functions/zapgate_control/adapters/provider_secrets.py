@@ -6,12 +6,40 @@ read them; the runner may only read them). tenant_id and instance_id are not put
 value allows only some characters, and a key must never fail to save for a tenant's name.
 
 The key is handed to boto3 and nothing else: no log line, no exception message and no record carries it
-(botocore's own errors name the operation and the secret, never the value).
+(botocore's own errors name the operation and the secret, never the value). botocore logs whole request
+and response bodies at DEBUG (botocore.endpoint, botocore.parsers), which a function whose log level is
+turned to DEBUG would then print: a filter on those loggers drops every record that carries a secret
+value's field.
 """
 
 from __future__ import annotations
 
+import logging
+
 from zapgate_control.aws import client
+
+_BODY_LOGGERS = ("botocore.endpoint", "botocore.parsers", "botocore.hooks", "botocore.retryhandler")
+
+
+class _NoSecretBodies(logging.Filter):
+    """Drops botocore's DEBUG records of a request or response that holds a SecretString."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # a record whose arguments do not format: let logging report it as usual
+            return True
+        return "SecretString" not in text
+
+
+_FILTER = _NoSecretBodies()
+
+
+def _quiet_secret_bodies() -> None:
+    for name in _BODY_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
 
 
 def _code(exc: Exception) -> str:
@@ -22,6 +50,7 @@ def _code(exc: Exception) -> str:
 class SecretsManagerProviderKeys:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
+        _quiet_secret_bodies()
 
     def name(self, automation_id: str) -> str:
         return f"{self.prefix}{automation_id}"

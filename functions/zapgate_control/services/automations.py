@@ -74,8 +74,8 @@ def _message(error: Any) -> str:
         return "kind: must be 'rule' or 'agent'"
     if kind == "union_tag_not_found":
         return "kind: required, 'rule' or 'agent'"
-    where = ".".join(loc) or "body"
-    return f"{where}: {error.get('msg', 'invalid')}"[:200]
+    text = str(error.get("msg", "invalid"))
+    return (f"{'.'.join(loc)}: {text}" if loc else text)[:200]  # no place: a rule across fields
 
 
 def parse(body: dict[str, Any], allow_http: bool) -> RuleAutomation | AgentAutomation:
