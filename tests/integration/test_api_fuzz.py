@@ -14,6 +14,8 @@ Bugs the fuzzing found have plain regression tests in test_api_fuzz_regressions.
 from __future__ import annotations
 
 import base64
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +27,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
 
 from tests.conftest import API_KEY, OTHER_API_KEY, WORKER_SECRET
+from tests.integration.phone_requests import Held, StandInSidecar, found_everywhere
 from zapgate_public_api.app import app as public_app
 from zapgate_worker_proxy.app import app as worker_app
 
@@ -102,6 +105,19 @@ def seed(aws_env: dict[str, str]) -> Seed:
                                                                  "webhook_id": webhook_id})  # fmt: skip
 
 
+@pytest.fixture
+def answering_seed(seed: Seed, aws_env: dict[str, str]) -> Iterator[Seed]:
+    """The seed, whose lock holder also answers requests to the phone: a push connection and a stand-in
+    sidecar answering every operation (tests/integration/phone_requests.py), so those routes reach their
+    answers instead of stopping at 501 worker_unsupported (a holder without the push channel)."""
+    from zapgate_control.adapters.dynamodb.push_connections import DynamoPushConnectionStore
+
+    connection_id = "fuzzconnection="
+    DynamoPushConnectionStore(aws_env["FLEET_TABLE"]).register(OWNER, connection_id, int(time.time() * 1000))
+    with StandInSidecar([Held(seed.instance_id, OWNER, seed.lock_token, connection_id)], found_everywhere):
+        yield seed
+
+
 _INSTANCE_KEYS = ("instance_id", "instanceId")
 _MESSAGE_KEYS = ("message_id", "messageId")
 
@@ -147,8 +163,10 @@ def aim(case: schemathesis.Case, data: st.DataObject, seed: Seed) -> None:
 @public_schema.given(data=st.data())
 @public_schema.parametrize()
 @FUZZ
-def test_public_api_conforms_to_its_openapi(case: schemathesis.Case, data: st.DataObject, seed: Seed) -> None:
-    aim(case, data, seed)
+def test_public_api_conforms_to_its_openapi(
+    case: schemathesis.Case, data: st.DataObject, answering_seed: Seed
+) -> None:
+    aim(case, data, answering_seed)
     case.call_and_validate(headers=PUBLIC_AUTH, checks=CHECKS)
 
 

@@ -139,7 +139,7 @@ def _sent(record: OutboundMessage) -> tuple[str, str]:
     chat = chat_jid(record.content.to)
     if not record.wa_message_id or chat is None:
         raise ApiError(409, "message_not_sent", "the message has not been sent yet (no WhatsApp id)",
-                       status=record.state.value)
+                       message_status=record.state.value)
     return record.wa_message_id, chat
 
 
