@@ -55,6 +55,7 @@ UNKNOWN = {
     "key_id": "00000000-0000-4000-8000-000000000002",
     "webhook_id": "wh_00000000000000000000000000000000",
     "request_id": "00000000-0000-4000-8000-000000000003",
+    "automation_id": "00000000-0000-4000-8000-000000000004",
 }
 # Path parameters that filter inside a tenant-owned object (never an object themselves), with the
 # value used: the owning object next to them (the instance) carries the isolation.
@@ -90,8 +91,13 @@ NOT_OBJECT_ROUTES = {
 }
 # Listing route → the key of the page's items; B's listing must not contain A's ids.
 LISTINGS = {("GET", "/v1/instances"): "instances", ("GET", "/v1/keys"): "keys", ("GET", "/v1/webhooks"): "webhooks"}
+RULE = {"kind": "rule", "name": "Preço", "trigger": {"type": "keyword", "keywords": ["preço"]},
+        "reply": {"type": "text", "text": "a partir de R$ 50"}}  # fmt: skip
 # A syntactically valid body for every route that takes one (the same body A then succeeds with).
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/v1/instances/{instance_id}/automations"): RULE,
+    ("PUT", "/v1/instances/{instance_id}/automations/{automation_id}"): {**RULE, "name": "Preço 2", "position": 3},
+    ("PATCH", "/v1/instances/{instance_id}/automations/{automation_id}"): {"enabled": False},
     ("POST", "/v1/instances"): {"name": "made-by-test"},
     ("PATCH", "/v1/instances/{instance_id}"): {"name": "renamed", "priority": 7, "enabled": False},
     ("POST", "/v1/instances/{instance_id}/messages"): {"to": PHONE, "body": "hi", "queue_if_offline": True},
@@ -225,6 +231,8 @@ def _seed(client: TestClient, name: str, group_jid: str, env: dict[str, str], si
                     json={"instanceId": instance_id, "groups": [{"jid": group_jid, "name": f"{name} group"}]}), 200)
     key = _ok(client.post("/v1/keys", json={"label": f"{name} key"}), 201)
     webhook = _ok(client.post("/v1/webhooks", json={"url": f"https://hooks.example.com/{name}"}), 201)
+    automation = _ok(client.post(f"/v1/instances/{instance_id}/automations", json={**RULE, "name": f"{name} rule"}),
+                     201)  # fmt: skip
     return Owned(name, {
         "instance_id": (instance_id,),
         "message_id": (sent["id"], inbound["id"]),
@@ -232,6 +240,7 @@ def _seed(client: TestClient, name: str, group_jid: str, env: dict[str, str], si
         "key_id": (key["id"],),
         "webhook_id": (webhook["id"],),
         "request_id": (request_id,),
+        "automation_id": (automation["id"],),
     })  # fmt: skip
 
 
