@@ -180,7 +180,7 @@ def inbound_message(request: InboundMessage, stores: Stores = Depends(get_stores
     )
 
 
-@router.post("/inbound-changes", response_model=InboundChangeResponse)
+@router.post("/inbound-changes", response_model=InboundChangeResponse, responses={503: {"model": ErrorResponse}})
 def inbound_change(
     request: InboundChange = Body(), stores: Stores = Depends(get_stores)
 ) -> InboundChangeResponse:
