@@ -145,10 +145,31 @@ WEBHOOK_ROUTES = [  # test_events_pipeline.py, test_webhook_secret_rotation.py
 ]  # fmt: skip
 UPLOAD_ROUTES = [("POST", "/v1/media-uploads")]  # test_media_uploads.py
 LIVE_ROUTES = [("POST", "/v1/live/tickets")]  # test_live_updates.py
-REQUEST_ROUTES = [  # test_phone_requests.py
+REQUEST_ROUTES = [  # test_phone_requests.py, test_phone_request_routes.py
     ("POST", "/v1/instances/{instance_id}/contacts/check"),
     ("POST", "/v1/instances/{instance_id}/chats/presence"),
     ("GET", "/v1/instances/{instance_id}/requests/{request_id}"),
+    ("GET", "/v1/instances/{instance_id}/contacts/{contact}/info"),
+    ("GET", "/v1/instances/{instance_id}/contacts/{contact}/picture"),
+    ("POST", "/v1/instances/{instance_id}/contacts/{contact}/block"),
+    ("POST", "/v1/instances/{instance_id}/contacts/{contact}/unblock"),
+    ("GET", "/v1/instances/{instance_id}/blocklist"),
+    ("POST", "/v1/instances/{instance_id}/messages/{message_id}/edit"),
+    ("POST", "/v1/instances/{instance_id}/messages/{message_id}/revoke"),
+    ("POST", "/v1/instances/{instance_id}/chats/read"),
+    ("POST", "/v1/instances/{instance_id}/presence"),
+    ("POST", "/v1/instances/{instance_id}/groups"),
+    ("GET", "/v1/instances/{instance_id}/groups/{jid}"),
+    ("PUT", "/v1/instances/{instance_id}/groups/{jid}/name"),
+    ("PUT", "/v1/instances/{instance_id}/groups/{jid}/description"),
+    ("PUT", "/v1/instances/{instance_id}/groups/{jid}/settings"),
+    ("POST", "/v1/instances/{instance_id}/groups/{jid}/participants"),
+    ("GET", "/v1/instances/{instance_id}/groups/{jid}/invite-link"),
+    ("POST", "/v1/instances/{instance_id}/groups/{jid}/invite-link/reset"),
+    ("POST", "/v1/instances/{instance_id}/groups/join"),
+    ("POST", "/v1/instances/{instance_id}/groups/{jid}/leave"),
+    ("PUT", "/v1/instances/{instance_id}/profile/name"),
+    ("PUT", "/v1/instances/{instance_id}/profile/about"),
 ]
 HISTORY_ROUTES = [  # test_conversations.py
     ("GET", "/v1/instances/{instance_id}/conversations"),
