@@ -24,7 +24,8 @@ def _destination(value: str, field: str) -> tuple[str, str]:
     try:
         destination = normalize_destination(value)
     except InvalidDestination as exc:
-        raise ApiError(422, "invalid_destination", f"{field}: {exc}") from exc
+        # The reason only: "unknown-server:<server>" would echo part of the value.
+        raise ApiError(422, "invalid_destination", f"{field}: {str(exc).split(':')[0]}") from exc
     return destination.kind, destination.jid
 
 
