@@ -135,6 +135,7 @@ def test_a_customer_message_gets_the_rule_reply(stack: LocalStack, instance_id: 
     assert (interaction["outcome"], interaction["automation_kind"]) == ("replied", "rule")
     history = stack.api().get(f"/instances/{instance_id}/messages/{interaction['reply_message_id']}")
     assert history.status_code == 200 and history.json()["body"] == "Banho a partir de R$ 50"
+    assert history.json()["automation_id"] == interaction["automation_id"] and history.json()["sent_by_ai"] is False
 
 
 def test_booking_calls_the_tenants_tool_and_the_answer_reaches_the_customer(
@@ -158,7 +159,7 @@ def test_booking_calls_the_tenants_tool_and_the_answer_reaches_the_customer(
     assert interaction["outcome"] == "replied" and interaction["model_calls"] == 2
     assert [(c["name"], c["status"]) for c in interaction["tool_calls"]] == [("book_appointment", "ok")]
     reply = stack.api().get(f"/instances/{instance_id}/messages/{interaction['reply_message_id']}").json()
-    assert "BK-0042" in reply["body"]
+    assert "BK-0042" in reply["body"] and reply["sent_by_ai"] is True  # seed 003's messages.sent_by_ai
 
 
 def test_the_owners_number_goes_to_the_owner_agent(stack: LocalStack, instance_id: str) -> None:
@@ -222,3 +223,12 @@ def test_the_same_inbound_delivered_twice_is_answered_once(stack: LocalStack, in
     time.sleep(2)  # the sidecar would have delivered a second answer by now
     assert _sent_to(stack, instance_id, customer) == ["Banho a partir de R$ 50"]
     assert len(_interactions(stack, instance_id, customer)) == 1
+
+
+def test_the_demo_shows_an_automatic_answer_on_the_sim(stack: LocalStack, instance_id: str) -> None:
+    from zapgate_devstack import demo_automations
+
+    with stack.api() as api, stack.sim_client() as sim:
+        shown = demo_automations.run(api, sim, say=lambda _line: None)
+    assert shown["reply"]["body"] == demo_automations.PRICE_RULE["reply"]["text"]  # type: ignore[index]
+    assert shown["interactions"]["interactions"][0]["outcome"] == "replied"

@@ -139,6 +139,11 @@ class Message(BaseModel):
                                         description="Present once the text was edited")
     revoked: MessageRevoked | None = Field(default=None, exclude_if=lambda v: v is None,
                                            description="Present once it was deleted for everyone")
+    # Issue 11: present only on an automation's reply (absent on every other message, as before).
+    automation_id: str | None = Field(default=None, exclude_if=lambda v: v is None,
+                                      description="Outbound: queued by this automation (a rule's or an agent's reply)")
+    sent_by_ai: bool | None = Field(default=None, exclude_if=lambda v: v is None,
+                                    description="Outbound: true for an AI agent's reply or its fallback text")
 
     @classmethod
     def from_record(cls, record: MessageRecord, media_url: str | None = None) -> Message:
@@ -157,6 +162,8 @@ class Message(BaseModel):
                 "reaction": _typed(MessageReaction, content.reaction,
                                    message_id=content.reaction.message_id if content.reaction else None),
                 "poll": _typed(MessagePoll, content.poll),
+                **({"automation_id": record.automation_id, "sent_by_ai": record.sent_by_ai}
+                   if record.automation_id else {}),
             })
         received = record.content
         return cls.model_validate({
