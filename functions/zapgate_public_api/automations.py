@@ -19,7 +19,6 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Resp
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from zapgate_control.clock import iso
-from zapgate_control.errors import ApiError
 from zapgate_control.ports.automations import AutomationRecord, ChatPauseRecord, InteractionRecord
 from zapgate_control.services import automations
 from zapgate_control.services.automations import AutomationDeps
@@ -46,17 +45,15 @@ def _deps(stores: Stores = Depends(get_stores)) -> AutomationDeps:
 
 
 def _if_match(
+    _tenant: str = Depends(require_tenant),  # authentication first: a caller without a key learns nothing
     if_match: str | None = Header(
-        default=None, alias="If-Match", max_length=40,
-        description="The automation's `version`: the change applies only to that version (else 409)",
+        default=None, alias="If-Match", pattern=r'^\s*(W/)?"?[0-9]{1,12}"?\s*$',
+        description='The automation\'s `version` (`3` or `"3"`): the change applies only to that version (else 409)',
     ),
 ) -> int | None:
     if if_match is None:
         return None
-    raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
-        raise ApiError(422, "validation_error", "If-Match: must be the automation's version (a number)")
-    return int(raw)
+    return int(if_match.strip().removeprefix("W/").strip('"'))
 
 
 # ------------------------------------------------------------------ answers
@@ -298,7 +295,7 @@ def add_config_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
     from zapgate_core.contract.automations import AutomationConfig
 
-    config = TypeAdapter(AutomationConfig).json_schema(ref_template="#/components/schemas/{model}")
+    config = _without_examples(TypeAdapter(AutomationConfig).json_schema(ref_template="#/components/schemas/{model}"))
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for name, definition in config.pop("$defs", {}).items():
         if name in components and components[name] != definition:
@@ -312,6 +309,20 @@ def add_config_schema(schema: dict[str, Any]) -> dict[str, Any]:
             content["application/json"] = {"schema": {"$ref": f"#/components/schemas/{CONFIG_SCHEMA}"}}
             operation["requestBody"]["required"] = True
     return schema
+
+
+def _without_examples(node: Any, in_properties: bool = False) -> Any:
+    """The schema without the contract's field `examples`: a document with examples makes schemathesis add
+    an examples phase that the fuzz tests (given custom strategies) cannot run. Property names are kept."""
+    if isinstance(node, list):
+        return [_without_examples(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {
+        key: _without_examples(value, in_properties=key == "properties" and not in_properties)
+        for key, value in node.items()
+        if in_properties or key != "examples"
+    }
 
 
 def install_openapi(app: FastAPI) -> None:
