@@ -178,6 +178,17 @@ HISTORY_ROUTES = [  # test_conversations.py
 ]
 
 
+AUTOMATION_ROUTES = [  # test_automations_api.py
+    ("POST", "/v1/instances/{instance_id}/automations"),
+    ("GET", "/v1/instances/{instance_id}/automations"),
+    ("GET", "/v1/instances/{instance_id}/automations/{automation_id}"),
+    ("PUT", "/v1/instances/{instance_id}/automations/{automation_id}"),
+    ("PATCH", "/v1/instances/{instance_id}/automations/{automation_id}"),
+    ("DELETE", "/v1/instances/{instance_id}/automations/{automation_id}"),
+    ("GET", "/v1/instances/{instance_id}/interactions"),
+    ("GET", "/v1/instances/{instance_id}/chats/{chat_id}/escalation"),
+    ("DELETE", "/v1/instances/{instance_id}/chats/{chat_id}/escalation"),
+]
 UNAUTHENTICATED_ROUTES = [("GET", "/v1/healthz")]  # health checks carry no key and read no tenant data
 
 
@@ -188,7 +199,9 @@ def test_exactly_the_public_routes_are_served_with_openapi_under_v1(aws_env: dic
     served = {(method.upper(), path) for path, ops in spec.json()["paths"].items() for method in ops}
     assert served == set(ROUTES) | set(KEY_ROUTES) | set(COMMAND_GROUP_AUDIT_ROUTES) | set(WEBHOOK_ROUTES) | set(
         UPLOAD_ROUTES
-    ) | set(HISTORY_ROUTES) | set(UNAUTHENTICATED_ROUTES) | set(LIVE_ROUTES) | set(REQUEST_ROUTES)
+    ) | set(HISTORY_ROUTES) | set(UNAUTHENTICATED_ROUTES) | set(LIVE_ROUTES) | set(REQUEST_ROUTES) | set(
+        AUTOMATION_ROUTES
+    )
     schemes = spec.json()["components"]["securitySchemes"]
     assert [(s["type"], s["in"], s["name"]) for s in schemes.values()] == [("apiKey", "header", "X-API-Key")]
     for path, ops in spec.json()["paths"].items():
