@@ -24,8 +24,22 @@ from zapgate_core.domain.json_types import JsonObject
 from zapgate_public_api.auth import require_tenant
 from zapgate_public_api.models import ErrorResponse
 
-# The errors every route answers before it asks anything (auth, validation, an unknown instance, rate limit).
-BASE_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 404, 422, 429)}
+# Error responses are documented by reference to ErrorResponse's schema rather than as `model`: FastAPI builds a
+# pydantic field for every (route, status, model) when the module is imported, and 11 statuses on 26 routes were
+# most of these routes' share of the public API's cold start. GET .../requests/{request_id} below keeps the model,
+# so the schema is always among the document's components.
+def _error(description: str) -> dict[str, Any]:
+    # A fresh dict each time: FastAPI merges these into the document in place.
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+
+
+# The errors every route answers before it asks anything (validation, auth, an unknown instance, rate limit).
+BASE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("malformed_json"), 401: _error("unauthorized"), 404: _error("not_found: the instance (or the "
+    "object named) is unknown or another tenant's"), 422: _error("validation_error, or an argument that cannot "
+    "be a WhatsApp one (nothing stored)"), 429: _error("rate_limited"),
+}  # fmt: skip
 InstanceIdPath = Path(min_length=1, max_length=MAX_ID)
 IdempotencyKey = Header(
     default=None, alias="Idempotency-Key", min_length=1, max_length=MAX_ID,
@@ -33,22 +47,25 @@ IdempotencyKey = Header(
 )
 # What asking the phone may answer besides the operation's result (docs/requests.md#outcomes).
 ASK_ERRORS: dict[int | str, dict[str, Any]] = {
-    403: {"model": ErrorResponse, "description": "forbidden: WhatsApp did not allow it"},
-    409: {"model": ErrorResponse, "description": "instance_disconnected, with the current status"},
-    501: {"model": ErrorResponse, "description": "worker_unsupported: the instance's worker takes no requests"},
-    502: {"model": ErrorResponse, "description": "failed (WhatsApp's other refusals), outcome_unknown"},
-    503: {"model": ErrorResponse, "description": "unreachable: the sidecar cannot reach WhatsApp; "
-                                                 "WHATSAPP_NOT_CONFIGURED"},
-    504: {"model": ErrorResponse, "description": "instance_timeout, with request_id: GET the request later"},
+    400: _error("malformed_json; bad_request: WhatsApp refused the arguments"),
+    403: _error("forbidden: WhatsApp did not allow it"),
+    404: _error("not_found: the instance is unknown or another tenant's; not_found, not_on_whatsapp: WhatsApp "
+                "has no such chat, group or account"),
+    409: _error("instance_disconnected, with the current status"),
+    422: _error("validation_error, invalid_*: nothing stored; expired: past WhatsApp's window"),
+    501: _error("worker_unsupported: the instance's worker takes no requests"),
+    502: _error("failed (WhatsApp's other refusals), outcome_unknown"),
+    503: _error("unreachable: the sidecar cannot reach WhatsApp; WHATSAPP_NOT_CONFIGURED"),
+    504: _error("instance_timeout, with request_id: GET the request later"),
 }
-
-Result = TypeVar("Result", bound=BaseModel)
 
 
 def ask_errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
     """ASK_ERRORS with the route's own meaning of some statuses (e.g. 409 message_not_sent)."""
-    return {**ASK_ERRORS, **{status: {"model": ErrorResponse, "description": text}
-                             for status, text in described.items()}}
+    return {**ASK_ERRORS, **{status: _error(text) for status, text in described.items()}}
+
+
+Result = TypeVar("Result", bound=BaseModel)
 
 
 def ask(
@@ -97,7 +114,8 @@ class RequestStatus(BaseModel):
         })
 
 
-router = APIRouter(prefix="/v1", tags=["requests"], responses=BASE_ERRORS)
+router = APIRouter(prefix="/v1", tags=["requests"],
+                   responses={code: {"model": ErrorResponse} for code in (400, 401, 404, 422, 429)})
 
 
 @router.get("/instances/{instance_id}/requests/{request_id}", response_model=RequestStatus,
