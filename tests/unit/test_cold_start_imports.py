@@ -22,3 +22,11 @@ def _imported_by(module: str) -> set[str]:
 def test_functions_other_than_the_worker_proxy_never_import_its_contract(handler: str) -> None:
     # The sidecar contract's pydantic models took ~35 ms to build in the public API's cold start.
     assert "zapgate_core.contract.worker_proxy" not in _imported_by(handler)
+
+
+def test_the_public_api_builds_the_automations_contract_only_when_asked() -> None:
+    # The automations' configuration loads the regex module and builds validators (~60 ms on a busy machine);
+    # services/automations.py and the routes import it on first use, and its OpenAPI schema on first request.
+    imported = _imported_by("zapgate_public_api.handler")
+    assert "zapgate_public_api.automations" in imported  # the routes themselves are there
+    assert {"zapgate_core.contract.automations", "regex", "jsonschema"} & imported == set()
