@@ -25,6 +25,7 @@ from zapgate_automations.jobs import BadJob, Job
 from zapgate_automations.tool_http import HttpToolTransport
 from zapgate_control.adapters.sqs_events import SqsRedelivery
 from zapgate_control.observability import flush_metrics, logger
+from zapgate_control.ports.automations import ProviderSecretStore
 from zapgate_control.services.automations import definition
 from zapgate_control.wiring import get_stores
 from zapgate_core.domain.automations.conversation import ChatModel
@@ -70,13 +71,37 @@ def chat_model(agent: Agent, api_key: str | None) -> ChatModel:
     return _openai(key or "missing-key", base_url)
 
 
+class CachedProviderKeys:
+    """Provider keys read once per (automation, key version) per container: a replaced key has a new version
+    (AutomationRecord.api_key_version), so the cache never answers a stale key. Only in memory, never logged."""
+
+    def __init__(self, store: ProviderSecretStore, max_entries: int = 256) -> None:
+        self.store, self.max_entries = store, max_entries
+        self.keys: dict[tuple[str, str], str | None] = {}
+
+    def get(self, automation_id: str, version: str | None = None) -> str | None:
+        if version is None:
+            return self.store.get(automation_id, version)
+        if (automation_id, version) not in self.keys:
+            if len(self.keys) >= self.max_entries:
+                self.keys.clear()
+            self.keys[(automation_id, version)] = self.store.get(automation_id, version)
+        return self.keys[(automation_id, version)]
+
+    def put(self, tenant_id: str, instance_id: str, automation_id: str, api_key: str) -> str:
+        return self.store.put(tenant_id, instance_id, automation_id, api_key)
+
+    def delete(self, automation_id: str) -> None:
+        self.store.delete(automation_id)
+
+
 @cache
 def deps() -> runner.RunnerDeps:
     stores = get_stores()
     return runner.RunnerDeps(
         instances=stores.instances, messages=stores.messages, automations=stores.automations,
         interactions=stores.interactions, escalations=stores.escalations, cooldowns=stores.cooldowns,
-        provider_keys=stores.provider_secrets, webhooks=stores.webhooks, events=stores.events,
+        provider_keys=CachedProviderKeys(stores.provider_secrets), webhooks=stores.webhooks, events=stores.events,
         models=chat_model, tools=HttpToolTransport(allow_http=stores.settings.automations_allow_http),
         definitions=definition, waker=stores.sidecar_waker, retry=RetryPolicy(delays_s=retry_delays()),
     )  # fmt: skip

@@ -239,7 +239,7 @@ class World:
         self.slept: list[float] = []
         self.deps = runner.RunnerDeps(
             instances=self.instances, messages=self.messages, automations=self.automations,  # type: ignore[arg-type]
-            interactions=self.interactions, escalations=self.escalations, cooldowns=self.cooldowns,
+            interactions=self.interactions, escalations=self.escalations, cooldowns=self.cooldowns,  # type: ignore[arg-type]
             provider_keys=Keys(), webhooks=Webhooks(), events=self.events,  # type: ignore[arg-type]
             models=lambda agent, key: self.model, tools=self.tools,
             definitions=lambda record: to_domain(parse_automation(record.config, allow_http=True), record.id),
@@ -430,3 +430,18 @@ def test_a_job_that_is_not_one_is_refused() -> None:
     assert Job.parse(json.dumps({"tenantId": "t", "instanceId": "i", "messageId": "m", "chatId": "5511988887777",
                                  "storedAt": "2026-06-01T12:00:00.000Z"})).stored_at == \
         datetime(2026, 6, 1, 12, tzinfo=UTC)  # fmt: skip
+
+
+def test_provider_keys_are_read_once_per_key_version() -> None:
+    from zapgate_automations.handler import CachedProviderKeys
+
+    class Counting:
+        reads = 0
+
+        def get(self, automation_id: str, version: str | None = None) -> str | None:
+            Counting.reads += 1
+            return f"key-{version}"
+
+    keys = CachedProviderKeys(Counting())  # type: ignore[arg-type]
+    assert keys.get("a", "v1") == keys.get("a", "v1") == "key-v1" and Counting.reads == 1
+    assert keys.get("a", "v2") == "key-v2" and Counting.reads == 2  # a replaced key is a new version
