@@ -122,3 +122,30 @@ def test_a_job_that_cannot_be_read_fails_and_stays_for_the_dead_letter_queue(env
     policy = json.loads(_sqs().get_queue_attributes(QueueUrl=env["AUTOMATIONS_QUEUE_URL"],
                                                     AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"])
     assert policy["maxReceiveCount"] == 3 and policy["deadLetterTargetArn"].endswith(".fifo")
+
+
+def test_a_bedrock_agent_answers_through_converse_and_records_its_tokens(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+    from zapgate_control.wiring import get_stores
+    from zapgate_devstack.llm_servers import LocalModel, ServedModel, reply
+
+    agent = {"kind": "agent", "name": "Bedrock AI", "audience": "customer", "provider": "bedrock",
+             "model": "anthropic.claude-3-haiku-20240307-v1:0", "region": "us-east-1",
+             "system_prompt": "Você é a recepcionista."}
+    with ServedModel(LocalModel(reply("Olá! Em que posso ajudar?", input_tokens=21, output_tokens=9))) as model:
+        monkeypatch.setenv("AUTOMATIONS_BEDROCK_ENDPOINT_URL", model.url)
+        instance = make_instance(env)
+        _add_rule(env, instance["id"], agent, automation_id="bedrock-1")
+        inbound = worker_client().post("/worker-proxy/inbound", json=_inbound(instance["id"], "B1", "oi"))
+        publish(env)
+        assert _runner(env).drain().deleted == 1
+        (request,) = model.model.requests
+    assert request.api == "bedrock" and request.body["system"] == [{"text": "Você é a recepcionista."}]
+    replies = [m for m in DynamoMessageStore(env["MESSAGES_TABLE"]).chat_messages(instance["id"], CUSTOMER, 10, None)[0]
+               if m.direction == "outbound"]
+    assert [r.content.body for r in replies] == ["Olá! Em que posso ajudar?"]
+    (interaction,), _ = get_stores().interactions.list_for_instance(instance["id"], 10, None)
+    assert (interaction.provider, interaction.tokens_in, interaction.tokens_out) == ("bedrock", 21, 9)
+    assert interaction.message_id == inbound.json()["id"]
