@@ -78,7 +78,8 @@ def test_an_instance_without_automations_costs_no_job(env: dict[str, str]) -> No
     assert _jobs(env) == 0
     from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
 
-    assert "automate" not in DynamoMessageStore(env["MESSAGES_TABLE"]).item(answer.json()["id"])
+    stored = DynamoMessageStore(env["MESSAGES_TABLE"]).item(answer.json()["id"])
+    assert stored is not None and "automate" not in stored
 
 
 def test_a_flagged_inbound_is_answered_once_through_the_send_path(env: dict[str, str]) -> None:
@@ -91,7 +92,8 @@ def test_a_flagged_inbound_is_answered_once_through_the_send_path(env: dict[str,
     inbound = worker_client().post("/worker-proxy/inbound", json=_inbound(instance["id"], "W1", "qual o preço?"))
     message_id = inbound.json()["id"]
     store = DynamoMessageStore(env["MESSAGES_TABLE"])
-    assert store.item(message_id)["automate"] is True
+    stored = store.item(message_id)
+    assert stored is not None and stored["automate"] is True
     publish(env)
     assert _jobs(env) == 1
     result = _runner(env).drain()
