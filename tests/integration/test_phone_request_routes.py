@@ -151,6 +151,7 @@ BAD: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/chats/read", {"chat": PHONE, "message_ids": [f"m{i}" for i in range(101)]}),
     ("POST", "/messages/any-id/edit", {"text": ""}),
 ]
+BAD_ABOUT_A_MESSAGE = [("POST", "/edit", {"text": "   "}), ("POST", "/edit", {"text": "x", "extra": 1})]
 
 
 @pytest.mark.parametrize(("method", "path", "body"), BAD, ids=[f"{r[0]} {r[1]} {r[2]}"[:80] for r in BAD])
@@ -161,6 +162,17 @@ def test_bad_input_is_a_422_and_stores_nothing(
     refused = _call(held, method, path, body)
     assert refused.status_code == 422, refused.text
     assert set(refused.json()) == {"error"}
+    assert pushed_requests(held.connection_id or "") == []
+
+
+@pytest.mark.parametrize(("method", "suffix", "body"), BAD_ABOUT_A_MESSAGE)
+def test_bad_input_about_a_sent_message_is_a_422_and_stores_nothing(
+    env: dict[str, str], method: str, suffix: str, body: dict[str, Any]
+) -> None:
+    held = held_instance(env)
+    message_id = _sent(held)
+    refused = _call(held, method, f"/messages/{message_id}{suffix}", body)
+    assert refused.status_code == 422, refused.text
     assert pushed_requests(held.connection_id or "") == []
 
 

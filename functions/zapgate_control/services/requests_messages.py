@@ -43,6 +43,8 @@ def edit_args(
 ) -> JsonObject:
     """edit_message's arguments: only a text message this instance sent, once WhatsApp has it, within the window."""
     record = get_message(instances, messages, tenant_id, instance_id, message_id)
+    if not text.strip():  # kept as written otherwise: the new text is the client's, spaces included
+        raise ApiError(422, "validation_error", "text: must not be blank")
     if not isinstance(record, OutboundMessage) or not _is_text(record):
         raise ApiError(409, "message_not_editable", "only text messages this instance sent can be edited")
     if record.changes is not None and record.changes.revoked_at:
