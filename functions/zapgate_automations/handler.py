@@ -113,8 +113,9 @@ def redelivery() -> SqsRedelivery:
 
 
 def record_handler(record: SQSRecord) -> str:
+    receives = int(record.attributes.approximate_receive_count or 1)
     try:
-        job = Job.parse(record.body)
+        job = Job.parse(record.body, attempt=receives)
     except BadJob:
         logger.error("automation job unreadable", extra={"message_id": record.message_id})
         raise
@@ -123,7 +124,6 @@ def record_handler(record: SQSRecord) -> str:
         result = runner.run(deps(), job)
     except Exception:
         logger.exception("automation job failed, will retry")
-        receives = int(record.attributes.approximate_receive_count or 1)
         try:
             redelivery().delay(record.receipt_handle, min(900, RETRY_BASE_S * 2 ** (receives - 1)))
         except Exception:  # the queue's own visibility timeout applies then

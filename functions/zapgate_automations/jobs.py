@@ -25,9 +25,10 @@ class Job:
     from_me: bool
     text: str
     stored_at: datetime
+    attempt: int = 1  # SQS's receive count (a retry of the same message is 2, 3)
 
     @staticmethod
-    def parse(body: str) -> Job:
+    def parse(body: str, attempt: int = 1) -> Job:
         try:
             data = json.loads(body)
             chat = chat_jid(str(data["chatId"])) or str(data["chatId"])
@@ -46,6 +47,7 @@ class Job:
                 from_me=bool(data.get("fromMe")),
                 text=str(data.get("text") or ""),
                 stored_at=stored_at,
+                attempt=attempt,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BadJob(f"not an automation job: {type(exc).__name__}") from None

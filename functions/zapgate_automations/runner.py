@@ -127,7 +127,13 @@ def run(deps: RunnerDeps, job: Job) -> RunResult:
                            own_number=instance.wa_jid),
         text=job.text, first_message=_first_message(deps, job, automations), received_at=now,
     )  # fmt: skip
-    last_fired = _last_fired(deps, job, automations)
+    stored_fired = _last_fired(deps, job, automations)
+    # On a retry, a firing at or after this message was stored is this job's own first attempt (it took the
+    # cooldown, then failed before the reply was queued): one chat's jobs run one at a time, in order (the FIFO
+    # group), so no later message of the chat has run since. It does not hold this job back. (On a first
+    # attempt a firing after the store time is an earlier message's run that ended after this one arrived.)
+    ours = {key for key, at in stored_fired.items() if at >= job.stored_at} if job.attempt > 1 else set()
+    last_fired = {key: at for key, at in stored_fired.items() if key not in ours}
     # A retried job whose first run answered: the automation that answers without cooldowns may be the one
     # whose cooldown the first run started, so it is looked up first (its reply's id is known in advance).
     unbounded = select(automations, message, last_fired={}, pause=pause)
@@ -143,7 +149,8 @@ def run(deps: RunnerDeps, job: Job) -> RunResult:
     if automation.id != getattr(unbounded.automation, "id", None) and _answered(deps, job, automation.id):
         return _duplicate(automation.id)
     if isinstance(automation.behaviour, Rule):
-        return _run_rule(deps, job, instances, automation, automation.behaviour, selection, record, now)
+        return _run_rule(deps, job, instances, automation, automation.behaviour, selection, record, now,
+                         fired_already=automation.id in ours)
     return _run_agent(deps, job, instances, automation, automation.behaviour, by_id[automation.id], selection,
                       record)
 
@@ -201,8 +208,9 @@ def _dt(ms: int) -> datetime:
 
 # ------------------------------------------------------------------ rules
 def _run_rule(deps: RunnerDeps, job: Job, instances: InstanceStore, automation: Automation, rule: Rule,
-              selection: Selection, record: _Recorder, now: datetime) -> RunResult:  # fmt: skip
-    if rule.cooldown_s > 0 and not deps.cooldowns.try_fire(
+              selection: Selection, record: _Recorder, now: datetime, *, fired_already: bool = False
+              ) -> RunResult:  # fmt: skip
+    if rule.cooldown_s > 0 and not fired_already and not deps.cooldowns.try_fire(
         job.instance_id, automation.id, job.chat, int(now.timestamp() * 1000), rule.cooldown_s
     ):  # another run fired it in this chat since the read: this one stays quiet (never a double answer)
         metrics.add_metric(name="AutomationSkipped", unit="Count", value=1)

@@ -445,3 +445,28 @@ def test_provider_keys_are_read_once_per_key_version() -> None:
     keys = CachedProviderKeys(Counting())  # type: ignore[arg-type]
     assert keys.get("a", "v1") == keys.get("a", "v1") == "key-v1" and Counting.reads == 1
     assert keys.get("a", "v2") == "key-v2" and Counting.reads == 2  # a replaced key is a new version
+
+
+def test_a_retry_after_the_cooldown_was_taken_but_before_the_reply_still_sends_the_rule() -> None:
+    world = World(ScriptedModel([text("an agent must not answer this")]))
+    world.automations.add("a-rule", {**PRICE_RULE, "cooldown_s": 600})
+    world.automations.add("b-agent", AGENT)
+    job = world.job("m1", "preço")
+    stored_ms = int(job.stored_at.timestamp() * 1000)
+    world.cooldowns.fired[(CUSTOMER, "a-rule")] = stored_ms + 50  # the first attempt took it, then crashed
+    result = runner.run(world.deps, Job(**{**job.__dict__, "attempt": 2}))
+    assert (result.outcome, result.automation_id) == ("replied", "a-rule")
+    assert world.model.seen == []
+    # An earlier firing (another message's) still holds the rule back: the agent answers.
+    world.cooldowns.fired[(CUSTOMER, "a-rule")] = stored_ms - 1_000
+    assert runner.run(world.deps, world.job("m2", "preço")).automation_id == "b-agent"
+
+
+def test_on_a_first_attempt_an_earlier_messages_late_firing_still_holds_the_rule_back() -> None:
+    # m1's run fired the rule after m2 was stored (a burst): m2's first attempt must not repeat the rule.
+    world = World(ScriptedModel([text("o agente responde")]))
+    world.automations.add("a-rule", {**PRICE_RULE, "cooldown_s": 600})
+    world.automations.add("b-agent", AGENT)
+    job = world.job("m2", "preço")
+    world.cooldowns.fired[(CUSTOMER, "a-rule")] = int(job.stored_at.timestamp() * 1000) + 50
+    assert runner.run(world.deps, job).automation_id == "b-agent"
