@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ZAPGATE_PORT ?= 8000
 SIDECARS ?= 1
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean browser
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,15 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	ZAPGATE_PORT=$(ZAPGATE_PORT) SIDECARS=$(SIDECARS) $(BIN)/python -m zapgate_devstack.run
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy  # settings and folders in pyproject.toml [tool.mypy]
 	$(BIN)/python -m pytest -n 2 tests
+
+# Debian's chromium for the browser tests (apt-get, only when /usr/bin/chromium is missing); Playwright
+# (requirements.lock) drives it through executable_path: no browser download, no `playwright install`.
+browser:
+	@sh infra/install_chromium.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
