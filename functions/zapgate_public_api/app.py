@@ -17,7 +17,19 @@ from zapgate_control.ports.messages import MessageRecord
 from zapgate_control.services import history, instances, outbound_enqueue
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
-from zapgate_public_api import audit, automations, commands, groups, health, keys, live, metrics, uploads, webhooks
+from zapgate_public_api import (
+    audit,
+    automations,
+    commands,
+    console,
+    groups,
+    health,
+    keys,
+    live,
+    metrics,
+    uploads,
+    webhooks,
+)
 from zapgate_public_api.auth import require_tenant
 from zapgate_public_api.health import require_whatsapp
 from zapgate_public_api.models import (
@@ -229,6 +241,7 @@ def create_app() -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(live.router)
     app.include_router(automations.router)
+    console.install(app)  # the console's static page (docs/console.md); not in the OpenAPI
     install_error_handlers(app, logger)
     install_request_telemetry(app, api="public")
     automations.install_openapi(app)  # the automations' configuration schema, built on first request

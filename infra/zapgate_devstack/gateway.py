@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from zapgate_devstack.template import (
     LocalNames,
     function_environment,
-    http_routes,
+    http_route_paths,
     load_template,
     resources_of_type,
 )
@@ -55,7 +55,7 @@ def shared_environment(environments: Mapping[str, Mapping[str, str]]) -> dict[st
     return merged
 
 
-def import_route(prefix: str, handler: str) -> Route:
+def import_route(prefix: str, handler: str, exact: bool = False) -> Route:
     """`pkg.handler.handler` names the Mangum object; the ASGI app lives beside it as `app`."""
     module_name, handler_name = handler.rsplit(".", 1)
     module = importlib.import_module(module_name)
@@ -63,7 +63,7 @@ def import_route(prefix: str, handler: str) -> Route:
     if app is None:
         raise RuntimeError(f"{module_name} (handler {handler}) exposes no `app` for the local gateway")
     lifespan_mode = getattr(getattr(module, handler_name, None), "lifespan", "auto")
-    return Route(prefix, app, lifespan=lifespan_mode != "off")
+    return Route(prefix, app, lifespan=lifespan_mode != "off", exact=exact)
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,9 @@ class Route:
     # Mirrors the handler's Mangum(lifespan=...): with "off" the app's startup never runs in Lambda,
     # so running it here would hide a dependency on it.
     lifespan: bool = True
+    # A route path without `{proxy+}` (e.g. `/console`): API Gateway sends it that path, with or without a
+    # trailing slash, and nothing below it.
+    exact: bool = False
 
 
 class Gateway:
@@ -85,8 +88,11 @@ class Gateway:
     def match(self, path: str) -> ASGIApp | None:
         for route in self.routes:
             prefix = route.prefix.rstrip("/")
+            if route.exact:
+                if path in (prefix, prefix + "/"):
+                    return route.app
             # {proxy+} is greedy but needs at least one character after the slash.
-            if path.startswith(prefix + "/") and len(path) > len(prefix) + 1:
+            elif path.startswith(prefix + "/") and len(path) > len(prefix) + 1:
                 return route.app
         return None
 
@@ -136,4 +142,8 @@ def build_gateway(names: LocalNames, template: dict[str, Any] | None = None) -> 
     """
     template = template if template is not None else load_template()
     os.environ.update(shared_environment(function_environments(template, names)))
-    return Gateway([import_route(prefix, handler) for prefix, handler in http_routes(template)])
+    routes = []
+    for path, handler in http_route_paths(template):
+        exact = "{" not in path
+        routes.append(import_route(path if exact else path.split("/{", 1)[0], handler, exact=exact))
+    return Gateway(routes)

@@ -217,6 +217,7 @@ def banner(
         "-H 'Content-Type: application/json' -d '{\"name\": \"my-instance\"}'"
     )
     rows = [
+        ("console", f"{base_url}/console/  (sign in with the ZAPGATE_API_KEY below)"),
         ("public API", f"{base_url}/v1"),
         ("OpenAPI docs", f"{base_url}/v1/docs"),
         ("EDGE_BASE_URL", f"{base_url}/worker-proxy"),

@@ -171,16 +171,25 @@ def function_environment(template: dict[str, Any], logical_id: str, names: Local
 
 
 def http_routes(template: dict[str, Any]) -> list[tuple[str, str]]:
-    """(path prefix, handler) for every function behind the HTTP API, e.g. ("/v1", "pkg.handler.handler")."""
+    """(path prefix, handler) for every function behind the HTTP API, e.g. ("/v1", "pkg.handler.handler");
+    a function with both `/p` and `/p/{proxy+}` is listed once."""
+    routes: list[tuple[str, str]] = []
+    for path, handler in http_route_paths(template):
+        route = (path.split("/{", 1)[0], handler)
+        if route not in routes:
+            routes.append(route)
+    return routes
+
+
+def http_route_paths(template: dict[str, Any]) -> list[tuple[str, str]]:
+    """(route path as declared, handler) for every HttpApi event, e.g. ("/v1/{proxy+}", …), ("/console", …)."""
     routes = []
     for resource in resources_of_type(template, "AWS::Serverless::Function").values():
         props = resource["Properties"]
         for event in props.get("Events", {}).values():
             if event.get("Type") != "HttpApi":
                 continue
-            path = event["Properties"]["Path"]
-            prefix = path.split("/{", 1)[0]
-            routes.append((prefix, props["Handler"]))
+            routes.append((str(event["Properties"]["Path"]), props["Handler"]))
     return routes
 
 

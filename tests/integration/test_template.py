@@ -100,15 +100,17 @@ def test_sam_expands_the_http_api_routes(expanded: dict[str, Any]) -> None:
     http_apis = [api for api in apis if "Body" in api["Properties"]]
     (api,) = http_apis  # the WebSocket API (LiveApi) has routes of its own, tested below
     paths = api["Properties"]["Body"]["paths"]
-    assert set(paths) == {"/worker-proxy/{proxy+}", "/v1/{proxy+}"}
+    assert set(paths) == {"/worker-proxy/{proxy+}", "/v1/{proxy+}", "/console", "/console/{proxy+}"}
     targets = {
         path: route["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
         for path, route in paths.items()
     }
     assert "${WorkerProxyFunction.Arn}" in targets["/worker-proxy/{proxy+}"]
     assert "${PublicApiFunction.Arn}" in targets["/v1/{proxy+}"]
+    assert "${PublicApiFunction.Arn}" in targets["/console"]
+    assert "${PublicApiFunction.Arn}" in targets["/console/{proxy+}"]
     # API Gateway may invoke each function (one permission per route, one per WebSocket API).
-    assert len(resources_of_type(expanded, "AWS::Lambda::Permission")) == 4
+    assert len(resources_of_type(expanded, "AWS::Lambda::Permission")) == 6
 
 
 def test_the_live_websocket_api_routes_every_message_to_the_live_function(expanded: dict[str, Any]) -> None:
@@ -210,10 +212,13 @@ def test_each_http_route_is_served_by_its_app(prefix: str, handler_path: str) ->
     paths = _app_paths(handler_path)
     served = [path for path in paths if path.startswith(prefix + "/")]
     assert served, f"{handler_path} serves nothing under {prefix}"
-    # API Gateway forwards only `prefix/...` to this function: any other route (a default /docs or
-    # /openapi.json, say) can never be reached in AWS and would only work locally.
-    unreachable = sorted(paths - set(served))
-    assert unreachable == [], f"{handler_path} declares routes outside {prefix}: {unreachable}"
+    # API Gateway forwards only `prefix/...` (or `prefix` itself, for a route without {proxy+}) of this
+    # function's routes to it: any other route (a default /docs or /openapi.json, say) can never be reached
+    # in AWS and would only work locally.
+    prefixes = {p for p, handler in http_routes(load_template()) if handler == handler_path}
+    reachable = {path for path in paths for p in prefixes if path == p or path.startswith(p + "/")}
+    unreachable = sorted(paths - reachable)
+    assert unreachable == [], f"{handler_path} declares routes outside {sorted(prefixes)}: {unreachable}"
 
 
 # ------------------------------------------------------------------ no secrets in the template

@@ -110,6 +110,7 @@ def test_yaml_tags_load_as_intrinsics(tmp_path: Path) -> None:
 
 def test_http_routes_give_both_prefixes_with_their_handlers() -> None:
     assert sorted(http_routes(load_template())) == [
+        ("/console", "zapgate_public_api.handler.handler"),  # the console (issue 12): /console and /console/{proxy+}
         ("/v1", "zapgate_public_api.handler.handler"),
         ("/worker-proxy", "zapgate_worker_proxy.handler.handler"),
     ]
