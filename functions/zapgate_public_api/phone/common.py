@@ -24,6 +24,7 @@ from zapgate_core.domain.json_types import JsonObject
 from zapgate_public_api.auth import require_tenant
 from zapgate_public_api.models import ErrorResponse
 
+
 # Error responses are documented by reference to ErrorResponse's schema rather than as `model`: FastAPI builds a
 # pydantic field for every (route, status, model) when the module is imported, and 11 statuses on 26 routes were
 # most of these routes' share of the public API's cold start. GET .../requests/{request_id} below keeps the model,
