@@ -1,5 +1,205 @@
-import { h, mount } from "./dom.js";
+// #/instances/<id>/chats/<chat>: the chats (unread counts) and one chat's messages, new ones arriving live;
+// send text, media (presigned upload), a reply and a reaction.
+import { api, enc, live } from "./api.js";
+import { empty, fmtTime, h, loading, mount } from "./dom.js";
+import { jidPhone } from "./instances.js";
 
-export function render(root) {
-  mount(root, h("p", { class: "muted" }, "Coming soon."));
+const REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
+const IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp"];
+const VIDEO_TYPES = ["video/mp4", "video/3gpp"];
+
+/** The user part of a chat id (digits of a number, a group id), so "5511…" and "5511…@s.whatsapp.net" match. */
+export function chatKey(chat) {
+  return String(chat || "").split("@")[0].split(":")[0].replace(/^\+/, "");
+}
+
+export function sameChat(a, b) {
+  return chatKey(a) !== "" && chatKey(a) === chatKey(b);
+}
+
+/** Fill `el` with conversation rows (newest first); `current` is the open chat, if any. */
+export function conversationsList(el, instanceId, conversations, current) {
+  if (!conversations.length) { mount(el, empty("No chats yet.")); return; }
+  mount(el, conversations.map((c) => {
+    const last = c.last_message || {};
+    const preview = last.body || (last.media_type ? `[${last.media_type}]` : "");
+    return h("a", {
+      class: `row-item${current && sameChat(current, c.chat_id) ? " active" : ""}`, "data-testid": "chat-row",
+      "data-chat-id": c.chat_id, href: `#/instances/${enc(instanceId)}/chats/${enc(c.chat_id)}`,
+    },
+      h("div", { class: "row-main" },
+        h("span", { class: "title" }, c.chat_type === "group" ? `👥 ${c.chat_id}` : jidPhone(c.chat_id)),
+        h("span", { class: "muted small" }, `${last.direction === "outbound" ? "You: " : ""}${preview}`.slice(0, 90))),
+      h("div", { class: "row-meta" },
+        h("span", { class: "muted small" }, fmtTime(last.created_at)),
+        c.unread_count ? h("span", { class: "badge", "data-testid": "chat-unread", title: "unread" }, String(c.unread_count)) : null));
+  }));
+}
+
+export function render(root, { id, chat }, ctx) {
+  let disposed = false;
+  let loadedAt = 0;
+  let replyTo = null; // {id, text}
+  let messages = [];
+
+  const chatsList = h("div", { class: "list", "data-testid": "chats-list" }, loading());
+  const messageList = h("div", { class: "messages", "data-testid": "message-list", "aria-live": "polite" }, loading());
+  const text = h("textarea", { "data-testid": "send-text", rows: "2", placeholder: "Message", "aria-label": "Message" });
+  const file = h("input", { type: "file", "data-testid": "send-file", "aria-label": "Attach a file" });
+  const replying = h("div", { class: "replying", hidden: true });
+  const sendButton = h("button", { type: "submit", "data-testid": "send-submit" }, "Send");
+  const composer = h("form", { class: "composer", onsubmit: send },
+    replying, h("div", { class: "row" }, text, sendButton), h("div", { class: "row small" }, h("label", {}, "Attach "), file));
+
+  mount(root,
+    h("p", { class: "small" }, h("a", { href: `#/instances/${enc(id)}` }, "← Instance")),
+    h("div", { class: "chat-layout" },
+      h("section", { class: "conversations" }, h("h2", {}, "Chats"), chatsList),
+      h("section", {}, h("h2", {}, chat.includes("@g.us") ? chat : jidPhone(chat)), messageList, composer)));
+
+  text.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); composer.requestSubmit(); }
+  });
+
+  async function loadChats() {
+    try {
+      const data = await api(`/instances/${enc(id)}/conversations?limit=50`);
+      if (!disposed) conversationsList(chatsList, id, data.conversations, chat);
+    } catch (err) { if (!disposed) { mount(chatsList, empty("Could not load the chats.")); ctx.showError(err); } }
+  }
+
+  async function loadMessages() {
+    loadedAt = Date.now();
+    try {
+      const data = await api(`/instances/${enc(id)}/chats/${enc(chat)}/messages?limit=50`);
+      if (disposed) return;
+      messages = data.messages.slice().reverse(); // the API answers newest first
+      showMessages();
+    } catch (err) { if (!disposed) { mount(messageList, empty("Could not load the messages.")); ctx.showError(err); } }
+  }
+
+  function showMessages() {
+    const atBottom = messageList.scrollHeight - messageList.scrollTop - messageList.clientHeight < 40;
+    const reactions = new Map(); // reacted-to message (our id or WhatsApp id) -> emojis
+    for (const m of messages) {
+      if (m.type !== "reaction" || !m.reaction) continue;
+      const target = m.reaction.message_id || m.reaction.wa_message_id;
+      if (!target) continue;
+      const list = reactions.get(target) || [];
+      if (m.reaction.emoji) list.push(m.reaction.emoji);
+      reactions.set(target, list);
+    }
+    const shown = messages.filter((m) => m.type !== "reaction");
+    if (!shown.length) { mount(messageList, empty("No messages in this chat yet: write the first one below.")); return; }
+    mount(messageList, shown.map((m) => messageView(m, [...(reactions.get(m.id) || []), ...(reactions.get(m.wa_message_id) || [])])));
+    if (atBottom || messageList.dataset.scrolled !== "1") {
+      messageList.scrollTop = messageList.scrollHeight;
+      messageList.dataset.scrolled = "1";
+    }
+  }
+
+  function messageView(m, reacted) {
+    const isGroup = String(m.chat_id || chat).endsWith("@g.us");
+    return h("article", { class: "message", "data-testid": "message", "data-direction": m.direction, "data-message-id": m.id },
+      m.direction === "inbound" && isGroup && (m.push_name || m.from) ? h("div", { class: "who" }, m.push_name || jidPhone(m.from)) : null,
+      m.quoted_text ? h("div", { class: "quote" }, m.quoted_text) : null,
+      media(m),
+      m.body ? h("div", { class: "body", "data-testid": "message-body" }, m.body) : null,
+      m.revoked ? h("div", { class: "muted small" }, "deleted for everyone") : null,
+      reacted.length ? h("div", { class: "reactions" }, reacted.join(" ")) : null,
+      h("div", { class: "meta" },
+        m.edited ? h("span", {}, "edited") : null,
+        h("span", {}, fmtTime(m.created_at)),
+        m.direction === "outbound" ? h("span", { "data-testid": "message-status" }, m.status) : null,
+        m.error ? h("span", { class: "danger" }, m.error) : null),
+      h("div", { class: "actions" },
+        m.direction === "outbound" || m.wa_message_id ? h("button", { type: "button", class: "secondary", "data-testid": "message-reply",
+          onclick: () => startReply(m) }, "Reply") : null,
+        REACTIONS.map((emoji) => h("button", { type: "button", class: "secondary", "data-testid": "message-react",
+          title: `React ${emoji}`, onclick: () => react(m, emoji) }, emoji))));
+  }
+
+  function media(m) {
+    if (!m.media_url) return null;
+    const kind = m.media_type || m.type;
+    if (kind === "image" || kind === "sticker") return h("img", { src: m.media_url, alt: m.file_name || "image", loading: "lazy" });
+    if (kind === "video") return h("video", { src: m.media_url, controls: true, preload: "metadata" });
+    if (kind === "audio") return h("audio", { src: m.media_url, controls: true, preload: "metadata" });
+    return h("a", { href: m.media_url, target: "_blank", rel: "noopener noreferrer", download: m.file_name || "" }, `📎 ${m.file_name || "document"}`);
+  }
+
+  function startReply(m) {
+    replyTo = { id: m.id, text: m.body || `[${m.type}]` };
+    mount(replying, "Replying to: ", h("em", {}, replyTo.text.slice(0, 120)), " ",
+      h("button", { type: "button", class: "secondary small", onclick: () => { replyTo = null; replying.hidden = true; } }, "Cancel"));
+    replying.hidden = false;
+    text.focus();
+  }
+
+  async function react(m, emoji) {
+    const target = m.direction === "outbound" ? m.id : (m.wa_message_id || m.id);
+    try {
+      await api(`/instances/${enc(id)}/messages`, { method: "POST",
+        body: { type: "reaction", to: m.chat_id || chat, reaction: { message_id: target, emoji } } });
+      ctx.showError(null);
+      loadMessages();
+    } catch (err) { ctx.showError(err); }
+  }
+
+  async function send(event) {
+    event.preventDefault();
+    const body = text.value;
+    const upload = file.files && file.files[0];
+    if (!body.trim() && !upload) return;
+    sendButton.disabled = true;
+    try {
+      const message = { to: chat };
+      if (upload) Object.assign(message, await uploadMedia(upload), body.trim() ? { body } : {});
+      else message.body = body;
+      if (replyTo) message.reply_to = replyTo.id;
+      await api(`/instances/${enc(id)}/messages`, { method: "POST", body: message });
+      ctx.showError(null);
+      text.value = ""; file.value = ""; replyTo = null; replying.hidden = true;
+      await loadMessages();
+      messageList.scrollTop = messageList.scrollHeight;
+    } catch (err) {
+      ctx.showError(err);
+    } finally {
+      sendButton.disabled = false;
+    }
+  }
+
+  /** POST /v1/media-uploads, then the file to the presigned POST; answers the fields of the send. */
+  async function uploadMedia(upload) {
+    const mime = upload.type || "application/octet-stream";
+    const kind = IMAGE_TYPES.includes(mime) ? "image" : VIDEO_TYPES.includes(mime) ? "video"
+      : mime.startsWith("audio/") ? "audio" : "document";
+    const ticket = await api("/media-uploads", { method: "POST", body: { media_type: kind, mime_type: mime, size: upload.size } });
+    const form = new FormData();
+    for (const [name, value] of Object.entries(ticket.upload.fields)) form.append(name, value);
+    form.append("file", upload, upload.name);
+    let response;
+    try {
+      response = await fetch(ticket.upload.url, { method: "POST", body: form, credentials: "omit", referrerPolicy: "no-referrer" });
+    } catch {
+      // The bucket answers without CORS headers: the POST went out but its answer cannot be read.
+      await fetch(ticket.upload.url, { method: "POST", body: form, mode: "no-cors", credentials: "omit", referrerPolicy: "no-referrer" });
+    }
+    if (response && !response.ok) throw new Error(`The upload was refused (HTTP ${response.status})`);
+    return { type: kind, media_url: ticket.media_url, mime_type: mime, file_name: upload.name };
+  }
+
+  let timer = null;
+  const refresh = () => { clearTimeout(timer); timer = setTimeout(() => { loadMessages(); loadChats(); }, 250); };
+  const unsubscribe = live.subscribe((event) => {
+    if (event.type === "LIVE_CONNECTED") { if (loadedAt < event.at) refresh(); return; }
+    if (event.instanceId !== id || !event.type.startsWith("MESSAGE_")) return;
+    const message = (event.payload && event.payload.message) || {};
+    if (sameChat(message.chatId, chat) || messages.some((m) => m.id === message.id)) refresh();
+    else loadChats();
+  });
+
+  loadChats();
+  loadMessages();
+  return () => { disposed = true; unsubscribe(); clearTimeout(timer); };
 }
