@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from zapgate_control.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from zapgate_control.adapters.dynamodb.own_messages import DynamoOwnMessageStore
     from zapgate_control.ports.api_keys import ApiKeyStore, RateLimiter
     from zapgate_control.ports.audit import AuditLog
     from zapgate_control.ports.automations import (
@@ -75,6 +76,15 @@ class Stores:
         from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
 
         return DynamoMessageStore(self.settings.messages_table, self.settings.message_retention_days)
+
+    @cached_property
+    def own_messages(self) -> DynamoOwnMessageStore:
+        """Own-device messages, history batches and the history_sync setting (issue 13): one adapter, both
+        ports (OwnMessageStore, HistorySettingsStore)."""
+        from zapgate_control.adapters.dynamodb.own_messages import DynamoOwnMessageStore
+
+        return DynamoOwnMessageStore(self.settings.messages_table, self.settings.instances_table,
+                                     self.settings.message_retention_days)
 
     @cached_property
     def message_metrics(self) -> MessageMetricsStore:

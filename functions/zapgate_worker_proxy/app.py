@@ -228,6 +228,9 @@ def create_app() -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,  # a path outside /worker-proxy would never reach this function
     )
     app.include_router(router)
+    from zapgate_worker_proxy.own_messages import router as own_messages_router  # issue 13, zapgate-only
+
+    app.include_router(own_messages_router, prefix=PREFIX, responses=_errors)
     install_error_handlers(app, logger)
     install_request_telemetry(app, api="worker-proxy")
     return app

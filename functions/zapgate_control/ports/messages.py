@@ -43,6 +43,10 @@ class OutboundMessage:
     # or its fallback text (seed 003's messages.sent_by_ai). A person's API send has neither.
     automation_id: str | None = None
     sent_by_ai: bool = False
+    # Issue 13: "phone" = sent from the phone or another linked device (stored already sent, nobody queued it);
+    # "api" = queued through zapgate. history: it came with a history sync after linking.
+    source: str = "api"
+    history: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class ReceivedMessage:
     stored_ms: int  # when it arrived (the store's clock): the timeline's order
     parent_id: str | None = None
     changes: ChangeMarks | None = None  # edited / revoked by its sender after it arrived
+    history: bool = False  # issue 13: it came with a history sync after linking
 
     @property
     def wa_message_id(self) -> str | None:

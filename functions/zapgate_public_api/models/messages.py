@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -144,6 +144,13 @@ class Message(BaseModel):
                                       description="Outbound: queued by this automation (a rule's or an agent's reply)")
     sent_by_ai: bool | None = Field(default=None, exclude_if=lambda v: v is None,
                                     description="Outbound: true for an AI agent's reply or its fallback text")
+    # Issue 13: present only on a message sent from the phone or another linked device ("phone"; absent = sent
+    # through zapgate, "api") and on one a history sync brought, so every other message answers as before.
+    source: Literal["phone"] | None = Field(default=None, exclude_if=lambda v: v is None,
+                                            description='Outbound: "phone" = sent from the phone or another '
+                                            'linked device, not through zapgate (absent: "api")')
+    history: bool | None = Field(default=None, exclude_if=lambda v: v is None,
+                                 description="true: stored by a history sync after linking")
 
     @classmethod
     def from_record(cls, record: MessageRecord, media_url: str | None = None) -> Message:
@@ -164,6 +171,8 @@ class Message(BaseModel):
                 "poll": _typed(MessagePoll, content.poll),
                 **({"automation_id": record.automation_id, "sent_by_ai": record.sent_by_ai}
                    if record.automation_id else {}),
+                **({"source": "phone"} if record.source == "phone" else {}),
+                **({"history": True} if record.history else {}),
             })
         received = record.content
         return cls.model_validate({
@@ -178,6 +187,7 @@ class Message(BaseModel):
             "poll": _typed(MessagePoll, received.poll),
             "poll_vote": _typed(MessagePollVote, received.poll_vote),
             "selection": _typed(MessageSelection, received.selection),
+            **({"history": True} if record.history else {}),
         })
 
 

@@ -223,6 +223,8 @@ def inbound_event(item: dict[str, Any]) -> dict[str, Any]:
     }
     if typed is not None:  # only typed kinds carry one (location, contact, reaction, poll, pollVote, selection)
         payload["message"][typed[0]] = typed[1]
+    if item.get("history"):  # issue 13: from a history sync after linking, emitted only when the instance asks
+        payload["message"]["history"] = True
     return _envelope(MESSAGE_INBOUND, event_id(item["id"], MESSAGE_INBOUND), item["instance_id"], stored_at, payload)
 
 
@@ -250,7 +252,23 @@ def message_status_event(item: dict[str, Any]) -> dict[str, Any] | None:
         },
         "metadata": {"rawKey": {"remoteJid": jid, "participant": None}},
     }
+    if item.get("source") == "phone":
+        payload["message"].update(_phone_sent(item))
     return _envelope(MESSAGE_STATUS, event_id(item["id"], MESSAGE_STATUS, status), item["instance_id"], at, payload)
+
+
+def _phone_sent(item: dict[str, Any]) -> dict[str, Any]:
+    """Issue 13: a message this account sent from the phone or another linked device. Nobody asked zapgate to
+    send it, so its status events carry what it said; zapgate's own sends (source api) carry only the status."""
+    kind = str(item["type"]) if item.get("type") in MESSAGE_TYPES else message_type(item)
+    media = None
+    if kind in MEDIA_TYPES:
+        media = {"url": item.get("media_url"), "mimeType": item.get("mime_type"), "fileName": item.get("file_name"),
+                 "fileSize": item.get("file_size")}
+    chat = item.get("to")
+    return {"source": "phone", "type": kind, "text": item.get("body") or None, "media": media,
+            "chatType": "group" if chat and chat_type_of(chat) == "group" else "direct",
+            **({"history": True} if item.get("history") else {})}
 
 
 # ---------------------------------------------------------------- INSTANCE_STATUS

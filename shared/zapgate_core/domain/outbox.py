@@ -5,6 +5,9 @@ already in it, so an event cannot be lost between the write and the publish. Thi
 a change means, on plain dicts (the images already deserialised; no boto3 here):
 
 - INSERT of an inbound message → MESSAGE_INBOUND (the stored item, as inbound_event builds it);
+- INSERT of an own-device message (outbound, `source = phone`, stored `sent`) → MESSAGE_STATUS `sent`
+  carrying `source: phone` and its content (issue 13);
+- INSERT of a history sync's message marked `history_silent` (its instance emits no history) → nothing;
 - MODIFY of an outbound message whose state moved to sent / delivered / read / failed →
   MESSAGE_STATUS (as message_status_event builds it);
 - MODIFY of a message (either direction) whose `edit_key` moved → MESSAGE_EDITED, whose `revoked_at`
@@ -37,8 +40,14 @@ class Change:
 def events_of(change: Change) -> list[dict[str, Any]]:
     """The envelopes this change reports (usually zero or one)."""
     new, old = change.new or {}, change.old or {}
+    if change.event_name == "INSERT" and new.get("history_silent"):
+        return []  # a history sync's message, on an instance whose setting emits none (issue 13)
     if change.event_name == "INSERT" and new.get("direction") == "inbound":
         return [inbound_event(new)]
+    if change.event_name == "INSERT" and new.get("direction") == "outbound" and new.get("source") == "phone":
+        # Sent from the phone or another linked device: stored already sent, so its INSERT is its `sent`.
+        event = message_status_event(new)
+        return [event] if event is not None else []
     if (
         change.event_name == "MODIFY"
         and new.get("direction") == "outbound"

@@ -95,6 +95,8 @@ def outbound_record(item: dict[str, Any]) -> OutboundMessage:
         changes=change_marks(item),
         automation_id=item.get("automation_id"),
         sent_by_ai=bool(item.get("sent_by_ai") or False),
+        source=str(item.get("source") or "api"),
+        history=bool(item.get("history") or False),
     )
 
 
@@ -134,6 +136,7 @@ def inbound_record(item: dict[str, Any]) -> ReceivedMessage:
         stored_ms=ms_of(item.get("timeline_sk") or 0),
         parent_id=item.get("parent_id"),
         changes=change_marks(item),
+        history=bool(item.get("history") or False),
     )
 
 
