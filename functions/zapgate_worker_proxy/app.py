@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Query
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query
 
 from zapgate_control.clock import system_clock
 from zapgate_control.errors import install_error_handlers
@@ -20,6 +20,7 @@ from zapgate_control.services import (
     heartbeat,
     inbound,
     inbound_changes,
+    instance_settings,
     locks,
     media,
     outbound_claims,
@@ -29,6 +30,7 @@ from zapgate_control.services import (
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_control.worker_auth import require_worker
 from zapgate_core.contract.inbound_changes import InboundChange, InboundChangeResponse
+from zapgate_core.contract.instance_settings import InstanceSettings
 from zapgate_core.contract.requests import AnswerAccepted, AnswerRequest, ClaimedRequest, ClaimRequest
 from zapgate_core.contract.worker_proxy import (
     MAX_ID,
@@ -134,6 +136,19 @@ def requests_claim(request: ClaimRequest, stores: Stores = Depends(get_stores)) 
 def requests_answer(request: AnswerRequest, stores: Stores = Depends(get_stores)) -> AnswerAccepted:
     """zapgate extension: the claimer's result or error; 409 unless the caller holds the claim."""
     return requests.answer(stores.requests, request, system_clock())
+
+
+@router.get("/instances/{instance_id}/settings", response_model=InstanceSettings)
+def instance_settings_for_holder(
+    instance_id: str = Path(min_length=1, max_length=MAX_ID),
+    instance_owner: str = Query(alias="instanceOwner", min_length=1, max_length=MAX_ID),
+    lock_token: str = Query(alias="lockToken", min_length=1, max_length=MAX_ID),
+    stores: Stores = Depends(get_stores),
+) -> InstanceSettings:
+    """zapgate extension (issue 13): the instance's settings for its live lock holder only (409 otherwise);
+    fetched at lock acquire and when the settings_version changes (a `settings` push frame, the heartbeat)."""
+    return instance_settings.for_lock_holder(stores.instances, instance_id, instance_owner, lock_token,
+                                             system_clock())
 
 
 @router.post("/groups", response_model=GroupsResponse)

@@ -123,6 +123,10 @@ class InstanceManager:
                 runtime.wake_outbound()
         elif frame.type == "command":
             self.heartbeat.poll_now.set()  # a short heartbeat answers the doorbell: commands reach only the lock holder
+        elif frame.type == "settings":  # the holder fetches them, fenced by its lock
+            runtime = self.runtimes.get(frame.instance_id or "")
+            if runtime is not None:
+                runtime.settings_changed()
         elif frame.type == "request":
             runtime = self.runtimes.get(frame.instance_id or "")
             if runtime is not None and frame.request_id:  # not ours (any more): the claim would be refused anyway

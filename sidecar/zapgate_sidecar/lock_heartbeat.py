@@ -135,6 +135,8 @@ class LockHeartbeat:
             if runtime is not None and not status.acquired:
                 log.warning("lock lost", extra={"instance_id": status.instance_id, "owner": status.instance_owner})
                 runtime.lock_lost()
+            elif runtime is not None and status.settings_version is not None:  # a lost `settings` frame, caught up
+                runtime.settings_changed(status.settings_version)
         for instance_id in answer.ready:
             if instance_id in runtimes:
                 runtimes[instance_id].wake_outbound()

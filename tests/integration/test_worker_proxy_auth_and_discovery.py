@@ -31,6 +31,7 @@ ROUTES = [
     ("POST", "/worker-proxy/requests/claim"),
     ("POST", "/worker-proxy/requests/answer"),
     ("POST", "/worker-proxy/inbound-changes"),
+    ("GET", "/worker-proxy/instances/{instance_id}/settings"),  # issue 13: the lock holder's instance settings
 ]
 
 

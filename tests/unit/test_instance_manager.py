@@ -170,6 +170,9 @@ class _RebalanceProxy:
 
     async def update_status(self, request: Any) -> None: ...
 
+    async def instance_settings(self, instance_id: str, owner: str, lock_token: str | None) -> None:
+        return None  # a server without the settings extension: the defaults apply
+
     async def queued_messages(self, instance_id: str, limit: int) -> list[Any]:
         return []
 

@@ -60,6 +60,9 @@ class InstanceRecord:
     # back to the caller by the worker-proxy when the call is reported (services/inbound_changes.py).
     reject_calls: bool = False
     reject_call_message: str | None = None
+    # Issue 13: bumped by every change to a setting the lock holder acts on (InstanceChanges.
+    # changes_sidecar_settings); the sidecar refetches its settings when the version it holds differs.
+    settings_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,12 @@ class InstanceChanges:
     def changes_discovery(self) -> bool:
         """Whether sidecars' discovery depends on what changed (so they should run it now)."""
         return self.enabled is not None or self.priority is not None
+
+    def changes_sidecar_settings(self) -> bool:
+        """Whether the lock holder's settings (contract/instance_settings.py) change: the store then bumps
+        `settings_version` in the same write and the holder is told to fetch them again. A setting added to
+        InstanceSettings must be listed here."""
+        return self.reject_calls is not None
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ def heartbeat(instances: InstanceStore, messages: MessageStore, request: Heartbe
                 lock_token=state.token if renewed and state else None,
                 expires_at=iso(state.expires_at_ms) if state and state.owner else None,
                 fence=state.fence if state else None,
+                settings_version=record.settings_version if renewed and record is not None else None,
             )
         )
     tokens = {lock.instance_id: lock.lock_token for lock in request.locks}

@@ -6,9 +6,11 @@ answers exactly like one that does not exist (404), so ids cannot be probed acro
 
 from __future__ import annotations
 
+from zapgate_control.clock import system_clock
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
 from zapgate_control.ports.instances import InstanceChanges, InstanceNotFound, InstanceRecord, InstanceStore
+from zapgate_control.services import instance_settings
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_core.contract.sidecar_push import push_frame
 
@@ -57,6 +59,8 @@ def update(
         raise NotFound("instance") from exc
     if waker is not None and changes.changes_discovery():  # every sidecar runs discovery now
         waker.broadcast(push_frame("discover", reason="instances_changed"))
+    if changes.changes_sidecar_settings():  # the holder fetches them again (services/instance_settings.py)
+        instance_settings.tell_holder(record, waker, system_clock())
     return record
 
 

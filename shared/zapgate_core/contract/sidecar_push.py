@@ -21,9 +21,10 @@ from zapgate_core.contract.common import MAX_ID
 # outbound: messages wait in an instance's queue; command: an instance command waits (the sidecar
 # asks for it with a short heartbeat, which hands commands only to the verified lock holder);
 # discover: the set of instances or sidecars changed, run discovery now; request: a request to the
-# phone waits for this lock holder (contract/requests.py; the sidecar claims it by id, fenced by its lock).
-PushKind = Literal["outbound", "command", "discover", "request"]
-PUSH_KINDS: tuple[PushKind, ...] = ("outbound", "command", "discover", "request")
+# phone waits for this lock holder (contract/requests.py; the sidecar claims it by id, fenced by its lock);
+# settings: the instance's settings changed (contract/instance_settings.py; the holder fetches them, fenced).
+PushKind = Literal["outbound", "command", "discover", "request", "settings"]
+PUSH_KINDS: tuple[PushKind, ...] = ("outbound", "command", "discover", "request", "settings")
 # Why a discovery is asked for. `sidecar_left`: a sidecar's connection closed without a
 # make-before-break rotation, so its locks may expire within one TTL: discover now and after it.
 DiscoverReason = Literal["instances_changed", "lock_released", "sidecar_joined", "sidecar_left"]

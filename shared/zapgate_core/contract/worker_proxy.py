@@ -385,6 +385,9 @@ class HeartbeatRequest(ContractModel):
 
 class LockStatus(LockResponse):
     instance_id: str = InstanceId
+    # zapgate extension (issue 13): the instance's settings_version as the renewal left it; a holder whose
+    # settings are older fetches them again (contract/instance_settings.py). None on a lost lock or other servers.
+    settings_version: int | None = None
 
 
 class PendingCommand(ContractModel):

@@ -13,6 +13,7 @@ import httpx
 from pydantic import BaseModel
 
 from zapgate_core.contract.inbound_changes import InboundChangeResponse
+from zapgate_core.contract.instance_settings import SETTINGS_PATH, InstanceSettings
 from zapgate_core.contract.requests import AnswerAccepted, AnswerRequest, ClaimedRequest, ClaimRequest
 from zapgate_core.contract.worker_proxy import (
     CommandAckRequest,
@@ -180,6 +181,19 @@ class WorkerProxyClient:
 
     async def report_groups(self, request: GroupsRequest) -> GroupsResponse:
         return self._parse(GroupsResponse, await self._call("POST", "/groups", body=request, timeout_s=60))
+
+    # ------------------------------------------------------------ instance settings (zapgate extension)
+    async def instance_settings(self, instance_id: str, owner: str, lock_token: str | None) -> InstanceSettings | None:
+        """The instance's settings for its lock holder (contract/instance_settings.py); None when the server has no
+        such endpoint (another worker-proxy: the defaults apply). A 409 (WorkerProxyError) = the lock is not ours."""
+        try:
+            data = await self._call("GET", SETTINGS_PATH.format(instance_id=instance_id),
+                                    params={"instanceOwner": owner, "lockToken": lock_token or ""})
+        except WorkerProxyError as exc:
+            if exc.status in (404, 405):
+                return None
+            raise
+        return self._parse(InstanceSettings, data)
 
     # ------------------------------------------------------------ requests to the phone (zapgate extension)
     async def claim_request(self, request: ClaimRequest) -> ClaimedRequest:

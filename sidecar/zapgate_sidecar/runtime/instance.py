@@ -19,6 +19,7 @@ from zapgate_sidecar.runtime.change_forwarding import ChangeForwarding
 from zapgate_sidecar.runtime.commands import CommandRunner
 from zapgate_sidecar.runtime.deps import RuntimeDeps
 from zapgate_sidecar.runtime.inbound_forwarding import InboundForwarding
+from zapgate_sidecar.runtime.instance_settings import InstanceSettingsFollower, SettingsChanged
 from zapgate_sidecar.runtime.outbound_runner import OutboundRunner
 from zapgate_sidecar.runtime.requests import RequestRunner
 from zapgate_sidecar.runtime.session import SessionLifecycle
@@ -49,12 +50,14 @@ class InstanceRuntime:
         self.auth_dir = settings.auth_base / instance_id
         self.auth_dir.mkdir(parents=True, exist_ok=True)
         self.auth: AuthPersistence = for_instance(settings, instance_id, self.auth_dir, lambda: self.lock_token)
-        # (session generation, event); commands carry generation 0 and are never stale
-        self.events: asyncio.Queue[tuple[int, TransportEvent | PendingCommand]] = asyncio.Queue()
+        # (session generation, event); commands and settings changes carry generation 0 and are never stale
+        self.events: asyncio.Queue[tuple[int, TransportEvent | PendingCommand | SettingsChanged]] = asyncio.Queue()
         self.stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._main: asyncio.Task[None] | None = None
         self._stop_task: asyncio.Task[None] | None = None
+        # The instance's settings (contract/instance_settings.py): `self.settings.current`, kept current.
+        self.settings = InstanceSettingsFollower(self)
         self.session = SessionLifecycle(self)
         self.outbound = OutboundRunner(self)
         self.inbound = InboundForwarding(self)
@@ -75,6 +78,14 @@ class InstanceRuntime:
     def request(self, request_id: str) -> None:
         """A request to the phone waits for this lock holder: claim it, run it, answer it (runtime/requests.py)."""
         self.requests.take(request_id)
+
+    def settings_changed(self, version: int | None = None) -> None:
+        """The control plane says the settings changed (push frame: version None) or reports their version
+        (a renewal): fetch them when ours may be older."""
+        if version is None:
+            self.settings.changed()
+        else:
+            self.settings.version_seen(version)
 
     def lock_lost(self) -> None:
         self._schedule_stop("lock_lost", release=False)
@@ -97,6 +108,7 @@ class InstanceRuntime:
             "connected": self.connected,
             "jid": self.own_jid,
             "fence": self.fence,
+            "settings_version": self.settings.current.version,
             "last_reason": self.last_reason,
             "sent": self.sent,
             "received": self.received,
@@ -138,7 +150,11 @@ class InstanceRuntime:
                 log.error("stored auth state is corrupt; starting over", extra={"instance_id": self.instance_id})
                 await asyncio.to_thread(self.auth.wipe)
                 restored = False
-            log.info("instance starting", extra={"instance_id": self.instance_id, "auth_restored": restored})
+            await self.settings.load()  # before the first connect: it may need them (a proxy)
+            if self.stopping.is_set():
+                return
+            log.info("instance starting", extra={"instance_id": self.instance_id, "auth_restored": restored,
+                                                 "settings_version": self.settings.current.version})
             self.session.open()
             self.spawn(self.outbound.run())
             self.spawn(self.session.save_keys_loop())
@@ -147,6 +163,8 @@ class InstanceRuntime:
                 generation, event = await self.events.get()
                 if isinstance(event, PendingCommand):  # commands run between events, never beside them
                     await self.commands.run(event)
+                elif isinstance(event, SettingsChanged):  # so do settings changes
+                    await self.settings.apply(event)
                 elif generation == self.session.generation:
                     await self._handle(event)
         except asyncio.CancelledError:

@@ -74,6 +74,7 @@ def record_from_item(item: dict[str, Any]) -> InstanceRecord:
         automations_enabled=bool(item.get("automations_enabled") or False),
         reject_calls=bool(item.get("reject_calls") or False),
         reject_call_message=_optional_str(item.get("reject_call_message")) or None,
+        settings_version=int(item.get("settings_version", 0)),
     )
 
 

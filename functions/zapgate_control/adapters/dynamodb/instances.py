@@ -130,6 +130,11 @@ class DynamoInstanceStore:
                 removes.append("eligible_pk")
         names = {f"#{k}": k for k in [*sets, *removes]}
         expression = "SET " + ", ".join(f"#{k} = :{k}" for k in sets)
+        bump: dict[str, int] = {}
+        if changes.changes_sidecar_settings():  # in the same write: a holder never sees new settings, old version
+            names["#settings_version"] = "settings_version"
+            expression += ", #settings_version = if_not_exists(#settings_version, :zero) + :one"
+            bump = {":zero": 0, ":one": 1}
         if removes:
             expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
         try:
@@ -139,7 +144,8 @@ class DynamoInstanceStore:
                 UpdateExpression=expression,
                 ConditionExpression="tenant_id = :tenant",
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_values({**{f":{k}": v for k, v in sets.items()}, ":tenant": tenant_id}),
+                ExpressionAttributeValues=to_values({**{f":{k}": v for k, v in sets.items()}, ":tenant": tenant_id,
+                                                **bump}),
                 ReturnValues="ALL_NEW",
             )
         except Exception as exc:

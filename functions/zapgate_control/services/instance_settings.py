@@ -1,0 +1,58 @@
+"""Per-instance settings for the sidecar holding the instance (contract/instance_settings.py).
+
+The public API changes a setting (services/instances.update): the store bumps the instance's
+`settings_version` in the same write, and the live lock holder is told with a `settings` push frame. The
+holder then reads them here, fenced by its lock: the answer may carry secrets, so it goes to the verified
+live holder only (owner, token, unexpired by the control plane's clock), from a strongly consistent read, so
+the holder never gets settings older than the version it was told about. Every renewing heartbeat also
+answers each lock's settings_version (services/heartbeat.py), so a lost frame costs one renew interval.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from zapgate_control.errors import ApiError, NotFound
+from zapgate_control.observability import metrics
+from zapgate_control.ports.instances import InstanceRecord, InstanceStore
+from zapgate_control.services.sidecar_wakeups import SidecarWaker
+from zapgate_core.contract.sidecar_push import push_frame
+from zapgate_core.domain.locks import is_live_holder, live_lock_owner
+
+# The public API imports this module to tell the holder; the contract's models are built only on the worker side.
+if TYPE_CHECKING:
+    from zapgate_core.contract.instance_settings import InstanceSettings
+
+
+def for_lock_holder(
+    instances: InstanceStore, instance_id: str, owner: str, lock_token: str, now_ms: int
+) -> InstanceSettings:
+    """The instance's settings for the caller, who must hold its lock right now (409 otherwise)."""
+    record = instances.get(instance_id, consistent=True)
+    if record is None:
+        raise NotFound("instance")
+    if not is_live_holder(record.lock, owner, lock_token, now_ms):
+        metrics.add_metric(name="InstanceSettingsRefused", unit="Count", value=1)
+        raise ApiError(409, "lock_not_held", "the caller does not hold this instance's lock")
+    return settings_of(record)
+
+
+def settings_of(record: InstanceRecord) -> InstanceSettings:
+    """The settings a sidecar acts on, from the instance item. Every field here must change `settings_version`
+    when it changes (InstanceChanges.changes_sidecar_settings)."""
+    from zapgate_core.contract.instance_settings import InstanceSettings
+
+    return InstanceSettings(
+        instance_id=record.id,
+        version=record.settings_version,
+        reject_calls=record.reject_calls,
+    )
+
+
+def tell_holder(record: InstanceRecord, waker: SidecarWaker | None, now_ms: int) -> bool:
+    """Wake the live lock holder to fetch the settings again; best effort (its next renewal reports the version).
+    False when nobody holds the lock (the next holder fetches them when it takes it) or the post failed."""
+    owner = live_lock_owner(record.lock, now_ms)
+    if owner is None or waker is None:
+        return False
+    return waker.wake(owner, push_frame("settings", record.id))
