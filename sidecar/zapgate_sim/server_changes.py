@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from .network import SimNetwork
+from .server_own import add_own_routes
 
 
 class EditBody(BaseModel):
@@ -69,6 +70,7 @@ class RejectCallBody(BaseModel):
 
 
 def add_change_routes(app: FastAPI, net: SimNetwork) -> None:
+    add_own_routes(app, net)  # issue 13: from-phone, echo, history
     @app.post("/sim/instances/{instance_id}/edit")
     def edit(instance_id: str, body: EditBody) -> dict[str, str]:
         edit_id = net.inject_edit(instance_id, body.chat, body.id, body.body, sender=body.sender,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .sim_core import SimCore
+from .sim_own import OwnMessagesMixin  # issue 13: the phone's own messages, echoes, history sync
 from .sim_state import InvalidRequest, NotFound, _hex16
 
 EV_MESSAGE_EDITED = "message_edited"
@@ -24,7 +24,7 @@ EV_CALL_RECEIVED = "call_received"
 PARTICIPANT_ACTIONS = ("add", "remove", "promote", "demote")
 
 
-class ChangesMixin(SimCore):
+class ChangesMixin(OwnMessagesMixin):
     """Injections (control API) and the session's reject_call (transport API), under the network's lock."""
 
     def _calls(self, instance_id: str) -> dict[str, dict[str, Any]]:

@@ -15,6 +15,7 @@ from zapgate_core.contract.worker_proxy import ReceiptReport, ReceiptsRequest
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyError
 from zapgate_sidecar.inbound import InboundPipeline
 from zapgate_sidecar.logs import log
+from zapgate_sidecar.runtime.own_forwarding import OwnForwarding
 from zapgate_sidecar.transport import IncomingMessage, ReceiptReceived
 
 if TYPE_CHECKING:
@@ -35,8 +36,12 @@ class InboundForwarding:
         self._slots = asyncio.Semaphore(MAX_INBOUND_IN_FLIGHT)
         self._receipts: list[ReceiptReport] = []
         self._receipts_waiting = asyncio.Event()  # the receipt loop sleeps on it, not on a 0.5 s timer
+        self.own = OwnForwarding(runtime, self.pipeline)  # issue 13: own-device messages and history syncs
 
     def message(self, message: IncomingMessage) -> None:
+        if message.from_me or message.is_history:  # never /inbound (is_deliverable drops them): their own calls
+            self.own.take(message)
+            return
         self._runtime.spawn(self._deliver(message))
 
     def receipt(self, event: ReceiptReceived) -> None:

@@ -56,6 +56,7 @@ _go_uuids = itertools.count(1)
 HANDLED_EVENTS: tuple[str, ...] = (
     "ClientOutdatedEv", "ConnectFailureEv", "DisconnectedEv", "LoggedOutEv", "MessageEv", "PairStatusEv",
     "ReceiptEv", "StreamErrorEv", "StreamReplacedEv", "TemporaryBanEv", "UndecryptableMessageEv",
+    "HistorySyncEv",  # issue 13: history after linking (history_mapping.py); uploaded only when the instance asks
     *CHANGE_EVENT_NAMES,  # group notifications and call offers (change_mapping.py, issue 10)
 )  # fmt: skip
 

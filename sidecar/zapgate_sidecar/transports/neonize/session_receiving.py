@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from zapgate_sidecar.transport import IncomingMessage, TransportEvent
-from zapgate_sidecar.transports.neonize import change_mapping, inbound_mapping, poll_votes
+from zapgate_sidecar.transports.neonize import change_mapping, history_mapping, inbound_mapping, poll_votes
 from zapgate_sidecar.transports.neonize.session_core import SessionCore, log
 
 if TYPE_CHECKING:
@@ -32,6 +32,8 @@ class SessionReceiving(SessionCore):
                 # An edit or a revoke of another message is its own event; anything else is a message.
                 edit_or_revoke = change_mapping.map_message_change(event)
                 found = [edit_or_revoke] if edit_or_revoke is not None else self._message(client, event)
+            elif event.DESCRIPTOR.full_name == "neonize.HistorySync":  # issue 13: one event per message
+                found = list(history_mapping.map_history_sync(event))
             else:
                 mapped = inbound_mapping.map_event(event)
                 found = [mapped] if mapped is not None else []
