@@ -5,7 +5,7 @@ ES modules and the stylesheet beside it. Nothing here needs an API key: the page
 API calls it makes do (with the key the person typed). The routes stay out of the OpenAPI document.
 
 Cold start: only the standard library and what the app already imports. Files are read on the first
-request that asks for them and kept (with their gzip body and ETag) for the container's life.
+request that asks for them and kept (with their gzip body and ETag) while their size and mtime stay the same.
 """
 
 from __future__ import annotations
@@ -96,7 +96,15 @@ def security_headers() -> dict[str, str]:
 
 
 def _load(path: Path) -> _File | None:
-    key = str(path)
+    """The file, read once per version: a stat per request notices an edit (a local `make run`), the
+    bytes, gzip and ETag are computed again only then."""
+    try:
+        stat = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not path.is_file():
+        return None
+    key = f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
     cached = _files.get(key)
     if cached is not None:
         return cached

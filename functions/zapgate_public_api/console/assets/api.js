@@ -102,8 +102,20 @@ class Live {
     this.state = "off";
     this.openedAt = 0;
   }
-  /** True when a read started at `startedAt` may have missed events (made before the socket was open). */
-  missed(startedAt) { return this.state !== "on" || startedAt < this.openedAt; }
+  /** Resolves once the socket is open (or after `ms`): a page that reads after it misses no event. */
+  whenOpen(ms = 1500) {
+    if (this.state === "on") return Promise.resolve(true);
+    return new Promise((resolve) => {
+      let off = null;
+      const timer = setTimeout(() => { if (off) off(); resolve(false); }, ms);
+      off = this.onState((state) => {
+        if (state !== "on") return;
+        clearTimeout(timer);
+        queueMicrotask(() => off && off());
+        resolve(true);
+      });
+    });
+  }
   subscribe(fn) { this.handlers.add(fn); return () => this.handlers.delete(fn); }
   onState(fn) { this.stateHandlers.add(fn); fn(this.state); return () => this.stateHandlers.delete(fn); }
   setState(state) {

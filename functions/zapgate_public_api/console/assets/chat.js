@@ -192,14 +192,13 @@ export function render(root, { id, chat }, ctx) {
   let timer = null;
   const refresh = () => { clearTimeout(timer); timer = setTimeout(() => { loadMessages(); loadChats(); }, 250); };
   const unsubscribe = live.subscribe((event) => {
-    if (event.type === "LIVE_CONNECTED") { if (loadedAt < event.at) refresh(); return; }
+    if (event.type === "LIVE_CONNECTED") { if (loadedAt && loadedAt < event.at) refresh(); return; }
     if (event.instanceId !== id || !event.type.startsWith("MESSAGE_")) return;
     const message = (event.payload && event.payload.message) || {};
     if (sameChat(message.chatId, chat) || messages.some((m) => m.id === message.id)) refresh();
     else loadChats();
   });
 
-  loadChats();
-  loadMessages();
+  live.whenOpen().then(() => { if (!disposed) { loadChats(); loadMessages(); } }); // read after the socket opens
   return () => { disposed = true; unsubscribe(); clearTimeout(timer); };
 }

@@ -163,7 +163,7 @@ export function render(root, { id }, ctx) {
         h("label", {}, "Name"), name,
         h("label", {}, "Priority (higher runs first when sidecars are short)"), priority,
         h("div", { class: "row" }, h("button", { type: "submit", "data-testid": "instance-save" }, "Save"))),
-      h("div", { class: "row" }, enabled, h("label", { for: "instance-enabled" }, "Enabled (a disabled instance is not run by any sidecar)")),
+      h("div", { class: "check" }, enabled, h("label", { for: "instance-enabled" }, "Enabled (a disabled instance is not run by any sidecar)")),
       h("div", { class: "row" },
         h("button", { type: "button", class: "secondary", "data-testid": "instance-delete", onclick: () => { confirm.hidden = false; } }, "Delete…"),
         confirm));
@@ -355,7 +355,7 @@ export function render(root, { id }, ctx) {
       const data = await api(`/instances/${enc(id)}/audit?limit=30`);
       if (disposed) return;
       mount(auditCard, h("h2", {}, "Audit log"), data.events.length ? h("div", { class: "scroll" }, h("table", {}, h("tbody", {},
-        data.events.map((e) => h("tr", {}, h("td", { class: "muted" }, fmtTime(e.at)), h("td", {}, e.event),
+        data.events.map((e) => h("tr", {}, h("td", { class: "muted" }, fmtTime(e.at)), h("td", { class: "nowrap" }, e.event),
           h("td", {}, h("pre", {}, Object.keys(e.detail || {}).length ? JSON.stringify(e.detail) : ""))))))) : empty("Nothing yet."));
     } catch (err) { if (!disposed) ctx.showError(err); }
   }
@@ -363,7 +363,7 @@ export function render(root, { id }, ctx) {
   // ---------------------------------------------------------------- live
   let chatsTimer = null;
   const unsubscribe = live.subscribe((event) => {
-    if (event.type === "LIVE_CONNECTED") { if (loadedAt < event.at) { load(); loadChats(); } return; }
+    if (event.type === "LIVE_CONNECTED") { if (loadedAt && loadedAt < event.at) { load(); loadChats(); } return; }
     if (event.instanceId !== id || !instance) return;
     const payload = event.payload || {};
     if (event.type === "INSTANCE_QR") {
@@ -381,8 +381,7 @@ export function render(root, { id }, ctx) {
     }
   });
 
-  load();
-  loadChats();
+  live.whenOpen().then(() => { if (!disposed) { load(); loadChats(); } }); // read after the socket opens
   loadGroups();
   loadAutomations();
   loadAudit();

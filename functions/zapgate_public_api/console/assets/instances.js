@@ -93,7 +93,7 @@ export function render(root, _params, ctx) {
   }
 
   const unsubscribe = live.subscribe((event) => {
-    if (event.type === "LIVE_CONNECTED") { if (loadedAt < event.at) load(); return; } // missed events are not replayed
+    if (event.type === "LIVE_CONNECTED") { if (loadedAt && loadedAt < event.at) load(); return; } // missed events are not replayed
     const entry = rows.get(event.instanceId);
     if (!entry) return;
     const payload = event.payload || {};
@@ -107,7 +107,8 @@ export function render(root, _params, ctx) {
     }
   });
 
-  load();
+  // Read once the live socket is open (or after 1.5 s): no event falls between the read and the socket.
+  live.whenOpen().then(() => { if (!disposed) load(); });
   return () => { disposed = true; unsubscribe(); };
 }
 
