@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from zapgate_control.services.uploads import presign_upload
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
-from zapgate_core.domain.message_kinds import MediaKind
+from zapgate_core.domain.message_kinds import FileKind
 from zapgate_public_api.auth import require_tenant
 from zapgate_public_api.models import ErrorResponse
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["media"])
 
 class UploadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    media_type: MediaKind
+    media_type: FileKind  # a sticker is uploaded as an image (image/webp) and sent with type=sticker
     mime_type: str = Field(min_length=3, max_length=MAX_ID, pattern=r"^[\w.+-]+/[\w.+-]+$")
     size: int = Field(gt=0, description="Exact size in bytes of the file you will upload")
 

@@ -7,7 +7,9 @@ Reasons given to mark-failed are the Node worker's: `malformed-message`, `lid_wi
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,7 @@ from zapgate_sidecar.logs import log
 from zapgate_sidecar.transport import (
     OutContact,
     Outgoing,
+    OutLinkPreview,
     OutLocation,
     OutPoll,
     OutReaction,
@@ -89,6 +92,18 @@ def _structured(message: QueuedMessage) -> Outgoing | None:
     return None
 
 
+def _text(message: QueuedMessage, quoted: Quoted | None) -> Outgoing:
+    """A text, with its link preview and mentions when it has them (issue 13)."""
+    preview = message.link_preview
+    return Outgoing(
+        kind="text", text=message.body or "", quoted=quoted, mentions=tuple(message.mentions or ()),
+        link_preview=OutLinkPreview(
+            preview.url, preview.title, preview.description,
+            base64.b64decode(preview.thumbnail) if preview.thumbnail else b"",
+        ) if preview is not None else None,
+    )
+
+
 async def send_one(
     proxy: WorkerProxyClient,
     http: httpx.AsyncClient,
@@ -96,7 +111,9 @@ async def send_one(
     instance_id: str,
     message: QueuedMessage,
     is_connected: Any,
+    before_send: Callable[[str, Outgoing], Awaitable[None]] | None = None,
 ) -> SendOutcome:
+    """`before_send(jid, outgoing)` runs right before the send (pacing's typing), only with pacing on."""
     started = time.perf_counter()
     debug: dict[str, Any] = {"to": message.to, "media_type": message.media_type}
     wa_id: str | None = None
@@ -116,7 +133,7 @@ async def send_one(
                     if message.reply_to
                     else None
                 )
-                outgoing = _structured(message) or Outgoing(kind="text", text=message.body or "", quoted=quoted)
+                outgoing = _structured(message) or _text(message, quoted)
                 if outgoing.kind == "text" and message.media_url:
                     data = await _fetch_media(http, message.media_url)
                     outgoing = Outgoing(
@@ -129,6 +146,8 @@ async def send_one(
                         voice_note=bool(message.voice_note) and message.media_type == "audio",
                     )
                     debug["media_bytes"] = len(data)
+                if before_send is not None:
+                    await before_send(jid, outgoing)
                 wa_id = await asyncio.wait_for(asyncio.to_thread(session.send, jid, outgoing), SEND_TIMEOUT_S)
             except TimeoutError:
                 error = "timeout"

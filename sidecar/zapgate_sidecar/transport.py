@@ -233,6 +233,16 @@ OutPoll = Poll
 
 
 @dataclass(frozen=True)
+class OutLinkPreview:
+    """A text's link preview as the caller supplied it (never fetched here)."""
+
+    url: str
+    title: str | None = None
+    description: str | None = None
+    thumbnail: bytes = b""  # JPEG
+
+
+@dataclass(frozen=True)
 class Outgoing:
     kind: SendableKind
     text: str = ""  # the body, or the caption of media
@@ -245,6 +255,8 @@ class Outgoing:
     poll: OutPoll | None = None
     quoted: Quoted | None = None
     voice_note: bool = False  # audio only: a push-to-talk voice note instead of an audio file
+    link_preview: OutLinkPreview | None = None  # text only
+    mentions: tuple[str, ...] = ()  # text only: JIDs @-mentioned (the text carries "@<number>")
 
 
 @dataclass(frozen=True)
@@ -334,5 +346,11 @@ class WhatsAppSession(Protocol):
 class WhatsAppTransport(Protocol):
     name: str
 
-    def open_session(self, instance_id: str, auth_dir: Path, sink: EventSink) -> WhatsAppSession:
-        """A session whose credentials live under auth_dir (restored there before, persisted after)."""
+    def open_session(
+        self, instance_id: str, auth_dir: Path, sink: EventSink, proxy: str | None = None
+    ) -> WhatsAppSession:
+        """A session whose credentials live under auth_dir (restored there before, persisted after).
+
+        Issue 13: `proxy` is the instance's proxy URL (http(s):// or socks5://, credentials in the URL: never
+        log it). The runtime passes it only when the instance has one (runtime/session.py), so a transport
+        written before it (a test double) still works for every instance without a proxy."""

@@ -164,6 +164,7 @@ class StallBody(BaseModel):
 
 class ConnectBody(BaseModel):
     credential: str | None = None
+    proxy: str | None = Field(default=None, max_length=2048)  # issue 13: recorded masked (sim_proxies.py)
 
 
 class SessionBody(BaseModel):
@@ -184,6 +185,8 @@ class SendBody(BaseModel):
     poll: dict[str, Any] | None = None
     quoted: dict[str, Any] | None = None
     voice_note: bool | None = None
+    link_preview: dict[str, Any] | None = None
+    mentions: list[str] | None = None
 
 
 class LogoutBody(BaseModel):
@@ -313,7 +316,7 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
     # ------------------------------------------------------------ transport API
     @app.post("/sim/transport/{instance_id}/connect")
     def connect(instance_id: str, body: ConnectBody) -> dict[str, Any]:
-        session_id, cursor = net.connect(instance_id, body.credential)
+        session_id, cursor = net.connect(instance_id, body.credential, body.proxy)
         return {"session": session_id, "after": cursor}
 
     @app.get("/sim/transport/{instance_id}/events")
@@ -340,7 +343,8 @@ def create_app(network: SimNetwork | None = None) -> FastAPI:
             file_name=body.file_name,
             extra={
                 name: value
-                for name in ("location", "contact", "reaction", "poll", "quoted", "voice_note")
+                for name in ("location", "contact", "reaction", "poll", "quoted", "voice_note", "link_preview",
+                             "mentions")
                 if (value := getattr(body, name)) is not None
             },
         )

@@ -67,6 +67,10 @@ class MessagesMixin(SimCore):
                 raise InvalidRequest("empty media")
             if extra.get("voice_note") and kind != "audio":
                 raise InvalidRequest("only audio can be a voice note")
+            if kind == "sticker" and (data[:4] != b"RIFF" or data[8:12] != b"WEBP"):
+                raise InvalidRequest("a sticker must be WebP")  # what WhatsApp's clients show as a sticker
+            if (extra.get("link_preview") or extra.get("mentions")) and kind != "text":
+                raise InvalidRequest("link previews and mentions are for texts")
             instance.sent_counter += 1
             wa_id = "SIM" + _hex16(instance_id, instance.sent_counter)
             instance.sent.append(
@@ -81,7 +85,8 @@ class MessagesMixin(SimCore):
                     "mime_type": mime_type if is_media else None,
                     "file_name": file_name if is_media else None,
                     **{k: v for k, v in extra.items()
-                       if k in ("location", "contact", "reaction", "poll", "quoted", "voice_note")},
+                       if k in ("location", "contact", "reaction", "poll", "quoted", "voice_note", "link_preview",
+                                "mentions")},
                 }
             )
             return wa_id

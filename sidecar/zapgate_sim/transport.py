@@ -40,6 +40,7 @@ from zapgate_sidecar.transport import (
     MediaRef,
     NetworkUnreachable,
     Outgoing,
+    OutLinkPreview,
     PairingCodeIssued,
     Poll,
     PollVote,
@@ -169,7 +170,7 @@ class SimTransport:
         self.retry_delay_s = retry_delay_s
         self.max_retry_delay_s = max_retry_delay_s
 
-    def open_session(self, instance_id: str, auth_dir: Path, sink: EventSink) -> SimSession:
+    def open_session(self, instance_id: str, auth_dir: Path, sink: EventSink, proxy: str | None = None) -> SimSession:
         return SimSession(
             self.base_url,
             instance_id,
@@ -178,6 +179,7 @@ class SimTransport:
             poll_wait_ms=self.poll_wait_ms,
             retry_delay_s=self.retry_delay_s,
             max_retry_delay_s=self.max_retry_delay_s,
+            proxy=proxy,
         )
 
 
@@ -208,9 +210,12 @@ class SimSession(PhoneRequests, CallRejecting):
         poll_wait_ms: int = 10_000,
         retry_delay_s: float = 2.0,
         max_retry_delay_s: float = 15.0,
+        proxy: str | None = None,
     ) -> None:
         self.instance_id = instance_id
         self.auth_dir = Path(auth_dir)
+        # Issue 13: the proxy this session "connects through": the sim records it (masked) on connect.
+        self._proxy = proxy
         self._sink = sink
         self._base_url = base_url.rstrip("/")
         self._prefix = f"/sim/transport/{quote(instance_id, safe='')}"
@@ -337,7 +342,8 @@ class SimSession(PhoneRequests, CallRejecting):
         while not run.stop.is_set():
             try:
                 response = run.client.post(
-                    f"{self._prefix}/connect", json={"credential": self._read_credential()}
+                    f"{self._prefix}/connect", json={"credential": self._read_credential(),
+                                                     **({"proxy": self._proxy} if self._proxy else {})}
                 )
             except httpx.HTTPError as exc:
                 reason = f"{UNREACHABLE}: {_short(exc)}"
@@ -429,6 +435,8 @@ class SimSession(PhoneRequests, CallRejecting):
                 "mime_type": message.mime_type,
                 "file_name": message.file_name,
                 **({"voice_note": True} if message.voice_note else {}),
+                **({"mentions": list(message.mentions)} if message.mentions else {}),
+                **({"link_preview": _preview(message.link_preview)} if message.link_preview else {}),
                 **{
                     name: dataclasses.asdict(value)
                     for name in ("location", "contact", "reaction", "poll", "quoted")
@@ -474,3 +482,9 @@ class SimSession(PhoneRequests, CallRejecting):
         response = self._command("POST", "/pairing-code", json={"session": session_id, "phone": phone})
         if response.status_code != 200:
             raise TransportError(_detail(response))
+
+
+def _preview(preview: OutLinkPreview) -> dict[str, Any]:
+    """A link preview as JSON: the thumbnail's bytes in base64."""
+    return {"url": preview.url, "title": preview.title, "description": preview.description,
+            "thumbnail_base64": base64.b64encode(preview.thumbnail).decode() if preview.thumbnail else None}

@@ -121,6 +121,10 @@ def _fingerprinted(
         body["reply_to"] = {"message_id": reply_to}
     if content.voice_note:
         body["voice_note"] = True
+    if content.link_preview is not None:  # issue 13: absent otherwise, so older fingerprints still match
+        body["link_preview"] = content.link_preview.model_dump()
+    if content.mentions:
+        body["mentions"] = list(content.mentions)
     return {**body, "queue_if_offline": queue_if_offline}
 
 

@@ -18,8 +18,9 @@ from zapgate_core.contract.common import (
     SEND_POLL_OPTIONS,
     MediaType,
 )
-from zapgate_core.domain.message_kinds import MEDIA_KINDS, TYPED_KINDS, SendableKind
+from zapgate_core.domain.message_kinds import FILE_KINDS, TYPED_KINDS, SendableKind
 from zapgate_public_api.models.base import FILE_NAME_MAX, MEDIA_URL_MAX, NAME_MAX, RequestModel, stripped_name
+from zapgate_public_api.models.send_extras import LinkPreview, mention_jids
 
 if TYPE_CHECKING:  # the contract's content models are built on the first send, not at import (cold start)
     from zapgate_core.contract.outbound_content import OutboundContent, ReactionTo
@@ -123,7 +124,8 @@ class Poll(RequestModel):
 
 class SendMessage(RequestModel):
     type: MessageType = Field(
-        default="text", description="text (default), image/video/audio/document, location, contact, reaction, poll"
+        default="text",
+        description="text (default), image/video/audio/document/sticker (WebP), location, contact, reaction, poll",
     )
     to: str = Field(min_length=1, max_length=MAX_ID, description="Phone number, group id or full JID")
     body: str | None = Field(default=None, max_length=MAX_BODY)
@@ -141,6 +143,12 @@ class SendMessage(RequestModel):
     voice_note: StrictBool = Field(
         default=False,
         description="type=audio only: send as a voice note (push-to-talk) instead of an audio file; Ogg/Opus",
+    )
+    link_preview: LinkPreview | None = Field(
+        default=None, description="type=text only: the preview shown for `url`, which must appear in the body"
+    )
+    mentions: list[str] | None = Field(
+        default=None, description="type=text only: numbers or JIDs @-mentioned; each appears in the body as @<number>"
     )
     queue_if_offline: StrictBool = Field(
         default=False, description="Queue even when the instance is not CONNECTED (otherwise 409)"
@@ -165,8 +173,9 @@ class SendMessage(RequestModel):
     @model_validator(mode="before")
     @classmethod
     def _media_type_implies_type(cls, data: Any) -> Any:
-        # Older clients send media without `type`: the media_type says what it is.
-        if isinstance(data, dict) and "type" not in data and data.get("media_type") in MEDIA_KINDS:
+        # Older clients send media without `type`: the media_type says what it is. Only for the kinds they knew:
+        # a sticker is asked for by `type` (issue 13).
+        if isinstance(data, dict) and "type" not in data and data.get("media_type") in FILE_KINDS:
             return {**data, "type": data["media_type"]}
         return data
 
@@ -188,7 +197,13 @@ class SendMessage(RequestModel):
             if extra:
                 raise ValueError(f"type={kind} takes no {', '.join(extra)}")
             return self
+        if (self.link_preview is not None or self.mentions) and kind != "text":
+            raise ValueError("link_preview and mentions are only for type=text")
         if kind == "text":
+            if self.body is not None and self.link_preview is not None and self.link_preview.url not in self.body:
+                raise ValueError("link_preview.url must appear in the body")
+            if self.mentions:
+                self.mentions = mention_jids(self.mentions, self.body or "")
             if self.media_url is not None or self.media_type is not None:
                 raise ValueError("media_url needs type (or media_type) image, video, audio or document")
             if self.body is None:
@@ -218,6 +233,9 @@ class SendMessage(RequestModel):
             if self.contact is not None else None,
             poll=objects.Poll(**self.poll.model_dump()) if self.poll is not None else None,
             voice_note=True if self.voice_note else None,
+            link_preview=objects.LinkPreview(**self.link_preview.model_dump())
+            if self.link_preview is not None else None,
+            mentions=self.mentions or None,
         )
 
     def reaction_to(self) -> ReactionTo | None:

@@ -39,7 +39,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from zapgate_core.contract.common import MAX_BODY, MAX_ID, MediaType
+from zapgate_core.contract.common import MAX_BODY, MAX_ID
 from zapgate_core.domain.automations import business_hours as hours_rules
 from zapgate_core.domain.automations import definitions as domain
 from zapgate_core.domain.automations.cooldown import MAX_COOLDOWN_S
@@ -50,6 +50,7 @@ from zapgate_core.domain.automations.escalation import (
 )
 from zapgate_core.domain.automations.routing import owner_number_set
 from zapgate_core.domain.automations.rules import MAX_PATTERN, InvalidPattern, keyword_words, probe_pattern
+from zapgate_core.domain.message_kinds import FileKind
 
 if TYPE_CHECKING:  # built by the first reply, not at import: the public API imports this module on its cold start
     from zapgate_core.contract.outbound_content import OutboundContent
@@ -264,7 +265,7 @@ class MediaReplyModel(AutomationModel):
     caption is the send's body), by URL or by the id of a POST /v1/media-uploads object."""
 
     type: Literal["media"]
-    media_type: MediaType
+    media_type: FileKind  # not a sticker: a reply's media has a caption
     media_url: str | None = Field(default=None, max_length=MAX_URL, description="http(s) URL; or upload_id")
     upload_id: str | None = Field(default=None, pattern=UPLOAD_ID, description="An uploaded object's id")
     caption: str | None = Field(default=None, max_length=MAX_BODY)

@@ -29,6 +29,21 @@ class Location(ContractModel):
     address: str | None = Field(default=None, max_length=MAX_LABEL)
 
 
+MAX_PREVIEW_URL = 2_048
+MAX_PREVIEW_THUMBNAIL = 65_536  # base64 of a small JPEG: WhatsApp shows previews' thumbnails at ~100 px
+MAX_MENTIONS = 256  # a large group's members; more is not a mention, it is a broadcast
+
+
+class LinkPreview(ContractModel):
+    """The preview a text shows for a URL in it (issue 13), supplied by the caller: the sidecar never fetches
+    the URL (an open fetcher on a gateway is an SSRF risk and leaks the instance's address to the site)."""
+
+    url: str = Field(min_length=1, max_length=MAX_PREVIEW_URL)
+    title: str | None = Field(default=None, max_length=MAX_LABEL)
+    description: str | None = Field(default=None, max_length=MAX_LABEL)
+    thumbnail: str | None = Field(default=None, max_length=MAX_PREVIEW_THUMBNAIL, description="base64 JPEG")
+
+
 class ContactCard(ContractModel):
     display_name: str = Field(max_length=MAX_LABEL)
     vcard: str = Field(max_length=MAX_VCARD)

@@ -11,14 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ConfigDict, model_serializer
+from pydantic import ConfigDict, Field, model_serializer
 
 from zapgate_core.contract.base import ContractModel
 from zapgate_core.contract.common import MediaType
-from zapgate_core.contract.message_objects import ContactCard, Location, Poll, Reaction, ReplyTo
+from zapgate_core.contract.message_objects import (
+    MAX_MENTIONS,
+    ContactCard,
+    LinkPreview,
+    Location,
+    Poll,
+    Reaction,
+    ReplyTo,
+)
 
 # Only present when used: a plain text or media message keeps the exact JSON the Node worker has always seen.
-EXTENSIONS = ("type", "location", "contact", "reaction", "poll", "reply_to", "voice_note")
+EXTENSIONS = ("type", "location", "contact", "reaction", "poll", "reply_to", "voice_note", "link_preview", "mentions")
 
 
 class OutboundContent(ContractModel):
@@ -40,6 +48,8 @@ class OutboundContent(ContractModel):
     poll: Poll | None = None
     reply_to: ReplyTo | None = None
     voice_note: bool | None = None  # audio sent as a voice note (push-to-talk), not as a file
+    link_preview: LinkPreview | None = None  # text only: the preview shown for a URL in the body (issue 13)
+    mentions: list[str] | None = Field(default=None, max_length=MAX_MENTIONS)  # JIDs @-mentioned in the text
 
     @model_serializer(mode="wrap")
     def _omit_absent_extensions(self, handler: Any) -> Any:

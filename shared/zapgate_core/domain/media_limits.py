@@ -24,6 +24,9 @@ RULES: dict[str, MediaRule] = {
         16 * MB, frozenset({"audio/ogg", "audio/mpeg", "audio/aac", "audio/mp4", "audio/amr", "audio/opus"})
     ),
     "document": MediaRule(100 * MB, None),
+    # WhatsApp's sticker limits are 100 KB static / 500 KB animated; 1 MB leaves room without admitting files
+    # no client would show as a sticker.
+    "sticker": MediaRule(1 * MB, frozenset({"image/webp"})),
 }
 
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from typing import Final, Literal, get_args
 
-MediaKind = Literal["image", "video", "audio", "document"]
+# Media that carries a caption or a file name: what an automation may reply with (seed 003).
+FileKind = Literal["image", "video", "audio", "document"]
+# A sticker is WebP media sent as WhatsApp's stickerMessage (issue 13): no caption. Received stickers are still
+# mapped to "image" by the inbound mapping, as before.
+MediaKind = Literal[FileKind, "sticker"]
 # Each carries its one small object (location, contact, ...) and no body or media.
 TypedKind = Literal["location", "contact", "reaction", "poll"]
 # What can be sent: text, media, or one typed object.
@@ -20,6 +24,7 @@ ReplyKind = Literal["poll_choice", "buttons_response", "list_response"]
 MessageKind = Literal[SendableKind, ReplyKind]
 
 MEDIA_KINDS: Final[tuple[MediaKind, ...]] = get_args(MediaKind)
+FILE_KINDS: Final[tuple[FileKind, ...]] = get_args(FileKind)
 TYPED_KINDS: Final[tuple[TypedKind, ...]] = get_args(TypedKind)
 SENDABLE_KINDS: Final[tuple[SendableKind, ...]] = get_args(SendableKind)
 MESSAGE_KINDS: Final[tuple[MessageKind, ...]] = get_args(MessageKind)

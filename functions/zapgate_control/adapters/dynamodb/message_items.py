@@ -65,6 +65,10 @@ def outbound_fields(content: OutboundContent) -> dict[str, Any]:
         fields["reply_to"] = {**content.reply_to.model_dump(), "message_id": content.reply_to.message_id}
     if content.voice_note:
         fields["voice_note"] = True
+    if content.link_preview is not None:
+        fields["link_preview"] = content.link_preview.model_dump()
+    if content.mentions:
+        fields["mentions"] = list(content.mentions)
     return fields
 
 
@@ -75,6 +79,8 @@ def outbound_record(item: dict[str, Any]) -> OutboundMessage:
             "to": item.get("to") or "",
             "location": _location(item.get("location")),
             "voice_note": item.get("voice_note") or None,
+            "link_preview": item.get("link_preview") or None,
+            "mentions": item.get("mentions") or None,
         }
     )
     lease = item.get("lease_expires_at")

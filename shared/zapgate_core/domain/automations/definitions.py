@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from zapgate_core.domain.automations.business_hours import WeeklyHours
-from zapgate_core.domain.message_kinds import MediaKind
+from zapgate_core.domain.message_kinds import FileKind
 
 Audience = Literal["owner", "customer"]
 Provider = Literal["openai", "bedrock"]
@@ -66,7 +66,7 @@ class MediaReply:
     the sender resolves the id to a fresh link when it replies.
     """
 
-    media_type: MediaKind
+    media_type: FileKind  # not a sticker: a reply's media has a caption
     media_url: str | None = None
     upload_id: str | None = None
     caption: str | None = None

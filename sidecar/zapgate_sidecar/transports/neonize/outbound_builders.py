@@ -17,6 +17,7 @@ from zapgate_core.domain.message_kinds import TYPED_KINDS
 from zapgate_sidecar.transport import Outgoing, Quoted, TransportError
 from zapgate_sidecar.transports.neonize.errors import short_reason
 from zapgate_sidecar.transports.neonize.loading import load_neonize
+from zapgate_sidecar.transports.neonize.outbound_extras import build_extended_text, build_sticker, needs_extended_text
 
 if TYPE_CHECKING:
     from neonize.client import NewClient
@@ -33,9 +34,16 @@ def build_outgoing(client: NewClient, message: Outgoing, jid: str = "") -> WAMes
     if message.kind == "text":
         if not message.text:
             raise TransportError("send text: empty text")
+        if needs_extended_text(message):  # a preview or mentions: never the plain str (neonize's own mentions)
+            return build_extended_text(message, _context(message.quoted) if message.quoted else None)
         if message.quoted is not None:
             return build_quoted_text(message.text, message.quoted)
         return message.text
+    if message.kind == "sticker":
+        built = build_sticker(client, message)
+        if message.quoted is not None:
+            built.stickerMessage.contextInfo.CopyFrom(_context(message.quoted))
+        return built
     if message.quoted is not None:
         return _with_quote(_build_media(client, message), message.quoted)
     return _build_media(client, message)
