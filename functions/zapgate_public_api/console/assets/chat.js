@@ -120,7 +120,7 @@ export function render(root, { id, chat }, ctx) {
   }
 
   function media(m) {
-    if (!m.media_url) return null;
+    if (!m.media_url || !/^https?:\/\//i.test(m.media_url)) return null; // only web links become src / href
     const kind = m.media_type || m.type;
     if (kind === "image" || kind === "sticker") return h("img", { src: m.media_url, alt: m.file_name || "image", loading: "lazy" });
     if (kind === "video") return h("video", { src: m.media_url, controls: true, preload: "metadata" });

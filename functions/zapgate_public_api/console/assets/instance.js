@@ -68,7 +68,9 @@ export function render(root, { id }, ctx) {
   const qrBox = h("div", { class: "qr" });
   const pairingPhone = h("input", { id: "pairing-phone", "data-testid": "pairing-phone", inputmode: "numeric",
                                     placeholder: "5511999990000", pattern: "[0-9]{8,15}", autocomplete: "off" });
-  const pairingCode = h("p", { class: "pairing-code", "data-testid": "pairing-code", hidden: true });
+  const pairingCode = h("span", { class: "pairing-code", "data-testid": "pairing-code" });
+  const pairingNote = h("span", { class: "muted small", role: "status" });
+  const pairingBox = h("p", { class: "pairing", hidden: true }, pairingNote, pairingCode);
   const pairingForm = h("form", { class: "inline-form", onsubmit: askPairingCode },
     h("label", { for: "pairing-phone" }, "Or link with a phone number"), pairingPhone,
     h("button", { type: "submit", "data-testid": "pairing-submit" }, "Get pairing code"));
@@ -82,13 +84,13 @@ export function render(root, { id }, ctx) {
         h("p", { class: "muted small" },
           "On the phone: WhatsApp → Settings → Linked devices → Link a device, and scan. The QR changes every few seconds; ",
           "this page shows each new one and turns CONNECTED by itself."),
-        qrBox, pairingForm, pairingCode);
+        qrBox, pairingForm, pairingBox);
     }
     showQr(instance.qr_code, instance.pairing_code);
   }
 
   function showQr(qr, code) {
-    if (qr) {
+    if (qr && /^data:image\//.test(qr)) {
       let img = qrBox.querySelector("img");
       if (!img) {
         img = h("img", { alt: "WhatsApp QR code to scan", "data-testid": "qr-image" });
@@ -98,8 +100,14 @@ export function render(root, { id }, ctx) {
     } else {
       mount(qrBox, loading(instance.status === "DISCONNECTED" ? "Waiting for a sidecar to open the session…" : "Waiting for the QR…"));
     }
-    pairingCode.hidden = !code;
-    pairingCode.textContent = code ? `Pairing code: ${code}` : "";
+    if (code) {
+      pairingBox.hidden = false;
+      pairingNote.textContent = "On the phone: Linked devices → Link with phone number instead, and type";
+      pairingCode.textContent = code;
+      pairingCode.hidden = false;
+    } else if (!pairingNote.dataset.asking) {
+      pairingBox.hidden = true;
+    }
   }
 
   async function askPairingCode(event) {
@@ -109,8 +117,10 @@ export function render(root, { id }, ctx) {
     try {
       await api(`/instances/${enc(id)}/commands`, { method: "POST", body: { type: "pairing_code", phone } });
       ctx.showError(null);
-      pairingCode.hidden = false;
-      pairingCode.textContent = "Asking WhatsApp for a pairing code…";
+      pairingBox.hidden = false;
+      pairingCode.hidden = true;
+      pairingNote.dataset.asking = "1";
+      pairingNote.textContent = "Asking WhatsApp for a pairing code…";
     } catch (err) { ctx.showError(err); }
   }
 
