@@ -2,6 +2,11 @@
 
 It sleeps until woken (a push frame, the heartbeat's `ready`, a reconnect) or, as a safety net, for
 SAFETY_NET_POLL_S; against servers without a heartbeat it polls every QUEUE_POLL_MS.
+
+With pacing on (runtime/pacing.py, the instance's settings) it claims one message at a time, and only after the
+random gap since the previous send has passed: the lease then covers typing and the send, never the wait, and
+the queue's order (per chat too) is the order of the sends. With pacing off it takes the batch path below,
+untouched: the only cost is reading `pacer.rules` once per wake.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import httpx
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyError
 from zapgate_sidecar.logs import log
 from zapgate_sidecar.outbound import NotConnected, send_one
+from zapgate_sidecar.runtime.pacing import Pacer
+from zapgate_sidecar.transport import Outgoing, WhatsAppSession
 
 if TYPE_CHECKING:
     from zapgate_sidecar.runtime.instance import InstanceRuntime
@@ -27,6 +34,17 @@ class OutboundRunner:
         self._runtime = runtime
         self._wake = asyncio.Event()
         self.in_flight = 0  # claimed messages not yet sent or failed (rebalancing waits for them)
+        self.pacer = Pacer()
+        self._pacing_version: int | None = None  # the settings version `pacer.rules` was built from
+
+    def pacing(self) -> Pacer:
+        """The pacer with the rules of the instance's current settings (rebuilt only when their version moves:
+        with pacing off a wake costs one attribute read and one comparison)."""
+        current = self._runtime.settings.current
+        if current.version != self._pacing_version:
+            self._pacing_version = current.version
+            self.pacer.rules = current.pacing.rules() if current.pacing is not None else None
+        return self.pacer
 
     def wake(self) -> None:
         self._wake.set()
@@ -47,6 +65,9 @@ class OutboundRunner:
             self._wake.clear()
             session = runtime.session.current
             if not runtime.connected or session is None:
+                continue
+            if self.pacing().rules is not None:
+                await self._run_paced(session)
                 continue
             self.in_flight = 1  # the claim's answer may hold claimed messages
             try:
@@ -73,3 +94,39 @@ class OutboundRunner:
                 self.in_flight = 0
             if len(batch) >= batch_size:
                 self._wake.set()  # more may be waiting: do not wait for a tick
+
+    async def _run_paced(self, session: WhatsAppSession) -> None:
+        """Send what is queued one message at a time, each after its gap and its typing; return when the queue
+        is empty, the session drops, pacing is turned off or the runtime stops."""
+        runtime = self._runtime
+        deps = runtime.deps
+        pacer = self.pacer
+
+        async def typing(jid: str, outgoing: Outgoing) -> None:
+            await pacer.show_presence(session, jid, outgoing.kind, outgoing.text, outgoing.voice_note)
+
+        while self.pacing().rules is not None and runtime.connected and not runtime.stopping.is_set():
+            await pacer.wait_turn(runtime.stopping)
+            if not runtime.connected or runtime.stopping.is_set():
+                return
+            self.in_flight = 1
+            try:
+                try:
+                    batch = await deps.proxy.queued_messages(runtime.instance_id, 1)
+                except (WorkerProxyError, httpx.HTTPError) as exc:
+                    log.warning("queued-messages failed", extra={"instance_id": runtime.instance_id,
+                                                                 "error": str(exc)[:200]})
+                    await asyncio.sleep(1)
+                    return
+                if not batch:
+                    return
+                try:
+                    outcome = await send_one(deps.proxy, deps.http, session, runtime.instance_id, batch[0],
+                                             lambda: runtime.connected, before_send=typing)
+                except NotConnected:
+                    return
+                pacer.sent()
+                runtime.sent += outcome.wa_message_id is not None
+                deps.telemetry.incr("OutboundSent" if outcome.wa_message_id is not None else "OutboundFailed")
+            finally:
+                self.in_flight = 0

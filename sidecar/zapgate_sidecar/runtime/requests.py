@@ -91,6 +91,10 @@ class RequestRunner:
         try:
             if session is None or not runtime.connected:
                 raise NetworkUnreachable("not connected to whatsapp")
+            # Number checks at the instance's pace (issue 13: bulk checks are a ban signal); one whose turn is
+            # past the API's wait is not run at all.
+            if claimed.op == "check_numbers" and not await runtime.outbound.pacing().wait_check_turn(timeout_s * 1000):
+                raise NetworkUnreachable("number checks are paced for this instance: try again later")
             result = await asyncio.wait_for(asyncio.to_thread(run_op, session, claimed.op, claimed.args), timeout_s)
         except TimeoutError:
             # A read that took too long changed nothing; a change may have left the device before the bound.
