@@ -20,6 +20,7 @@ from pydantic import Field
 
 from zapgate_core.contract.base import ContractModel
 from zapgate_core.contract.common import MAX_ID
+from zapgate_core.contract.pacing import PacingSettings  # issue 13's pacing: its model lives beside its rules
 
 SETTINGS_PATH = "/instances/{instance_id}/settings"  # under /worker-proxy
 MAX_PROXY_URL = 2048
@@ -35,10 +36,6 @@ class ProxySettings(ContractModel):
         return "ProxySettings(url=<secret>)"
 
     __str__ = __repr__
-
-
-class PacingSettings(ContractModel):
-    """Human-like pacing of sends (issue 13, owned by the pacing work): fields to be added there."""
 
 
 class HistorySyncSettings(ContractModel):
