@@ -246,3 +246,41 @@ def test_the_template_routes_console_paths_to_the_public_api_and_the_local_gatew
         for path in ("/console", "/console/", "/console/assets/app.js"):
             assert local.get(path).text == path
         assert local.get("/consolex").status_code == 404
+
+
+# ------------------------------------------------------------------ through Lambda (Mangum), as API Gateway calls it
+
+
+class _Context:
+    aws_request_id = "req-console"
+    function_name = "PublicApiFunction"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:PublicApiFunction"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def _http_api_event(path: str, headers: dict[str, str]) -> dict[str, object]:
+    http = {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "test"}
+    return {
+        "version": "2.0", "routeKey": "ANY /console", "rawPath": path, "rawQueryString": "", "headers": headers,
+        "requestContext": {"http": http, "requestId": "r", "stage": "$default", "domainName": "api.example",
+                           "accountId": "123456789012", "apiId": "a", "time": "", "timeEpoch": 0},
+        "isBase64Encoded": False,
+    }  # fmt: skip
+
+
+def test_lambda_answers_the_redirect_and_a_base64_gzip_body() -> None:
+    import base64
+
+    from zapgate_public_api.handler import handler
+
+    # API Gateway sends /console and /console/ to the same route: the raw path tells them apart.
+    redirect = handler(_http_api_event("/console", {}), _Context())
+    assert redirect["statusCode"] == 308 and redirect["headers"]["location"] == "/console/"
+    index = handler(_http_api_event("/console/", {"accept-encoding": "gzip, br"}), _Context())
+    assert index["statusCode"] == 200 and index["isBase64Encoded"] is True
+    assert index["headers"]["content-encoding"] == "gzip"
+    assert gzip.decompress(base64.b64decode(index["body"])).startswith(b"<!doctype html>")
+    assert "frame-ancestors 'none'" in index["headers"]["content-security-policy"]
