@@ -102,11 +102,17 @@ def update_instance(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> Instance:
-    return Instance.from_record(
+    proxies.apply_patch(stores, tenant_id, instance_id, request)  # issue 13: a secret, stored apart
+    if request.history_sync is not None:  # issue 13: stored on the instance item apart from the other fields
+        from zapgate_control.services.history_settings import set_history_sync
+
+        set_history_sync(stores.own_messages, tenant_id, instance_id, request.history_sync.setting())
+    updated = Instance.from_record(
         instances.update(
             stores.instances, tenant_id, instance_id, request.instance_changes(), waker=stores.sidecar_waker
         )
     )
+    return updated.model_copy(update={"history_sync": request.history_sync}) if request.history_sync else updated
 
 
 @router.delete(

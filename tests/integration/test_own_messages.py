@@ -118,3 +118,29 @@ def test_history_batches_follow_the_setting_and_a_retried_batch_writes_nothing(a
                                                                                         True, True)
     assert (other["direction"], other["history"], other["history_silent"]) == ("inbound", True, True)
     assert int(own["timeline_sk"].split("#")[0]) == now_s * 1000 - 3_600_000  # WhatsApp's time orders history
+
+
+def test_history_sync_is_set_by_patch_validated_and_other_tenants_get_404(aws_env: dict[str, str]) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import API_KEY, OTHER_API_KEY
+    from zapgate_public_api.app import app
+
+    def public(key: str = API_KEY) -> TestClient:
+        return TestClient(app, headers={"X-API-Key": key}, raise_server_exceptions=False)
+
+    instance = make_instance(aws_env)
+    path = f"/v1/instances/{instance['id']}"
+    setting = {"enabled": True, "messages_per_chat": 50, "emit_events": False}
+    patched = public().patch(path, json={"history_sync": setting})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["history_sync"] == {**setting, "days": None}
+    answer = worker_client().post("/worker-proxy/history", json={"instanceId": instance["id"], "messages": []}).json()
+    assert answer["settings"] == {**setting, "days": None}  # what the sidecar learns from its first call
+
+    for bad in ({"enabled": True, "days": 0}, {"enabled": True, "days": 366},
+                {"enabled": True, "messages_per_chat": 1001}, {"enabled": True, "days": 7, "messages_per_chat": 10},
+                {"days": 7}):
+        assert public().patch(path, json={"history_sync": bad}).status_code == 422, bad
+    assert public(OTHER_API_KEY).patch(path, json={"history_sync": {"enabled": False}}).status_code == 404
+    assert public().get(path).json().get("history_sync") is None  # only the PATCH answer shows it
