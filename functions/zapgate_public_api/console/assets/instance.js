@@ -31,7 +31,7 @@ export function render(root, { id }, ctx) {
   const groupsCard = h("section", { class: "card" });
   const checkCard = h("section", { class: "card" });
   const automationsCard = h("section", { class: "card" });
-  const auditCard = h("section", { class: "card" });
+  const auditCard = h("section", { class: "card wide" });
 
   mount(root,
     h("p", { class: "small" }, h("a", { href: "#/instances" }, "← Instances")),
@@ -366,7 +366,7 @@ export function render(root, { id }, ctx) {
       if (disposed) return;
       mount(auditCard, h("h2", {}, "Audit log"), data.events.length ? h("div", { class: "scroll" }, h("table", {}, h("tbody", {},
         data.events.map((e) => h("tr", {}, h("td", { class: "muted" }, fmtTime(e.at)), h("td", { class: "nowrap" }, e.event),
-          h("td", {}, h("pre", {}, Object.keys(e.detail || {}).length ? JSON.stringify(e.detail) : ""))))))) : empty("Nothing yet."));
+          h("td", { class: "small" }, detailText(e.detail))))))) : empty("Nothing yet."));
     } catch (err) { if (!disposed) ctx.showError(err); }
   }
 
@@ -396,4 +396,10 @@ export function render(root, { id }, ctx) {
   loadAutomations();
   loadAudit();
   return () => { disposed = true; unsubscribe(); timers.forEach(clearInterval); clearTimeout(chatsTimer); };
+}
+
+function detailText(detail) {
+  return Object.entries(detail || {})
+    .map(([key, value]) => `${key}: ${value !== null && typeof value === "object" ? JSON.stringify(value) : value}`)
+    .join(" · ");
 }
