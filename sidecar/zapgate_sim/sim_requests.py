@@ -57,8 +57,10 @@ class RequestsMixin(SimCore):
             if instance.connected != session_id:
                 raise NotConnected("not connected")
             seen = destination.kind == "group" or self._account_exists(destination.jid.split("@", 1)[0])
+            # sent_before: how many messages the instance had sent when this showed (issue 13: a test sees that a
+            # paced send's typing came right before it).
             instance.presences.append({"from": instance.jid, "chat": destination.jid, "state": state,
-                                       "seen": seen, "at": self._now()})
+                                       "seen": seen, "at": self._now(), "sent_before": instance.sent_counter})
             del instance.presences[:-MAX_PRESENCES]
             self._hold_answer(instance)
 
