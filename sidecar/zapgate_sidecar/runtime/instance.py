@@ -63,7 +63,7 @@ class InstanceRuntime:
         self.inbound = InboundForwarding(self)
         self.changes = ChangeForwarding(self)
         self.commands = CommandRunner(self)
-        self.requests = RequestRunner(self)
+        self.requests = RequestRunner(self, pacing=self.outbound.pacing)  # number checks at the instance's pace
 
     # ------------------------------------------------------------ what the instance manager calls
     def start(self) -> None:

@@ -13,6 +13,7 @@ at the bound and the thread ends when Go lets it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -32,14 +33,16 @@ from zapgate_sidecar.transport import NetworkUnreachable
 
 if TYPE_CHECKING:
     from zapgate_sidecar.runtime.instance import InstanceRuntime
+    from zapgate_sidecar.runtime.pacing import Pacer
 
 MAX_REMEMBERED_REQUESTS = 200  # a frame posted twice (a retry of the post) claims once
 ANSWER_ATTEMPTS = 3  # the answer is the only record of what ran: transient failures are retried
 
 
 class RequestRunner:
-    def __init__(self, runtime: InstanceRuntime) -> None:
+    def __init__(self, runtime: InstanceRuntime, pacing: Callable[[], Pacer] | None = None) -> None:
         self._runtime = runtime
+        self._pacing = pacing  # the instance's pacer (outbound runner's), for spacing number checks; None = none
         self._seen: dict[str, None] = {}  # insertion-ordered set of request ids taken here
 
     def take(self, request_id: str) -> None:
@@ -93,7 +96,8 @@ class RequestRunner:
                 raise NetworkUnreachable("not connected to whatsapp")
             # Number checks at the instance's pace (issue 13: bulk checks are a ban signal); one whose turn is
             # past the API's wait is not run at all.
-            if claimed.op == "check_numbers" and not await runtime.outbound.pacing().wait_check_turn(timeout_s * 1000):
+            if (claimed.op == "check_numbers" and self._pacing is not None
+                    and not await self._pacing().wait_check_turn(timeout_s * 1000)):
                 raise NetworkUnreachable("number checks are paced for this instance: try again later")
             result = await asyncio.wait_for(asyncio.to_thread(run_op, session, claimed.op, claimed.args), timeout_s)
         except TimeoutError:
