@@ -32,6 +32,8 @@ ROUTES = [
     ("POST", "/worker-proxy/requests/answer"),
     ("POST", "/worker-proxy/inbound-changes"),
     ("GET", "/worker-proxy/instances/{instance_id}/settings"),  # issue 13: the lock holder's instance settings
+    ("POST", "/worker-proxy/own-messages"),  # issue 13: messages sent from the phone (zapgate-only)
+    ("POST", "/worker-proxy/history"),  # issue 13: history sync batches (zapgate-only)
 ]
 
 
