@@ -61,3 +61,14 @@ def test_history_events_say_so_and_api_sends_carry_no_source() -> None:
     api = {**PHONE, "source": None, "state": "sent"}
     (sent,) = events_of(Change("1", "MODIFY", {**api, "state": "claimed"}, api))
     assert "source" not in sent["payload"]["message"]  # absent = sent through zapgate (api), shape unchanged
+
+
+@pytest.mark.parametrize(("value", "ms"), [
+    (1_764_000_000, 1_764_000_000_000), (1_764_000_000_123, 1_764_000_000_123), ("1764000000", 1_764_000_000_000),
+    ("2025-11-24T16:00:00Z", 1_764_000_000_000), ("inf", None), ("nan", None), (10**30, None), (-5, None),
+    ("soon", None), (None, None),
+])
+def test_whatsapp_times_are_read_or_refused_never_a_500(value: object, ms: int | None) -> None:
+    from zapgate_control.services.own_messages import wa_time_ms
+
+    assert wa_time_ms(value) == ms  # type: ignore[arg-type]

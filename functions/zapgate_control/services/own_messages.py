@@ -38,19 +38,27 @@ from zapgate_core.domain.ids import inbound_id
 DAY_MS = 86_400_000
 
 
+MAX_WA_MS = 10**13  # year 2286: anything later (or negative) is no time a message was sent
+
+
 def wa_time_ms(value: int | float | str | None) -> int | None:
-    """WhatsApp's time of a message (epoch s or ms, or ISO text) in ms; None when absent or unreadable."""
-    if value is None or value == "":
+    """WhatsApp's time of a message (epoch s or ms, or ISO text) in ms; None when absent, unreadable or absurd
+    (the timeline's sort key and ISO times must be buildable from it)."""
+    if value is None or value == "" or isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return int(value * 1000) if value < 100_000_000_000 else int(value)
     try:
-        return wa_time_ms(float(value))
-    except ValueError:
-        try:
-            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).timestamp() * 1000)
-        except ValueError:
-            return None
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                number = parsed.astimezone(UTC).timestamp() if parsed.tzinfo else parsed.replace(tzinfo=UTC).timestamp()
+        else:
+            number = float(value)
+        ms = int(number * 1000) if number < 100_000_000_000 else int(number)
+    except (ValueError, OverflowError):
+        return None
+    return ms if 0 < ms < MAX_WA_MS else None
 
 
 def stored_message(message: InboundMessage) -> StoredMessage | None:
