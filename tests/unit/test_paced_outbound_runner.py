@@ -34,6 +34,14 @@ class _Proxy:
     async def mark_failed(self, message_id: str, error: str, debug: Any) -> None:
         raise AssertionError(error)
 
+    async def contact_wrote_first(self, instance_id: str, jid: str) -> bool:
+        self.log.append(("wrote?", jid, time.monotonic()))
+        return jid.startswith("5511900")  # the "friend" numbers wrote first
+
+    async def hold_message(self, message_id: str, held_until_ms: int, reason: str) -> bool:
+        self.log.append(("hold", message_id, held_until_ms))
+        return True
+
 
 class _Session:
     def __init__(self, log: list[tuple[Any, ...]]) -> None:
@@ -127,3 +135,24 @@ def test_number_checks_wait_their_turn_or_are_refused_past_the_bound() -> None:
         return [first, too_far]
 
     assert asyncio.run(scenario()) == [True, False]
+
+
+def test_first_contact_cap_holds_until_the_next_day_and_keeps_chat_order() -> None:
+    from zapgate_core.domain.pacing import DAY_MS
+
+    messages = [QueuedMessage(id="a1", to="5511988887777", body="a1"),
+                QueuedMessage(id="b1", to="5511900001111", body="b1"),  # wrote first: never capped
+                QueuedMessage(id="a2", to="5511988887777", body="a2"),  # over the cap of 1: held
+                QueuedMessage(id="c1", to="5511977776666", body="c1"),  # another stranger: over the cap too
+                QueuedMessage(id="a3", to="5511988887777", body="a3"),  # its chat has a held message: held
+                QueuedMessage(id="g1", to="120363000000000001@g.us", body="g1")]  # groups are not capped
+    runtime, log = _runtime(messages, {"enabled": True, "delay_ms": {"min": 0, "max": 0}, "typing": False,
+                                       "first_contact_daily_cap": 1})
+    asyncio.run(_drain(runtime, 3))
+    assert [text for kind, text, _ in log if kind == "send"] == ["a1", "b1", "g1"]
+    holds = [(m, until) for kind, m, until in log if kind == "hold"]
+    assert [m for m, _ in holds] == ["a2", "c1", "a3"]
+    now_ms = time.time() * 1000
+    assert all(until % DAY_MS == 0 and 0 < until - now_ms <= DAY_MS for _, until in holds)  # next UTC midnight
+    asked = [jid for kind, jid, _ in log if kind == "wrote?"]
+    assert asked.count("5511900001111@s.whatsapp.net") == 1 and "120363000000000001@g.us" not in asked

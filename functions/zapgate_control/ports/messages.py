@@ -192,6 +192,10 @@ class MessageStore(Protocol):
         self, instance_id: str, limit: int, policy: ClaimPolicy, exhausted: list[OutboundMessage] | None = None
     ) -> list[OutboundMessage]: ...
     def mark(self, message_id: str, state: MessageState, fields: MarkFields) -> tuple[OutboundMessage, bool]: ...
+    def hold(self, message_id: str, until_ms: int, reason: str) -> tuple[OutboundMessage, bool]:
+        """claimed -> held until `until_ms` (issue 13, pacing), the claim given back; (message, moved), moved False
+        for a repeat. Raises MessageNotFound, MarkConflict(state) when it is not claimed."""
+        ...
     def put_inbound(
         self, message_id: str, instance_id: str, tenant_id: str | None, content: InboundContent,
         automate: bool = False,

@@ -6,11 +6,13 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from zapgate_control.clock import iso
 from zapgate_control.ports.messages import MessageRecord, OutboundMessage
 from zapgate_core.contract.common import (
     InboundMessageType,
 )
 from zapgate_core.domain.message_kinds import MEDIA_KINDS
+from zapgate_core.domain.outbound import MessageState
 from zapgate_public_api.models.base import Direction
 
 if TYPE_CHECKING:
@@ -107,7 +109,7 @@ class Message(BaseModel):
 
     id: str
     direction: Direction
-    status: str = Field(description="queued | claimed | sent | failed (outbound), received (inbound)")
+    status: str = Field(description="queued | claimed | held (pacing) | sent | failed (outbound), received (inbound)")
     to: str | None = None
     from_: str | None = Field(default=None, alias="from")
     body: str | None = None
@@ -151,6 +153,9 @@ class Message(BaseModel):
                                             'linked device, not through zapgate (absent: "api")')
     history: bool | None = Field(default=None, exclude_if=lambda v: v is None,
                                  description="true: stored by a history sync after linking")
+    # Issue 13: present only while status is "held" (pacing: over the first-contact daily cap).
+    held_until: str | None = Field(default=None, exclude_if=lambda v: v is None,
+                                   description="Outbound, status held: when pacing lets it go (ISO-8601 UTC)")
 
     @classmethod
     def from_record(cls, record: MessageRecord, media_url: str | None = None) -> Message:
@@ -173,6 +178,8 @@ class Message(BaseModel):
                    if record.automation_id else {}),
                 **({"source": "phone"} if record.source == "phone" else {}),
                 **({"history": True} if record.history else {}),
+                **({"held_until": iso(record.lease_expires_ms)}
+                   if record.state is MessageState.HELD and record.lease_expires_ms is not None else {}),
             })
         received = record.content
         return cls.model_validate({

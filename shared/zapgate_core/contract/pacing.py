@@ -50,3 +50,28 @@ class PacingSettings(ContractModel):
             first_contact_daily_cap=self.first_contact_daily_cap,
             check_numbers_interval_ms=self.check_numbers_interval_ms,
         )
+
+
+# ---------------------------------------------------------------- worker-proxy (zapgate-only, docs/api.md)
+HOLD_PATH = "/messages/hold"  # under /worker-proxy
+WROTE_FIRST_PATH = "/contacts/wrote-first"
+
+
+class HoldRequest(ContractModel):
+    """The sidecar hands a claimed message back until `held_until_ms` (epoch ms): pacing may not send it yet."""
+
+    message_id: str = Field(alias="messageId", min_length=1, max_length=200)
+    held_until_ms: StrictInt = Field(alias="heldUntilMs", gt=0)
+    reason: str = Field(default="first_contact_daily_cap", max_length=100)
+
+
+class HoldResponse(ContractModel):
+    id: str
+    status: str
+    held_until_ms: int | None = None
+
+
+class WroteFirstResponse(ContractModel):
+    """Whether the contact has ever written to the instance (it is in ContactsTable: resolved from an inbound)."""
+
+    wrote: bool

@@ -17,6 +17,9 @@ from enum import Enum, StrEnum
 class MessageState(StrEnum):
     QUEUED = "queued"
     CLAIMED = "claimed"
+    # Issue 13: handed back by the sidecar for pacing (over the first-contact daily cap); claimable again once
+    # `lease_expires_at` - which then means "held until" - has passed. Never dropped, never counts as a claim.
+    HELD = "held"
     SENT = "sent"
     DELIVERED = "delivered"
     READ = "read"
@@ -24,7 +27,7 @@ class MessageState(StrEnum):
     RECEIVED = "received"  # inbound messages
 
 
-IN_QUEUE = frozenset({MessageState.QUEUED, MessageState.CLAIMED})
+IN_QUEUE = frozenset({MessageState.QUEUED, MessageState.CLAIMED, MessageState.HELD})
 LEASE_EXPIRED_ERROR = "lease_expired"
 
 
@@ -42,6 +45,8 @@ class ClaimPolicy:
     def decide(self, state: str, lease_expires_at_ms: int | None, claim_count: int, now_ms: int) -> ClaimDecision:
         if state == MessageState.QUEUED:
             return ClaimDecision.CLAIM
+        if state == MessageState.HELD:  # held until lease_expires_at (the queue index projects it): then claimable
+            return ClaimDecision.CLAIM if (lease_expires_at_ms or 0) <= now_ms else ClaimDecision.SKIP
         if state != MessageState.CLAIMED or (lease_expires_at_ms or 0) > now_ms:
             return ClaimDecision.SKIP
         return ClaimDecision.CLAIM if claim_count < self.max_claims else ClaimDecision.EXHAUST

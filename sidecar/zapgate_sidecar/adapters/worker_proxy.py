@@ -259,6 +259,32 @@ class WorkerProxyClient:
         self.changes_supported = True
         return InboundChangeResponse.model_validate(data)
 
+    async def hold_message(self, message_id: str, held_until_ms: int, reason: str) -> bool:
+        """Hand a claimed message back until `held_until_ms` (pacing, issue 13). False when the server has no
+        such endpoint (404): the caller then sends it. A 409 (WorkerProxyError) = it is no longer ours."""
+        from zapgate_core.contract.pacing import HOLD_PATH, HoldRequest
+
+        body = HoldRequest(messageId=message_id, heldUntilMs=held_until_ms, reason=reason)
+        try:
+            await self._call("POST", HOLD_PATH, body=body)
+        except WorkerProxyError as exc:
+            if exc.status in (404, 405):
+                return False
+            raise
+        return True
+
+    async def contact_wrote_first(self, instance_id: str, jid: str) -> bool | None:
+        """Whether the contact ever wrote to the instance; None when the server cannot say (404)."""
+        from zapgate_core.contract.pacing import WROTE_FIRST_PATH
+
+        try:
+            data = await self._call("GET", WROTE_FIRST_PATH, params={"instanceId": instance_id, "jid": jid})
+        except WorkerProxyError as exc:
+            if exc.status in (404, 405):
+                return None
+            raise
+        return bool(data.get("wrote"))
+
     async def resolve_contact(self, request: ContactResolveRequest) -> ContactResolveResponse:
         return self._parse(ContactResolveResponse, await self._call("POST", "/contacts/resolve", body=request))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import TYPE_CHECKING
 
 import httpx
@@ -120,13 +121,38 @@ class OutboundRunner:
                     return
                 if not batch:
                     return
+                held_until, first_contact = await pacer.cap_check(deps.proxy, runtime.instance_id, batch[0].to)
+                if held_until is not None and await self._hold(batch[0].id, held_until):
+                    continue
                 try:
                     outcome = await send_one(deps.proxy, deps.http, session, runtime.instance_id, batch[0],
                                              lambda: runtime.connected, before_send=typing)
                 except NotConnected:
                     return
+                if first_contact and outcome.wa_message_id is not None:
+                    pacer.first_contacts.record(pacer.wall_ms())
                 pacer.sent()
                 runtime.sent += outcome.wa_message_id is not None
                 deps.telemetry.incr("OutboundSent" if outcome.wa_message_id is not None else "OutboundFailed")
             finally:
                 self.in_flight = 0
+
+    async def _hold(self, message_id: str, held_until_ms: int) -> bool:
+        """Hand a claimed message back until `held_until_ms` (never dropped: claimable again then) and wake this
+        runner at that time; True when it must not be sent now. False when the server has no hold endpoint: a
+        message cannot wait claimed (its lease would expire, and after OutboundMaxClaims it would fail), so it
+        is sent and the cap goes unmet (logged)."""
+        runtime = self._runtime
+        try:
+            held = await runtime.deps.proxy.hold_message(message_id, held_until_ms, "first_contact_daily_cap")
+        except (WorkerProxyError, httpx.HTTPError) as exc:  # 409: no longer ours; otherwise its lease brings it back
+            log.warning("pacing hold failed", extra={"instance_id": runtime.instance_id, "message_id": message_id,
+                                                     "error": str(exc)[:200]})
+            return True
+        if not held:
+            log.warning("pacing hold unsupported by the server: sent over the cap",
+                        extra={"instance_id": runtime.instance_id})
+            return False
+        delay_s = max(0.0, held_until_ms / 1000 - time.time()) + 1  # a second late: the hold has surely ended
+        asyncio.get_running_loop().call_later(delay_s, self.wake)
+        return True

@@ -13,7 +13,9 @@ import contextlib
 import time
 from collections.abc import Callable
 
-from zapgate_core.domain.pacing import FirstContactCounter, PacingRules, Rng, default_rng
+from zapgate_core.domain.jids import InvalidDestination, normalize_destination
+from zapgate_core.domain.pacing import FirstContactCounter, PacingRules, Rng, default_rng, next_day_start_ms
+from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient
 from zapgate_sidecar.logs import log
 from zapgate_sidecar.transport import TransportError, WhatsAppSession
 
@@ -39,6 +41,9 @@ class Pacer:
         self.first_contacts = FirstContactCounter()
         # Destinations known to have written first: once true it stays true, so it is asked once per runtime.
         self.wrote_first: set[str] = set()
+        # Chats with a message held until a time: a later message to the same chat is held as long, so a chat's
+        # messages still go in their queue order.
+        self.held_chats: dict[str, int] = {}
 
     async def wait_turn(self, stopping: asyncio.Event) -> None:
         """Sleep until the next send may start: a random gap after the previous send. The runner calls it before
@@ -88,3 +93,35 @@ class Pacer:
                 await asyncio.sleep(wait_ms / 1000)
             self._last_check_ms = self._monotonic_ms()
             return True
+
+    async def cap_check(self, proxy: WorkerProxyClient, instance_id: str, to: str) -> tuple[int | None, bool]:
+        """(held_until_ms or None, first_contact) for a claimed message to `to` under the first-contact daily
+        cap: held when its chat already has a held message or the day's cap is reached; first_contact = the
+        destination never wrote to the instance (the send then counts against the cap). Groups are not capped:
+        the cap is about strangers' private chats."""
+        rules = self.rules
+        if rules is None or rules.first_contact_daily_cap is None:
+            return None, False
+        try:
+            destination = normalize_destination(to)
+        except InvalidDestination:
+            return None, False  # send_one fails it with the reason
+        if destination.kind == "group":
+            return None, False
+        jid, now = destination.jid, self.wall_ms()
+        held_until = self.held_chats.get(jid)
+        if held_until is not None and held_until > now:
+            return held_until, False
+        self.held_chats.pop(jid, None)
+        if jid in self.wrote_first:
+            return None, False
+        wrote = await proxy.contact_wrote_first(instance_id, jid)
+        if wrote is None or wrote:  # a server that cannot say (404): not capped, as before pacing
+            if wrote:
+                self.wrote_first.add(jid)
+            return None, False
+        if self.first_contacts.allows(rules.first_contact_daily_cap, now):
+            return None, True
+        held_until = next_day_start_ms(now)
+        self.held_chats[jid] = held_until
+        return held_until, False

@@ -83,3 +83,12 @@ class DynamoContactStore:
         )
         item: dict[str, Any] = from_item(response.get("Item")) or {}
         return item.get("jid_pn")
+
+    def known(self, instance_id: str, jid: str) -> bool:
+        # resolve() sets created_at; an item remember_lid made for a LID mapping alone has none (nobody wrote).
+        response = client("dynamodb").get_item(
+            TableName=self.table,
+            Key=to_item({"instance_id": instance_id, "jid": jid}),
+            ProjectionExpression="created_at",
+        )
+        return bool((from_item(response.get("Item")) or {}).get("created_at"))

@@ -32,6 +32,7 @@ from zapgate_control.adapters.dynamodb.codec import (
     to_values,
 )
 from zapgate_control.adapters.dynamodb.message_changes import MessageChangesMixin
+from zapgate_control.adapters.dynamodb.message_holds import MessageHoldsMixin
 from zapgate_control.adapters.dynamodb.message_items import (
     bounded_debug,
     inbound_fields,
@@ -81,7 +82,7 @@ def chat_pk(instance_id: str, chat: str) -> str:
     return f"{instance_id}#{chat}"
 
 
-class DynamoMessageStore(MessageChangesMixin):
+class DynamoMessageStore(MessageChangesMixin, MessageHoldsMixin):
     """The send queue, inbound storage and history; edits and revokes come from MessageChangesMixin."""
 
     def __init__(self, table: str, retention_days: int = 90, clock: Clock = system_clock) -> None:
@@ -201,16 +202,18 @@ class DynamoMessageStore(MessageChangesMixin):
                     "SET #state = :claimed, lease_expires_at = :lease, claimed_at = :at, "
                     "claim_count = claim_count + :one "
                     # Out of the owner index once claimed: a live lease is not work waiting.
-                    "REMOVE queue_owner"
+                    "REMOVE queue_owner, held_reason"
                 ),
                 ConditionExpression=(
                     "#state = :queued OR (#state = :claimed AND lease_expires_at <= :now AND claim_count < :max)"
+                    " OR (#state = :held AND lease_expires_at <= :now)"  # a pacing hold that has ended
                 ),
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues=to_values(
                     {
                         ":claimed": MessageState.CLAIMED.value,
                         ":queued": MessageState.QUEUED.value,
+                        ":held": MessageState.HELD.value,
                         ":lease": now + policy.lease_ms,
                         ":at": iso(now),
                         ":one": 1,
