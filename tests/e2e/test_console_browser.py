@@ -6,11 +6,14 @@ A person signs in with the stack's API key, creates an instance, sees its QR, "s
 CONNECTED without a reload; sends a message from the page and it reaches the sim; a customer's message
 appears live; a body that is HTML (`<img src=x onerror=alert(1)>`) is shown as text (no element, no dialog);
 signing out forgets the key. The API key is never in a URL. The page's security headers are checked, and a
-list of 10 instances renders from the list call alone (no request per instance).
+list of 10 instances renders from the list call alone (no request per instance). Linking with a pairing code
+(the code the sim issued, shown on the page), a new conversation appearing live in the instance's chat list,
+and checking numbers from the page.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -209,3 +212,65 @@ def test_list_of_ten_without_a_request_per_instance(context: BrowserContext, sta
     # The list, and at most one refresh when the live socket opens; each one call of up to 100 instances.
     assert 1 <= len(traffic.list_calls()) <= 2, traffic.list_calls()
     assert all("limit=100" in call for call in traffic.list_calls()), traffic.list_calls()
+
+
+def test_pairing_code_chats_and_number_check(context: BrowserContext, stack: LocalStack) -> None:
+    """Linking with a phone number instead of the QR, a new chat showing up live in the instance's chat list,
+    and checking numbers from the page."""
+    created = stack.api().post("/instances", json={"name": "pairing-e2e"})
+    assert created.status_code == 201, created.text
+    instance_id = created.json()["id"]
+    sim = stack.sim_client()
+    page = context.new_page()
+    traffic = Traffic().watch(page)
+    page.goto(f"{stack.url}/console/#/instances/{instance_id}")
+    _sign_in_here(page, stack)
+    expect(page.get_by_test_id("qr-image")).to_be_visible(timeout=45_000)  # the sidecar waits for a pairing
+
+    # A pairing code for the phone's number: the one the simulated network issued, shown on the page.
+    page.get_by_test_id("pairing-phone").fill("5511999990042")  # digits only: the field's pattern refuses "+55 11 ..."
+    page.get_by_test_id("pairing-submit").click()
+    code = page.get_by_test_id("pairing-code")
+    expect(code).to_have_text(re.compile(r"\S{4}"), timeout=30_000)
+    issued = wait_until(lambda: sim.get(f"/instances/{instance_id}").json().get("pairing_code"), 10,
+                        "the sim's pairing code")
+    assert code.inner_text().replace("-", "").replace(" ", "") == issued
+    assert sim.get(f"/instances/{instance_id}").json()["pairing_phone"] == "5511999990042"
+    page.evaluate("() => { window.__sameDocument = true; }")
+
+    # Typed on the phone (the sim's scan takes the waiting session either way): CONNECTED by itself.
+    sim.post(f"/instances/{instance_id}/scan", json={"phone": "5511999990042"}).raise_for_status()
+    expect(page.get_by_test_id("instance-page-status")).to_have_text("CONNECTED", timeout=45_000)
+
+    # A customer writes: the conversation appears in the chat list without a reload, and opens.
+    customer = "5511977770042@s.whatsapp.net"
+    sim.post(f"/instances/{instance_id}/inbound",
+             json={"chat": customer, "sender": customer, "body": "olá, vocês entregam hoje?"}).raise_for_status()
+    chat = page.get_by_test_id("chats-list").locator(f'[data-testid="chat-row"][data-chat-id="{customer}"]')
+    expect(chat).to_be_visible(timeout=30_000)
+    chat.click()
+    page.wait_for_url("**/chats/**")
+    expect(page.get_by_test_id("message-body").filter(has_text="olá, vocês entregam hoje?")).to_have_count(1)
+    assert page.evaluate("() => window.__sameDocument === true"), "the page reloaded"
+
+    # Check numbers: one on WhatsApp (an account on the simulated network), one not.
+    sim.post("/accounts", json={"phone": "5511966660042", "push_name": "Registered"}).raise_for_status()
+    page.go_back()
+    page.wait_for_url(f"**/console/#/instances/{instance_id}")
+    page.get_by_test_id("check-number-input").fill("5511966660042, 5511955550042")
+    page.get_by_test_id("check-number-submit").click()
+    result = page.get_by_test_id("check-number-result")
+    expect(result.locator('[data-exists="true"]')).to_contain_text("5511966660042", timeout=30_000)
+    expect(result.locator('[data-exists="false"]')).to_contain_text("5511955550042")
+    expect(page.get_by_test_id("error-banner")).to_be_hidden()
+    assert traffic.dialogs == []
+    assert [u for u in traffic.every_url() if stack.api_key in u] == []
+
+
+def _sign_in_here(page: Page, stack: LocalStack) -> None:
+    """Sign in on a deep link: the page stays where the link pointed."""
+    url = page.url
+    page.get_by_test_id("signin-key").fill(stack.api_key)
+    page.get_by_test_id("signin-submit").click()
+    expect(page.get_by_test_id("signin-key")).to_be_hidden()
+    assert page.url == url
