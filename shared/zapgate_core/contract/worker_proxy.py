@@ -26,7 +26,7 @@ from zapgate_core.contract.common import (
 )
 from zapgate_core.contract.message_objects import Location, Poll, PollVote, Reaction, Selection, SharedContact
 from zapgate_core.contract.outbound_content import OutboundContent, omit_absent_extensions
-from zapgate_core.domain.message_kinds import MEDIA_KINDS, OBJECT_OF_KIND
+from zapgate_core.domain.message_kinds import MEDIA_KINDS, OBJECT_OF_KIND, FileKind
 
 __all__ = ["MAX_BODY", "MAX_ID", "ContractModel", "JidType", "MediaType", "Status"]
 
@@ -245,7 +245,8 @@ class InboundMessage(ContractModel):
     sender_contact_id: str | None = Field(default=None, max_length=MAX_ID)
     push_name: str | None = Field(default=None, max_length=MAX_ID)
     timestamp: int | float | str | None = None
-    media_type: MediaType | None = None
+    # Not "sticker": a received sticker is reported as an image (inbound mapping), as before issue 13.
+    media_type: FileKind | None = None
     media_url: str | None = Field(default=None, max_length=4_096)
     mime_type: str | None = Field(default=None, max_length=MAX_ID)
     file_name: str | None = Field(default=None, max_length=500)
