@@ -102,7 +102,6 @@ def update_instance(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> Instance:
-    proxies.apply_patch(stores, tenant_id, instance_id, request)  # issue 13: a secret, stored apart
     if request.history_sync is not None:  # issue 13: stored on the instance item apart from the other fields
         from zapgate_control.services.history_settings import set_history_sync
 
