@@ -138,7 +138,8 @@ def requests_answer(request: AnswerRequest, stores: Stores = Depends(get_stores)
     return requests.answer(stores.requests, request, system_clock())
 
 
-@router.get("/instances/{instance_id}/settings", response_model=InstanceSettings)
+@router.get("/instances/{instance_id}/settings", response_model=InstanceSettings,
+            responses={503: {"model": ErrorResponse}})
 def instance_settings_for_holder(
     instance_id: str = Path(min_length=1, max_length=MAX_ID),
     instance_owner: str = Query(alias="instanceOwner", min_length=1, max_length=MAX_ID),
@@ -148,7 +149,7 @@ def instance_settings_for_holder(
     """zapgate extension (issue 13): the instance's settings for its live lock holder only (409 otherwise);
     fetched at lock acquire and when the settings_version changes (a `settings` push frame, the heartbeat)."""
     return instance_settings.for_lock_holder(stores.instances, instance_id, instance_owner, lock_token,
-                                             system_clock())
+                                             system_clock(), proxies=stores.proxy_secrets)
 
 
 @router.post("/groups", response_model=GroupsResponse)
@@ -246,6 +247,9 @@ def create_app() -> FastAPI:
     from zapgate_worker_proxy.own_messages import router as own_messages_router  # issue 13, zapgate-only
 
     app.include_router(own_messages_router, prefix=PREFIX, responses=_errors)
+    from zapgate_worker_proxy.pacing_routes import router as pacing_router  # issue 13, zapgate-only
+
+    app.include_router(pacing_router, prefix=PREFIX, responses=_errors)
     install_error_handlers(app, logger)
     install_request_telemetry(app, api="worker-proxy")
     return app

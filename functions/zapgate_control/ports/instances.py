@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from zapgate_core.domain.json_types import JsonObject
 from zapgate_core.domain.locks import LockState
 
 
@@ -32,6 +33,18 @@ class InstanceCommand:
     type: str
     at_ms: int  # when it was requested: it expires COMMAND_TTL_MS later
     phone: str | None = None  # pairing_code only
+
+
+@dataclass(frozen=True)
+class InstanceProxy:
+    """What the instance item keeps of its proxy (issue 13): never the URL, which is a secret kept by
+    ProxySecretStore (ports/proxies.py) under `secret_version`."""
+
+    scheme: str
+    host: str
+    port: int
+    has_credentials: bool
+    secret_version: str
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,10 @@ class InstanceRecord:
     # Issue 13: bumped by every change to a setting the lock holder acts on (InstanceChanges.
     # changes_sidecar_settings); the sidecar refetches its settings when the version it holds differs.
     settings_version: int = 0
+    proxy: InstanceProxy | None = None  # issue 13: the proxy's public part; None = a direct connection
+    # Issue 13: the pacing settings as PATCH validated them (contract/pacing.py's PacingSettings, dumped); None =
+    # never set. The lock holder gets them in its settings (services/instance_settings.py).
+    pacing: JsonObject | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,7 @@ class InstanceChanges:
     ingest_monitored_groups_only: bool | None = None
     reject_calls: bool | None = None
     reject_call_message: str | None = None  # "" removes the text (calls are then rejected silently)
+    pacing: JsonObject | None = None  # issue 13: the whole pacing object, replaced as given
 
     def changes_discovery(self) -> bool:
         """Whether sidecars' discovery depends on what changed (so they should run it now)."""
@@ -96,7 +114,7 @@ class InstanceChanges:
         """Whether the lock holder's settings (contract/instance_settings.py) change: the store then bumps
         `settings_version` in the same write and the holder is told to fetch them again. A setting added to
         InstanceSettings must be listed here."""
-        return self.reject_calls is not None
+        return self.reject_calls is not None or self.pacing is not None
 
 
 @dataclass(frozen=True)
@@ -149,6 +167,11 @@ class InstanceStore(Protocol):
         self, tenant_id: str, instance_id: str, command: InstanceCommand, max_pending: int,
         expired_before_ms: int, disable: bool = False,
     ) -> None: ...
+    def set_proxy(self, tenant_id: str, instance_id: str, proxy: InstanceProxy | None) -> InstanceRecord:
+        """Set (or with None remove) the instance's proxy and bump its settings_version in the same write; the
+        instance after it. Raises InstanceNotFound (also for another tenant's)."""
+        ...
+
     def set_automations_enabled(self, instance_id: str, enabled: bool) -> bool:
         """Set the automations flag (services/automation_flag.py); False when there is no such instance."""
         ...

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
 from zapgate_control.ports.instances import InstanceRecord, InstanceStore
+from zapgate_control.ports.proxies import ProxySecretStore
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_core.contract.sidecar_push import push_frame
 from zapgate_core.domain.locks import is_live_holder, live_lock_owner
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 
 
 def for_lock_holder(
-    instances: InstanceStore, instance_id: str, owner: str, lock_token: str, now_ms: int
+    instances: InstanceStore, instance_id: str, owner: str, lock_token: str, now_ms: int,
+    proxies: ProxySecretStore | None = None,
 ) -> InstanceSettings:
     """The instance's settings for the caller, who must hold its lock right now (409 otherwise)."""
     record = instances.get(instance_id, consistent=True)
@@ -34,18 +36,32 @@ def for_lock_holder(
     if not is_live_holder(record.lock, owner, lock_token, now_ms):
         metrics.add_metric(name="InstanceSettingsRefused", unit="Count", value=1)
         raise ApiError(409, "lock_not_held", "the caller does not hold this instance's lock")
-    return settings_of(record)
+    return settings_of(record, _proxy_url(record, proxies))
 
 
-def settings_of(record: InstanceRecord) -> InstanceSettings:
+def _proxy_url(record: InstanceRecord, proxies: ProxySecretStore | None) -> str | None:
+    """The URL of exactly the version the item names (issue 13). Missing (deleted under us, or no store) is a
+    503, never "no proxy": a sidecar told "none" would connect directly and show the address the proxy hides."""
+    if record.proxy is None:
+        return None
+    url = proxies.get(record.id, record.proxy.secret_version) if proxies is not None else None
+    if url is None:
+        metrics.add_metric(name="InstanceProxyUnavailable", unit="Count", value=1)
+        raise ApiError(503, "proxy_unavailable", "the instance's proxy could not be read; retry")
+    return url
+
+
+def settings_of(record: InstanceRecord, proxy_url: str | None = None) -> InstanceSettings:
     """The settings a sidecar acts on, from the instance item. Every field here must change `settings_version`
-    when it changes (InstanceChanges.changes_sidecar_settings)."""
-    from zapgate_core.contract.instance_settings import InstanceSettings
+    when it changes (InstanceChanges.changes_sidecar_settings, InstanceStore.set_proxy)."""
+    from zapgate_core.contract.instance_settings import InstanceSettings, PacingSettings, ProxySettings
 
     return InstanceSettings(
         instance_id=record.id,
         version=record.settings_version,
         reject_calls=record.reject_calls,
+        proxy=ProxySettings(url=proxy_url) if proxy_url else None,
+        pacing=PacingSettings.model_validate(record.pacing) if record.pacing is not None else None,
     )
 
 

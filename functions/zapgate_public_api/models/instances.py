@@ -9,9 +9,36 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator, m
 from zapgate_control.ports.instances import InstanceChanges, InstanceRecord
 from zapgate_control.ports.own_messages import HistorySyncSetting
 from zapgate_core.contract.common import PRIORITY_LIMIT
+from zapgate_core.contract.pacing import PacingSettings
+from zapgate_core.domain.proxies import MAX_PROXY_URL, InvalidProxy, parse_proxy_url
 from zapgate_public_api.models.base import NAME_MAX, RequestModel, stripped_name
 
 REJECT_MESSAGE_MAX = 1_000  # a short apology, not a message thread
+
+
+# ---------------------------------------------------------------- proxy (issue 13)
+class ProxyInput(RequestModel):
+    """The proxy the instance's WhatsApp connection goes through; stored as a secret, never answered."""
+
+    url: str = Field(min_length=1, max_length=MAX_PROXY_URL,
+                     description="http://, https:// or socks5://, optional user:pass@, host, port 1..65535",
+                     examples=["socks5://user:pass@proxy.example.com:1080"])
+
+    @field_validator("url")
+    @classmethod
+    def _usable(cls, value: str) -> str:
+        try:
+            parse_proxy_url(value)
+        except InvalidProxy as exc:  # the message never quotes the URL (it holds the credentials)
+            raise ValueError(str(exc)) from None
+        return value.strip()
+
+
+class ProxyView(BaseModel):
+    scheme: str = Field(description="http | https | socks5")
+    host: str
+    port: int
+    has_credentials: bool = Field(description="the URL carries a user name or password (never shown)")
 
 
 # ---------------------------------------------------------------- history sync (issue 13)
@@ -48,6 +75,9 @@ class InstanceCreate(RequestModel):
         return stripped_name(value)
 
 
+NULLABLE = frozenset({"proxy"})  # null removes these; every other field cannot be erased
+
+
 class InstancePatch(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
     priority: StrictInt | None = Field(default=None, ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT)
@@ -60,7 +90,12 @@ class InstancePatch(RequestModel):
         default=None, max_length=REJECT_MESSAGE_MAX,
         description='With reject_calls: a text sent to the caller once per rejected call; "" = none',
     )
+    # Issue 13; null removes it. Excluded from changes(): it is stored apart (zapgate_public_api/proxies.py).
+    proxy: ProxyInput | None = Field(default=None, exclude=True, description="The instance's proxy; null = none")
     history_sync: HistorySync | None = Field(default=None, description="History sync after linking (issue 13)")
+    pacing: PacingSettings | None = Field(
+        default=None, description="Human-like pacing of sends (issue 13), replaced whole; {\"enabled\": false} = off"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -69,9 +104,9 @@ class InstancePatch(RequestModel):
             if not data:
                 raise ValueError(
                     "give at least one of name, priority, enabled, ingest_monitored_groups_only, reject_calls, "
-                    "reject_call_message, history_sync"
+                    "reject_call_message, history_sync, pacing"
                 )
-            nulls = sorted(key for key, value in data.items() if value is None)
+            nulls = sorted(key for key, value in data.items() if value is None and key not in NULLABLE)
             if nulls:
                 # null would erase a field the instance cannot do without.
                 raise ValueError(f"{', '.join(nulls)} cannot be null")
@@ -110,9 +145,13 @@ class Instance(BaseModel):
                                description="Present once set: incoming calls are rejected")
     reject_call_message: str | None = Field(default=None, exclude_if=lambda v: v is None,
                                             description="Present once set: the text sent back to a rejected caller")
+    proxy: ProxyView | None = Field(default=None, exclude_if=lambda v: v is None,
+                                    description="Present once set: the proxy's scheme, host and port, never its URL")
     # Issue 13: answered by the PATCH that set it only (the instance's record does not carry it).
     history_sync: HistorySync | None = Field(default=None, exclude_if=lambda v: v is None,
                                              description="Present in the answer of a PATCH that set it")
+    pacing: PacingSettings | None = Field(default=None, exclude_if=lambda v: v is None,
+                                          description="Present once set: the instance's pacing settings")
     created_at: str
     updated_at: str
 
@@ -123,6 +162,9 @@ class Instance(BaseModel):
             qr_code=record.qr_code, pairing_code=record.pairing_code, wa_jid=record.wa_jid,
             push_name=record.push_name, ingest_monitored_groups_only=record.ingest_monitored_groups_only,
             reject_calls=record.reject_calls, reject_call_message=record.reject_call_message,
+            proxy=ProxyView(scheme=record.proxy.scheme, host=record.proxy.host, port=record.proxy.port,
+                            has_credentials=record.proxy.has_credentials) if record.proxy else None,
+            pacing=PacingSettings.model_validate(record.pacing) if record.pacing is not None else None,
             created_at=record.created_at, updated_at=record.updated_at,
         )
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from zapgate_control.ports.instances import EligibleRecord, InstanceChanges, InstanceCommand, InstanceRecord
+from zapgate_control.ports.instances import (
+    EligibleRecord,
+    InstanceChanges,
+    InstanceCommand,
+    InstanceProxy,
+    InstanceRecord,
+)
 from zapgate_core.contract.common import PRIORITY_LIMIT
 from zapgate_core.domain.locks import LockState
 
@@ -75,7 +81,23 @@ def record_from_item(item: dict[str, Any]) -> InstanceRecord:
         reject_calls=bool(item.get("reject_calls") or False),
         reject_call_message=_optional_str(item.get("reject_call_message")) or None,
         settings_version=int(item.get("settings_version", 0)),
+        proxy=proxy_from_item(item.get("proxy")),
+        pacing=item["pacing"] if isinstance(item.get("pacing"), dict) else None,
     )
+
+
+def proxy_from_item(stored: Any) -> InstanceProxy | None:
+    """The `proxy` map (issue 13: scheme, host, port, has_credentials, secret_version); never the URL."""
+    if not isinstance(stored, dict) or not stored.get("host"):
+        return None
+    return InstanceProxy(scheme=str(stored.get("scheme", "")), host=str(stored["host"]),
+                         port=int(stored.get("port", 0)), has_credentials=bool(stored.get("has_credentials")),
+                         secret_version=str(stored.get("secret_version", "")))
+
+
+def proxy_item(proxy: InstanceProxy) -> dict[str, Any]:
+    return {"scheme": proxy.scheme, "host": proxy.host, "port": proxy.port, "has_credentials": proxy.has_credentials,
+            "secret_version": proxy.secret_version}
 
 
 def eligible_record(item: dict[str, Any]) -> EligibleRecord:
@@ -91,5 +113,6 @@ def change_values(changes: InstanceChanges) -> dict[str, Any]:
         "ingest_monitored_groups_only": changes.ingest_monitored_groups_only,
         "reject_calls": changes.reject_calls,
         "reject_call_message": changes.reject_call_message,
+        "pacing": changes.pacing,
     }
     return {k: v for k, v in values.items() if v is not None}
