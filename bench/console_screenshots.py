@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import http.server
 import shutil
 import subprocess
@@ -43,11 +44,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, ViewportSize, sync_playwright  # noqa: E402
 
 from tests.e2e.browser import launch  # noqa: E402
 
-VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+VIEWPORTS: dict[str, ViewportSize] = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 SHOP_PHONE = "5511999990000"
 SALES_PHONE = "5511999990001"
 CUSTOMERS = [  # (phone, push name, what they write, what the shop answers, what they write back)
@@ -138,6 +139,10 @@ def link(stack: Stack, instance_id: str, phone: str, push_name: str) -> None:
              f"{instance_id} CONNECTED")
 
 
+def stored(api: httpx.Client, instance_id: str, chat: str, count: int) -> bool:
+    return message_count(api, instance_id, chat) >= count
+
+
 def message_count(api: httpx.Client, instance_id: str, chat: str) -> int:
     answer = api.get(f"/instances/{instance_id}/chats/{quote(chat, safe='')}/messages", params={"limit": 100})
     return len(answer.json()["messages"])
@@ -171,7 +176,7 @@ def seed(stack: Stack, hook_url: str) -> dict[str, str]:
                     "chat": jid, "sender": jid, "push_name": push_name, "body": body}).raise_for_status()
             else:
                 api.post(f"/instances/{support}/messages", json={"to": phone, "body": body}).raise_for_status()
-            wait_for(lambda n=expected, jid=jid: message_count(api, support, jid) >= n, 30,
+            wait_for(functools.partial(stored, api, support, jid, expected), 30,
                      f"{push_name}'s message {expected} stored")
             time.sleep(1.1)  # distinct seconds: the chat reads in order, as a person would have written
     # Sent messages reach "WhatsApp" (status sent) before the screenshots.
