@@ -34,6 +34,8 @@ ROUTES = [
     ("GET", "/worker-proxy/instances/{instance_id}/settings"),  # issue 13: the lock holder's instance settings
     ("POST", "/worker-proxy/own-messages"),  # issue 13: messages sent from the phone (zapgate-only)
     ("POST", "/worker-proxy/history"),  # issue 13: history sync batches (zapgate-only)
+    ("POST", "/worker-proxy/messages/hold"),  # issue 13: pacing holds a claimed message (zapgate-only)
+    ("GET", "/worker-proxy/contacts/wrote-first?instanceId=x&jid=y"),  # issue 13: pacing's first-contact cap
 ]
 
 
