@@ -34,7 +34,7 @@ MAX_ITEMS_PER_DIRECTION = 10_000
 MAX_QUEUE_ITEMS = 10_000  # queue index entries are ~200 bytes: at most ~250 RRU
 
 SENT_STATES = frozenset({MessageState.SENT, MessageState.DELIVERED, MessageState.READ})
-PENDING_STATES = frozenset({MessageState.QUEUED, MessageState.CLAIMED})
+PENDING_STATES = frozenset({MessageState.QUEUED, MessageState.CLAIMED, MessageState.HELD})  # held: pacing (issue 13)
 
 
 @dataclass
