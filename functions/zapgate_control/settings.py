@@ -51,6 +51,7 @@ class Settings:
     automations_table: str = ""  # automations, interactions, paused chats, cooldowns (docs/data-model.md)
     provider_secrets_prefix: str = "zapgate-local/automations/"  # Secrets Manager names of provider keys
     automations_allow_http: bool = False  # true only on a local stack: http:// and local tool/model endpoints
+    proxy_secrets_prefix: str = "zapgate-local/proxies/"  # Secrets Manager names of instance proxy URLs (issue 13)
 
 
 @cache
@@ -87,4 +88,5 @@ def get_settings() -> Settings:
         automations_table=env.get("AUTOMATIONS_TABLE", ""),
         provider_secrets_prefix=env.get("PROVIDER_SECRETS_PREFIX", "zapgate-local/automations/"),
         automations_allow_http=env.get("AUTOMATIONS_ALLOW_HTTP", "false").strip().lower() == "true",
+        proxy_secrets_prefix=env.get("PROXY_SECRETS_PREFIX", "zapgate-local/proxies/"),
     )

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from zapgate_control.ports.message_metrics import MessageMetricsStore
     from zapgate_control.ports.messages import MessageStore
     from zapgate_control.ports.presence import PushConnectionStore, SidecarPresenceStore
+    from zapgate_control.ports.proxies import ProxySecretStore
     from zapgate_control.ports.requests import RequestStore
     from zapgate_control.ports.webhooks import WebhookStore
     from zapgate_control.services.automations import AutomationDeps
@@ -146,6 +147,13 @@ class Stores:
         from zapgate_control.adapters.provider_secrets import SecretsManagerProviderKeys
 
         return SecretsManagerProviderKeys(self.settings.provider_secrets_prefix)
+
+    @cached_property
+    def proxy_secrets(self) -> ProxySecretStore:
+        """Instance proxy URLs (issue 13): written by the public API, read by the worker-proxy for the lock holder."""
+        from zapgate_control.adapters.proxy_secrets import SecretsManagerProxies
+
+        return SecretsManagerProxies(self.settings.proxy_secrets_prefix)
 
     @cached_property
     def automation_deps(self) -> AutomationDeps:

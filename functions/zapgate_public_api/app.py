@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Response, 
 from zapgate_control.errors import install_error_handlers
 from zapgate_control.observability import install_request_telemetry, logger
 from zapgate_control.ports.messages import MessageRecord
-from zapgate_control.services import history, instances, outbound_enqueue
+from zapgate_control.services import history, instance_proxy, instances, outbound_enqueue
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
 from zapgate_public_api import (
@@ -27,6 +27,7 @@ from zapgate_public_api import (
     keys,
     live,
     metrics,
+    proxies,
     uploads,
     webhooks,
 )
@@ -102,6 +103,7 @@ def update_instance(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> Instance:
+    proxies.apply_patch(stores, tenant_id, instance_id, request)  # issue 13: a secret, stored apart
     if request.history_sync is not None:  # issue 13: stored on the instance item apart from the other fields
         from zapgate_control.services.history_settings import set_history_sync
 
@@ -126,6 +128,7 @@ def delete_instance(
     stores: Stores = Depends(get_stores),
 ) -> Response:
     instances.delete(stores.instances, tenant_id, instance_id, waker=stores.sidecar_waker)
+    instance_proxy.forget(stores.proxy_secrets, instance_id)  # issue 13: its proxy secret, if it had one
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

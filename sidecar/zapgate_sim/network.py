@@ -38,6 +38,7 @@ from typing import Any
 from .sim_changes import ChangesMixin  # issue 10's injections: edits, revokes, groups, calls
 from .sim_core import Clock, SimCore
 from .sim_ops import OpsMixin
+from .sim_proxies import record_proxy
 from .sim_state import (  # errors and helpers re-exported: tests and callers import them from here
     EV_CONNECTED,
     EV_DISCONNECTED,
@@ -140,14 +141,16 @@ class SimNetwork(OpsMixin, ChangesMixin):
             self._close(instance, instance.connected, {"type": EV_LOGGED_OUT, "reason": reason})
 
     # ------------------------------------------------------------ transport side
-    def connect(self, instance_id: str, credential: str | None = None) -> tuple[str, int]:
-        """Open a session; returns (session id, cursor). Its first event follows the cursor."""
+    def connect(self, instance_id: str, credential: str | None = None, proxy: str | None = None) -> tuple[str, int]:
+        """Open a session; returns (session id, cursor). Its first event follows the cursor. `proxy`: the URL the
+        session says it came through (issue 13), recorded with its credentials masked."""
         with self._cond:
             self._check_open()
             instance = self._instance(instance_id)
             instance.session_counter += 1
             session_id = f"s{instance.session_counter}"
             cursor = instance.seq
+            record_proxy(instance, session_id, proxy)
             if credential:
                 instance.sessions[session_id] = _Session(session_id, "connected", credential)
                 if credential != instance.credential:
@@ -311,4 +314,7 @@ class SimNetwork(OpsMixin, ChangesMixin):
             "pairing_code": instance.pairing_code,
             "pairing_phone": instance.pairing_phone,
             "sent_count": len(instance.sent),
+            # Issue 13: the proxy of the newest session (null = direct) and every session's, masked.
+            "proxy": instance.proxies[-1]["proxy"] if instance.proxies else None,
+            "proxies": list(instance.proxies),
         }

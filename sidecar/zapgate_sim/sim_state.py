@@ -157,6 +157,8 @@ class _Instance:
     groups: dict[str, str] = field(default_factory=dict)  # group jid -> subject (the account's groups)
     presences: list[dict[str, Any]] = field(default_factory=list)  # chat presences this account sent
     stall_s: float = 0.0  # the next check / presence answers this late (after it has run)
+    # Issue 13: the proxy each session connected through, credentials masked (newest last, bounded).
+    proxies: list[dict[str, Any]] = field(default_factory=list)
     # Its pollers wait here (on the network's one lock): an event wakes this instance's pollers only.
     changed: threading.Condition | None = field(default=None, repr=False, compare=False)
 

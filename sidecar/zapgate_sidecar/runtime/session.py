@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from zapgate_core.contract.instance_settings import InstanceSettings
 from zapgate_core.contract.worker_proxy import Status, UpdateStatusRequest
 from zapgate_sidecar import qr
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyError
@@ -50,6 +51,7 @@ class SessionLifecycle:
         self._breaker = BadMacBreaker(settings.bad_mac_threshold, settings.bad_mac_window_ms,
                                       settings.bad_mac_cooldown_ms)
         self.command_waiting = asyncio.Event()  # set while a session command waits: cuts a backoff short
+        runtime.settings.on_change(self._settings_changed)  # a new proxy reconnects through it (issue 13)
 
     def open(self) -> None:
         runtime = self._runtime
@@ -62,7 +64,12 @@ class SessionLifecycle:
             with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
                 loop.call_soon_threadsafe(runtime.events.put_nowait, (generation, event))
 
-        self.current = runtime.deps.transport.open_session(runtime.instance_id, runtime.auth_dir, sink)
+        proxy = runtime.settings.current.proxy
+        if proxy is not None:  # only then: a transport without the keyword keeps working for the others
+            self.current = runtime.deps.transport.open_session(runtime.instance_id, runtime.auth_dir, sink,
+                                                               proxy=proxy.url)
+        else:
+            self.current = runtime.deps.transport.open_session(runtime.instance_id, runtime.auth_dir, sink)
         self.current.start()
         if self.pairing_phone:
             runtime.spawn(asyncio.to_thread(self.current.request_pairing_code, self.pairing_phone))
@@ -154,6 +161,18 @@ class SessionLifecycle:
             await self.report("DISCONNECTED", reason=reason)
         self._backoff.reset()
         self.open()
+
+    async def _settings_changed(self, old: InstanceSettings, new: InstanceSettings) -> None:
+        """The proxy changed (set, replaced or removed): close and reconnect through the new one at once. A session
+        waiting out a backoff (none open) picks it up when it reopens. The URL is never logged."""
+        if (old.proxy.url if old.proxy else None) == (new.proxy.url if new.proxy else None):
+            return
+        runtime = self._runtime
+        if self.current is None or runtime.stopping.is_set():
+            return
+        log.info("proxy changed: reconnecting", extra={"instance_id": runtime.instance_id,
+                                                       "proxy": "set" if new.proxy else "none"})
+        await self.reopen("proxy_changed")
 
     async def request_pairing_code(self, phone: str) -> None:
         self.pairing_phone = phone

@@ -30,6 +30,7 @@ from zapgate_control.adapters.dynamodb.instance_items import (
     eligible_record,
     lock_state,
     priority_sk,
+    proxy_item,
     record_from_item,
 )
 from zapgate_control.adapters.dynamodb.paging import query_page
@@ -40,6 +41,7 @@ from zapgate_control.ports.instances import (
     InstanceChanges,
     InstanceCommand,
     InstanceNotFound,
+    InstanceProxy,
     InstanceRecord,
     StaleLockToken,
     StatusReport,
@@ -146,6 +148,31 @@ class DynamoInstanceStore:
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_values({**{f":{k}": v for k, v in sets.items()}, ":tenant": tenant_id,
                                                 **bump}),
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if is_conditional_failure(exc):
+                raise InstanceNotFound(instance_id) from exc
+            raise
+        return record_from_item(from_item(response["Attributes"]) or {"id": instance_id})
+
+    def set_proxy(self, tenant_id: str, instance_id: str, proxy: InstanceProxy | None) -> InstanceRecord:
+        """Issue 13: the proxy's public part and the settings_version bump in one tenant-conditional write."""
+        bump = "#v = if_not_exists(#v, :zero) + :one, updated_at = :now"
+        values: dict[str, Any] = {":tenant": tenant_id, ":zero": 0, ":one": 1, ":now": iso(self.clock())}
+        if proxy is None:
+            expression = f"SET {bump} REMOVE proxy"
+        else:
+            expression = f"SET proxy = :proxy, {bump}"
+            values[":proxy"] = proxy_item(proxy)
+        try:
+            response = client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"id": instance_id}),
+                UpdateExpression=expression,
+                ConditionExpression="tenant_id = :tenant",
+                ExpressionAttributeNames={"#v": "settings_version"},
+                ExpressionAttributeValues=to_values(values),
                 ReturnValues="ALL_NEW",
             )
         except Exception as exc:

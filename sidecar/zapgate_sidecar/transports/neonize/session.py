@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zapgate_core.domain.proxies import redact
 from zapgate_sidecar.transport import ConnectFailed, Disconnected, EventSink, TransportEvent
 from zapgate_sidecar.transports.neonize.change_mapping import CHANGE_EVENT_NAMES
 from zapgate_sidecar.transports.neonize.errors import connect_error_event, short_reason
@@ -158,7 +159,8 @@ class NeonizeSession(SessionReceiving, SessionLinking, SessionCommands, SessionR
             from neonize.exc import NeonizeError
 
             if isinstance(exc, NeonizeError):
-                outcome = connect_error_event(str(exc))
+                # A dial error may quote the proxy it went through: its credentials never leave the session.
+                outcome = connect_error_event(redact(str(exc), self._proxy_address))
             else:
                 log.exception("neonize session %s: connect crashed", self.instance_id)
                 outcome = ConnectFailed(reason=f"connect crashed: {type(exc).__name__}")

@@ -27,7 +27,10 @@ class NeonizeTransport:
         self.device_name = device_name
         self.proxy_address = proxy_address
 
-    def open_session(self, instance_id: str, auth_dir: Path, sink: EventSink) -> NeonizeSession:
+    def open_session(
+        self, instance_id: str, auth_dir: Path, sink: EventSink, proxy: str | None = None
+    ) -> NeonizeSession:
+        """`proxy` (issue 13, the instance's own) wins over the transport-wide `proxy_address` (tests)."""
         return NeonizeSession(
             instance_id,
             auth_dir,
@@ -35,5 +38,5 @@ class NeonizeTransport:
             connect_timeout=self.connect_timeout,
             stop_timeout=self.stop_timeout,
             device_name=self.device_name,
-            proxy_address=self.proxy_address,
+            proxy_address=proxy or self.proxy_address,
         )
