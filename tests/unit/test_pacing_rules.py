@@ -108,3 +108,12 @@ def test_settings_default_off_and_complete() -> None:
 def test_settings_refuse_out_of_range_values(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         PacingSettings.model_validate({"enabled": True, **bad})
+
+
+def test_a_held_message_is_claimable_only_once_its_hold_ended() -> None:
+    from zapgate_core.domain.outbound import ClaimDecision, ClaimPolicy
+
+    policy = ClaimPolicy(max_claims=3)
+    assert policy.decide("held", 2_000, 2, 1_999) is ClaimDecision.SKIP
+    assert policy.decide("held", 2_000, 2, 2_000) is ClaimDecision.CLAIM
+    assert policy.decide("held", 2_000, 3, 5_000) is ClaimDecision.CLAIM  # holds never exhaust a message
