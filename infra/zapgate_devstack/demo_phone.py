@@ -13,26 +13,21 @@ answer and what the simulated network shows. tests/e2e/test_demo_phone.py runs i
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from zapgate_devstack.demo_client import link_instance, main_with, ok, wait
+
 OWN_PHONE = "5511999990100"
 ANA = "5511966660001"  # registered on the sim as "Ana"
 BRUNO = "5511966660002"  # registered on the sim as "Bruno"
 NOBODY = "5511900000009"  # not on WhatsApp
 SENT = ("sent", "delivered", "read")  # an edit or a revoke names the message by WhatsApp's id: it must have one
-
-
-class DemoFailed(RuntimeError):
-    pass
 
 
 @dataclass
@@ -44,10 +39,7 @@ class Demo:
 
     # ------------------------------------------------------------ helpers
     def call(self, method: str, path: str, expect: int = 200, **kwargs: Any) -> Any:
-        answer = self.api.request(method, path, **kwargs)
-        if answer.status_code != expect:
-            raise DemoFailed(f"{method} /v1{path} answered {answer.status_code}: {answer.text[:300]}")
-        return answer.json()
+        return ok(self.api.request(method, path, **kwargs), expect)
 
     def sim_get(self, path: str) -> Any:
         answer = self.sim.get(path)
@@ -57,22 +49,9 @@ class Demo:
     def step(self, title: str, api_said: Any, sim_shows: Any) -> None:
         self.say(f"\n== {title}\n   API: {_short(api_said)}\n   sim: {_short(sim_shows)}")
 
-    def wait(self, condition: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = condition()
-            if found:
-                return found
-            time.sleep(0.2)
-        raise DemoFailed(f"timed out waiting for {what}")
-
     # ------------------------------------------------------------ the walkthrough
     def link(self) -> str:
-        instance = self.call("POST", "/instances", expect=201, json={"name": "phone-demo"})["id"]
-        self.say(f"instance {instance}: waiting for a sidecar to show its QR ...")
-        self.wait(lambda: self.call("GET", f"/instances/{instance}")["qr_code"], "the QR")
-        self.sim.post(f"/instances/{instance}/scan", json={"phone": OWN_PHONE, "push_name": "Demo"}).raise_for_status()
-        self.wait(lambda: self.call("GET", f"/instances/{instance}")["status"] == "CONNECTED", "CONNECTED")
+        instance = link_instance(self.api, self.sim, "phone-demo", OWN_PHONE, "Demo", self.say)
         for phone, name in ((ANA, "Ana"), (BRUNO, "Bruno")):
             self.sim.post("/accounts", json={"phone": phone, "push_name": name}).raise_for_status()
         self.say(f"instance {instance}: CONNECTED as +{OWN_PHONE}; Ana (+{ANA}) and Bruno (+{BRUNO}) are on the sim")
@@ -100,7 +79,7 @@ class Demo:
         sent = self.call("POST", f"/instances/{instance}/messages", expect=202,
                          json={"to": ANA, "body": "See you at 10"})
         message = sent["id"]
-        self.wait(lambda: self.call("GET", f"/instances/{instance}/messages/{message}")["status"] in SENT,
+        wait(lambda: self.call("GET", f"/instances/{instance}/messages/{message}")["status"] in SENT,
                   "the message to reach WhatsApp")
 
         def on_sim() -> dict[str, Any]:
@@ -117,7 +96,7 @@ class Demo:
         chat = f"{BRUNO}@s.whatsapp.net"
         self.sim.post(f"/instances/{instance}/inbound",
                       json={"chat": chat, "sender": chat, "body": "Is the shop open today?"}).raise_for_status()
-        self.wait(lambda: self.call("GET", f"/instances/{instance}/messages",
+        wait(lambda: self.call("GET", f"/instances/{instance}/messages",
                                     params={"direction": "inbound"})["messages"], "Bruno's message in history")
         read = self.call("POST", f"/instances/{instance}/chats/read", json={"chat": BRUNO})
         self.step("mark Bruno's chat read", read, self.sim_get(f"/instances/{instance}/reads"))
@@ -142,22 +121,7 @@ def _short(value: Any, limit: int = 400) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--api", default=os.environ.get("ZAPGATE_URL", "http://127.0.0.1:8000"))
-    parser.add_argument("--sim", default=os.environ.get("ZAPGATE_SIM_URL", "http://127.0.0.1:8001"))
-    args = parser.parse_args()
-    key = os.environ.get("ZAPGATE_API_KEY")
-    if not key:
-        print("set ZAPGATE_API_KEY to the key `make run` printed", file=sys.stderr)
-        return 2
-    with httpx.Client(base_url=f"{args.api}/v1", headers={"X-API-Key": key}, timeout=30) as api, \
-            httpx.Client(base_url=f"{args.sim}/sim", timeout=30) as sim:
-        try:
-            Demo(api, sim).run()
-        except (DemoFailed, httpx.HTTPError) as exc:
-            print(f"demo stopped: {exc}", file=sys.stderr)
-            return 1
-    return 0
+    return main_with(lambda api, sim: Demo(api, sim).run(), __doc__)
 
 
 if __name__ == "__main__":
