@@ -7,6 +7,7 @@ and status only: never headers (secrets, API keys) nor bodies (media).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -59,4 +60,15 @@ def lambda_handler_for(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str
     from mangum import Mangum
 
     asgi = Mangum(app, lifespan="off")  # lifespan on would run startup/shutdown on every invocation
-    return logger.inject_lambda_context(asgi, correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+
+    def with_loop(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        # Mangum runs each request on asyncio.get_event_loop(), which raises in a thread where asyncio.run() has
+        # finished before (it leaves no loop set): give the thread one rather than fail the request.
+        try:
+            asyncio.get_event_loop()
+        except RuntimeError:
+            asyncio.set_event_loop(asyncio.new_event_loop())
+        return dict(asgi(event, context))
+
+    return logger.inject_lambda_context(with_loop, correlation_id_path=correlation_paths.API_GATEWAY_HTTP,
+                                        clear_state=True)

@@ -926,3 +926,22 @@ def test_reply_and_reaction_references_are_resolved(api: TestClient, worker: Tes
     assert claimed["reaction"]["reaction"]["wa_message_id"] == "3EBREF"
     assert claimed["reaction"]["reaction"]["from_me"] is True
     assert claimed["text"]["reply_to"]["wa_message_id"] == "3EBREF" and claimed["text"]["reply_to"]["body"] == "oi"
+
+
+def test_the_lambda_handler_serves_in_a_thread_asyncio_run_left_without_a_loop(api: TestClient) -> None:
+    import asyncio
+
+    from zapgate_public_api.handler import handler
+
+    asyncio.run(asyncio.sleep(0))  # leaves the main thread with no current loop, as some code in a container may
+    event = {
+        "version": "2.0", "routeKey": "ANY /v1/{proxy+}", "rawPath": "/v1/healthz", "rawQueryString": "",
+        "headers": {"host": "api.example.com"},
+        "requestContext": {"http": {"method": "GET", "path": "/v1/healthz", "protocol": "HTTP/1.1",
+                                    "sourceIp": "203.0.113.1", "userAgent": "test"},
+                           "requestId": "req-2", "stage": "$default", "routeKey": "ANY /v1/{proxy+}"},
+        "isBase64Encoded": False,
+    }  # fmt: skip
+    context = SimpleNamespace(function_name="public-api", memory_limit_in_mb=512, aws_request_id="req-2",
+                              invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:public-api")
+    assert handler(event, context)["statusCode"] == 200
