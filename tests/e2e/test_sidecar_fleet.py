@@ -146,8 +146,17 @@ def test_two_sidecars_split_then_one_is_killed(stack: LocalStack) -> None:
     # (rebalancing never moves a linking instance); once connected it moves after the cooldown, without a QR.
     for n, instance_id in enumerate(ids):
         _connect(stack, instance_id, f"55119000000{n:02d}")
-    owners = wait_until(lambda: (lambda o: o if sorted(o.values(), key=str) == ["sidecar-0"] * 3 + ["sidecar-1"] * 3
-                                 else None)(_owners(api, worker, ids)), 40, "a 3/3 split")  # one owner each
+    seen: list[dict[str, Any]] = []  # the last owners read, for the failure message: this wait has been flaky
+
+    def split() -> dict[str, Any] | None:
+        seen[:] = [_owners(api, worker, ids)]
+        return seen[0] if sorted(seen[0].values(), key=str) == ["sidecar-0"] * 3 + ["sidecar-1"] * 3 else None
+
+    try:
+        owners = wait_until(split, 40, "a 3/3 split")  # one owner each
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; owners last seen: {seen}; sidecars: "
+                             f"{[stack.sidecar_health(i).get('instances') for i in range(2)]}") from exc
     for instance_id in ids:
         wait_until(lambda i=instance_id: sim.get(f"/instances/{i}").json()["state"] == "connected"
                    and api.get(f"/instances/{i}").json()["status"] == "CONNECTED", 15, f"{instance_id} connected")
