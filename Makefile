@@ -22,7 +22,10 @@ run: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy  # settings and folders in pyproject.toml [tool.mypy]
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -n 2 -m "not slow" tests
+	# The slow suites (real processes: make run's stacks, sidecars, a browser) one at a time: two of them side
+	# by side on 2 cores turned their timing waits into flakes.
+	$(BIN)/python -m pytest -m slow tests
 
 # Debian's chromium for the browser tests (apt-get, only when /usr/bin/chromium is missing); Playwright
 # (requirements.lock) drives it through executable_path: no browser download, no `playwright install`.

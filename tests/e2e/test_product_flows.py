@@ -235,10 +235,13 @@ def test_a_failing_receiver_ends_in_the_dlq_and_redrive_delivers(stack: LocalSta
             attempts = Counter(d["event_id"] for d in failing.deliveries())
             connected = any(d["event"]["payload"]["status"] == "CONNECTED" and d["event"]["instanceId"] == instance_id
                             for d in failing.deliveries())
-            settled = connected and set(attempts.values()) == {5} and _depth(sqs, dlq_url) == len(attempts)
+            # Settled: every event tried 5 times and dead-lettered, and none still waiting (a later status event
+            # of the instance can still be in the queue when the first ones reach the DLQ).
+            settled = connected and set(attempts.values()) == {5} and _depth(sqs, dlq_url) == len(attempts) \
+                and _depth(sqs, queue_url) == 0
             return attempts if settled else None
 
-        attempts = wait_until(dead_lettered, 20, "every event 5 times at the failing receiver, then in the DLQ")
+        attempts = wait_until(dead_lettered, 30, "every event 5 times at the failing receiver, then in the DLQ")
         assert _depth(sqs, queue_url) == 0
         failed = failing.deliveries()
         assert all(d["answered"] == 500 for d in failed)
