@@ -30,7 +30,14 @@ from zapgate_core.contract.worker_proxy import LockResponse, WorkerSettings
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyClient, WorkerProxyError
 from zapgate_sidecar.lock_heartbeat import LockHeartbeat
 from zapgate_sidecar.logs import log
-from zapgate_sidecar.policies import fair_share, fleet_owners, may_release, select_target
+from zapgate_sidecar.policies import (
+    fair_share,
+    fleet_owners,
+    lapsed_holders,
+    may_release,
+    remember_holders,
+    select_target,
+)
 from zapgate_sidecar.push_channel import PushChannel
 from zapgate_sidecar.runtime import InstanceRuntime, RuntimeDeps
 from zapgate_sidecar.settings import SidecarSettings
@@ -61,7 +68,7 @@ class InstanceManager:
         # refreshed at most once per PRESENCE_INTERVAL_MS; None until a server answered it.
         self._announced_at = float("-inf")
         self._sidecars: set[str] | None = None
-        self._seen_holding: set[str] = set()  # other sidecars seen holding a lock
+        self._last_held: dict[str, frozenset[str]] = {}  # other sidecars → the instances they were seen holding
         # Wake-ups (push channel): a short heartbeat now (a command, a channel change: heartbeat.poll_now),
         # discovery now (instances or sidecars changed), and once more when a departed sidecar's locks can
         # have expired.
@@ -172,8 +179,9 @@ class InstanceManager:
         held_by = {i.id: i.owner for i in eligible}
         lock_owners = {o for o in held_by.values() if o}
         announced = self._sidecars or set()
-        limit = fair_share(len(eligible), fleet_owners(owner, lock_owners, announced, self._seen_holding), cap)
-        self._seen_holding = (self._seen_holding & (announced | lock_owners)) | (lock_owners - {owner})
+        self._last_held = remember_holders(self._last_held, held_by, owner, announced)
+        lapsed = lapsed_holders(self._last_held, lock_owners)
+        limit = fair_share(len(eligible), fleet_owners(owner, lock_owners, announced, lapsed), cap)
         # Slow start: a sidecar that just came up takes one instance, then doubles, so sidecars
         # starting together see each other's locks and split the instances instead of one taking all.
         # Only while young: afterwards this sidecar knows the fleet, the fair share bounds it, and a dead

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from zapgate_core.contract.worker_proxy import EligibleInstance
 
@@ -23,16 +23,41 @@ def fair_share(eligible: int, live_owners: set[str], cap: int) -> int:
     return min(share, cap) if cap > 0 else share
 
 
-def fleet_owners(me: str, lock_owners: set[str], announced: set[str], seen_holding: set[str]) -> set[str]:
+def fleet_owners(me: str, lock_owners: set[str], announced: set[str], lapsed: set[str]) -> set[str]:
     """The sidecars the fair share divides by: those holding locks, this one, and the announced ones
     (eligible-instances `sidecars`) that hold nothing yet — a sidecar that just started.
 
-    An announced sidecar once seen holding locks and now holding none is left out: its locks
-    expired, so it most likely died, and its presence may outlive it by minutes; counting it would
-    leave its instances to nobody. (A live one in that state is invisible, as every idle sidecar
-    was before presence, until it holds a lock again.)
+    `lapsed` (see `lapsed_holders`) are left out: their locks expired on instances still eligible,
+    so they most likely died, and a presence may outlive its sidecar by minutes; counting one would
+    leave its instances to nobody.
     """
-    return lock_owners | {me} | (announced - seen_holding)
+    return lock_owners | {me} | (announced - lapsed)
+
+
+def remember_holders(last_held: Mapping[str, frozenset[str]], held_by: Mapping[str, str | None], me: str,
+                     announced: set[str]) -> dict[str, frozenset[str]]:
+    """Which instances each other sidecar was last seen holding, after one eligible-instances answer.
+
+    A sidecar holding nothing now keeps the instances it last held that are still eligible: its
+    locks lapsed. Once none of them is eligible (deleted, disabled) it lost them without dying,
+    so it is forgotten and counts again as an idle, announced sidecar. Forgotten too once it is
+    neither announced nor holding.
+    """
+    holding: dict[str, set[str]] = {}
+    for instance_id, owner in held_by.items():
+        if owner and owner != me:
+            holding.setdefault(owner, set()).add(instance_id)
+    remembered = {owner: frozenset(ids) for owner, ids in holding.items()}
+    for owner, ids in last_held.items():
+        still_eligible = ids & held_by.keys()
+        if owner not in remembered and owner in announced and still_eligible:
+            remembered[owner] = frozenset(still_eligible)
+    return remembered
+
+
+def lapsed_holders(remembered: Mapping[str, frozenset[str]], lock_owners: set[str]) -> set[str]:
+    """Sidecars remembered holding instances that are still eligible, and holding no lock now."""
+    return set(remembered) - lock_owners
 
 
 def may_release(*, rebalanced: bool, connected: bool, linking: bool, sends_in_flight: int, since_left_s: float,

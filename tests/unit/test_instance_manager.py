@@ -360,3 +360,29 @@ def test_after_a_sidecar_left_discovery_runs_at_the_fast_rate_until_the_recheck(
         assert asyncio.get_running_loop().time() - started < 0.5
 
     asyncio.run(scenario())
+
+
+async def _split_after_the_peers_instance_was_deleted(tmp_path: Path) -> list[str]:
+    settings = SidecarSettings(edge_base_url="http://127.0.0.1:9", worker_secret="sidecar-secret-value-123",
+                               auth_base=tmp_path / "auth", media_base=tmp_path / "media", instance_owner="sidecar-a")
+    proxy = _RebalanceProxy()
+    deps = RuntimeDeps(settings=settings, proxy=proxy, transport=_IdleNetwork(), http=None,  # type: ignore[arg-type]
+                       large_media=None, on_exit=lambda _i, _w: None)
+    manager = InstanceManager(settings, proxy, deps)  # type: ignore[arg-type]
+    from zapgate_sidecar.instance_manager import SLOW_START_DISCOVERIES
+
+    manager._discoveries = SLOW_START_DISCOVERIES
+    try:
+        proxy.eligible = [EligibleInstance(id="theirs", owner="sidecar-b")]
+        await manager.discover_once()
+        # "theirs" was deleted; sidecar-b is alive (still announced) and holds nothing; six new instances.
+        proxy.eligible = [EligibleInstance(id=f"i{n}") for n in range(6)]
+        await manager.discover_once()
+        return sorted(manager.runtimes)
+    finally:
+        await manager.shutdown()
+
+
+def test_a_peer_that_lost_its_instances_to_a_delete_still_gets_its_share(tmp_path: Path) -> None:
+    # Regression (CI, test_sidecar_fleet): sidecar-a counted sidecar-b as dead and kept all six.
+    assert asyncio.run(_split_after_the_peers_instance_was_deleted(tmp_path)) == ["i0", "i1", "i2"]

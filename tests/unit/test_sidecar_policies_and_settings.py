@@ -84,7 +84,7 @@ def test_fair_share_counts_announced_sidecars_that_hold_nothing_yet() -> None:
     from zapgate_sidecar.policies import fair_share, fleet_owners
 
     # Scale-out: "me" holds all 4, "new" just announced itself and holds nothing → it counts.
-    owners = fleet_owners("me", {"me"}, {"me", "new"}, seen_holding=set())
+    owners = fleet_owners("me", {"me"}, {"me", "new"}, lapsed=set())
     assert owners == {"me", "new"} and fair_share(4, owners, 0) == 2
     # The new one's view: the holder, the announced fleet and itself.
     assert fleet_owners("new", {"me"}, {"me", "new"}, set()) == {"me", "new"}
@@ -92,9 +92,28 @@ def test_fair_share_counts_announced_sidecars_that_hold_nothing_yet() -> None:
     assert fleet_owners("me", {"me", "b"}, set(), set()) == {"me", "b"}
     # Crash: "dead" was seen holding, its locks expired, its presence has not → left out, so the
     # survivors take its instances instead of leaving them to nobody until the presence expires.
-    assert fleet_owners("me", {"me"}, {"me", "dead"}, seen_holding={"dead"}) == {"me"}
+    assert fleet_owners("me", {"me"}, {"me", "dead"}, lapsed={"dead"}) == {"me"}
     # Still holding: counted whatever the presence says.
-    assert fleet_owners("me", {"me", "dead"}, {"me"}, seen_holding={"dead"}) == {"me", "dead"}
+    assert fleet_owners("me", {"me", "dead"}, {"me"}, lapsed={"dead"}) == {"me", "dead"}
+
+
+def test_a_sidecar_whose_instances_were_deleted_counts_again_one_whose_locks_lapsed_does_not() -> None:
+    from zapgate_sidecar.policies import lapsed_holders, remember_holders
+
+    announced = {"me", "idle", "dead"}
+    seen = remember_holders({}, {"a": "idle", "b": "dead", "c": "me"}, "me", announced)
+    assert seen == {"idle": frozenset({"a"}), "dead": frozenset({"b"})}
+    # "a" was deleted (not eligible any more), "b" is still eligible but nobody holds it: dead's lock lapsed.
+    seen = remember_holders(seen, {"b": None, "c": "me", "d": None}, "me", announced)
+    assert seen == {"dead": frozenset({"b"})}
+    assert lapsed_holders(seen, {"me"}) == {"dead"}  # idle is counted again: it fails the two-sidecar split
+    # The survivor took "b": dead stays lapsed while announced, and is forgotten when its presence goes.
+    seen = remember_holders(seen, {"b": "me", "c": "me"}, "me", announced)
+    assert lapsed_holders(seen, {"me"}) == {"dead"}
+    assert remember_holders(seen, {"b": "me", "c": "me"}, "me", {"me", "idle"}) == {}
+    # Holding again: counted as a lock owner, whatever it held before.
+    seen = remember_holders(seen, {"b": "me", "e": "dead"}, "me", announced)
+    assert seen == {"dead": frozenset({"e"})} and lapsed_holders(seen, {"me", "dead"}) == set()
 
 
 def test_rebalancing_never_releases_a_linking_or_sending_runtime() -> None:
