@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Response, status
+from starlette.middleware.gzip import GZipMiddleware
 
 from zapgate_control.errors import install_error_handlers
 from zapgate_control.observability import install_request_telemetry, logger
@@ -250,6 +251,7 @@ def create_app() -> FastAPI:
     app.include_router(live.router)
     app.include_router(automations.router)
     console.install(app)  # the console's static page (docs/console.md); not in the OpenAPI
+    app.add_middleware(GZipMiddleware, minimum_size=1024, exclude_content_types=console.GZIP_EXCLUDED_TYPES)  # /v1 JSON
     install_error_handlers(app, logger)
     install_request_telemetry(app, api="public")
     automations.install_openapi(app)  # the automations' configuration schema, built on first request

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 ROOT = Path(__file__).resolve().parent
 ASSETS = ROOT / "assets"
@@ -33,6 +34,9 @@ _TYPES = {
     ".ico": "image/x-icon",
 }
 _COMPRESSIBLE = (".html", ".js", ".css", ".svg")
+# For the app's GZipMiddleware (/v1 JSON): these files are gzipped here, with an ETag per encoding, so the
+# middleware leaves them alone (it would otherwise add a second `Vary: Accept-Encoding` to their plain answers).
+GZIP_EXCLUDED_TYPES = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "text/html", "text/javascript", "text/css", "image/svg+xml")
 _GZIP_MIN_BYTES = 256
 _ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\.(js|css|svg|png|ico)$")
 # Revalidate every time (the files keep their names across versions); an unchanged file costs a 304.
