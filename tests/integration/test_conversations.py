@@ -180,3 +180,17 @@ def test_another_tenant_gets_404_for_conversations_and_chats(
         assert X not in response.text
         unknown = other.get(path.replace(instance_id, "00000000-0000-4000-8000-000000000000"))
         assert unknown.json() == response.json()
+
+
+def test_conversations_carry_the_contacts_push_name_when_known(api: TestClient, instance_id: str) -> None:
+    """Direct chats: the name from the contact's newest message that has one (the console shows it, not the
+    number); groups and chats without one: no `push_name` at all, so those answers read exactly as before."""
+    _inbound(instance_id, f"{X}@s.whatsapp.net", "old name", push_name="Xavi")
+    _inbound(instance_id, f"{X}@s.whatsapp.net", "new name", push_name="Xavier Souza")
+    _inbound(instance_id, f"{X}@s.whatsapp.net", "no name this time")
+    _inbound(instance_id, GROUP, "in the group", sender="5511933333333@s.whatsapp.net", push_name="Member")
+    _outbound(api, instance_id, Y, "only outbound to y")
+    chats = {c["chat_id"]: c for c in _ok(api.get(f"/v1/instances/{instance_id}/conversations"))["conversations"]}
+    assert chats[f"{X}@s.whatsapp.net"]["push_name"] == "Xavier Souza"
+    assert "push_name" not in chats[GROUP]  # a member's name is not the group's
+    assert "push_name" not in chats[f"{Y}@s.whatsapp.net"]

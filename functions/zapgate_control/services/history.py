@@ -61,6 +61,7 @@ class Conversation:
     chat_type: str | None
     last_message: MessageRecord
     unread_count: int = 0
+    push_name: str | None = None  # direct chats: the contact's name in their newest message that has one
 
 
 def _is_own(record: MessageRecord) -> bool:
@@ -100,6 +101,8 @@ def conversations(
             entry = chats[chat] = Conversation(chat_id=chat, chat_type=None, last_message=record)
         if entry.chat_type is None and isinstance(record, ReceivedMessage):
             entry.chat_type = record.content.chat_type or None
+        if entry.push_name is None and isinstance(record, ReceivedMessage) and not record.content.from_me:
+            entry.push_name = record.content.push_name or None  # from the records read anyway: no extra read
         if _is_own(record):
             replied.add(chat)
         elif chat not in replied:
@@ -107,6 +110,8 @@ def conversations(
     listing = list(chats.values())  # insertion order: newest last message first
     for entry in listing:
         entry.chat_type = entry.chat_type or chat_type_of(entry.chat_id)
+        if entry.chat_type == "group":
+            entry.push_name = None  # a member's name, not the group's
     page = listing[offset : offset + limit]
     more = offset + limit < len(listing)
     return page, str(offset + limit) if more else None

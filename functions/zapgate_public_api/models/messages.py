@@ -230,6 +230,12 @@ class Conversation(BaseModel):
     unread_count: int = Field(
         description="Inbound messages newer than the newest message sent to this chat (a reply marks it read)"
     )
+    # Absent (not null) when unknown, so every answer without a name reads exactly as before.
+    push_name: str | None = Field(
+        default=None, exclude_if=lambda v: v is None,
+        description="Direct chats: the name the contact set on WhatsApp, from their newest message carrying one "
+        "among those the listing reads; absent when none did (groups: absent)",
+    )
 
     @classmethod
     def from_summary(cls, summary: ConversationSummary) -> Conversation:
@@ -238,6 +244,7 @@ class Conversation(BaseModel):
             chat_type=summary.chat_type or "direct",
             last_message=LastMessage.from_record(summary.last_message),
             unread_count=summary.unread_count,
+            push_name=summary.push_name,
         )
 
 
