@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         ProviderSecretStore,
     )
     from zapgate_control.ports.contacts import ContactStore, GroupStore
+    from zapgate_control.ports.delivery_log import DeliveryLogStore
     from zapgate_control.ports.events import EventBus, EventPublisher, OutboxPublisher, Redelivery, WebhookSender
     from zapgate_control.ports.instances import InstanceStore
     from zapgate_control.ports.live import LiveConnectionStore, LivePusher
@@ -195,6 +196,13 @@ class Stores:
         from zapgate_control.adapters.dynamodb.webhooks import DynamoWebhookStore
 
         return DynamoWebhookStore(self.settings.webhooks_table)
+
+    @cached_property
+    def delivery_log(self) -> DeliveryLogStore:
+        """Failed and dead webhook deliveries (events processor writes, public API lists and redrives)."""
+        from zapgate_control.adapters.dynamodb.delivery_log import DynamoDeliveryLog
+
+        return DynamoDeliveryLog(self.settings.webhooks_table)
 
     @cached_property
     def live_connections(self) -> LiveConnectionStore:

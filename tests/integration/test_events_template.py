@@ -86,6 +86,7 @@ def test_the_processor_role_allows_exactly_what_the_processor_does() -> None:
         ("sqs:ReceiveMessage", queue), ("sqs:DeleteMessage", queue), ("sqs:GetQueueAttributes", queue),
         ("sqs:ChangeMessageVisibility", queue), ("sqs:SendMessage", queue),
         ("dynamodb:GetItem", webhooks), ("dynamodb:Query", webhooks),
+        ("dynamodb:PutItem", webhooks),  # the delivery log: failed and dead attempts (ports/delivery_log.py)
         ("dynamodb:Query", "{'Fn::Sub': '${MessagesTable.Arn}/index/timeline'}"),
         ("dynamodb:UpdateItem", "{'Fn::GetAtt': ['MessagesTable', 'Arn']}"),
         # Live updates: the tenant's connections (index only), forgetting gone ones, pushing (POST only).
@@ -105,7 +106,7 @@ def test_the_processor_role_allows_exactly_what_the_processor_does() -> None:
     assert processor["LoggingConfig"] == {"LogGroup": {"Ref": "EventsProcessorLogGroup"}}
 
 
-def test_only_the_worker_proxy_publishes_and_only_the_public_api_manages_webhooks() -> None:
+def test_only_the_worker_proxy_publishes_and_only_the_public_api_manages_webhooks_and_redrives() -> None:
     worker = _statements(_resource("WorkerProxyFunction"))
     public = _statements(_resource("PublicApiFunction"))
     assert [s["Resource"] for s in worker if any(a.startswith("sqs:") for a in _actions(s))] == [
@@ -115,7 +116,9 @@ def test_only_the_worker_proxy_publishes_and_only_the_public_api_manages_webhook
     on_webhooks = [s for s in public if s["Resource"] == {"Fn::GetAtt": ["WebhooksTable", "Arn"]}]
     assert on_webhooks and set(_actions(on_webhooks[0])) == {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:UpdateItem"}
-    assert not any(a.startswith("sqs:") for s in public for a in _actions(s))
+    # A redrive of the tenant's own dead delivery: SendMessage to EventsQueue, nothing else on any queue.
+    assert [(_actions(s), s["Resource"]) for s in public if any(a.startswith("sqs:") for a in _actions(s))] == [
+        (["sqs:SendMessage"], {"Fn::GetAtt": ["EventsQueue", "Arn"]})]
     assert not any("WebhooksTable" in str(s["Resource"]) for s in worker)
 
 

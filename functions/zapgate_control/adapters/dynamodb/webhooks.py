@@ -5,6 +5,9 @@ Item: `tenant_id`, `webhook_id` ("wh_" + 32 hex), `url`, `events` (absent = ever
 
 One Query on the tenant's partition lists them (the processor does it per event, the public
 API per listing); there are at most MAX_WEBHOOKS_PER_TENANT, so one page always holds them all.
+The same partition holds the delivery log's items (adapters/dynamodb/delivery_log.py: "delivery#…",
+"dead#…"): the Query's key condition reads only ids starting "wh_", so they are never read (nor billed)
+here, and get / rotate / delete refuse any other id as an unknown webhook.
 
 The signing secret is stored as issued, not hashed: HMAC signing needs the secret itself. The
 table is encrypted at rest (SSE), only the events processor may read it and only the public
@@ -22,6 +25,13 @@ from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
 from zapgate_control.ports.webhooks import TooManyWebhooks, Webhook, WebhookNotFound
 from zapgate_core.domain.webhooks import MAX_WEBHOOKS_PER_TENANT
+
+WEBHOOK_ID_PREFIX = "wh_"
+
+
+def is_webhook_id(webhook_id: str) -> bool:
+    """Only a webhook's own id: never a delivery-log item's key sharing the partition."""
+    return webhook_id.startswith(WEBHOOK_ID_PREFIX) and "#" not in webhook_id
 
 
 def webhook_from_item(item: dict[str, Any]) -> Webhook:
@@ -49,7 +59,7 @@ class DynamoWebhookStore:
             raise TooManyWebhooks(tenant_id)
         item = {
             "tenant_id": tenant_id,
-            "webhook_id": f"wh_{uuid.uuid4().hex}",
+            "webhook_id": f"{WEBHOOK_ID_PREFIX}{uuid.uuid4().hex}",
             "url": url,
             "events": list(events) if events is not None else None,  # None (attribute absent) = every event type
             "secret": secret,
@@ -65,13 +75,15 @@ class DynamoWebhookStore:
     def list_for_tenant(self, tenant_id: str) -> list[Webhook]:
         response = client("dynamodb").query(
             TableName=self.table,
-            KeyConditionExpression="tenant_id = :t",
-            ExpressionAttributeValues=to_values({":t": tenant_id}),
+            KeyConditionExpression="tenant_id = :t AND begins_with(webhook_id, :wh)",
+            ExpressionAttributeValues=to_values({":t": tenant_id, ":wh": WEBHOOK_ID_PREFIX}),
             ConsistentRead=True,  # a webhook created a moment ago must already receive events
         )
         return [webhook_from_item(item) for item in (from_item(raw) for raw in response.get("Items", [])) if item]
 
     def get(self, tenant_id: str, webhook_id: str) -> Webhook | None:
+        if not is_webhook_id(webhook_id):
+            return None
         response = client("dynamodb").get_item(
             TableName=self.table, Key=to_item({"tenant_id": tenant_id, "webhook_id": webhook_id}), ConsistentRead=True
         )
@@ -84,6 +96,8 @@ class DynamoWebhookStore:
         One conditional UpdateItem: the old secret is moved by DynamoDB itself (SET previous = secret), so
         two rotations racing never lose the secret a receiver still holds for longer than one grace period.
         """
+        if not is_webhook_id(webhook_id):
+            raise WebhookNotFound(webhook_id)
         try:
             response = client("dynamodb").update_item(
                 TableName=self.table,
@@ -102,6 +116,8 @@ class DynamoWebhookStore:
         return webhook_from_item(from_item(response["Attributes"]) or {})
 
     def delete(self, tenant_id: str, webhook_id: str) -> None:
+        if not is_webhook_id(webhook_id):
+            raise WebhookNotFound(webhook_id)
         try:
             client("dynamodb").delete_item(
                 TableName=self.table,
