@@ -142,6 +142,8 @@ COMMAND_GROUP_AUDIT_ROUTES = [  # test_commands_groups_audit.py
 WEBHOOK_ROUTES = [  # test_events_pipeline.py, test_webhook_secret_rotation.py
     ("POST", "/v1/webhooks"), ("GET", "/v1/webhooks"), ("DELETE", "/v1/webhooks/{webhook_id}"),
     ("POST", "/v1/webhooks/{webhook_id}/secret"),
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"),  # test_webhook_deliveries_api.py
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{event_id}/redrive"),
 ]  # fmt: skip
 UPLOAD_ROUTES = [("POST", "/v1/media-uploads")]  # test_media_uploads.py
 LIVE_ROUTES = [("POST", "/v1/live/tickets")]  # test_live_updates.py

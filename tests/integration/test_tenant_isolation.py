@@ -59,6 +59,7 @@ UNKNOWN = {
     "webhook_id": "wh_00000000000000000000000000000000",
     "request_id": "00000000-0000-4000-8000-000000000003",
     "automation_id": "00000000-0000-4000-8000-000000000004",
+    "event_id": "00000000-0000-4000-8000-000000000005",  # a webhook's dead delivery (webhook_deliveries.py)
 }
 # Path parameters that filter inside a tenant-owned object (never an object themselves), with the
 # value used: the owning object next to them (the instance) carries the isolation.
@@ -236,6 +237,7 @@ def _seed(client: TestClient, name: str, group_jid: str, env: dict[str, str], si
     webhook = _ok(client.post("/v1/webhooks", json={"url": f"https://hooks.example.com/{name}"}), 201)
     automation = _ok(client.post(f"/v1/instances/{instance_id}/automations", json={**RULE, "name": f"{name} rule"}),
                      201)  # fmt: skip
+    dead_event_id = _dead_delivery(client, webhook["id"])
     return Owned(name, {
         "instance_id": (instance_id,),
         "message_id": (sent["id"], inbound["id"]),
@@ -244,7 +246,24 @@ def _seed(client: TestClient, name: str, group_jid: str, env: dict[str, str], si
         "webhook_id": (webhook["id"],),
         "request_id": (request_id,),
         "automation_id": (automation["id"],),
+        "event_id": (dead_event_id,),
     })  # fmt: skip
+
+
+def _dead_delivery(client: TestClient, webhook_id: str) -> str:
+    """A dead delivery of the webhook, as the events processor records one (its last failed attempt)."""
+    import uuid
+
+    from zapgate_control.ports.delivery_log import DeliveryAttempt
+    from zapgate_control.wiring import get_stores
+
+    tenant_id = "tenant-a" if client.headers.get("X-API-Key") == API_KEY else "tenant-b"
+    event_id = str(uuid.uuid4())
+    envelope = {"id": event_id, "type": "MESSAGE_STATUS", "instanceId": "i", "timestamp": "2026-01-01T00:00:00.000Z",
+                "payload": {}}
+    get_stores().delivery_log.record(DeliveryAttempt(tenant_id, webhook_id, event_id, "MESSAGE_STATUS", 5, "HTTP 500",
+                                                     "dead", envelope))
+    return event_id
 
 
 @pytest.fixture
