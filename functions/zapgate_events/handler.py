@@ -1,30 +1,34 @@
 """Lambda entry point named in template.yaml: SQS batches from EventsQueue, partial batch responses.
 
-Each record is processed on its own (services/delivery.py); the ones that failed are listed in
-`batchItemFailures` (FunctionResponseTypes: ReportBatchItemFailures), so SQS deletes the others
-and redelivers only those, after the backoff delay the processor set on each.
+The whole batch is processed at once (services/delivery: parent linking read once per instance, webhooks
+once per tenant, every POST concurrently, bounded per endpoint); the records that failed are listed in
+`batchItemFailures` (FunctionResponseTypes: ReportBatchItemFailures), so SQS deletes the others and
+redelivers only those, after the backoff delay the processor set on each.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from zapgate_control.observability import flush_metrics, logger
 from zapgate_control.services import delivery
 from zapgate_control.wiring import get_stores
 
-# Not raising when every record failed: the partial response already lists them all, and a raised
-# error would only add a Lambda error on top of the same redelivery.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# Kept back from the Lambda timeout for what follows the deliveries (visibility changes, the delivery log,
+# the answer): no POST starts later than remaining time - this - the longest a POST can take.
+ANSWER_MARGIN_S = 5.0
 
 
 @cache
 def deps() -> delivery.Deps:
-    """Once per container, from the adapters wiring builds (clients and connection pools are reused)."""
+    """Once per container, from the adapters wiring builds (clients, connection and thread pools are reused)."""
+    from zapgate_control.adapters.webhook_http import MAX_POST_SECONDS  # httpx: on first use, not at import
+
     stores = get_stores()
     return delivery.Deps(
         webhooks=stores.webhooks,
@@ -35,6 +39,12 @@ def deps() -> delivery.Deps:
         retry_base_s=stores.settings.webhook_retry_base_seconds,
         live=stores.live_fanout,
         bus=stores.event_bus,
+        # Wired by the delivery log's adapter when it exists; until then failed attempts are only logged.
+        delivery_log=getattr(stores, "delivery_log", None),
+        # EventsQueue's RedrivePolicy maxReceiveCount (template.yaml sets both): which attempt is the last.
+        max_receive_count=int(os.environ.get("EVENTS_MAX_RECEIVE_COUNT") or delivery.DEFAULT_MAX_RECEIVE_COUNT),
+        per_endpoint=int(os.environ.get("WEBHOOK_CONCURRENCY_PER_ENDPOINT") or delivery.DEFAULT_PER_ENDPOINT),
+        post_max_s=MAX_POST_SECONDS,
     )
 
 
@@ -53,17 +63,22 @@ def to_record(record: SQSRecord) -> delivery.Record:
     )
 
 
-def record_handler(record: SQSRecord) -> int:
-    return delivery.process(deps(), to_record(record))
+def start_by(context: Any, post_max_s: float) -> float | None:
+    """The monotonic time after which no delivery starts, from the invocation's remaining time."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return time.monotonic() + remaining() / 1000 - ANSWER_MARGIN_S - post_max_s
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    live = deps().live
-    if live is not None:
-        live.reset()  # each tenant's live connections are read once per batch, afresh for each batch
+    current = deps()
+    if current.live is not None:
+        current.live.reset()  # each tenant's live connections are read once per batch, afresh for each batch
     try:
-        return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                             context=context))
+        records = [to_record(SQSRecord(raw)) for raw in event.get("Records") or []]
+        failed = delivery.process_batch(current, records, start_by(context, current.post_max_s))
+        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
     finally:
         flush_metrics()

@@ -6,6 +6,7 @@ conversion: key encodings, the `state` field, numbers DynamoDB cannot hold (adap
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
@@ -202,9 +203,14 @@ class MessageStore(Protocol):
     ) -> ReceivedMessage | None:
         """`automate`: the instance has automations; stored as the item's flag the outbox reads (issue 11)."""
         ...
-    # Parent linking (services/delivery.py) runs seed 001's heuristic (domain/events.pick_parent) on the
+    # Parent linking (services/delivery/parents.py) runs seed 001's heuristic (domain/events.pick_parent) on the
     # stored images, the same shape the outbox's stream delivers: these stay JSON objects on purpose.
     def recent_inbound(self, instance_id: str, until_sk: str, window_ms: int, limit: int = 50) -> list[JsonObject]: ...
+    def recent_inbound_windows(
+        self, instance_id: str, until_sks: Sequence[str], window_ms: int, limit: int = 50
+    ) -> dict[str, list[JsonObject]]:
+        """recent_inbound of each `until_sk`, the same answers, from one read of their union (a batch's records)."""
+        ...
     def set_parent(self, message_id: str, parent_id: str) -> bool: ...
     def get(self, message_id: str) -> MessageRecord | None: ...
     def timeline(

@@ -43,6 +43,7 @@ from zapgate_control.adapters.dynamodb.message_items import (
     record_of,
     sort_key,
 )
+from zapgate_control.adapters.dynamodb.message_parents import MessageParentsMixin
 from zapgate_control.adapters.dynamodb.paging import query_page
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
@@ -82,8 +83,9 @@ def chat_pk(instance_id: str, chat: str) -> str:
     return f"{instance_id}#{chat}"
 
 
-class DynamoMessageStore(MessageChangesMixin, MessageHoldsMixin):
-    """The send queue, inbound storage and history; edits and revokes come from MessageChangesMixin."""
+class DynamoMessageStore(MessageChangesMixin, MessageHoldsMixin, MessageParentsMixin):
+    """The send queue, inbound storage and history; edits and revokes come from MessageChangesMixin, parent
+    linking's reads from MessageParentsMixin."""
 
     def __init__(self, table: str, retention_days: int = 90, clock: Clock = system_clock) -> None:
         self.table = table
@@ -403,41 +405,6 @@ class DynamoMessageStore(MessageChangesMixin, MessageHoldsMixin):
                 return None
             raise
         return inbound_record({k: v for k, v in item.items() if v is not None})
-
-    def recent_inbound(self, instance_id: str, until_sk: str, window_ms: int, limit: int = 50) -> list[JsonObject]:
-        """Inbound messages stored in the `window_ms` up to `until_sk` (inclusive), newest first.
-
-        One Query on the timeline index, one page: parent linking only needs the last moments of
-        one instance, and a bounded read keeps a burst from making it expensive.
-        """
-        until_ms = ms_of(until_sk)
-        response = client("dynamodb").query(
-            TableName=self.table,
-            IndexName="timeline",
-            KeyConditionExpression="timeline_pk = :p AND timeline_sk BETWEEN :lo AND :hi",
-            ExpressionAttributeValues=to_values(
-                {":p": f"{instance_id}#inbound", ":lo": f"{max(0, until_ms - window_ms):013d}#", ":hi": until_sk}
-            ),
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [i for i in (from_item(raw) for raw in response.get("Items", [])) if i]
-
-    def set_parent(self, message_id: str, parent_id: str) -> bool:
-        """parent_id on a stored message (one UpdateItem); False if the message is gone (expired)."""
-        try:
-            client("dynamodb").update_item(
-                TableName=self.table,
-                Key=to_item({"id": message_id}),
-                UpdateExpression="SET parent_id = :p",
-                ConditionExpression="attribute_exists(id)",
-                ExpressionAttributeValues=to_values({":p": parent_id}),
-            )
-        except Exception as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-        return True
 
     # ------------------------------------------------------------ reads (public API)
     def item(self, message_id: str) -> JsonObject | None:
