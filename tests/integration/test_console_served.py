@@ -24,6 +24,7 @@ TESTIDS = [
     "pairing-phone", "pairing-submit", "pairing-code", "instance-page-status", "chats-list", "chat-row",
     "message-list", "message", "message-body", "send-to", "send-text", "send-submit", "error-banner",
     "check-number-input", "check-number-submit", "check-number-result",
+    "webhook-row", "webhook-deliveries", "delivery-row", "delivery-redrive",
 ]  # fmt: skip
 
 

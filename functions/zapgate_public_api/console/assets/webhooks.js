@@ -1,4 +1,5 @@
-// #/webhooks: the tenant's webhooks: create (its secret shown once), rotate the secret (shown once), delete.
+// #/webhooks: the tenant's webhooks: create (its secret shown once), rotate the secret (shown once), delete;
+// under each one its recent failed and dead deliveries, and "Redrive" on a dead one (docs/events.md).
 import { api, enc } from "./api.js";
 import { empty, fmtTime, h, loading, mount, secretBox } from "./dom.js";
 
@@ -24,16 +25,16 @@ export function render(root, _params, ctx) {
     secretSlot,
     list,
     h("p", { class: "muted small" },
-      "Deliveries are signed (X-Zapgate-Signature) and retried with backoff; events no endpoint took after 5 attempts wait in ",
-      "the dead-letter queue. The public API does not list deliveries or the dead-letter queue yet: an operator redrives it ",
-      "with ", h("code", {}, "python -m zapgate_control.admin redrive-dlq"), " (docs/events.md)."));
+      "Deliveries are signed (X-Zapgate-Signature) and retried with backoff (5 attempts). Under each webhook: its failed ",
+      "attempts of the last 7 days and its dead deliveries (all attempts failed) of the last 14; successful deliveries are ",
+      "not listed. Redrive sends a dead one to that webhook again, with the whole retry schedule."));
 
   async function load() {
     try {
       const data = await api("/webhooks");
       if (disposed) return;
       if (!data.webhooks.length) { mount(list, empty("No webhooks: events reach nobody but live connections.")); return; }
-      mount(list, data.webhooks.map(row));
+      mount(list, data.webhooks.map((w) => h("div", { class: "webhook-item" }, row(w), deliveries(w))));
     } catch (err) { if (!disposed) { mount(list, empty("Could not load the webhooks.")); ctx.showError(err); } }
   }
 
@@ -47,6 +48,48 @@ export function render(root, _params, ctx) {
       h("div", { class: "row-meta" },
         h("button", { type: "button", class: "secondary small", "data-testid": "webhook-rotate", onclick: () => rotate(w) }, "Rotate secret"),
         h("button", { type: "button", class: "secondary small", onclick: () => { confirm.hidden = false; } }, "Delete"), confirm));
+  }
+
+  // One listing per webhook (at most 10 webhooks), 10 newest attempts; "Load more" follows the cursor.
+  function deliveries(w) {
+    const body = h("div", { class: "delivery-list" }, loading("Loading deliveries…"));
+    const more = h("div");
+    const box = h("div", { class: "deliveries", "data-testid": "webhook-deliveries", "data-webhook-id": w.id },
+      h("div", { class: "small muted" }, "Failed and dead deliveries"), body, more);
+    async function page(cursor) {
+      try {
+        const data = await api(`/webhooks/${enc(w.id)}/deliveries?limit=10${cursor ? `&cursor=${enc(cursor)}` : ""}`);
+        if (disposed) return;
+        if (!cursor) mount(body);
+        if (!cursor && !data.deliveries.length) mount(body, empty("None: every delivery was taken."));
+        body.append(...data.deliveries.map((d) => attempt(w, d, () => page(null))));
+        mount(more, data.next_cursor
+          ? h("button", { type: "button", class: "secondary small", onclick: () => page(data.next_cursor) }, "Load more")
+          : null);
+      } catch (err) { if (!disposed) { mount(body, empty("Could not load the deliveries.")); ctx.showError(err); } }
+    }
+    page(null);
+    return box;
+  }
+
+  function attempt(w, d, reload) {
+    const redrive = d.outcome === "dead"
+      ? h("button", { type: "button", class: "small", "data-testid": "delivery-redrive", onclick: async () => {
+          redrive.disabled = true;
+          try {
+            // A fresh key per click: a retried request (the network dropped the answer) is answered, not sent twice.
+            await api(`/webhooks/${enc(w.id)}/deliveries/${enc(d.event_id)}/redrive`,
+              { method: "POST", headers: { "Idempotency-Key": crypto.randomUUID() } });
+            ctx.showError(null);
+            reload();
+          } catch (err) { redrive.disabled = false; ctx.showError(err); }
+        } }, "Redrive")
+      : null;
+    return h("div", { class: "delivery", "data-testid": "delivery-row", "data-event-id": d.event_id, "data-outcome": d.outcome },
+      h("span", { class: `pill outcome-${d.outcome}` }, d.outcome),
+      h("span", {}, d.event_type), h("code", { class: "small", title: d.event_id }, d.event_id.slice(0, 8)),
+      h("span", { class: "muted" }, `attempt ${d.attempt}`), h("span", { class: "reason" }, d.reason),
+      h("span", { class: "muted" }, fmtTime(d.at)), redrive);
   }
 
   async function create(event) {
