@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Response, 
 from starlette.middleware.gzip import GZipMiddleware
 
 from zapgate_control.errors import install_error_handlers
+from zapgate_control.lazy_routes import make_routes_lazy
 from zapgate_control.observability import install_request_telemetry, logger
 from zapgate_control.ports.messages import MessageRecord
 from zapgate_control.services import history, instance_proxy, instances, outbound_enqueue
@@ -257,6 +258,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app, logger)
     install_request_telemetry(app, api="public")
     automations.install_openapi(app)  # the automations' configuration schema, built on first request
+    make_routes_lazy(app)  # last: a first request builds only the route it serves (issue 14)
     return app
 
 

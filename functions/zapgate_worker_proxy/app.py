@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query
 
 from zapgate_control.clock import system_clock
 from zapgate_control.errors import install_error_handlers
+from zapgate_control.lazy_routes import make_routes_lazy
 from zapgate_control.observability import install_request_telemetry, logger
 from zapgate_control.services import (
     commands,
@@ -252,6 +253,7 @@ def create_app() -> FastAPI:
     app.include_router(pacing_router, prefix=PREFIX, responses=_errors)
     install_error_handlers(app, logger)
     install_request_telemetry(app, api="worker-proxy")
+    make_routes_lazy(app)  # last: a first request builds only the route it serves (issue 14)
     return app
 
 
