@@ -94,7 +94,9 @@ def local_stack() -> Iterator[Stack]:
 
     tmp = Path(tempfile.mkdtemp(prefix="console-shots-"))
     print("starting the local stack (make run's processes, one sidecar on the sim) ...", flush=True)
-    stack = LocalStack(tmp, sidecars=1, DISCOVERY_POLL_MS="500", STOP_COOLDOWN_MS="500").start(timeout=90)
+    # Retries at once: the failing webhook's deliveries die within seconds instead of ~16 minutes.
+    stack = LocalStack(tmp, sidecars=1, DISCOVERY_POLL_MS="500", STOP_COOLDOWN_MS="500",
+                       ZAPGATE_PARAMETER_OVERRIDES="WebhookRetryBaseSeconds=0").start(timeout=90)
     try:
         yield Stack(stack.url, stack.sim, stack.api_key)
     finally:
@@ -104,12 +106,13 @@ def local_stack() -> Iterator[Stack]:
 
 @contextlib.contextmanager
 def webhook_receiver() -> Iterator[str]:
-    """A local endpoint that answers 200 to every delivery (so the webhooks page shows successes)."""
+    """A local endpoint that answers 200 to every delivery, and 500 under /fail (a second webhook whose deliveries
+    fail and die, so the webhooks page shows its failed and dead deliveries)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(200)
+            self.send_response(500 if self.path.endswith("/fail") else 200)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -160,6 +163,8 @@ def seed(stack: Stack, hook_url: str) -> dict[str, str]:
     link(stack, ids["sales"], SALES_PHONE, "Loja Aurora Vendas")
     webhook = api.post("/webhooks", json={"url": hook_url, "events": ["MESSAGE_INBOUND", "INSTANCE_STATUS"]})
     webhook.raise_for_status()
+    failing = api.post("/webhooks", json={"url": hook_url.replace("/events", "/fail"), "events": ["MESSAGE_INBOUND"]})
+    failing.raise_for_status()
     api.post("/keys", json={"label": "crm-integration"}).raise_for_status()
 
     support = ids["support"]
@@ -183,6 +188,13 @@ def seed(stack: Stack, hook_url: str) -> dict[str, str]:
     wait_for(lambda: all(m["status"] != "queued" for m in api.get(f"/instances/{support}/messages",
                          params={"direction": "outbound"}).json()["messages"]), 30, "outbound sent")
     ids["webhook"] = str(webhook.json()["id"])
+    ids["failing_webhook"] = str(failing.json()["id"])
+    deliveries = f"/webhooks/{ids['failing_webhook']}/deliveries"
+    try:  # on a stack with the default 30 s backoff (--url) they die only after ~16 minutes: shoot without
+        wait_for(lambda: any(d["outcome"] == "dead" for d in api.get(deliveries).json()["deliveries"]), 60,
+                 "a dead delivery of the failing webhook")
+    except RuntimeError as exc:
+        print(f"warning: {exc}", file=sys.stderr)
     return ids
 
 
@@ -245,6 +257,7 @@ def take(stack: Stack, ids: dict[str, str], out: Path) -> list[Path]:
 
             page.goto(f"{console}#/webhooks")
             page.get_by_text("/zapgate/events").first.wait_for()
+            page.get_by_test_id("delivery-row").first.wait_for()
             shot("webhooks")
 
             page.goto(f"{console}#/keys")

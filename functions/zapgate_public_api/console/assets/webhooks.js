@@ -61,7 +61,7 @@ export function render(root, _params, ctx) {
         const data = await api(`/webhooks/${enc(w.id)}/deliveries?limit=10${cursor ? `&cursor=${enc(cursor)}` : ""}`);
         if (disposed) return;
         if (!cursor) mount(body);
-        if (!cursor && !data.deliveries.length) mount(body, empty("None: every delivery was taken."));
+        if (!cursor && !data.deliveries.length) mount(body, empty("None in the last 7 days."));
         body.append(...data.deliveries.map((d) => attempt(w, d, () => page(null))));
         mount(more, data.next_cursor
           ? h("button", { type: "button", class: "secondary small", onclick: () => page(data.next_cursor) }, "Load more")
