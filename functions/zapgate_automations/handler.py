@@ -27,6 +27,7 @@ from zapgate_control.adapters.sqs_events import SqsRedelivery
 from zapgate_control.observability import flush_metrics, logger
 from zapgate_control.ports.automations import ProviderSecretStore
 from zapgate_control.services.automations import definition
+from zapgate_control.snapstart import install_hooks
 from zapgate_control.wiring import get_stores
 from zapgate_core.domain.automations.conversation import ChatModel
 from zapgate_core.domain.automations.definitions import Agent
@@ -138,7 +139,12 @@ def record_handler(record: SQSRecord) -> str:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                             context=context))
+        return dict(
+            process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        )
     finally:
         flush_metrics()
+
+
+# SnapStart: the model and tool clients (httpx pools) and the stores are made anew after a restore.
+install_hooks(prime=deps, resets=(deps, redelivery, _openai, _bedrock), clients=("dynamodb", "sqs", "secretsmanager"))

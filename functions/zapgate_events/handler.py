@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from zapgate_control.observability import flush_metrics, logger
 from zapgate_control.services import delivery
+from zapgate_control.snapstart import install_hooks
 from zapgate_control.wiring import get_stores
 
 # Kept back from the Lambda timeout for what follows the deliveries (visibility changes, the delivery log,
@@ -82,3 +83,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
     finally:
         flush_metrics()
+
+
+install_hooks(prime=deps, resets=(deps,), clients=("dynamodb", "sqs"))  # SnapStart (zapgate_control/snapstart.py)

@@ -13,6 +13,7 @@ from typing import Any
 
 from zapgate_control.observability import flush_metrics, logger
 from zapgate_control.services import live
+from zapgate_control.snapstart import install_hooks
 from zapgate_control.wiring import get_stores
 from zapgate_core.domain.live import error_message
 
@@ -79,3 +80,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if answer.body is not None:
         response["body"] = answer.body
     return response
+
+
+install_hooks(prime=deps, resets=(deps,), clients=("dynamodb",))  # SnapStart

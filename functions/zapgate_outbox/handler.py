@@ -20,6 +20,7 @@ from zapgate_control.adapters.sqs_automations import SqsAutomationJobs
 from zapgate_control.observability import flush_metrics, logger
 from zapgate_control.ports.automation_jobs import AutomationJobQueue
 from zapgate_control.services import outbox
+from zapgate_control.snapstart import install_hooks
 from zapgate_control.wiring import change_of, get_stores
 from zapgate_core.domain.outbox import Change
 
@@ -60,7 +61,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             raise NotPublished(record.dynamodb.sequence_number)
 
     try:
-        return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                             context=context))
+        return dict(
+            process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        )
     finally:
         flush_metrics()
+
+
+install_hooks(prime=lambda: get_stores().outbox_publisher, resets=(_jobs_queue,), clients=("sqs",))  # SnapStart

@@ -15,6 +15,7 @@ from typing import Any
 
 from zapgate_control.observability import flush_metrics, logger
 from zapgate_control.services import sidecar_push
+from zapgate_control.snapstart import install_hooks
 from zapgate_control.wiring import get_stores
 
 ROUTES = {"CONNECT": "$connect", "DISCONNECT": "$disconnect", "MESSAGE": "$default"}
@@ -24,8 +25,9 @@ ROUTES = {"CONNECT": "$connect", "DISCONNECT": "$disconnect", "MESSAGE": "$defau
 def deps() -> sidecar_push.PushDeps:
     """Once per container, from the adapters wiring builds (boto3 clients are reused across invocations)."""
     stores = get_stores()
-    return sidecar_push.PushDeps(connections=stores.push_connections, waker=stores.sidecar_waker,
-                                 presence=stores.sidecar_presence)
+    return sidecar_push.PushDeps(
+        connections=stores.push_connections, waker=stores.sidecar_waker, presence=stores.sidecar_presence
+    )
 
 
 def route(event: dict[str, Any]) -> int:
@@ -55,3 +57,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     log = logger.debug if status < 400 else logger.info
     log("sidecar push request", extra={"route": request.get("routeKey"), "status": status})
     return {"statusCode": status}
+
+
+# SnapStart (zapgate_control/snapstart.py): the clients $connect uses, in the snapshot, made anew after a restore.
+install_hooks(prime=deps, resets=(deps,), clients=("dynamodb", "secretsmanager", "apigatewaymanagementapi"))
