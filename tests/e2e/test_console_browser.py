@@ -274,3 +274,155 @@ def _sign_in_here(page: Page, stack: LocalStack) -> None:
     page.get_by_test_id("signin-submit").click()
     expect(page.get_by_test_id("signin-key")).to_be_hidden()
     assert page.url == url
+
+
+# ------------------------------------------------------------------ automations, requests to the phone, phone width
+SHOP_KEY = "sk-console-e2e-write-only-0123456789"
+
+
+def _linked_instance(stack: LocalStack, name: str, phone: str) -> str:
+    """An instance linked on the simulated network through the API (the page's linking is tested above)."""
+    api, sim = stack.api(), stack.sim_client()
+    created = api.post("/instances", json={"name": name})
+    assert created.status_code == 201, created.text
+    instance_id = str(created.json()["id"])
+    wait_until(lambda: api.get(f"/instances/{instance_id}").json().get("qr_code"), 45, f"{name}'s QR")
+    sim.post(f"/instances/{instance_id}/scan", json={"phone": phone}).raise_for_status()
+    wait_until(lambda: api.get(f"/instances/{instance_id}").json()["status"] == "CONNECTED", 45, f"{name} CONNECTED")
+    return instance_id
+
+
+def _automations(stack: LocalStack, instance_id: str) -> list[dict[str, object]]:
+    return list(stack.api().get(f"/instances/{instance_id}/automations").json()["automations"])
+
+
+def test_automations_phone_forms_and_push_names(context: BrowserContext, stack: LocalStack) -> None:
+    """Create a rule from the form and see it listed, edit it, see the API's 422 in the banner (and on the field),
+    an agent's provider key never shown back; block a number and see it in the blocklist (and on the sim); the
+    chat list names a customer by their push name."""
+    instance_id = _linked_instance(stack, "automations-e2e", "5511999990077")
+    sim = stack.sim_client()
+    customer = "5511988880077@s.whatsapp.net"
+    inbound = {"chat": customer, "sender": customer, "push_name": "Maria Silva", "body": "oi, qual o preço?"}
+    sim.post(f"/instances/{instance_id}/inbound", json=inbound).raise_for_status()
+    page = context.new_page()
+    traffic = Traffic().watch(page)
+    page.goto(f"{stack.url}/console/#/instances/{instance_id}")
+    _sign_in_here(page, stack)
+
+    # The chat list names the customer by the push name they set, with the number beside it.
+    row = page.get_by_test_id("chats-list").locator(f'[data-testid="chat-row"][data-chat-id="{customer}"]')
+    expect(row.get_by_test_id("chat-name")).to_have_text("Maria Silva", timeout=30_000)
+    expect(row.get_by_test_id("chat-number")).to_have_text("+5511988880077")
+
+    # A rule from the form: it is listed, and stored as typed.
+    card = page.get_by_test_id("automations-card")
+    expect(card.get_by_test_id("automations-list")).to_contain_text("No automations yet")
+    card.get_by_test_id("automation-new").click()
+    editor = card.get_by_test_id("automation-editor")
+    editor.get_by_test_id("automation-name").fill("Preço")
+    editor.get_by_test_id("automation-keywords").fill("preço, quanto custa")
+    editor.get_by_test_id("automation-text").fill("Banho a partir de R$ 50")
+    editor.get_by_test_id("automation-save").click()
+    expect(editor).to_have_count(0)
+    rule_row = card.get_by_test_id("automation-row").filter(has_text="Preço")
+    expect(rule_row).to_have_count(1)
+    expect(rule_row.get_by_test_id("automation-summary")).to_contain_text("keywords: preço, quanto custa")
+    [stored] = _automations(stack, instance_id)
+    assert stored["trigger"] == {"type": "keyword", "keywords": ["preço", "quanto custa"]}
+    assert stored["reply"] == {"type": "text", "text": "Banho a partir de R$ 50"} and stored["version"] == 1
+
+    # Edited: the form opens with what is stored; the change is a new version.
+    rule_row.get_by_test_id("automation-edit").click()
+    expect(editor.get_by_test_id("automation-keywords")).to_have_value("preço, quanto custa")
+    editor.get_by_test_id("automation-keywords").fill("preço, valor")
+    editor.get_by_test_id("automation-cooldown-s").fill("600")
+    editor.get_by_test_id("automation-save").click()
+    expect(editor).to_have_count(0)
+    expect(rule_row.get_by_test_id("automation-summary")).to_contain_text("keywords: preço, valor")
+    [stored] = _automations(stack, instance_id)
+    assert stored["trigger"] == {"type": "keyword", "keywords": ["preço", "valor"]}
+    assert stored["cooldown_s"] == 600 and stored["version"] == 2
+
+    # The API refuses a catastrophic pattern: its 422 in the banner and beside the form, the field marked.
+    rule_row.get_by_test_id("automation-edit").click()
+    editor.get_by_test_id("automation-trigger").select_option("pattern")
+    editor.get_by_test_id("automation-pattern").fill("(a+)+$")
+    editor.get_by_test_id("automation-save").click()
+    banner = page.get_by_test_id("error-banner")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("trigger.pattern:")
+    expect(banner).to_contain_text("validation_error, HTTP 422")
+    expect(editor.get_by_test_id("automation-form-error")).to_contain_text("The API refused it: trigger.pattern:")
+    expect(editor.get_by_test_id("automation-pattern")).to_have_attribute("aria-invalid", "true")
+    assert _automations(stack, instance_id)[0]["version"] == 2  # nothing stored
+    editor.get_by_test_id("automation-cancel").click()
+
+    # An agent with a provider key: stored (api_key_set), never shown again, not even in the JSON view.
+    card.get_by_test_id("automation-new").click()
+    editor.get_by_test_id("automation-kind").select_option("agent")
+    editor.get_by_test_id("automation-name").fill("Client AI")
+    editor.get_by_test_id("automation-model").fill("gpt-4o-mini")
+    editor.get_by_test_id("automation-api-key").fill(SHOP_KEY)
+    editor.get_by_test_id("automation-system-prompt").fill("Você é a recepcionista do pet shop")
+    editor.get_by_test_id("automation-save").click()
+    agent_row = card.get_by_test_id("automation-row").filter(has_text="Client AI")
+    expect(agent_row.get_by_test_id("automation-summary")).to_contain_text("key stored")
+    agent_row.get_by_test_id("automation-edit").click()
+    expect(editor.get_by_test_id("automation-system-prompt")).to_have_value("Você é a recepcionista do pet shop")
+    expect(editor.get_by_test_id("automation-api-key")).to_have_value("")
+    editor.locator("details.advanced summary").click()
+    expect(editor.get_by_test_id("automation-json")).to_have_value(re.compile(r'"model": "gpt-4o-mini"'))
+    assert SHOP_KEY not in editor.get_by_test_id("automation-json").input_value()
+    assert SHOP_KEY not in page.content()
+    editor.get_by_test_id("automation-cancel").click()
+    agent = next(a for a in _automations(stack, instance_id) if a["kind"] == "agent")
+    assert agent["api_key_set"] is True and "api_key" not in agent
+
+    # Block a number from the page: the blocklist the phone answers lists it, and the sim has it.
+    sim.post("/accounts", json={"phone": "5511977770077"}).raise_for_status()
+    phone = page.get_by_test_id("phone-card")
+    phone.get_by_test_id("block-number").fill("5511977770077")
+    phone.get_by_test_id("block-submit").click()
+    expect(phone.locator('[data-testid="blocked"][data-jid="5511977770077@s.whatsapp.net"]')).to_be_visible()
+    assert sim.get(f"/instances/{instance_id}/profile").json()["blocklist"] == ["5511977770077@s.whatsapp.net"]
+    expect(phone.get_by_test_id("phone-status")).to_have_text("Block: done")
+    expect(banner).to_be_hidden()
+    assert traffic.dialogs == []
+    assert [u for u in traffic.every_url() if SHOP_KEY in u] == []
+
+
+def _scroll_width(page: Page) -> int:
+    # A locator's evaluate runs a function, not a string the CSP would refuse as eval.
+    return int(page.locator("html").evaluate("el => el.scrollWidth"))
+
+
+def test_phone_width_has_no_horizontal_overflow(browser: Browser, stack: LocalStack) -> None:
+    """At 375 px (a small phone) nothing is wider than the screen: the top bar on one row, the instance page with
+    its forms and the automation editor open, a chat."""
+    instance_id = str(stack.api().post("/instances", json={"name": "narrow-e2e"}).json()["id"])
+    phone = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)
+    phone.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = phone.new_page()
+        page.goto(f"{stack.url}/console/")
+        _sign_in(page, stack)
+        expect(page.get_by_test_id("instance-row").first).to_be_visible()
+        assert _scroll_width(page) <= 375
+        brand, signout = page.locator(".topbar .brand").bounding_box(), page.get_by_test_id("signout").bounding_box()
+        assert brand and signout and abs(brand["y"] + brand["height"] / 2 - signout["y"] - signout["height"] / 2) < 4, \
+            "the top bar wrapped onto a second row"
+        assert signout["x"] + signout["width"] <= 375
+
+        page.goto(f"{stack.url}/console/#/instances/{instance_id}")
+        expect(page.get_by_test_id("automations-list")).to_be_visible()
+        page.get_by_test_id("automation-new").click()
+        page.get_by_test_id("automation-trigger").select_option("away")  # the widest part of the form
+        expect(page.get_by_test_id("automation-mon")).to_be_visible()
+        assert _scroll_width(page) <= 375
+
+        page.goto(f"{stack.url}/console/#/instances/{instance_id}/chats/5511988887777")
+        expect(page.get_by_test_id("message-list")).to_be_visible()
+        assert _scroll_width(page) <= 375
+    finally:
+        phone.close()

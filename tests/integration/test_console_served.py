@@ -23,7 +23,11 @@ TESTIDS = [
     "instance-row", "instance-status", "create-instance-name", "create-instance-submit", "instance-link", "qr-image",
     "pairing-phone", "pairing-submit", "pairing-code", "instance-page-status", "chats-list", "chat-row",
     "message-list", "message", "message-body", "send-to", "send-text", "send-submit", "error-banner",
-    "check-number-input", "check-number-submit", "check-number-result",
+    "check-number-input", "check-number-submit", "check-number-result", "chat-name", "chat-number",
+    "automations-card", "automations-list", "automation-new", "automation-editor", "automation-row",
+    "automation-summary", "automation-edit", "automation-save", "automation-cancel", "automation-form-error",
+    "automation-json",
+    "phone-card", "block-number", "block-submit", "blocked", "phone-status",
     "webhook-row", "webhook-deliveries", "delivery-row", "delivery-redrive",
 ]  # fmt: skip
 
@@ -166,6 +170,13 @@ def test_the_browser_tests_find_their_test_ids() -> None:
     )
     missing = [tid for tid in TESTIDS if f'"{tid}"' not in source]
     assert missing == []
+    # The automation form's ids are made from its field names: automation-<name with - for _>.
+    form = (CONSOLE / "assets" / "automations_form.js").read_text()
+    assert "`automation-${name.replace(/_/g, \"-\")}`" in form
+    fields = ["name", "keywords", "text", "cooldown_s", "trigger", "pattern", "kind", "model", "api_key",
+              "system_prompt"]
+    assert [f for f in fields if not re.search(rf'input\("{f}"', form)] == []
+    assert '["mon", "Monday"]' in form and "input(day," in form  # automation-mon … automation-sun
 
 
 # ------------------------------------------------------------------ caching and compression

@@ -28,7 +28,8 @@ export function conversationsList(el, instanceId, conversations, current) {
       "data-chat-id": c.chat_id, href: `#/instances/${enc(instanceId)}/chats/${enc(c.chat_id)}`,
     },
       h("div", { class: "row-main" },
-        h("span", { class: "title" }, c.chat_type === "group" ? `👥 ${c.chat_id}` : jidPhone(c.chat_id)),
+        h("span", { class: "title", "data-testid": "chat-name" }, c.chat_type === "group" ? `👥 ${c.chat_id}` : c.push_name || jidPhone(c.chat_id)),
+        c.push_name ? h("span", { class: "muted small", "data-testid": "chat-number" }, jidPhone(c.chat_id)) : null,
         h("span", { class: "muted small" }, `${last.direction === "outbound" ? "You: " : ""}${preview}`.slice(0, 90))),
       h("div", { class: "row-meta" },
         h("span", { class: "muted small" }, fmtTime(last.created_at)),
@@ -48,6 +49,7 @@ export function render(root, { id, chat }, ctx) {
   const file = h("input", { type: "file", "data-testid": "send-file", "aria-label": "Attach a file" });
   const replying = h("div", { class: "replying", hidden: true });
   const sendButton = h("button", { type: "submit", "data-testid": "send-submit" }, "Send");
+  const heading = h("h2", { "data-testid": "chat-title" }, chat.includes("@g.us") ? chat : jidPhone(chat));
   const composer = h("form", { class: "composer", onsubmit: send },
     replying, h("div", { class: "row" }, text, sendButton), h("div", { class: "row small" }, h("label", {}, "Attach "), file));
 
@@ -55,7 +57,7 @@ export function render(root, { id, chat }, ctx) {
     h("p", { class: "small" }, h("a", { href: `#/instances/${enc(id)}` }, "← Instance")),
     h("div", { class: "chat-layout" },
       h("section", { class: "conversations" }, h("h2", {}, "Chats"), chatsList),
-      h("section", {}, h("h2", {}, chat.includes("@g.us") ? chat : jidPhone(chat)), messageList, composer)));
+      h("section", {}, heading, messageList, composer)));
 
   text.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); composer.requestSubmit(); }
@@ -74,6 +76,9 @@ export function render(root, { id, chat }, ctx) {
       const data = await api(`/instances/${enc(id)}/chats/${enc(chat)}/messages?limit=50`);
       if (disposed) return;
       messages = data.messages.slice().reverse(); // the API answers newest first
+      // A direct chat is named after the contact's latest push name (the number stays beside it).
+      const named = !chat.includes("@g.us") && data.messages.find((m) => m.direction === "inbound" && m.push_name && sameChat(m.from, chat));
+      if (named) mount(heading, named.push_name, " ", h("span", { class: "muted small" }, jidPhone(named.chat_id || chat)));
       showMessages();
     } catch (err) { if (!disposed) { mount(messageList, empty("Could not load the messages.")); ctx.showError(err); } }
   }

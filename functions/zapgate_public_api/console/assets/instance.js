@@ -1,9 +1,12 @@
 // #/instances/<id>: status and uptime, linking (QR / pairing code, live), settings, commands, chats (and a
-// new chat), groups (monitor, create, info), check numbers, automations and the audit log.
+// new chat), groups (monitor, create, info; invite link and participants from phone.js), check numbers, the
+// account's requests to the phone (phone.js), automations (automations.js) and the audit log.
 import { ApiError, allPages, api, enc, live } from "./api.js";
 import { empty, fmtDuration, fmtTime, h, loading, mount, statusPill } from "./dom.js";
 import { jidPhone } from "./instances.js";
-import { conversationsList, sameChat } from "./chat.js";
+import { conversationsList } from "./chat.js";
+import { automationsCard } from "./automations.js";
+import { groupTools, phoneCard } from "./phone.js";
 
 const COMMANDS = [
   ["refresh_qr", "Refresh QR", "Reopen the session: a fresh QR when not linked (keys kept)"],
@@ -30,7 +33,8 @@ export function render(root, { id }, ctx) {
   const chatsCard = h("section", { class: "card" });
   const groupsCard = h("section", { class: "card" });
   const checkCard = h("section", { class: "card" });
-  const automationsCard = h("section", { class: "card" });
+  const automationsSection = h("section", { class: "card wide", "data-testid": "automations-card" });
+  const phoneSection = h("section", { class: "card", "data-testid": "phone-card" });
   const auditCard = h("section", { class: "card wide" });
 
   mount(root,
@@ -39,7 +43,7 @@ export function render(root, { id }, ctx) {
     linkCard,
     h("div", { class: "grid" },
       h("section", { class: "card" }, h("h2", {}, "Overview"), overview),
-      chatsCard, commandsCard, settingsCard, checkCard, groupsCard, automationsCard, auditCard));
+      chatsCard, commandsCard, settingsCard, checkCard, groupsCard, phoneSection, automationsSection, auditCard));
 
   // ---------------------------------------------------------------- the instance
   async function load() {
@@ -292,7 +296,8 @@ export function render(root, { id }, ctx) {
       h("span", { class: "muted" }, `${g.jid} · ${g.announce ? "only admins send" : "everyone sends"} · ${g.locked ? "info locked" : "info open"}`),
       h("ul", {}, (g.participants || []).map((p) =>
         h("li", {}, jidPhone(p.phone_jid || p.jid), p.is_super_admin ? " (creator)" : p.is_admin ? " (admin)" : ""))),
-      (g.not_added || []).length ? h("p", { class: "muted" }, `Not added: ${g.not_added.map((p) => `${jidPhone(p.jid || "")} ${p.reason || p.error || ""}`).join(", ")}`) : null);
+      (g.not_added || []).length ? h("p", { class: "muted" }, `Not added: ${g.not_added.map((p) => `${jidPhone(p.jid || "")} ${p.reason || p.error || ""}`).join(", ")}`) : null,
+      groupTools(id, g.jid, ctx));
   }
 
   async function createGroup(event) {
@@ -305,6 +310,7 @@ export function render(root, { id }, ctx) {
       const g = await api(`/instances/${enc(id)}/groups`, { method: "POST", body: { name, participants } });
       groupName.value = ""; groupMembers.value = "";
       mount(groupInfo, groupView(g));
+      loadGroups(); // the new group joins the list (its monitor toggle)
       ctx.showError(null);
     } catch (err) { mount(groupInfo); ctx.showError(err); }
   }
@@ -331,33 +337,9 @@ export function render(root, { id }, ctx) {
     } catch (err) { mount(checkResult); ctx.showError(err); }
   }
 
-  // ---------------------------------------------------------------- automations
-  async function loadAutomations() {
-    try {
-      const [list, interactions] = await Promise.all([
-        api(`/instances/${enc(id)}/automations`),
-        api(`/instances/${enc(id)}/interactions?limit=10`),
-      ]);
-      if (disposed) return;
-      const items = list.automations || [];
-      mount(automationsCard, h("h2", {}, "Automations"),
-        items.length ? h("div", { class: "list" }, items.map((a) => {
-          const toggle = h("button", { type: "button", class: "secondary small", onclick: async () => {
-            try { await api(`/instances/${enc(id)}/automations/${enc(a.id)}`, { method: "PATCH", body: { enabled: !a.enabled } }); loadAutomations(); }
-            catch (err) { ctx.showError(err); }
-          } }, a.enabled ? "Pause" : "Enable");
-          return h("div", { class: "row-item" },
-            h("div", { class: "row-main" }, h("span", { class: "title" }, a.name), h("span", { class: "muted small" }, `${a.kind} · v${a.version}`)),
-            h("div", { class: "row-meta" }, h("span", { class: `pill ${a.enabled ? "status-connected" : ""}` }, a.enabled ? "on" : "paused"), toggle));
-        })) : empty("No automations (create them with POST …/automations, docs/automations.md)."),
-        h("h2", {}, "Recent interactions"),
-        (interactions.interactions || []).length ? h("table", {}, h("tbody", {}, interactions.interactions.map((i) =>
-          h("tr", {}, h("td", {}, fmtTime(i.created_at)), h("td", {}, jidPhone(i.chat)), h("td", {}, i.outcome),
-            h("td", { class: "muted" }, i.reason || i.error || (i.model ? `${i.model} · ${i.tokens_in}+${i.tokens_out} tokens` : "")))))) : empty("None yet."));
-    } catch (err) {
-      if (!disposed) mount(automationsCard, h("h2", {}, "Automations"), empty(err instanceof ApiError ? err.describe() : "Could not load them."));
-    }
-  }
+  // ---------------------------------------------------------------- automations and requests to the phone
+  const automations = automationsCard(automationsSection, id, ctx);
+  phoneCard(phoneSection, id, ctx);
 
   // ---------------------------------------------------------------- audit log
   async function loadAudit() {
@@ -393,9 +375,9 @@ export function render(root, { id }, ctx) {
 
   live.whenOpen().then(() => { if (!disposed) { load(); loadChats(); } }); // read after the socket opens
   loadGroups();
-  loadAutomations();
+  automations.load();
   loadAudit();
-  return () => { disposed = true; unsubscribe(); timers.forEach(clearInterval); clearTimeout(chatsTimer); };
+  return () => { disposed = true; automations.dispose(); unsubscribe(); timers.forEach(clearInterval); clearTimeout(chatsTimer); };
 }
 
 function detailText(detail) {

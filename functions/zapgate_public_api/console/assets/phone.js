@@ -1,0 +1,135 @@
+// Requests to the phone (docs/requests.md) that have a form on the instance page: block / unblock and the
+// blocklist, this account's presence and profile (push name, about); and, in a group's info, its invite link
+// (get, reset) and participants (add, remove, promote, demote, each one's outcome shown). Each call waits for
+// the phone's answer (a few seconds); its errors (instance_offline, instance_timeout, …) go to the banner.
+import { api, enc } from "./api.js";
+import { empty, h, loading, mount } from "./dom.js";
+import { jidPhone } from "./instances.js";
+
+const PARTICIPANT_ACTIONS = [["add", "Add"], ["remove", "Remove"], ["promote", "Promote to admin"], ["demote", "Demote"]];
+
+/** Fill `card` with the account's own requests: blocklist, presence, profile. */
+export function phoneCard(card, id, ctx) {
+  const status = h("p", { class: "muted small", role: "status", "data-testid": "phone-status" });
+  const blockNumber = h("input", { id: "block-number", "data-testid": "block-number", placeholder: "5511988887777",
+                                   autocomplete: "off", inputmode: "tel" });
+  const blocklist = h("ul", { class: "plain", "data-testid": "blocklist" });
+  const pushName = h("input", { id: "profile-name", "data-testid": "profile-name", maxlength: "25", placeholder: "Loja Aurora",
+                                autocomplete: "off" });
+  const about = h("input", { id: "profile-about", "data-testid": "profile-about", maxlength: "139", placeholder: "Atendimento 9h–18h",
+                             autocomplete: "off" });
+
+  mount(card, h("h2", {}, "On the phone"), h("div", { class: "stack roomy" },
+    h("form", { class: "stack", onsubmit: (e) => { e.preventDefault(); block("block"); } },
+      h("label", { for: "block-number" }, "Block a contact (they can no longer message or call)"), blockNumber,
+      h("div", { class: "row" },
+        h("button", { type: "submit", "data-testid": "block-submit" }, "Block"),
+        h("button", { type: "button", class: "secondary", "data-testid": "unblock-submit", onclick: () => block("unblock") }, "Unblock"),
+        h("button", { type: "button", class: "secondary", "data-testid": "blocklist-load", onclick: loadBlocklist }, "Show blocklist"))),
+    blocklist,
+    h("div", { class: "stack" }, h("label", {}, "Presence"),
+      h("div", { class: "row" },
+        h("button", { type: "button", class: "secondary", "data-testid": "presence-available", onclick: () => presence("available"),
+                      title: "Contacts see it online; the phone stops getting notifications meanwhile" }, "Online"),
+        h("button", { type: "button", class: "secondary", "data-testid": "presence-unavailable", onclick: () => presence("unavailable") }, "Offline"))),
+    h("form", { class: "stack", onsubmit: (e) => { e.preventDefault(); profile("name", { name: pushName.value.trim() }, "Name"); } },
+      h("label", { for: "profile-name" }, "Profile name (shown to people who have not saved the number)"),
+      h("div", { class: "row" }, pushName, h("button", { type: "submit", "data-testid": "profile-name-submit" }, "Save"))),
+    h("form", { class: "stack", onsubmit: (e) => { e.preventDefault(); profile("about", { about: about.value }, "About"); } },
+      h("label", { for: "profile-about" }, "About (empty clears it)"),
+      h("div", { class: "row" }, about, h("button", { type: "submit", "data-testid": "profile-about-submit" }, "Save"))),
+    status));
+
+  async function ask(what, call) {
+    status.textContent = `${what}: asking the phone…`;
+    try {
+      const answer = await call();
+      ctx.showError(null);
+      status.textContent = `${what}: done`;
+      return answer;
+    } catch (err) {
+      status.textContent = `${what}: failed`;
+      ctx.showError(err);
+      return null;
+    }
+  }
+
+  async function block(action) {
+    const contact = blockNumber.value.trim();
+    if (!contact) { ctx.showError("Type the contact's number (with its country code)"); return; }
+    const answer = await ask(action === "block" ? "Block" : "Unblock",
+      () => api(`/instances/${enc(id)}/contacts/${enc(contact)}/${action}`, { method: "POST" }));
+    if (answer) showBlocklist(answer.jids);
+  }
+
+  async function loadBlocklist() {
+    mount(blocklist, loading("Asking the phone…"));
+    const answer = await ask("Blocklist", () => api(`/instances/${enc(id)}/blocklist`));
+    if (answer) showBlocklist(answer.jids); else mount(blocklist);
+  }
+
+  function showBlocklist(jids) {
+    mount(blocklist, jids.length ? [h("li", { class: "muted small" }, "Blocked:"),
+      jids.map((jid) => h("li", { "data-testid": "blocked", "data-jid": jid }, jidPhone(jid)))]
+      : h("li", {}, empty("Nobody is blocked.")));
+  }
+
+  function presence(state) {
+    ask(state === "available" ? "Online" : "Offline",
+      () => api(`/instances/${enc(id)}/presence`, { method: "POST", body: { state } }));
+  }
+
+  function profile(field, body, label) {
+    ask(label, () => api(`/instances/${enc(id)}/profile/${field}`, { method: "PUT", body }));
+  }
+}
+
+/** A group's invite link and participants, for its info box ("Info" again shows the new participant list). */
+export function groupTools(id, jid, ctx) {
+  const group = `/instances/${enc(id)}/groups/${enc(jid)}`;
+  const link = h("input", { type: "text", readonly: true, class: "secret", "data-testid": "group-invite-link", hidden: true,
+                            "aria-label": "Invite link" });
+  const confirmReset = h("span", { class: "confirm", hidden: true }, "The current link stops working.",
+    h("button", { type: "button", class: "danger small", "data-testid": "group-invite-reset-confirm", onclick: () => invite(true) }, "Reset"),
+    h("button", { type: "button", class: "secondary small", onclick: () => { confirmReset.hidden = true; } }, "Cancel"));
+  const action = h("select", { "data-testid": "group-participants-action", "aria-label": "Action" },
+    PARTICIPANT_ACTIONS.map(([value, label]) => h("option", { value }, label)));
+  const numbers = h("input", { "data-testid": "group-participants-input", placeholder: "5511988887777, …", autocomplete: "off",
+                               "aria-label": "Participants" });
+  const outcome = h("ul", { class: "plain", "data-testid": "group-participants-result", role: "status" });
+
+  async function invite(reset) {
+    confirmReset.hidden = true;
+    try {
+      const answer = await api(reset ? `${group}/invite-link/reset` : `${group}/invite-link`, reset ? { method: "POST" } : {});
+      ctx.showError(null);
+      link.value = answer.link;
+      link.hidden = false;
+    } catch (err) { ctx.showError(err); }
+  }
+
+  async function participants(event) {
+    event.preventDefault();
+    const list = numbers.value.split(/[,;\s]+/).filter(Boolean);
+    if (!list.length) return;
+    mount(outcome, h("li", {}, loading("Asking the phone…")));
+    try {
+      const answer = await api(`${group}/participants`, { method: "POST", body: { action: action.value, participants: list } });
+      ctx.showError(null);
+      numbers.value = "";
+      mount(outcome, answer.participants.map((p) => h("li", { "data-ok": String(p.ok), class: p.ok ? "" : "danger" },
+        `${jidPhone(p.jid)}: ${p.ok ? "done" : p.error || "refused"}`)));
+    } catch (err) { mount(outcome); ctx.showError(err); }
+  }
+
+  return h("div", { class: "stack group-tools" },
+    h("div", { class: "row" },
+      h("button", { type: "button", class: "secondary small", "data-testid": "group-invite-get", onclick: () => invite(false) }, "Invite link"),
+      h("button", { type: "button", class: "secondary small", "data-testid": "group-invite-reset", onclick: () => { confirmReset.hidden = false; } },
+        "Reset link…"),
+      confirmReset),
+    link,
+    h("form", { class: "row", onsubmit: participants }, action, numbers,
+      h("button", { type: "submit", class: "small", "data-testid": "group-participants-submit" }, "Apply")),
+    outcome);
+}
