@@ -90,7 +90,7 @@ def referenced_ids(value: Any) -> set[str]:
     if isinstance(value, dict):
         for key, inner in value.items():
             if key == "Ref" and isinstance(inner, str):
-                found.add(inner)
+                found.add(inner.split(".", 1)[0])  # SAM's !Ref Function.Alias names the function too
             elif key == "Fn::GetAtt":
                 parts = inner if isinstance(inner, list) else str(inner).split(".", 1)
                 found.add(str(parts[0]))

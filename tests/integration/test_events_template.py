@@ -47,12 +47,12 @@ def test_a_batch_of_ten_worst_case_posts_fits_in_the_processor_timeout() -> None
 
 def test_the_processor_reads_the_queue_in_batches_with_partial_failures(expanded: dict[str, Any]) -> None:
     (mapping,) = [m for m in resources_of_type(expanded, "AWS::Lambda::EventSourceMapping").values()
-                  if m["Properties"]["FunctionName"] == {"Ref": "EventsProcessorFunction"}]
+                  if m["Properties"]["FunctionName"] == {"Ref": "EventsProcessorFunctionAliascurrent"}]
     props = mapping["Properties"]
     assert props["EventSourceArn"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
     assert props["BatchSize"] == 10
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert props["FunctionName"] == {"Ref": "EventsProcessorFunction"}
+    assert props["FunctionName"] == {"Ref": "EventsProcessorFunctionAliascurrent"}
     function = resources_of_type(expanded, "AWS::Lambda::Function")["EventsProcessorFunction"]["Properties"]
     assert function["Environment"]["Variables"]["WEBHOOK_RETRY_BASE_SECONDS"] == {"Ref": "WebhookRetryBaseSeconds"}
 
@@ -136,7 +136,7 @@ def test_the_outbox_reads_the_messages_stream_and_may_only_publish(expanded: dic
     table = _resource("MessagesTable")
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}  # OldImage: was it a move?
     (mapping,) = [m["Properties"] for m in resources_of_type(expanded, "AWS::Lambda::EventSourceMapping").values()
-                  if m["Properties"]["FunctionName"] == {"Ref": "EventsPublisherFunction"}]
+                  if m["Properties"]["FunctionName"] == {"Ref": "EventsPublisherFunctionAliascurrent"}]
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["MessagesTable", "StreamArn"]}
     assert mapping["StartingPosition"] == "TRIM_HORIZON"  # LATEST would skip what is written while it is created
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and mapping["BisectBatchOnFunctionError"]

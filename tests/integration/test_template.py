@@ -105,10 +105,10 @@ def test_sam_expands_the_http_api_routes(expanded: dict[str, Any]) -> None:
         path: route["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
         for path, route in paths.items()
     }
-    assert "${WorkerProxyFunction.Arn}" in targets["/worker-proxy/{proxy+}"]
-    assert "${PublicApiFunction.Arn}" in targets["/v1/{proxy+}"]
-    assert "${PublicApiFunction.Arn}" in targets["/console"]
-    assert "${PublicApiFunction.Arn}" in targets["/console/{proxy+}"]
+    assert "${WorkerProxyFunctionAliascurrent}" in targets["/worker-proxy/{proxy+}"]
+    assert "${PublicApiFunctionAliascurrent}" in targets["/v1/{proxy+}"]
+    assert "${PublicApiFunctionAliascurrent}" in targets["/console"]
+    assert "${PublicApiFunctionAliascurrent}" in targets["/console/{proxy+}"]
     # API Gateway may invoke each function (one permission per route, one per WebSocket API).
     assert len(resources_of_type(expanded, "AWS::Lambda::Permission")) == 6
 
@@ -123,7 +123,7 @@ def test_the_live_websocket_api_routes_every_message_to_the_live_function(expand
     assert {r["Properties"]["Target"]["Fn::Sub"] for r in routes.values()} == {"integrations/${LiveIntegration}"}
     integration = resources_of_type(expanded, "AWS::ApiGatewayV2::Integration")["LiveIntegration"]
     assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
-    assert "${LiveFunction.Arn}" in integration["Properties"]["IntegrationUri"]["Fn::Sub"]
+    assert integration["Properties"]["IntegrationUri"]["Fn::Sub"][1] == {"Target": {"Ref": "LiveFunctionAliascurrent"}}
     # Two-way $default: without a route response API Gateway drops the function's answer (ping → pong).
     assert routes["$default"]["Properties"]["RouteResponseSelectionExpression"] == "$default"
     (response,) = resources_of_type(expanded, "AWS::ApiGatewayV2::RouteResponse").values()
@@ -261,3 +261,34 @@ def test_the_http_api_throttles_bursts_at_the_edge(expanded: dict[str, Any]) -> 
                         "ThrottlingRateLimit": {"Ref": "ApiThrottleRateLimit"}}
     parameters = load_template()["Parameters"]
     assert int(parameters["ApiThrottleBurstLimit"]["Default"]) >= int(parameters["ApiThrottleRateLimit"]["Default"])
+
+
+def test_snapstart_is_a_parameter_off_by_default_and_every_invoker_targets_the_alias(expanded: dict[str, Any]) -> None:
+    # Issue 14: SnapStart bills each active version's snapshot while nothing runs, so it is opt-in
+    # (docs/operations.md#snapstart); it applies to published versions only, so every invoker must name the alias.
+    template = load_template()
+    assert template["Parameters"]["SnapStart"]["Default"] == "off"
+    assert set(template["Parameters"]["SnapStart"]["AllowedValues"]) == {"off", "on"}
+    assert template["Conditions"]["SnapStartOn"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "on"]}
+    lambdas = resources_of_type(expanded, "AWS::Lambda::Function")
+    aliases = {props["Properties"]["FunctionName"]["Ref"]: alias_id
+               for alias_id, props in resources_of_type(expanded, "AWS::Lambda::Alias").items()}  # fmt: skip
+    assert set(aliases) == set(lambdas)
+    for name, function in lambdas.items():
+        assert function["Properties"]["SnapStart"] == {
+            "ApplyOn": {"Fn::If": ["SnapStartOn", "PublishedVersions", "None"]}
+        }, name
+    alias_ids = set(aliases.values())
+    invokers = [*resources_of_type(expanded, "AWS::Lambda::EventSourceMapping").values(),
+                *resources_of_type(expanded, "AWS::Lambda::Permission").values()]  # fmt: skip
+    assert len(invokers) == 6 + 3  # the permissions above and the SQS, SQS and stream mappings
+    for invoker in invokers:
+        assert invoker["Properties"]["FunctionName"]["Ref"] in alias_ids, invoker
+    # The WebSocket integrations name the alias through a !Sub variable, the HTTP API's in the string.
+    targets = [integration["Properties"]["IntegrationUri"]["Fn::Sub"][1]["Target"]["Ref"]
+               for integration in resources_of_type(expanded, "AWS::ApiGatewayV2::Integration").values()]  # fmt: skip
+    (api,) = [a for a in resources_of_type(expanded, "AWS::ApiGatewayV2::Api").values() if "Body" in a["Properties"]]
+    for path in api["Properties"]["Body"]["paths"].values():
+        uri = path["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+        targets += re.findall(r"functions/\$\{(\w+)\}/invocations", uri)
+    assert len(targets) == 6 and set(targets) <= alias_ids, targets
