@@ -26,8 +26,10 @@ exported to a temporary directory) in the same interleaved run, and gives per fu
 work/REV ratios of the medians with a verdict (cold_start_compare.py says how, and why that way).
 Each function child imports only its own tree's code (PYTHONPATH; checked in every child).
 
+--snapstart also measures every function through its SnapStart hooks (cold_start_snapstart.py says what).
+
 Usage: .venv/bin/python bench/cold_start.py [--runs 7] [--warmup 1] [--explain] [--compare REV [--tolerance 1.05]]
-       [--json PATH]
+       [--json PATH] [--snapstart]
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import cold_start_compare as compare
+import cold_start_snapstart as snapstart
 
 from zapgate_devstack.emulator import LOCAL_CREDENTIALS, REGION, MotoServer, create_template_resources
 from zapgate_devstack.template import LocalNames, function_environment, load_template, resources_of_type
@@ -211,15 +214,40 @@ def first_event(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
         # A function added later without an entry here still gets timed: a GET on its prefix.
         request_path, query, headers = FIRST_REQUESTS.get(prefix, (prefix, "", {}))
         return http_api_event("GET", request_path, query, headers, route_key)
+    variables = (props.get("Environment") or {}).get("Variables") or {}
+    if "SQS" in kinds and "AUTOMATIONS_TABLE" in variables:  # the automations runner: a job (instance read)
+        job = {
+            "tenantId": TENANT,
+            "instanceId": "bench-instance",
+            "messageId": str(uuid.uuid4()),
+            "chatId": "5511988887777@s.whatsapp.net",
+            "sender": "5511988887777@s.whatsapp.net",
+            "text": "olá",
+            "storedAt": "2026-01-01T00:00:00.000Z",
+        }
+        return sqs_event(json.dumps(job), {}, f"arn:aws:sqs:{REGION}:{ACCOUNT}:bench-automations.fifo")
     if "SQS" in kinds:  # the events processor: an event for a tenant (webhooks and live connections read)
-        body = json.dumps({"id": str(uuid.uuid4()), "type": "INSTANCE_STATUS", "instanceId": "bench-instance",
-                           "timestamp": "2026-01-01T00:00:00.000Z", "payload": {"status": "CONNECTED"}})
+        body = json.dumps(
+            {
+                "id": str(uuid.uuid4()),
+                "type": "INSTANCE_STATUS",
+                "instanceId": "bench-instance",
+                "timestamp": "2026-01-01T00:00:00.000Z",
+                "payload": {"status": "CONNECTED"},
+            }
+        )
         # Another tenant than the one LiveFunction's $connect registers: a push to the bench's (absent) live
         # endpoint would time the connection errors, not the processor.
-        return sqs_event(body, {"tenantId": f"{TENANT}-events", "eventType": "INSTANCE_STATUS"},
-                         f"arn:aws:sqs:{REGION}:{ACCOUNT}:bench-events")
+        return sqs_event(
+            body,
+            {"tenantId": f"{TENANT}-events", "eventType": "INSTANCE_STATUS"},
+            f"arn:aws:sqs:{REGION}:{ACCOUNT}:bench-events",
+        )
     if "DynamoDB" in kinds:  # a stream consumer: one new inbound message
         return dynamodb_stream_event(_inbound_image(), f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/bench")
+    if "WebSocket" in kinds and "WORKER_SECRET_ARN" in variables:  # the sidecars' push channel: a sidecar joins
+        headers = {"Authorization": f"Bearer {WORKER_SECRET}", "X-Instance-Owner": "bench-sidecar"}
+        return websocket_connect_event(headers)
     if "WebSocket" in kinds:  # $connect authenticates (API key) and stores the connection
         return websocket_connect_event({"X-API-Key": API_KEY})
     raise ValueError(f"{logical_id}: no first event for a function invoked by {kinds or 'nothing'}")
@@ -727,6 +755,11 @@ def main() -> int:
     parser.add_argument("--compare", metavar="REV", help="also measure REV's functions in the same run, and compare")
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write every sample, by target, to PATH")
     parser.add_argument(
+        "--snapstart",
+        action="store_true",
+        help="also measure each function through its SnapStart hooks (cold_start_snapstart.py)",
+    )
+    parser.add_argument(
         "--tolerance",
         type=float,
         default=compare.DEFAULT_TOLERANCE,
@@ -755,14 +788,18 @@ def main() -> int:
             machine = f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
             print(f"{machine}; moto at {server.endpoint}", file=sys.stderr)
             load_before = os.getloadavg()[0]
+            snaps = snapstart.snap_targets(functions, RESULT_MARK) if args.snapstart else []
             if rev is None:
-                measure([baseline, *functions], args.runs, args.warmup)
+                measure([baseline, *functions, *snaps], args.runs, args.warmup)
             else:
                 work, paired = [(t.logical_id, t) for t in functions], rev.targets
-                measure([], args.runs, args.warmup, lambda n: compare.round_order(baseline, work, paired, n))
+                measure([], args.runs, args.warmup,
+                        lambda n: [*compare.round_order(baseline, work, paired, n), *snaps])  # fmt: skip
             met = report(baseline, functions, args.runs, list(rev.targets.values()) if rev else ())
+            if snaps:
+                snapstart.report(baseline, functions, snaps)
             if args.json:
-                measured = [baseline, *functions, *(rev.targets.values() if rev else ())]
+                measured = [baseline, *functions, *(rev.targets.values() if rev else ()), *snaps]
                 args.json.write_text(json.dumps({t.label: t.samples for t in measured}, indent=1))
             if rev is not None:
                 loads = (load_before, os.getloadavg()[0])
