@@ -30,3 +30,17 @@ def test_the_public_api_builds_the_automations_contract_only_when_asked() -> Non
     imported = _imported_by("zapgate_public_api.handler")
     assert "zapgate_public_api.automations" in imported  # the routes themselves are there
     assert {"zapgate_core.contract.automations", "regex", "jsonschema"} & imported == set()
+
+
+@pytest.mark.parametrize("handler", [f"zapgate_{name}.handler" for name in (
+    "public_api", "worker_proxy", "live", "outbox", "push", "events")])  # fmt: skip
+def test_snapstart_hooks_leave_boto3_to_priming_or_the_first_use(handler: str) -> None:
+    # Issue 14: every handler installs its SnapStart hooks at import; creating clients there would cost every
+    # cold start without SnapStart ~50-200 ms (botocore's models). Only before_snapshot() or a first use creates them.
+    assert {"boto3", "botocore.session"} & _imported_by(handler) == set()
+
+
+@pytest.mark.parametrize("handler", ["zapgate_live.handler", "zapgate_outbox.handler", "zapgate_push.handler",
+                                     "zapgate_events.handler", "zapgate_automations.handler"])
+def test_functions_without_an_app_never_import_the_lazy_routes(handler: str) -> None:
+    assert "zapgate_control.lazy_routes" not in _imported_by(handler)
