@@ -202,3 +202,11 @@ def test_kinds_driven_by_compressed_intervals_are_scaled_back(ic: ModuleType) ->
     assert ic.driver_of("push", "POST /worker-proxy/heartbeat (renewal)") == "real"
     assert ic.plan(["longpoll", "push", "seed"], [1, 10]) == [
         ("longpoll", 1), ("longpoll", 10), ("push", 10), ("push", 1), ("seed", 1), ("seed", 10)]
+
+
+def test_snapstart_idle_cost_is_the_cache_price_for_every_second_of_a_month() -> None:
+    snapstart = load_bench("idle_cost_snapstart")
+    # 0.5 GB x $0.0000015046 per GB-second x 730 h x 3600 s = $1.977: what SnapStart=on bills a 512 MB function idle.
+    assert math.isclose(snapstart.month_per_function(512, 0.0000015046, 730), 1.977, abs_tol=0.001)
+    memory = snapstart.functions_memory()
+    assert memory["PublicApiFunction"] == 512 and memory["SidecarPushFunction"] == 256
