@@ -9,11 +9,14 @@ through the public API and the sim:
     an order number), the shop answers from the API; "Vendas" linked too; "Marketing" waiting for its QR;
     "Cobrança" disabled;
   - a webhook (to a receiver this script runs on 127.0.0.1, so deliveries succeed) and a second API key;
+  - on "Suporte", automations: a keyword rule, an away notice and an AI agent (its key write-only), and a
+    customer asking the price, answered by the rule (a recent interaction);
 
 then drives headless Debian chromium (Playwright, tests/e2e/browser.py) through the pages: sign in,
-instances, linking (QR), an instance's page, a chat, webhooks, API keys; each at desktop (1280 wide) and
-phone (390 wide, one screen, 2x pixels) width, saved as docs/console/<page>-<desktop|phone>.png. Emoji (the
-chat's reactions) need a colour emoji font: `apt-get install fonts-noto-color-emoji` (it warns without one).
+instances, linking (QR), an instance's page, its automations (a rule open in the editor), a chat, webhooks,
+API keys; each at desktop (1280 wide) and phone (375 wide, one screen, 2x pixels) width, saved as
+docs/console/<page>-<desktop|phone>.png. Emoji (the chat's reactions) need a colour emoji font:
+`apt-get install fonts-noto-color-emoji` (it warns without one).
 
 Usage: .venv/bin/python bench/console_screenshots.py [--out docs/console] [--url http://127.0.0.1:8000
        --sim http://127.0.0.1:8001 --key $ZAPGATE_API_KEY]
@@ -48,7 +51,8 @@ from playwright.sync_api import Page, ViewportSize, sync_playwright  # noqa: E40
 
 from tests.e2e.browser import launch  # noqa: E402
 
-VIEWPORTS: dict[str, ViewportSize] = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+# 375: a small phone (the browser test checks nothing overflows at this width).
+VIEWPORTS: dict[str, ViewportSize] = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 375, "height": 812}}
 SHOP_PHONE = "5511999990000"
 SALES_PHONE = "5511999990001"
 CUSTOMERS = [  # (phone, push name, what they write, what the shop answers, what they write back)
@@ -187,6 +191,7 @@ def seed(stack: Stack, hook_url: str) -> dict[str, str]:
     # Sent messages reach "WhatsApp" (status sent) before the screenshots.
     wait_for(lambda: all(m["status"] != "queued" for m in api.get(f"/instances/{support}/messages",
                          params={"direction": "outbound"}).json()["messages"]), 30, "outbound sent")
+    seed_automations(stack, support)
     ids["webhook"] = str(webhook.json()["id"])
     ids["failing_webhook"] = str(failing.json()["id"])
     deliveries = f"/webhooks/{ids['failing_webhook']}/deliveries"
@@ -196,6 +201,34 @@ def seed(stack: Stack, hook_url: str) -> dict[str, str]:
     except RuntimeError as exc:
         print(f"warning: {exc}", file=sys.stderr)
     return ids
+
+
+AUTOMATIONS: list[dict[str, Any]] = [
+    {"kind": "rule", "name": "Preço do banho", "position": 10,
+     "trigger": {"type": "keyword", "keywords": ["preço", "quanto custa", "valor"]},
+     "reply": {"type": "text", "text": "Banho a partir de R$ 50, tosa a partir de R$ 70. Quer agendar?"},
+     "cooldown_s": 600},
+    {"kind": "rule", "name": "Fora do horário", "position": 20,
+     "trigger": {"type": "away", "timezone": "America/Sao_Paulo",
+                 "hours": {day: [{"start": "09:00", "end": "18:00"}] for day in ("mon", "tue", "wed", "thu", "fri")}
+                 | {"sat": [{"start": "09:00", "end": "13:00"}]}},
+     "reply": {"type": "text", "text": "Estamos fechados agora; respondemos a partir das 9h."}},
+    {"kind": "agent", "name": "Atendente IA", "audience": "customer", "provider": "openai", "model": "gpt-4o-mini",
+     "api_key": "sk-screenshot-demo-key", "system_prompt": "Você é a recepcionista da Loja Aurora. Seja breve.",
+     "memory_messages": 20, "enabled": False},
+]  # fmt: skip
+
+
+def seed_automations(stack: Stack, instance_id: str) -> None:
+    """The automations, then a customer asking the price: the rule answers (an interaction to list)."""
+    api, sim = stack.api(), stack.sim_client()
+    for automation in AUTOMATIONS:
+        api.post(f"/instances/{instance_id}/automations", json=automation).raise_for_status()
+    jid = "5511988880004@s.whatsapp.net"
+    asks = {"chat": jid, "sender": jid, "push_name": "Pedro Santos", "body": "Boa noite! Quanto custa o banho?"}
+    sim.post(f"/instances/{instance_id}/inbound", json=asks).raise_for_status()
+    wait_for(lambda: api.get(f"/instances/{instance_id}/interactions").json()["interactions"], 60,
+             "the rule's interaction")
 
 
 # ====================================================================== pages
@@ -250,6 +283,23 @@ def take(stack: Stack, ids: dict[str, str], out: Path) -> list[Path]:
             page.get_by_test_id("instance-page-status").wait_for()
             page.get_by_test_id("chat-row").first.wait_for()
             shot("instance")
+
+            # The automations, a rule open in the editor (desktop: the card alone; phone: the editor's screen).
+            card = page.get_by_test_id("automations-card")
+            rule = card.get_by_test_id("automation-row").filter(has_text="Preço do banho")
+            rule.get_by_test_id("automation-edit").click()
+            editor = card.get_by_test_id("automation-editor")
+            editor.wait_for()
+            card.get_by_test_id("interactions").wait_for()
+            path = out / f"automations-{width_name}.png"
+            settle(page)
+            if phone:
+                editor.scroll_into_view_if_needed()
+                page.screenshot(path=str(path))
+            else:
+                card.screenshot(path=str(path))
+            saved.append(path)
+            print(f"  {path.relative_to(REPO) if path.is_relative_to(REPO) else path}", flush=True)
 
             page.goto(f"{console}#/instances/{ids['support']}/chats/{chat}")
             page.get_by_test_id("message").first.wait_for()

@@ -185,6 +185,7 @@ export function summary(a) {
     : t.type === "first_message" ? "first message (welcome)"
     : t.type === "away" ? `away (outside hours, ${t.timezone})` : String(t.type);
   const r = a.reply || {};
-  const reply = r.type === "text" ? `“${String(r.text || "").slice(0, 60)}”` : `${r.media_type || "media"} reply`;
+  const text = String(r.text || "");
+  const reply = r.type === "text" ? `“${text.length > 60 ? `${text.slice(0, 59)}…` : text}”` : `${r.media_type || "media"} reply`;
   return `${when} → ${reply}${a.cooldown_s ? ` · cooldown ${a.cooldown_s} s` : ""}`;
 }
