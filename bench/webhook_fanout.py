@@ -347,8 +347,6 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 took, in_db = invoke(originals[i:i + batch_size])
                 spent, dynamodb, invocations = spent + took, dynamodb + in_db, invocations + 1
             while copies := receive(batch_size):  # whatever the handler put back on the queue
-                with lock:
-                    units["sqs"] += 2  # this receive and the delete below: the Lambda poller's requests
                 took, in_db = invoke(copies)
                 spent, dynamodb, invocations = spent + took, dynamodb + in_db, invocations + 1
                 delete(copies)
