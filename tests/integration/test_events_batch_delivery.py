@@ -147,6 +147,7 @@ def test_the_first_pass_delivers_to_every_webhook_and_requeues_only_the_failed_o
     from zapgate_control.adapters.sqs_events import SqsEventPublisher
     from zapgate_events import handler
 
+    handler.deps().retry_base_s = 1  # the copy waits out the first backoff (1-2 s here, 30-60 s by default)
     healthy, flaky = Receiver(out=lambda line: None), Receiver(out=lambda line: None, fail_first=1)
     with BackgroundApp(healthy.app) as one, BackgroundApp(flaky.app) as two:
         _webhook(API_KEY, f"{one.url}/hook", healthy)
@@ -159,6 +160,7 @@ def test_the_first_pass_delivers_to_every_webhook_and_requeues_only_the_failed_o
         assert [d.answered for d in flaky.deliveries] == [500]
         copy = _receive_all(env, 1)  # the one copy, for the failed webhook only
         assert len(copy) == 1 and copy[0]["MessageAttributes"]["webhookId"]["StringValue"].startswith("wh_")
+        assert copy[0]["MessageAttributes"]["attemptsBefore"]["StringValue"] == "1"  # its next is attempt 2
         assert handler.handler(sqs_event(copy, "arn:aws:sqs:us-east-1:123456789012:events"),
                                LambdaContext()) == {"batchItemFailures": []}
     assert [d.answered for d in healthy.deliveries] == [200]  # never a duplicate

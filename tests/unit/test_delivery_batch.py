@@ -62,14 +62,17 @@ class Publisher:
     def __init__(self, refuse: bool = False) -> None:
         self.refuse = refuse
         self.copies: list[tuple[str, str, list[str]]] = []
+        self.delays: list[tuple[int, int]] = []  # (delay_s, attempts_before) of each publish_to
 
     def publish(self, tenant_id: str, events: Sequence[dict[str, Any]]) -> int:
         return len(events)
 
-    def publish_to(self, tenant_id: str, event: dict[str, Any], webhook_ids: Sequence[str]) -> int:
+    def publish_to(self, tenant_id: str, event: dict[str, Any], webhook_ids: Sequence[str], *, delay_s: int = 0,
+                   attempts_before: int = 0) -> int:
         if self.refuse:
             raise RuntimeError("SQS is down")
         self.copies.append((tenant_id, event["id"], list(webhook_ids)))
+        self.delays.append((delay_s, attempts_before))
         return len(webhook_ids)
 
 
@@ -191,6 +194,20 @@ def test_only_the_failed_webhooks_go_back_on_the_queue_and_the_record_is_done() 
     assert deps_failed(deps, [_record(_status(1), 1)]) == []
     assert sorted(url for url, _, _ in sender.posts) == sorted(h.url for h in hooks)  # each once, directly
     assert publisher.copies == [(TENANT, "ev1", [hooks[1].id])]  # a copy for the failed one only
+
+
+def test_a_requeued_copy_waits_out_the_backoff_and_numbers_its_attempts_on() -> None:
+    hooks = [_hook(0), _hook(1)]
+    log, publisher = Log(), Publisher()
+    deps = _deps(hooks, Sender(failing=[hooks[1].url]), publisher=publisher, log=log)
+    assert deps_failed(deps, [_record(_status(1), 1)]) == []
+    ((delay_s, attempts_before),) = publisher.delays
+    assert attempts_before == 1 and 30 <= delay_s <= 60  # not an immediate second attempt
+    # The copy's first receive is the webhook's second attempt, and its retry backs off from there.
+    copy = _record(_status(1), 2, webhookId=hooks[1].id, attemptsBefore=str(attempts_before))
+    assert deps_failed(deps, [copy]) == ["m2"]
+    assert [a.attempt for a in log.attempts] == [1, 2]
+    assert 60 <= deps.redelivery.delays["r2"] <= 90  # type: ignore[attr-defined]
 
 
 def test_a_failed_copy_fails_only_its_record_and_a_healthy_copy_is_never_resent() -> None:

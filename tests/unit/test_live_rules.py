@@ -137,7 +137,7 @@ class _Publisher:
         self.published.append((tenant_id, list(events)))
         return len(events)
 
-    def publish_to(self, tenant_id: str, event: dict[str, Any], webhook_ids: Any) -> int:
+    def publish_to(self, tenant_id: str, event: dict[str, Any], webhook_ids: Any, **_: Any) -> int:
         raise AssertionError("no fan-out expected")
 
 

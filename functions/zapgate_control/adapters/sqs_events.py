@@ -19,22 +19,26 @@ from typing import Any
 
 from zapgate_control.aws import client
 from zapgate_control.observability import logger, metrics
-from zapgate_control.ports.events import TENANT_ATTRIBUTE, TYPE_ATTRIBUTE, WEBHOOK_ATTRIBUTE
+from zapgate_control.ports.events import ATTEMPTS_ATTRIBUTE, TENANT_ATTRIBUTE, TYPE_ATTRIBUTE, WEBHOOK_ATTRIBUTE
 from zapgate_core.domain.events import encode, fit
 from zapgate_core.domain.json_types import JsonObject
 
 BATCH = 10  # SendMessageBatch's limit
 # SQS also caps a whole batch at 256 KiB of bodies (+ attributes): big events travel in smaller batches.
 BATCH_BYTES = 250_000
+MAX_DELAY_S = 900  # SQS's DelaySeconds limit
 
 
-def message_attributes(tenant_id: str, event_type: str, webhook_id: str | None = None) -> dict[str, Any]:
+def message_attributes(tenant_id: str, event_type: str, webhook_id: str | None = None,
+                       attempts_before: int = 0) -> dict[str, Any]:
     attributes = {
         TENANT_ATTRIBUTE: {"DataType": "String", "StringValue": tenant_id},
         TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": event_type},
     }
     if webhook_id:
         attributes[WEBHOOK_ATTRIBUTE] = {"DataType": "String", "StringValue": webhook_id}
+    if attempts_before > 0:
+        attributes[ATTEMPTS_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(attempts_before)}
     return attributes
 
 
@@ -70,17 +74,21 @@ class SqsEventPublisher:
         self._send(entries, refused=refused)
         return refused
 
-    def publish_to(self, tenant_id: str, event: JsonObject, webhook_ids: Sequence[str]) -> int:
-        """One copy of `event` per webhook, each retried on its own. Raises if any copy was refused,
-        because the caller (the processor) must then fail its record rather than lose a copy."""
-        entries = [(event, message_attributes(tenant_id, event["type"], hook)) for hook in webhook_ids]
-        return self._send(entries, swallow=False)
+    def publish_to(self, tenant_id: str, event: JsonObject, webhook_ids: Sequence[str], *, delay_s: int = 0,
+                   attempts_before: int = 0) -> int:
+        """One copy of `event` per webhook, each retried on its own, first received after `delay_s`
+        (SQS allows 900 at most). Raises if any copy was refused, because the caller (the processor)
+        must then fail its record rather than lose a copy."""
+        entries = [(event, message_attributes(tenant_id, event["type"], hook, attempts_before))
+                   for hook in webhook_ids]
+        return self._send(entries, swallow=False, delay_s=min(MAX_DELAY_S, max(0, delay_s)))
 
     def _send(
         self,
         entries: list[tuple[dict[str, Any], dict[str, Any]]],
         swallow: bool = True,
         refused: list[str] | None = None,
+        delay_s: int = 0,
     ) -> int:
         if not self.queue_url or not entries:
             return 0
@@ -88,6 +96,7 @@ class SqsEventPublisher:
         for chunk in _chunks([(event, encode(fit(event)), attributes) for event, attributes in entries]):
             request = [
                 {"Id": str(n), "MessageBody": body, "MessageAttributes": attributes}
+                | ({"DelaySeconds": delay_s} if delay_s else {})
                 for n, (_, body, attributes) in enumerate(chunk)
             ]
             try:
@@ -125,7 +134,8 @@ class NoEventPublisher:
     def publish(self, tenant_id: str, events: Sequence[JsonObject]) -> int:
         return 0
 
-    def publish_to(self, tenant_id: str, event: JsonObject, webhook_ids: Sequence[str]) -> int:
+    def publish_to(self, tenant_id: str, event: JsonObject, webhook_ids: Sequence[str], *, delay_s: int = 0,
+                   attempts_before: int = 0) -> int:
         return 0
 
 

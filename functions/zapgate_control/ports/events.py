@@ -16,6 +16,9 @@ from zapgate_core.domain.json_types import JsonObject
 TENANT_ATTRIBUTE: Final = "tenantId"
 TYPE_ATTRIBUTE: Final = "eventType"  # for inspecting and filtering the queue without parsing bodies
 WEBHOOK_ATTRIBUTE: Final = "webhookId"  # a fanned-out copy: the one webhook (or the bus) it is for
+# A copy re-queued after failed attempts: how many its target already had, so attempts are numbered
+# on from there (the copy's own SQS receive count starts again at 1).
+ATTEMPTS_ATTRIBUTE: Final = "attemptsBefore"
 
 
 class EventBusRefused(Exception):
@@ -26,7 +29,8 @@ class EventPublisher(Protocol):
     """Events to applications (docs/events.md): envelopes onto the events queue, tenant beside them."""
 
     def publish(self, tenant_id: str, events: Sequence[JsonObject]) -> int: ...
-    def publish_to(self, tenant_id: str, event: JsonObject, webhook_ids: Sequence[str]) -> int: ...
+    def publish_to(self, tenant_id: str, event: JsonObject, webhook_ids: Sequence[str], *, delay_s: int = 0,
+                   attempts_before: int = 0) -> int: ...
 
 
 class OutboxPublisher(Protocol):

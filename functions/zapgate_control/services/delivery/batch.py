@@ -34,6 +34,7 @@ from functools import partial
 from zapgate_control.observability import logger, metrics
 from zapgate_control.ports.delivery_log import DeliveryAttempt, DeliveryLog
 from zapgate_control.ports.events import (
+    ATTEMPTS_ATTRIBUTE,
     TENANT_ATTRIBUTE,
     WEBHOOK_ATTRIBUTE,
     EventBus,
@@ -106,10 +107,16 @@ class Job:
     error: Exception | None = None  # set: the record fails
     delivered: int = 0
     attempted: bool = True  # False: it failed only for lack of time (retried at once)
+    attempts_before: int = 0  # a re-queued copy: the attempts its webhook had in the first pass
 
     @property
     def original(self) -> bool:
         return self.copy_for is None
+
+    @property
+    def attempt(self) -> int:
+        """This attempt's number for its target(s), counted across the original and a re-queued copy."""
+        return self.record.receive_count + self.attempts_before
 
 
 def subscribed(webhook: Webhook, event_type: str) -> bool:
@@ -122,6 +129,8 @@ def target_id(target: Webhook | None) -> str:
 
 def _parse(record: Record) -> Job:
     job = Job(record, copy_for=record.attributes.get(WEBHOOK_ATTRIBUTE) or None)
+    before = record.attributes.get(ATTEMPTS_ATTRIBUTE, "0")
+    job.attempts_before = int(before) if before.isdigit() else 0
     try:
         envelope = json.loads(record.body)
         if not isinstance(envelope, dict) or "type" not in envelope:
@@ -235,7 +244,10 @@ def _settle(deps: Deps, job: Job) -> None:
         job.error = DeliveryFailed(why)  # retrying the record re-sends nothing that was taken
         return
     try:
-        deps.events.publish_to(job.tenant_id, job.envelope, [target_id(target) for target, _ in failed])
+        # The copies wait out the backoff like a retried record would (SQS caps a message's delay at 900 s),
+        # and number their attempts on from this one.
+        deps.events.publish_to(job.tenant_id, job.envelope, [target_id(target) for target, _ in failed],
+                               delay_s=retry_delay_s(job.attempt, deps.retry_base_s), attempts_before=job.attempt)
     except Exception as exc:
         # The record's retry re-sends to every target, the ones that took it too (at least once).
         job.error = DeliveryFailed(f"{why}; the copies to retry them were not queued ({type(exc).__name__})")
@@ -256,10 +268,10 @@ def process_batch(deps: Deps, records: Sequence[Record], start_by: float | None 
 
 def _retry_later(deps: Deps, job: Job) -> None:
     record = job.record
-    delay = retry_delay_s(record.receive_count, deps.retry_base_s) if job.attempted else 0
+    delay = retry_delay_s(job.attempt, deps.retry_base_s) if job.attempted else 0
     logger.warning(
         "event not delivered",
-        extra={"sqs_message_id": record.message_id, "attempt": record.receive_count,
+        extra={"sqs_message_id": record.message_id, "attempt": job.attempt,
                "reason": str(job.error)[:200], "error_type": type(job.error).__name__, "retry_in_s": delay},
     )
     try:
@@ -278,7 +290,7 @@ def _log_attempts(deps: Deps, job: Job) -> None:
             continue  # the bus is no tenant webhook; a send skipped for time is no attempt, unless it is lost
         attempt = DeliveryAttempt(
             tenant_id=job.tenant_id, webhook_id=target.id, event_id=str(job.envelope.get("id")),
-            event_type=str(job.envelope.get("type")), attempt=job.record.receive_count, reason=sent.reason,
+            event_type=str(job.envelope.get("type")), attempt=job.attempt, reason=sent.reason,
             outcome="dead" if dead else "failed", envelope=job.envelope if dead else None,
         )
         try:
