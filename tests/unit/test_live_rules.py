@@ -147,15 +147,15 @@ def test_status_changed_emits_the_qr_event_beside_the_status_event() -> None:
     publisher = _Publisher()
     before = {"id": "i1", "tenant_id": "t1", "status": "DISCONNECTED"}
     fields = {"qr_code": QR, "pairing_code": None, "status_reason": None}
-    status_changed(publisher, before, "CONNECTING", fields)  # type: ignore[arg-type]
+    status_changed(publisher, before, "CONNECTING", fields)
     ((tenant, events),) = publisher.published
     assert tenant == "t1" and [e["type"] for e in events] == ["INSTANCE_STATUS", "INSTANCE_QR"]
     assert "data:image" not in json.dumps(events[0])  # the status event never carries the QR
 
     publisher = _Publisher()
-    status_changed(publisher, {**before, "status": "CONNECTING", "qr_code": QR}, "CONNECTING", fields)  # type: ignore[arg-type]
+    status_changed(publisher, {**before, "status": "CONNECTING", "qr_code": QR}, "CONNECTING", fields)
     assert publisher.published == []  # same status, same QR: nothing
-    status_changed(publisher, {**before, "status": "CONNECTING", "qr_code": QR}, "CONNECTING",  # type: ignore[arg-type]
+    status_changed(publisher, {**before, "status": "CONNECTING", "qr_code": QR}, "CONNECTING",
                    {**fields, "qr_code": QR + "B"})
     assert [[e["type"] for e in events] for _, events in publisher.published] == [["INSTANCE_QR"]]
 
