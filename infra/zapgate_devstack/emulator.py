@@ -147,6 +147,28 @@ def _create_queues(sqs: Any, queues: dict[str, dict[str, Any]], names: LocalName
 LOCAL_PARAMETERS = {"WhatsAppWorkers": "external", "AutomationsAllowHttp": "true"}
 
 
+def _s3_cors(cors: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """CloudFormation's CorsConfiguration in S3 API form; `!Ref <CommaDelimitedList parameter>` resolved."""
+
+    def values(value: Any) -> list[str]:
+        if isinstance(value, dict) and "Ref" in value:
+            return [item.strip() for item in parameters[value["Ref"]].split(",")]
+        return [str(item) for item in value]
+
+    rules = []
+    for rule in cors["CorsRules"]:
+        converted: dict[str, Any] = {"AllowedMethods": values(rule["AllowedMethods"]),
+                                     "AllowedOrigins": values(rule["AllowedOrigins"])}
+        if "AllowedHeaders" in rule:
+            converted["AllowedHeaders"] = values(rule["AllowedHeaders"])
+        if "ExposedHeaders" in rule:
+            converted["ExposeHeaders"] = values(rule["ExposedHeaders"])
+        if "MaxAge" in rule:
+            converted["MaxAgeSeconds"] = int(rule["MaxAge"])
+        rules.append(converted)
+    return {"CORSRules": rules}
+
+
 def create_template_resources(
     server: MotoServer, secrets: dict[str, str] | None = None, prefix: str = "zapgate-local"
 ) -> LocalNames:
@@ -167,9 +189,12 @@ def create_template_resources(
         names.physical[logical_id] = name
 
     s3 = server.client("s3")
-    for logical_id in resources_of_type(template, "AWS::S3::Bucket"):
+    for logical_id, resource in resources_of_type(template, "AWS::S3::Bucket").items():
         name = f"{prefix}-{logical_id}-{run}".lower()
         s3.create_bucket(Bucket=name)
+        cors = (resource.get("Properties") or {}).get("CorsConfiguration")
+        if cors:
+            s3.put_bucket_cors(Bucket=name, CORSConfiguration=_s3_cors(cors, names.parameters))
         names.physical[logical_id] = name
 
     _create_queues(server.client("sqs"), resources_of_type(template, "AWS::SQS::Queue"), names, f"{prefix}-{{}}-{run}")
