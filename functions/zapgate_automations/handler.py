@@ -13,10 +13,10 @@ HTTP client), once per container.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -34,7 +34,6 @@ from zapgate_core.domain.automations.definitions import Agent
 from zapgate_core.domain.automations.retry_policy import SEED_003_DELAYS_S, RetryPolicy
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-tracer = Tracer()
 RETRY_BASE_S = 15  # a failed job's first redelivery; doubles per receive
 
 
@@ -135,7 +134,21 @@ def record_handler(record: SQSRecord) -> str:
     return result.outcome
 
 
-@tracer.capture_lambda_handler
+def _traced(handler: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Powertools Tracer (X-Ray subsegments for each AWS and HTTP call of a run) only when XRAY_SDK_TRACING=on.
+
+    Creating a Tracer imports the X-Ray SDK, whose recorder builds its own X-Ray botocore client (two botocore
+    sessions) at import: 190-280 ms of every cold start here, whether tracing is enabled or not (docs/
+    benchmarks.md, issue 14). Lambda's active tracing (template Globals) records each invocation without it.
+    """
+    if os.environ.get("XRAY_SDK_TRACING", "off") != "on":
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    return Tracer().capture_lambda_handler(handler)
+
+
+@_traced
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:

@@ -44,3 +44,15 @@ def test_snapstart_hooks_leave_boto3_to_priming_or_the_first_use(handler: str) -
                                      "zapgate_events.handler", "zapgate_automations.handler"])
 def test_functions_without_an_app_never_import_the_lazy_routes(handler: str) -> None:
     assert "zapgate_control.lazy_routes" not in _imported_by(handler)
+
+
+def test_the_automations_runner_imports_the_x_ray_sdk_only_when_asked() -> None:
+    # Powertools' Tracer imports aws_xray_sdk.core, whose recorder builds an X-Ray botocore client at import:
+    # 190-280 ms of every cold start, traced or not. XRAY_SDK_TRACING=on brings it back.
+    assert "aws_xray_sdk.core" not in _imported_by("zapgate_automations.handler")
+    code = "import json, sys; import zapgate_automations.handler; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "", "AWS_DEFAULT_REGION": "eu-west-1", "POWERTOOLS_METRICS_DISABLED": "true",
+                               "XRAY_SDK_TRACING": "on"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "aws_xray_sdk.core" in json.loads(done.stdout.splitlines()[-1])
