@@ -176,6 +176,23 @@ def test_no_answer_in_time_is_a_504_with_the_request_id_and_get_tells_the_late_a
     assert done["state"] == "done" and done["result"] == result and done["op"] == "check_numbers"
 
 
+def test_a_result_with_numbers_dynamodb_cannot_keep_is_a_422_or_stored_within_its_range(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by the worker-proxy fuzz: a float below DynamoDB's smallest magnitude made boto3 raise decimal.Underflow
+    # (a 500). Too large is the sender's error and stores nothing; too small is kept as 0.
+    _wait_ms(monkeypatch, 100)
+    held = held_instance(env)
+    request_id = _check(held.instance_id).json()["error"]["request_id"]
+    assert claim(held, request_id).status_code == 200
+    huge = answer(held, request_id, result={"numbers": [], "score": 1e200})
+    assert huge.status_code == 422 and huge.json()["error"]["code"] == "validation_error", huge.text
+    assert _request_item(env, request_id)["state"] == "claimed"
+    tiny = answer(held, request_id, result={"numbers": [], "score": 5e-324, "ratio": 0.1})
+    assert tiny.json() == {"state": "done"}, tiny.text
+    assert _request_item(env, request_id)["result"] == {"numbers": [], "score": 0, "ratio": 0.1}
+
+
 def test_a_request_is_claimed_once(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     _wait_ms(monkeypatch, 100)
     held = held_instance(env)

@@ -39,6 +39,10 @@ class DuplicateRequest(Exception):
         self.existing = existing
 
 
+class ResultNotStorable(ValueError):
+    """A result holds a number the store cannot keep (DynamoDB: 38 digits, magnitude up to 9.99E+125)."""
+
+
 class RequestConflict(Exception):
     """A conditional write was refused; `current` is the request as it is (None: there is none)."""
 

@@ -21,7 +21,13 @@ from zapgate_control.errors import ApiError, NotFound
 from zapgate_control.observability import metrics
 from zapgate_control.ports.instances import InstanceStore
 from zapgate_control.ports.presence import PushConnectionStore
-from zapgate_control.ports.requests import DuplicateRequest, RequestConflict, RequestRecord, RequestStore
+from zapgate_control.ports.requests import (
+    DuplicateRequest,
+    RequestConflict,
+    RequestRecord,
+    RequestStore,
+    ResultNotStorable,
+)
 from zapgate_control.services.instances import require
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_core.contract.requests import (
@@ -222,6 +228,8 @@ def answer(requests: RequestStore, request: AnswerRequest, now_ms: int) -> Answe
             request.request_id, request.instance_id, owner, token, state, request.result,
             request.error.code if request.error else None, request.error.message if request.error else None, now_ms,
         )
+    except ResultNotStorable as exc:
+        raise ApiError(422, "validation_error", f"result: {exc}") from exc
     except RequestConflict as exc:
         current = exc.current
         if current is None:

@@ -28,11 +28,14 @@ def _require_webhook(webhooks: WebhookStore, tenant_id: str, webhook_id: str) ->
 def recent(
     webhooks: WebhookStore, log: DeliveryLogReader, tenant_id: str, webhook_id: str, limit: int, cursor: str | None
 ) -> tuple[list[LoggedAttempt], str | None]:
-    _require_webhook(webhooks, tenant_id, webhook_id)
+    # A malformed cursor is a 400 whether or not the webhook exists (as on every other listing), so it is read
+    # first; the listing is keyed by tenant, so it shows nothing of a webhook the caller does not own.
     try:
-        return log.list_attempts(tenant_id, webhook_id, limit, cursor)
+        page = log.list_attempts(tenant_id, webhook_id, limit, cursor)
     except ValueError as exc:
         raise invalid_cursor() from exc
+    _require_webhook(webhooks, tenant_id, webhook_id)
+    return page
 
 
 def _fingerprint(tenant_id: str, webhook_id: str, idempotency_key: str) -> str:

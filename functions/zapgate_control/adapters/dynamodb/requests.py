@@ -10,12 +10,12 @@ Every transition is one conditional UpdateItem; a refused one returns the item a
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import Context, Decimal, Overflow, Underflow
 from typing import Any
 
 from zapgate_control.adapters.dynamodb.codec import from_item, is_conditional_failure, old_item, to_item, to_values
 from zapgate_control.aws import client
-from zapgate_control.ports.requests import DuplicateRequest, RequestConflict, RequestRecord
+from zapgate_control.ports.requests import DuplicateRequest, RequestConflict, RequestRecord, ResultNotStorable
 from zapgate_core.domain.json_types import JsonObject
 
 
@@ -34,9 +34,22 @@ def _record(item: dict[str, Any]) -> RequestRecord:
     )
 
 
+def _number(text: str) -> Decimal:
+    """A JSON float as DynamoDB keeps it (38 significant digits, magnitudes from 1E-130 to 9.99E+125): rounded
+    to 38 digits, 0 below the smallest magnitude, refused above the largest. A fresh context per number: nothing
+    trapped (boto3's own context would raise decimal's signals instead of a 4xx), and no flags shared by threads."""
+    context = Context(prec=38, Emin=-128, Emax=126, traps=[])
+    number = context.create_decimal(text)
+    if context.flags[Overflow] or not number.is_finite() or abs(number) >= Decimal("1E+126"):
+        raise ResultNotStorable(f"the number {text[:40]} is too large to store")
+    if context.flags[Underflow] or abs(number) < Decimal("1E-128"):
+        return Decimal(0)  # below what DynamoDB keeps without clamping: a result's float this small is noise
+    return number
+
+
 def _storable(value: JsonObject) -> JsonObject:
-    """DynamoDB takes numbers as Decimal only (a result may carry a float)."""
-    return dict(json.loads(json.dumps(value), parse_float=Decimal))
+    """DynamoDB takes numbers as Decimal only (a result may carry a float), within its range and precision."""
+    return dict(json.loads(json.dumps(value), parse_float=_number))
 
 
 class DynamoRequestStore:
