@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import API_KEY, OTHER_API_KEY
 from tests.integration.background import BackgroundApp
+from tests.integration.events_queue import sqs, take_all
 from tests.integration.outbox import publish
 from tests.integration.worker_client import enqueue, make_instance, worker_client
 from zapgate_devstack.events_worker import EventsWorker, sqs_event
@@ -34,28 +35,8 @@ def _public(key: str = API_KEY) -> TestClient:
     return TestClient(app, headers={"X-API-Key": key}, raise_server_exceptions=False)
 
 
-def _sqs() -> Any:
-    from zapgate_control.aws import client
-
-    return client("sqs")
-
-
-def _take(queue_url: str) -> list[tuple[dict[str, Any], dict[str, str]]]:
-    """Every message on the queue (received and deleted): (envelope, message attributes)."""
-    taken = []
-    while True:
-        got = _sqs().receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
-        messages = got.get("Messages") or []
-        if not messages:
-            return taken
-        for message in messages:
-            attributes = {k: v["StringValue"] for k, v in (message.get("MessageAttributes") or {}).items()}
-            taken.append((json.loads(message["Body"]), attributes))
-            _sqs().delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
 def _depth(queue_url: str) -> tuple[int, int]:
-    found = _sqs().get_queue_attributes(
+    found = sqs().get_queue_attributes(
         QueueUrl=queue_url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
@@ -109,12 +90,12 @@ def _webhook(url: str, receiver: Receiver | None = None, key: str = API_KEY, **b
 
 def _worker(env: dict[str, str]) -> EventsWorker:
     publish(env)  # the outbox first: message events reach the queue from MessagesTable's stream
-    return EventsWorker(_sqs(), env["EVENTS_QUEUE_URL"])
+    return EventsWorker(sqs(), env["EVENTS_QUEUE_URL"])
 
 
 # ------------------------------------------------------------------ emission (worker-proxy)
 def test_the_template_queue_redrives_to_the_dead_letter_queue_after_5_receives(env: dict[str, str]) -> None:
-    attributes = _sqs().get_queue_attributes(QueueUrl=env["EVENTS_QUEUE_URL"], AttributeNames=["All"])["Attributes"]
+    attributes = sqs().get_queue_attributes(QueueUrl=env["EVENTS_QUEUE_URL"], AttributeNames=["All"])["Attributes"]
     policy = json.loads(attributes["RedrivePolicy"])
     assert policy["maxReceiveCount"] == 5 and "EventsDeadLetterQueue" in policy["deadLetterTargetArn"]
     assert int(attributes["VisibilityTimeout"]) == 900
@@ -139,10 +120,10 @@ def test_a_new_inbound_message_puts_its_envelope_on_the_queue_once(env: dict[str
         client("dynamodb").meta.events.unregister("before-call.dynamodb", count)
     assert response.status_code == 200
     assert writes == ["PutItem"]  # still one write per inbound: the stream is the outbox
-    assert _take(env["EVENTS_QUEUE_URL"]) == []  # nothing published on the request path
+    assert take_all(env["EVENTS_QUEUE_URL"]) == []  # nothing published on the request path
 
     publish(env)
-    (envelope, attributes), = _take(env["EVENTS_QUEUE_URL"])
+    (envelope, attributes), = take_all(env["EVENTS_QUEUE_URL"])
     stored = DynamoMessageStore(env["MESSAGES_TABLE"]).item(response.json()["id"])
     assert envelope == inbound_event(stored)
     assert envelope["type"] == "MESSAGE_INBOUND" and envelope["instanceId"] == instance["id"]
@@ -154,7 +135,7 @@ def test_a_new_inbound_message_puts_its_envelope_on_the_queue_once(env: dict[str
     again = worker_client().post("/worker-proxy/inbound", json=_inbound(instance["id"], "W1", body="retry"))
     assert again.json()["duplicate"] is True
     publish(env)
-    assert _take(env["EVENTS_QUEUE_URL"]) == []  # a duplicate writes nothing, so reports nothing
+    assert take_all(env["EVENTS_QUEUE_URL"]) == []  # a duplicate writes nothing, so reports nothing
 
 
 def test_status_changes_and_message_moves_are_reported_once_each(env: dict[str, str]) -> None:
@@ -180,7 +161,7 @@ def test_status_changes_and_message_moves_are_reported_once_each(env: dict[str, 
     assert worker.post("/worker-proxy/receipts", json=receipts).json() == {"updated": 1}
 
     publish(env)
-    queued = [envelope for envelope, _ in _take(env["EVENTS_QUEUE_URL"])]
+    queued = [envelope for envelope, _ in take_all(env["EVENTS_QUEUE_URL"])]
     # A new QR is the live-only INSTANCE_QR (the processor pushes it to live connections, never to
     # webhooks: test_live_updates.py): one per new QR, the repeated report of the same QR adds none.
     qrs = [e for e in queued if e["type"] == "INSTANCE_QR"]
@@ -214,11 +195,11 @@ def test_a_message_failed_for_expired_leases_is_reported_as_failed(env: dict[str
     message = enqueue(env, instance["id"])
     assert len(outbound.claim(store, policy, instance["id"], 10).messages) == 1
     publish(env)
-    assert _take(env["EVENTS_QUEUE_URL"]) == []  # a claim is no status change
+    assert take_all(env["EVENTS_QUEUE_URL"]) == []  # a claim is no status change
     clock.now += 1_001
     assert outbound.claim(store, policy, instance["id"], 10).messages == []
     publish(env)
-    ((event, attributes),) = _take(env["EVENTS_QUEUE_URL"])
+    ((event, attributes),) = take_all(env["EVENTS_QUEUE_URL"])
     assert event["type"] == "MESSAGE_STATUS" and attributes["tenantId"] == "tenant-a"
     assert event["payload"]["message"]["id"] == message["id"]
     assert (event["payload"]["message"]["status"], event["payload"]["message"]["error"]) == ("failed", "lease_expired")
@@ -238,7 +219,7 @@ def test_publishing_never_fails_the_write_it_reports(
     response = worker_client().post("/worker-proxy/update-status",
                                     json={"instanceId": instance["id"], "status": "CONNECTING"})
     assert response.status_code == 200
-    assert _take(env["EVENTS_QUEUE_URL"]) == []
+    assert take_all(env["EVENTS_QUEUE_URL"]) == []
     settings.get_settings.cache_clear()
     wiring.get_stores.cache_clear()
 
@@ -364,7 +345,7 @@ def test_a_failing_webhook_fails_only_its_record_and_pushes_it_back(
     real_delay = deps.redelivery.delay
     monkeypatch.setattr(deps.redelivery, "delay", lambda receipt, seconds: (delays.append(seconds),
                                                                              real_delay(receipt, seconds)))
-    messages = _sqs().receive_message(QueueUrl=env["EVENTS_QUEUE_URL"], MaxNumberOfMessages=10,
+    messages = sqs().receive_message(QueueUrl=env["EVENTS_QUEUE_URL"], MaxNumberOfMessages=10,
                                       AttributeNames=["All"], MessageAttributeNames=["All"])["Messages"]
     assert len(messages) == 2
     from zapgate_devstack.events_worker import LambdaContext
@@ -388,7 +369,7 @@ def test_visibility_is_the_backoff_then_the_dead_letter_queue_then_redrive(
     instance = make_instance(env)
     worker_client().post("/worker-proxy/inbound", json=_inbound(instance["id"], "D1"))
     worker = _worker(env)
-    dlq = dead_letter_queue_url(_sqs(), env["EVENTS_QUEUE_URL"])
+    dlq = dead_letter_queue_url(sqs(), env["EVENTS_QUEUE_URL"])
 
     # With a 0 s backoff each failed attempt is visible again at once: five receives, five POSTs...
     attempts = [worker.poll_once(wait_seconds=0) for _ in range(5)]
@@ -454,12 +435,12 @@ def test_the_local_poller_deletes_what_succeeded_and_keeps_what_failed(env: dict
         first = event["Records"][0]["messageId"]
         return {"batchItemFailures": [{"itemIdentifier": first}]}
 
-    crashed = EventsWorker(_sqs(), url, handler=crash).poll_once(wait_seconds=0)
+    crashed = EventsWorker(sqs(), url, handler=crash).poll_once(wait_seconds=0)
     assert (crashed.received, crashed.failed, crashed.crashed) == (3, 3, True)
     assert _depth(url) == (0, 3)  # Lambda semantics: the whole batch waits out its visibility timeout
-    _sqs().purge_queue(QueueUrl=url)
+    sqs().purge_queue(QueueUrl=url)
     SqsEventPublisher(url).publish("tenant-a", events)
-    result = EventsWorker(_sqs(), url, handler=partial).poll_once(wait_seconds=0)
+    result = EventsWorker(sqs(), url, handler=partial).poll_once(wait_seconds=0)
     assert (result.received, result.deleted, result.failed) == (3, 2, 1)
     record = seen[0]
     assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"].endswith(url.rsplit("/", 1)[1])

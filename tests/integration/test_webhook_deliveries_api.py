@@ -7,7 +7,6 @@ calls); the redriven copy is then taken from the template's EventsQueue and deli
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import API_KEY, OTHER_API_KEY
 from tests.integration.background import BackgroundApp
+from tests.integration.events_queue import sqs, take_all
 from zapgate_control.ports.delivery_log import DeliveryAttempt
 from zapgate_devstack.events_worker import EventsWorker
 from zapgate_devstack.webhook_receiver import Receiver
@@ -27,25 +27,6 @@ def _public(key: str = API_KEY) -> TestClient:
     from zapgate_public_api.app import app
 
     return TestClient(app, headers={"X-API-Key": key}, raise_server_exceptions=False)
-
-
-def _sqs() -> Any:
-    from zapgate_control.aws import client
-
-    return client("sqs")
-
-
-def _take(queue_url: str) -> list[tuple[dict[str, Any], dict[str, str]]]:
-    taken: list[tuple[dict[str, Any], dict[str, str]]] = []
-    while True:
-        got = _sqs().receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
-        messages = got.get("Messages") or []
-        if not messages:
-            return taken
-        for message in messages:
-            attributes = {k: v["StringValue"] for k, v in (message.get("MessageAttributes") or {}).items()}
-            taken.append((json.loads(message["Body"]), attributes))
-            _sqs().delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def _envelope(event_id: str) -> dict[str, Any]:
@@ -144,7 +125,7 @@ def test_a_redrive_puts_exactly_one_copy_for_that_webhook_on_the_queue_once(env:
     assert _public().post(f"/v1/webhooks/{hook['id']}/deliveries/{uuid.uuid4()}/redrive").status_code == 404
     assert _public().post(f"/v1/webhooks/wh_00000000000000000000000000000000/deliveries/{event_id}/redrive"
                           ).status_code == 404
-    assert _take(env["EVENTS_QUEUE_URL"]) == []
+    assert take_all(env["EVENTS_QUEUE_URL"]) == []
 
     done = _public().post(url, headers={"Idempotency-Key": "redrive-1"})
     assert done.status_code == 202, done.text
@@ -157,7 +138,7 @@ def test_a_redrive_puts_exactly_one_copy_for_that_webhook_on_the_queue_once(env:
     other_key = _public().post(url, headers={"Idempotency-Key": "redrive-2"})
     assert other_key.status_code == 409
 
-    taken = _take(env["EVENTS_QUEUE_URL"])
+    taken = take_all(env["EVENTS_QUEUE_URL"])
     assert taken == [(_envelope(event_id), {"tenantId": "tenant-a", "eventType": "MESSAGE_INBOUND",
                                             "webhookId": hook["id"]})]
     listed = _public().get(f"/v1/webhooks/{hook['id']}/deliveries").json()["deliveries"]
@@ -195,7 +176,7 @@ def test_concurrent_redrives_send_it_once(env: dict[str, str]) -> None:
     for thread in threads:
         thread.join()
     assert sorted(answers) == [202, 409, 409, 409]
-    assert len(_take(env["EVENTS_QUEUE_URL"])) == 1
+    assert len(take_all(env["EVENTS_QUEUE_URL"])) == 1
 
 
 def test_a_queue_that_refuses_leaves_the_delivery_dead_and_redrivable(
@@ -217,7 +198,7 @@ def test_a_queue_that_refuses_leaves_the_delivery_dead_and_redrivable(
     wiring.get_stores.cache_clear()
     assert _public().get(f"/v1/webhooks/{hook['id']}/deliveries").json()["deliveries"][0]["outcome"] == "dead"
     assert _public().post(url).status_code == 202
-    assert len(_take(env["EVENTS_QUEUE_URL"])) == 1
+    assert len(take_all(env["EVENTS_QUEUE_URL"])) == 1
 
 
 def test_the_redriven_copy_is_delivered_by_the_processor_to_that_webhook_only(env: dict[str, str]) -> None:
@@ -228,6 +209,6 @@ def test_the_redriven_copy_is_delivered_by_the_processor_to_that_webhook_only(en
         other.secret = _webhook(f"{other_server.url}/hook")["secret"]  # a second webhook of the tenant
         event_id = _died(hook["id"])
         assert _public().post(f"/v1/webhooks/{hook['id']}/deliveries/{event_id}/redrive").status_code == 202
-        assert EventsWorker(_sqs(), env["EVENTS_QUEUE_URL"]).drain().deleted == 1
+        assert EventsWorker(sqs(), env["EVENTS_QUEUE_URL"]).drain().deleted == 1
     assert [(d.event_id, d.answered, d.signature_valid) for d in fixed.deliveries] == [(event_id, 200, True)]
     assert other.deliveries == []
