@@ -37,12 +37,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -51,30 +49,15 @@ from pathlib import Path
 from typing import Any
 
 import cold_start_compare as compare
+import cold_start_explain as explain
 import cold_start_snapstart as snapstart
+from cold_start_events import ACCOUNT, API_KEY, TENANT, WORKER_SECRET, first_event
+from cold_start_explain import BASELINE_MODULES, RESULT_MARK
 
 from zapgate_devstack.emulator import LOCAL_CREDENTIALS, REGION, MotoServer, create_template_resources
 from zapgate_devstack.template import LocalNames, function_environment, load_template, resources_of_type
 
-BASELINE_MODULES = ("fastapi", "mangum", "boto3", "pydantic", "aws_lambda_powertools")
 TARGET_RATIO = 1.25
-WORKER_SECRET = "bench-worker-secret-0123456789abcdef"
-API_KEY = "bench-api-key-tenant-a-0123456789abcdef"
-TENANT = "tenant-a"
-ACCOUNT = "123456789012"
-API_ID = "bench0api1"
-RESULT_MARK = "BENCH-RESULT"
-
-# The first request each API serves: a representative read that touches DynamoDB (and, for the
-# worker-proxy, Secrets Manager through the bearer check). Keyed by the HttpApi path prefix.
-FIRST_REQUESTS: dict[str, tuple[str, str, dict[str, str]]] = {
-    "/worker-proxy": (
-        "/worker-proxy/eligible-instances",
-        "limit=50",
-        {"authorization": f"Bearer {WORKER_SECRET}"},
-    ),
-    "/v1": ("/v1/instances", "limit=50", {"x-api-key": API_KEY}),
-}
 
 
 @dataclass(frozen=True)
@@ -101,158 +84,7 @@ class Target:
     statuses: set[int] = field(default_factory=set)
 
 
-# --------------------------------------------------------------------------- events and child code
-def http_api_event(method: str, path: str, query: str, headers: dict[str, str], route_key: str) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload 2.0) event, shaped like the ones Lambda receives."""
-    request_id = str(uuid.uuid4())
-    return {
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": {
-            "host": f"{API_ID}.execute-api.{REGION}.amazonaws.com",
-            "user-agent": "zapgate-bench",
-            "x-forwarded-for": "203.0.113.7",
-            "x-forwarded-port": "443",
-            "x-forwarded-proto": "https",
-            "x-amzn-trace-id": f"Root=1-00000000-{uuid.uuid4().hex[:24]}",
-            **headers,
-        },
-        "queryStringParameters": dict(part.split("=", 1) for part in query.split("&") if part) or None,
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": API_ID,
-            "domainName": f"{API_ID}.execute-api.{REGION}.amazonaws.com",
-            "domainPrefix": API_ID,
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.7",
-                "userAgent": "zapgate-bench",
-            },
-            "requestId": request_id,
-            "routeKey": route_key,
-            "stage": "$default",
-            "time": "01/Jan/2026:00:00:00 +0000",
-            "timeEpoch": 1_767_225_600_000,
-        },
-        "pathParameters": {"proxy": path.split("/", 2)[-1]},
-        "isBase64Encoded": False,
-    }
-
-
-def sqs_event(body: str, attributes: dict[str, str], queue_arn: str) -> dict[str, Any]:
-    """One SQS record, as Lambda's SQS poller delivers it."""
-    return {"Records": [{
-        "messageId": str(uuid.uuid4()), "receiptHandle": f"bench-{uuid.uuid4().hex}", "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1767225600000", "SenderId": ACCOUNT,
-                       "ApproximateFirstReceiveTimestamp": "1767225600000"},
-        "messageAttributes": {name: {"stringValue": value, "dataType": "String", "stringListValues": [],
-                                     "binaryListValues": []} for name, value in attributes.items()},
-        "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": REGION,
-    }]}  # fmt: skip
-
-
-def dynamodb_stream_event(new_image: dict[str, Any], table_arn: str) -> dict[str, Any]:
-    """One INSERT record of a NEW_AND_OLD_IMAGES stream, as Lambda's stream poller delivers it."""
-    return {"Records": [{
-        "eventID": uuid.uuid4().hex, "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
-        "awsRegion": REGION, "eventSourceARN": f"{table_arn}/stream/2026-01-01T00:00:00.000",
-        "dynamodb": {"ApproximateCreationDateTime": 1767225600, "Keys": {"id": new_image["id"]},
-                     "NewImage": new_image, "SequenceNumber": "100000000000000000001", "SizeBytes": 200,
-                     "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    }]}  # fmt: skip
-
-
-def websocket_connect_event(headers: dict[str, str]) -> dict[str, Any]:
-    """API Gateway WebSocket $connect (a server client presenting its API key in a header)."""
-    return {
-        "headers": {"Host": f"{API_ID}.execute-api.{REGION}.amazonaws.com", **headers},
-        "multiValueHeaders": {"Host": [f"{API_ID}.execute-api.{REGION}.amazonaws.com"],
-                              **{k: [v] for k, v in headers.items()}},
-        "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "messageDirection": "IN",
-                           "connectionId": f"bench{uuid.uuid4().hex[:8]}=", "connectedAt": 1767225600000,
-                           "requestId": str(uuid.uuid4()), "apiId": API_ID, "stage": "live",
-                           "domainName": f"{API_ID}.execute-api.{REGION}.amazonaws.com",
-                           "identity": {"sourceIp": "203.0.113.7"}},
-        "isBase64Encoded": False,
-    }  # fmt: skip
-
-
-def _inbound_image() -> dict[str, Any]:
-    """A stored inbound message in DynamoDB JSON (what a stream record carries)."""
-    message_id = str(uuid.uuid4())
-    return {
-        "id": {"S": message_id}, "tenant_id": {"S": TENANT}, "instance_id": {"S": "bench-instance"},
-        "direction": {"S": "inbound"}, "state": {"S": "received"}, "body": {"S": "olá"},
-        "from": {"S": "5511988887777@s.whatsapp.net"}, "chat_id": {"S": "5511988887777@s.whatsapp.net"},
-        "wa_message_id": {"S": f"BENCH{message_id[:8]}"}, "created_at": {"S": "2026-01-01T00:00:00.000Z"},
-        "timeline_sk": {"S": f"1767225600000#{message_id}"},
-    }  # fmt: skip
-
-
-def _sources(template: dict[str, Any], logical_id: str) -> list[str]:
-    """What invokes the function: its SAM event types, or "WebSocket" when an ApiGatewayV2 integration names it."""
-    props = template["Resources"][logical_id]["Properties"]
-    kinds = [event.get("Type", "") for event in props.get("Events", {}).values()]
-    for integration in resources_of_type(template, "AWS::ApiGatewayV2::Integration").values():
-        if logical_id in repr(integration["Properties"].get("IntegrationUri")):
-            kinds.append("WebSocket")
-    return kinds
-
-
-def first_event(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
-    """A representative first invocation, by what invokes the function: each touches DynamoDB for real."""
-    props = template["Resources"][logical_id]["Properties"]
-    kinds = _sources(template, logical_id)
-    if "HttpApi" in kinds:
-        event = next(e for e in props["Events"].values() if e.get("Type") == "HttpApi")
-        path = event["Properties"]["Path"]
-        prefix, route_key = path.split("/{", 1)[0], f"{event['Properties'].get('Method', 'ANY')} {path}"
-        # A function added later without an entry here still gets timed: a GET on its prefix.
-        request_path, query, headers = FIRST_REQUESTS.get(prefix, (prefix, "", {}))
-        return http_api_event("GET", request_path, query, headers, route_key)
-    variables = (props.get("Environment") or {}).get("Variables") or {}
-    if "SQS" in kinds and "AUTOMATIONS_TABLE" in variables:  # the automations runner: a job (instance read)
-        job = {
-            "tenantId": TENANT,
-            "instanceId": "bench-instance",
-            "messageId": str(uuid.uuid4()),
-            "chatId": "5511988887777@s.whatsapp.net",
-            "sender": "5511988887777@s.whatsapp.net",
-            "text": "olá",
-            "storedAt": "2026-01-01T00:00:00.000Z",
-        }
-        return sqs_event(json.dumps(job), {}, f"arn:aws:sqs:{REGION}:{ACCOUNT}:bench-automations.fifo")
-    if "SQS" in kinds:  # the events processor: an event for a tenant (webhooks and live connections read)
-        body = json.dumps(
-            {
-                "id": str(uuid.uuid4()),
-                "type": "INSTANCE_STATUS",
-                "instanceId": "bench-instance",
-                "timestamp": "2026-01-01T00:00:00.000Z",
-                "payload": {"status": "CONNECTED"},
-            }
-        )
-        # Another tenant than the one LiveFunction's $connect registers: a push to the bench's (absent) live
-        # endpoint would time the connection errors, not the processor.
-        return sqs_event(
-            body,
-            {"tenantId": f"{TENANT}-events", "eventType": "INSTANCE_STATUS"},
-            f"arn:aws:sqs:{REGION}:{ACCOUNT}:bench-events",
-        )
-    if "DynamoDB" in kinds:  # a stream consumer: one new inbound message
-        return dynamodb_stream_event(_inbound_image(), f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/bench")
-    if "WebSocket" in kinds and "WORKER_SECRET_ARN" in variables:  # the sidecars' push channel: a sidecar joins
-        headers = {"Authorization": f"Bearer {WORKER_SECRET}", "X-Instance-Owner": "bench-sidecar"}
-        return websocket_connect_event(headers)
-    if "WebSocket" in kinds:  # $connect authenticates (API key) and stores the connection
-        return websocket_connect_event({"X-API-Key": API_KEY})
-    raise ValueError(f"{logical_id}: no first event for a function invoked by {kinds or 'nothing'}")
-
-
+# --------------------------------------------------------------------------- child code
 # The context object Lambda passes (the attributes Powertools' inject_lambda_context reads).
 _CONTEXT_CLASS = """
 class _Context:
@@ -529,166 +361,6 @@ def report(baseline: Target, functions: list[Target], runs: int, others: Sequenc
     return met
 
 
-# --------------------------------------------------------------------------- --explain
-_IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
-PHASE_MARK = "BENCH-PHASE"
-
-# One child under -X importtime: the handler import, then the first request. The baseline libraries
-# are not imported first: import order changes what gets imported (Powertools' batch module loads
-# every parser model when pydantic is already in sys.modules, which it is not when a handler imports
-# batch first), so what the handler adds is its imports minus the modules a baseline child holds. botocore client
-# creation is wrapped and each AWS call timed (from provide-client-params, the first event of an
-# API call, to after-call), so the first request splits into AWS work and the rest; the imports
-# listed after the request marker are the ones deferred into the first request.
-_EXPLAIN_CHILD = """
-import gc
-import sys
-import time
-import botocore.session
-{context_class}
-_first_event = {first_event!r}
-_created = []
-_calls = []
-_original = botocore.session.Session.create_client
-
-def _create_client(self, service_name, *args, **kwargs):
-    started = time.perf_counter()
-    client = _original(self, service_name, *args, **kwargs)
-    _created.append((service_name, (time.perf_counter() - started) * 1000))
-    starts = {{}}
-
-    def _start(model, **_):
-        starts[model.name] = time.perf_counter()
-
-    def _end(model, **_):
-        elapsed = (time.perf_counter() - starts.pop(model.name)) * 1000
-        _calls.append((service_name + "." + model.name, elapsed))
-
-    client.meta.events.register("provide-client-params", _start)
-    client.meta.events.register("after-call", _end)
-    return client
-
-botocore.session.Session.create_client = _create_client
-_gc = {{"ms": 0.0, "full": 0}}
-_gc_started = [0.0]
-
-def _on_gc(phase, info):
-    if phase == "start":
-        _gc_started[0] = time.perf_counter()
-    else:
-        _gc["ms"] += (time.perf_counter() - _gc_started[0]) * 1000
-        _gc["full"] += info["generation"] == 2
-
-sys.stderr.write("\\n{phase} import\\n")
-sys.stderr.flush()
-import {module} as _module
-sys.stderr.write("\\n{phase} request\\n")
-sys.stderr.flush()
-gc.callbacks.append(_on_gc)
-_t0 = time.perf_counter()
-_response = _module.{attr}(_first_event, _Context("bench-explain"))
-_total = (time.perf_counter() - _t0) * 1000
-gc.callbacks.remove(_on_gc)
-sys.stderr.write("\\n{phase} end\\n")
-sys.stderr.flush()
-_compile = 0.0
-for _name, _mod in list(sys.modules.items()):
-    if _name.startswith("zapgate") and getattr(_mod, "__file__", None):
-        _started = time.perf_counter()
-        with open(_mod.__file__, encoding="utf-8") as _source:
-            compile(_source.read(), _mod.__file__, "exec")
-        _compile += (time.perf_counter() - _started) * 1000
-_parts = ["total=%.1f" % _total, "compile=%.1f" % _compile, "gc=%.1f/%d" % (_gc["ms"], _gc["full"])]
-_parts += ["client:%s=%.1f" % c for c in _created] + ["call:%s=%.1f" % c for c in _calls]
-sys.stderr.write("\\n{mark} " + " ".join(_parts) + "\\n")
-"""
-
-
-@dataclass(frozen=True)
-class Imported:
-    module: str
-    self_us: int
-    cumulative_us: int
-
-
-def imports_by_phase(stderr: str) -> dict[str, list[Imported]]:
-    """-X importtime lines grouped by the phase marker that precedes them."""
-    phases: dict[str, list[Imported]] = defaultdict(list)
-    phase = "setup"
-    for line in stderr.splitlines():
-        if line.startswith(PHASE_MARK):
-            phase = line.split()[1]
-            continue
-        match = _IMPORTTIME.match(line)
-        if match:
-            self_us, cumulative_us, _, module = match.groups()
-            phases[phase].append(Imported(module, int(self_us), int(cumulative_us)))
-    return phases
-
-
-def _print_imports(title: str, rows: list[Imported], top: int) -> None:
-    by_package: dict[str, int] = defaultdict(int)
-    for row in rows:
-        by_package[row.module.split(".")[0]] += row.self_us
-    print(f"  {title}: {len(rows)} modules, {sum(r.self_us for r in rows) / 1000:.1f} ms self time")
-    if not rows:
-        return
-    packages = sorted(by_package.items(), key=lambda kv: -kv[1])[:top]
-    print("    by top-level package: " + ", ".join(f"{name} {us / 1000:.1f}" for name, us in packages))
-    print("    slowest modules (self ms, cumulative ms):")
-    for row in sorted(rows, key=lambda r: -r.self_us)[:top]:
-        print(f"      {row.module:<58} {row.self_us / 1000:6.1f} {row.cumulative_us / 1000:8.1f}")
-
-
-_BASELINE_MODULES_CHILD = """
-import sys
-import {baseline}
-import botocore.session
-sys.stderr.write("\\n{mark} " + " ".join(sorted(sys.modules)) + "\\n")
-"""
-
-
-def baseline_module_names(env: dict[str, str]) -> set[str]:
-    """Every module a fresh interpreter holds after importing the baseline libraries."""
-    fields, _ = run_child(_BASELINE_MODULES_CHILD.format(baseline=", ".join(BASELINE_MODULES), mark=RESULT_MARK), env)
-    return set(fields)
-
-
-def explain(functions: list[Target]) -> None:
-    """What each handler adds on top of the baseline: imports, then the work of its first request."""
-    in_baseline = baseline_module_names(functions[0].env) if functions else set()
-    for target in functions:
-        spec = target.spec
-        assert spec is not None
-        code = _EXPLAIN_CHILD.format(
-            context_class=spec.context_class,
-            first_event=spec.first_event,
-            module=spec.module,
-            attr=spec.attr,
-            phase=PHASE_MARK,
-            mark=RESULT_MARK,
-        )
-        fields, stderr = run_child(code, target.env, ("-X", "importtime"))
-        phases = imports_by_phase(stderr)
-        values = dict(item.split("=", 1) for item in fields)
-        total = float(values.pop("total"))
-        compile_ms = float(values.pop("compile"))
-        gc_ms, gc_full = values.pop("gc").split("/")
-        aws_ms = sum(float(v) for v in values.values())
-
-        print(f"\n{target.label} (one run under -X importtime, which itself adds a little)")
-        added = [row for row in phases["import"] if row.module not in in_baseline]
-        _print_imports("imported by the handler module beyond the baseline", added, 8)
-        _print_imports("imported lazily during the first request", phases["request"], 5)
-        print(f"  first request after import: {total:.1f} ms, of which (overlapping the lines below)")
-        print(f"    {'garbage collection, ' + gc_full + ' full collection(s)':<56} {float(gc_ms):6.1f}")
-        for name, value in values.items():
-            print(f"    {name:<56} {float(value):6.1f}")
-        rest = "the rest (routing, validation, serialisation, lazy imports)"
-        print(f"    {rest:<56} {total - aws_ms:6.1f}")
-        print(f"  compiling our modules from source (per cold start if no .pyc ships): {compile_ms:.1f} ms")
-
-
 # --------------------------------------------------------------------------- --compare REV
 @dataclass
 class Revision:
@@ -805,7 +477,7 @@ def main() -> int:
                 loads = (load_before, os.getloadavg()[0])
                 print(f"\ncold start vs {rev.name}:\n  {report_comparison(functions, rev, args.tolerance, loads)}")
             if args.explain:
-                explain(functions)
+                explain.explain(functions, run_child)
     finally:
         server.stop()
     print(f"\ntarget {'met' if met else 'NOT met'} (informational: this script asserts nothing)")
