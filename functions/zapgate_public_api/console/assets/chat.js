@@ -1,12 +1,17 @@
-// #/instances/<id>/chats/<chat>: the chats (unread counts) and one chat's messages, new ones arriving live;
-// send text, media (presigned upload), a reply and a reaction.
+// #/instances/<id>/chats/<chat>: the chats (unread counts, groups by name) and one chat's messages, new ones
+// arriving live; send text, media (presigned upload), a reply and a reaction; edit a sent text, delete a message
+// for everyone (with a confirmation). Opening the chat marks it read; typing shows while the person writes; an
+// escalation (automations paused for a person) is shown with "Resume automations" (chat_tools.js).
 import { api, enc, live } from "./api.js";
 import { empty, fmtTime, h, loading, mount } from "./dom.js";
 import { jidPhone } from "./instances.js";
+import { escalationBar, groupNames, markRead, typingNotifier } from "./chat_tools.js";
 
 const REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
 const IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp"];
 const VIDEO_TYPES = ["video/mp4", "video/3gpp"];
+const SENT = ["sent", "delivered", "read", "played"];
+const EDIT_WINDOW_MS = 15 * 60 * 1000; // WhatsApp's: the API refuses later edits (422 expired)
 
 /** The user part of a chat id (digits of a number, a group id), so "5511…" and "5511…@s.whatsapp.net" match. */
 export function chatKey(chat) {
@@ -17,8 +22,8 @@ export function sameChat(a, b) {
   return chatKey(a) !== "" && chatKey(a) === chatKey(b);
 }
 
-/** Fill `el` with conversation rows (newest first); `current` is the open chat, if any. */
-export function conversationsList(el, instanceId, conversations, current) {
+/** Fill `el` with conversation rows (newest first); `current` is the open chat, if any; `groups` names groups. */
+export function conversationsList(el, instanceId, conversations, current, groups = new Map()) {
   if (!conversations.length) { mount(el, empty("No chats yet.")); return; }
   mount(el, conversations.map((c) => {
     const last = c.last_message || {};
@@ -28,7 +33,8 @@ export function conversationsList(el, instanceId, conversations, current) {
       "data-chat-id": c.chat_id, href: `#/instances/${enc(instanceId)}/chats/${enc(c.chat_id)}`,
     },
       h("div", { class: "row-main" },
-        h("span", { class: "title", "data-testid": "chat-name" }, c.chat_type === "group" ? `👥 ${c.chat_id}` : c.push_name || jidPhone(c.chat_id)),
+        h("span", { class: "title", "data-testid": "chat-name" },
+          c.chat_type === "group" ? `👥 ${groups.get(c.chat_id) || c.chat_id}` : c.push_name || jidPhone(c.chat_id)),
         c.push_name ? h("span", { class: "muted small", "data-testid": "chat-number" }, jidPhone(c.chat_id)) : null,
         h("span", { class: "muted small" }, `${last.direction === "outbound" ? "You: " : ""}${preview}`.slice(0, 90))),
       h("div", { class: "row-meta" },
@@ -41,7 +47,12 @@ export function render(root, { id, chat }, ctx) {
   let disposed = false;
   let loadedAt = 0;
   let replyTo = null; // {id, text}
+  let editing = null; // the message being edited (the composer holds its new text)
+  let confirmRevoke = null; // the id of the message whose "Delete for everyone?" is open
   let messages = [];
+  let names = new Map();
+  let conversations = null;
+  let markedRead = false;
 
   const chatsList = h("div", { class: "list", "data-testid": "chats-list" }, loading());
   const messageList = h("div", { class: "messages", "data-testid": "message-list", "aria-live": "polite" }, loading());
@@ -52,22 +63,46 @@ export function render(root, { id, chat }, ctx) {
   const heading = h("h2", { "data-testid": "chat-title" }, chat.includes("@g.us") ? chat : jidPhone(chat));
   const composer = h("form", { class: "composer", onsubmit: send },
     replying, h("div", { class: "row" }, text, sendButton), h("div", { class: "row small" }, h("label", {}, "Attach "), file));
+  const escalation = escalationBar(id, chat, ctx);
+  const typing = typingNotifier(id, chat, ctx);
 
   mount(root,
     h("p", { class: "small" }, h("a", { href: `#/instances/${enc(id)}` }, "← Instance")),
     h("div", { class: "chat-layout" },
       h("section", { class: "conversations" }, h("h2", {}, "Chats"), chatsList),
-      h("section", {}, heading, messageList, composer)));
+      h("section", { class: "chat-pane" }, heading, escalation.el, messageList, composer)));
 
   text.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); composer.requestSubmit(); }
+    else if (e.key === "Escape" && editing) cancelCompose();
   });
+  text.addEventListener("input", () => { if (text.value.trim()) typing.typed(); else typing.stop(); });
 
   async function loadChats() {
     try {
       const data = await api(`/instances/${enc(id)}/conversations?limit=50`);
-      if (!disposed) conversationsList(chatsList, id, data.conversations, chat);
+      if (disposed) return;
+      conversations = data.conversations;
+      conversationsList(chatsList, id, conversations, chat, names);
     } catch (err) { if (!disposed) { mount(chatsList, empty("Could not load the chats.")); ctx.showError(err); } }
+  }
+
+  async function loadGroupNames() {
+    try {
+      names = await groupNames(id);
+      if (disposed) return;
+      if (conversations) conversationsList(chatsList, id, conversations, chat, names);
+      if (chat.includes("@g.us") && names.get(chat)) mount(heading, names.get(chat), " ", h("span", { class: "muted small" }, chat));
+    } catch (err) { if (!disposed) ctx.showError(err); } // the list still shows, with group ids
+  }
+
+  /** Best effort, once per arrival: the chat's latest received messages read on the phone. */
+  async function readReceived() {
+    if (!messages.some((m) => m.direction === "inbound" && !m.revoked)) return;
+    const newest = messages.filter((m) => m.direction === "inbound").pop();
+    if (markedRead === newest.id) return;
+    markedRead = newest.id;
+    if (await markRead(id, chat, ctx) && !disposed) loadChats(); // its unread count
   }
 
   async function loadMessages() {
@@ -80,6 +115,7 @@ export function render(root, { id, chat }, ctx) {
       const named = !chat.includes("@g.us") && data.messages.find((m) => m.direction === "inbound" && m.push_name && sameChat(m.from, chat));
       if (named) mount(heading, named.push_name, " ", h("span", { class: "muted small" }, jidPhone(named.chat_id || chat)));
       showMessages();
+      readReceived();
     } catch (err) { if (!disposed) { mount(messageList, empty("Could not load the messages.")); ctx.showError(err); } }
   }
 
@@ -105,23 +141,59 @@ export function render(root, { id, chat }, ctx) {
 
   function messageView(m, reacted) {
     const isGroup = String(m.chat_id || chat).endsWith("@g.us");
-    return h("article", { class: "message", "data-testid": "message", "data-direction": m.direction, "data-message-id": m.id },
+    const revoked = Boolean(m.revoked);
+    const edited = m.edited && m.edited.count ? m.edited : null;
+    return h("article", { class: `message${revoked ? " revoked" : ""}${confirmRevoke === m.id ? " confirming" : ""}`,
+      "data-testid": "message", "data-direction": m.direction, "data-message-id": m.id, "data-revoked": String(revoked) },
       m.direction === "inbound" && isGroup && (m.push_name || m.from) ? h("div", { class: "who" }, m.push_name || jidPhone(m.from)) : null,
       m.quoted_text ? h("div", { class: "quote" }, m.quoted_text) : null,
+      revoked ? h("div", { class: "deleted", "data-testid": "message-revoked" }, "🚫 message deleted") : null,
       media(m),
-      m.body ? h("div", { class: "body", "data-testid": "message-body" }, m.body) : null,
-      m.revoked ? h("div", { class: "muted small" }, "deleted for everyone") : null,
+      // A deleted message keeps its text in history (zapgate marks, never erases): shown struck through.
+      m.body ? h("div", { class: revoked ? "body was" : "body", "data-testid": "message-body" }, m.body) : null,
       reacted.length ? h("div", { class: "reactions" }, reacted.join(" ")) : null,
       h("div", { class: "meta" },
-        m.edited ? h("span", {}, "edited") : null,
+        edited ? h("span", { "data-testid": "message-edited", title: edited.original_body ? `Was: ${edited.original_body}` : "" },
+          edited.count > 1 ? `edited ×${edited.count}` : "edited") : null,
         h("span", {}, fmtTime(m.created_at)),
         m.direction === "outbound" ? h("span", { "data-testid": "message-status" }, m.status) : null,
         m.error ? h("span", { class: "danger" }, m.error) : null),
-      h("div", { class: "actions" },
-        m.direction === "outbound" || m.wa_message_id ? h("button", { type: "button", class: "secondary", "data-testid": "message-reply",
-          onclick: () => startReply(m) }, "Reply") : null,
-        REACTIONS.map((emoji) => h("button", { type: "button", class: "secondary", "data-testid": "message-react",
-          title: `React ${emoji}`, onclick: () => react(m, emoji) }, emoji))));
+      revoked ? null : actions(m, isGroup));
+  }
+
+  function actions(m, isGroup) {
+    if (confirmRevoke === m.id) {
+      return h("div", { class: "actions confirm" }, "Delete for everyone?",
+        h("button", { type: "button", class: "danger", "data-testid": "message-revoke-confirm", onclick: () => revoke(m) }, "Delete"),
+        h("button", { type: "button", class: "secondary", onclick: () => { confirmRevoke = null; showMessages(); } }, "Cancel"));
+    }
+    const sent = m.direction === "outbound" && (SENT.includes(m.status) || m.wa_message_id);
+    const editable = sent && (m.type || "text") === "text" && !m.media_url && Date.now() - Date.parse(m.created_at) < EDIT_WINDOW_MS;
+    const revocable = sent || (m.direction === "inbound" && (m.from_me || isGroup)); // a group's: admins only (WhatsApp decides)
+    return h("div", { class: "actions" },
+      m.direction === "outbound" || m.wa_message_id ? h("button", { type: "button", class: "secondary", "data-testid": "message-reply",
+        onclick: () => startReply(m) }, "Reply") : null,
+      editable ? h("button", { type: "button", class: "secondary", "data-testid": "message-edit", onclick: () => startEdit(m) }, "Edit") : null,
+      revocable ? h("button", { type: "button", class: "secondary", "data-testid": "message-revoke", title: "Delete for everyone",
+        onclick: () => askRevoke(m) }, "Delete…") : null,
+      REACTIONS.map((emoji) => h("button", { type: "button", class: "secondary", "data-testid": "message-react",
+        title: `React ${emoji}`, onclick: () => react(m, emoji) }, emoji)));
+  }
+
+  function askRevoke(m) {
+    confirmRevoke = m.id;
+    showMessages();
+    const button = messageList.querySelector('[data-testid="message-revoke-confirm"]');
+    if (button) button.focus();
+  }
+
+  async function revoke(m) {
+    confirmRevoke = null;
+    try {
+      await api(`/instances/${enc(id)}/messages/${enc(m.id)}/revoke`, { method: "POST" });
+      ctx.showError(null);
+    } catch (err) { ctx.showError(err); }
+    if (!disposed) loadMessages();
   }
 
   function media(m) {
@@ -134,11 +206,37 @@ export function render(root, { id, chat }, ctx) {
   }
 
   function startReply(m) {
+    if (editing) cancelCompose();
     replyTo = { id: m.id, text: m.body || `[${m.type}]` };
     mount(replying, "Replying to: ", h("em", {}, replyTo.text.slice(0, 120)), " ",
-      h("button", { type: "button", class: "secondary small", onclick: () => { replyTo = null; replying.hidden = true; } }, "Cancel"));
+      h("button", { type: "button", class: "secondary small", onclick: cancelCompose }, "Cancel"));
     replying.hidden = false;
     text.focus();
+  }
+
+  /** The composer edits the message: its text to change, "Save" instead of "Send", no attachment. */
+  function startEdit(m) {
+    replyTo = null;
+    editing = m;
+    mount(replying, "Editing: ", h("em", {}, String(m.body || "").slice(0, 120)), " ",
+      h("button", { type: "button", class: "secondary small", "data-testid": "message-edit-cancel", onclick: cancelCompose }, "Cancel"));
+    replying.hidden = false;
+    text.value = m.body || "";
+    sendButton.textContent = "Save";
+    file.disabled = true;
+    text.focus();
+  }
+
+  function cancelCompose() {
+    if (editing) text.value = "";
+    replyTo = null; editing = null;
+    replying.hidden = true;
+    sendButton.textContent = "Send";
+    file.disabled = false;
+  }
+
+  async function saveEdit(body) {
+    await api(`/instances/${enc(id)}/messages/${enc(editing.id)}/edit`, { method: "POST", body: { text: body } });
   }
 
   async function react(m, emoji) {
@@ -157,14 +255,22 @@ export function render(root, { id, chat }, ctx) {
     const upload = file.files && file.files[0];
     if (!body.trim() && !upload) return;
     sendButton.disabled = true;
+    typing.stop();
     try {
+      if (editing) {
+        if (body !== editing.body) await saveEdit(body);
+        ctx.showError(null);
+        cancelCompose();
+        await loadMessages();
+        return;
+      }
       const message = { to: chat };
       if (upload) Object.assign(message, await uploadMedia(upload), body.trim() ? { body } : {});
       else message.body = body;
       if (replyTo) message.reply_to = replyTo.id;
       await api(`/instances/${enc(id)}/messages`, { method: "POST", body: message });
       ctx.showError(null);
-      text.value = ""; file.value = ""; replyTo = null; replying.hidden = true;
+      text.value = ""; file.value = ""; cancelCompose();
       await loadMessages();
       messageList.scrollTop = messageList.scrollHeight;
     } catch (err) {
@@ -197,13 +303,21 @@ export function render(root, { id, chat }, ctx) {
   let timer = null;
   const refresh = () => { clearTimeout(timer); timer = setTimeout(() => { loadMessages(); loadChats(); }, 250); };
   const unsubscribe = live.subscribe((event) => {
-    if (event.type === "LIVE_CONNECTED") { if (loadedAt && loadedAt < event.at) refresh(); return; }
-    if (event.instanceId !== id || !event.type.startsWith("MESSAGE_")) return;
+    if (event.type === "LIVE_CONNECTED") { if (loadedAt && loadedAt < event.at) { refresh(); escalation.load(); } return; }
+    if (event.instanceId !== id) return;
+    if (event.type === "AUTOMATION_ESCALATED") { if (sameChat((event.payload || {}).chatId, chat)) escalation.load(); return; }
+    if (event.type === "GROUP_UPDATED") { // a new name shows in the list (the event's `changes`)
+      const p = event.payload || {}, jid = (p.group || {}).jid, name = (p.changes || {}).name;
+      if (jid && name) { names.set(jid, name); loadChats(); }
+      return;
+    }
+    if (!event.type.startsWith("MESSAGE_")) return;
     const message = (event.payload && event.payload.message) || {};
     if (sameChat(message.chatId, chat) || messages.some((m) => m.id === message.id)) refresh();
     else loadChats();
   });
 
-  live.whenOpen().then(() => { if (!disposed) { loadChats(); loadMessages(); } }); // read after the socket opens
-  return () => { disposed = true; unsubscribe(); clearTimeout(timer); };
+  live.whenOpen().then(() => { if (!disposed) { loadChats(); loadMessages(); escalation.load(); } }); // read after the socket opens
+  loadGroupNames();
+  return () => { disposed = true; unsubscribe(); clearTimeout(timer); typing.dispose(); escalation.dispose(); };
 }

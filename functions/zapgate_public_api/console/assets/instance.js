@@ -1,12 +1,14 @@
-// #/instances/<id>: status and uptime, linking (QR / pairing code, live), settings, commands, chats (and a
-// new chat), groups (monitor, create, info; invite link and participants from phone.js), check numbers, the
-// account's requests to the phone (phone.js), automations (automations.js) and the audit log.
+// #/instances/<id>: status and uptime, linking (QR / pairing code, live), settings, commands, chats (groups by
+// name; a new chat), groups (monitor, create, join by invite link, info; rename, description, settings, leave,
+// invite link and participants from phone.js), check numbers, the account's requests to the phone (phone.js),
+// automations (automations.js) and the audit log.
 import { ApiError, allPages, api, enc, live } from "./api.js";
 import { empty, fmtDuration, fmtTime, h, loading, mount, statusPill } from "./dom.js";
 import { jidPhone } from "./instances.js";
 import { conversationsList } from "./chat.js";
+import { rememberGroups, renameGroup } from "./chat_tools.js";
 import { automationsCard } from "./automations.js";
-import { groupTools, phoneCard } from "./phone.js";
+import { groupJoinForm, groupTools, phoneCard } from "./phone.js";
 
 const COMMANDS = [
   ["refresh_qr", "Refresh QR", "Reopen the session: a fresh QR when not linked (keys kept)"],
@@ -228,10 +230,14 @@ export function render(root, { id }, ctx) {
       h("div", { class: "row" }, h("button", { type: "submit", "data-testid": "send-submit" }, "Send"))),
     chatsList);
 
+  let conversations = null;
+  let groupNames = new Map(); // jid -> name, from the groups listing below (the conversations carry no group name)
   async function loadChats() {
     try {
       const data = await api(`/instances/${enc(id)}/conversations?limit=50`);
-      if (!disposed) conversationsList(chatsList, id, data.conversations, null);
+      if (disposed) return;
+      conversations = data.conversations;
+      conversationsList(chatsList, id, conversations, null, groupNames);
     } catch (err) { if (!disposed) { ctx.showError(err); mount(chatsList, empty("Could not load the chats.")); } }
   }
 
@@ -257,12 +263,15 @@ export function render(root, { id }, ctx) {
     groupsList,
     h("form", { class: "stack", onsubmit: createGroup }, h("label", {}, "Create a group"), groupName, groupMembers,
       h("div", { class: "row" }, h("button", { type: "submit", "data-testid": "group-create-submit" }, "Create group"))),
+    groupJoinForm(id, ctx, () => rediscover()),
     groupInfo);
 
   async function loadGroups() {
     try {
       const groups = await allPages(`/instances/${enc(id)}/groups`, "groups", { maxPages: 5 });
       if (disposed) return;
+      groupNames = rememberGroups(id, groups); // the chat list, here and on a chat's page, names groups
+      if (conversations) conversationsList(chatsList, id, conversations, null, groupNames);
       if (!groups.length) { mount(groupsList, empty("No groups known: run “Fetch groups”.")); return; }
       mount(groupsList, h("table", {},
         h("thead", {}, h("tr", {}, h("th", {}, "Group"), h("th", {}, "Monitor"), h("th", {}, ""))),
@@ -274,7 +283,7 @@ export function render(root, { id }, ctx) {
             catch (err) { toggle.checked = !toggle.checked; ctx.showError(err); }
           });
           return h("tr", { "data-group-jid": g.jid },
-            h("td", {}, h("div", {}, g.name || g.jid), h("div", { class: "muted small" }, g.jid)),
+            h("td", {}, h("div", { class: "group-name" }, g.name || g.jid), h("div", { class: "muted small" }, g.jid)),
             h("td", {}, toggle),
             h("td", {}, h("button", { type: "button", class: "secondary small", onclick: () => showGroup(g.jid) }, "Info")));
         }))));
@@ -285,19 +294,42 @@ export function render(root, { id }, ctx) {
     mount(groupInfo, loading("Asking the phone…"));
     try {
       const g = await api(`/instances/${enc(id)}/groups/${enc(jid)}`);
+      if (disposed) return;
       mount(groupInfo, groupView(g));
       ctx.showError(null);
     } catch (err) { mount(groupInfo); ctx.showError(err); }
   }
 
+  /** The stored list changes at a discovery: after a rename, a leave or a join, ask for one (as "Fetch groups"). */
+  async function rediscover() {
+    try {
+      await api(`/instances/${enc(id)}/commands`, { method: "POST", body: { type: "fetch_groups" } });
+      setTimeout(() => { if (!disposed) loadGroups(); }, 2500);
+    } catch (err) { ctx.showError(err); }
+  }
+
+  function groupChanged(jid, change) {
+    if (change.name) {
+      renameGroup(id, jid, change.name);
+      groupNames.set(jid, change.name);
+      if (conversations) conversationsList(chatsList, id, conversations, null, groupNames);
+      const row = groupsList.querySelector(`tr[data-group-jid="${CSS.escape(jid)}"] .group-name`);
+      if (row) row.textContent = change.name;
+      const shown = groupInfo.querySelector('[data-testid="group-info-name"]');
+      if (shown) shown.textContent = change.name;
+    }
+    if (change.left) mount(groupInfo);
+    if (change.name || change.left) rediscover();
+  }
+
   function groupView(g) {
     return h("div", { class: "stack" },
-      h("strong", {}, g.name), g.description ? h("p", { class: "body" }, g.description) : null,
+      h("strong", { "data-testid": "group-info-name" }, g.name), g.description ? h("p", { class: "body" }, g.description) : null,
       h("span", { class: "muted" }, `${g.jid} · ${g.announce ? "only admins send" : "everyone sends"} · ${g.locked ? "info locked" : "info open"}`),
       h("ul", {}, (g.participants || []).map((p) =>
         h("li", {}, jidPhone(p.phone_jid || p.jid), p.is_super_admin ? " (creator)" : p.is_admin ? " (admin)" : ""))),
       (g.not_added || []).length ? h("p", { class: "muted" }, `Not added: ${g.not_added.map((p) => `${jidPhone(p.jid || "")} ${p.reason || p.error || ""}`).join(", ")}`) : null,
-      groupTools(id, g.jid, ctx));
+      groupTools(id, g, ctx, (change) => groupChanged(g.jid, change)));
   }
 
   async function createGroup(event) {
@@ -367,6 +399,8 @@ export function render(root, { id }, ctx) {
     } else if (event.type === "INSTANCE_STATUS") {
       load(); // the account, QR and uptime change with it
       loadAudit();
+    } else if (event.type === "GROUP_UPDATED" || event.type === "GROUP_PARTICIPANTS_CHANGED") {
+      loadGroups(); // a tracked group's new name is stored with the event
     } else if (event.type.startsWith("MESSAGE_")) {
       clearTimeout(chatsTimer);
       chatsTimer = setTimeout(loadChats, 400);

@@ -1,7 +1,9 @@
 // Requests to the phone (docs/requests.md) that have a form on the instance page: block / unblock and the
-// blocklist, this account's presence and profile (push name, about); and, in a group's info, its invite link
-// (get, reset) and participants (add, remove, promote, demote, each one's outcome shown). Each call waits for
-// the phone's answer (a few seconds); its errors (instance_offline, instance_timeout, …) go to the banner.
+// blocklist, this account's presence and profile (push name, about); joining a group by its invite link; and, in
+// a group's info, its name, description and settings (only admins send, info locked), leaving it (with a
+// confirmation), its invite link (get, reset) and participants (add, remove, promote, demote, each one's outcome
+// shown). Each call waits for the phone's answer (a few seconds); its errors (instance_disconnected,
+// instance_timeout, …) go to the banner.
 import { api, enc } from "./api.js";
 import { empty, h, loading, mount } from "./dom.js";
 import { jidPhone } from "./instances.js";
@@ -84,9 +86,52 @@ export function phoneCard(card, id, ctx) {
   }
 }
 
-/** A group's invite link and participants, for its info box ("Info" again shows the new participant list). */
-export function groupTools(id, jid, ctx) {
-  const group = `/instances/${enc(id)}/groups/${enc(jid)}`;
+/** Join a group by its invite link (or code); `onJoined(jid)` after the phone joined. */
+export function groupJoinForm(id, ctx, onJoined) {
+  const link = h("input", { id: "group-join-link", "data-testid": "group-join-link", placeholder: "https://chat.whatsapp.com/…",
+                            autocomplete: "off", spellcheck: "false" });
+  const result = h("p", { class: "muted small", role: "status", "data-testid": "group-join-result" });
+  const submit = h("button", { type: "submit", class: "secondary", "data-testid": "group-join-submit" }, "Join");
+  return h("form", { class: "stack", onsubmit: join },
+    h("label", { for: "group-join-link" }, "Join a group by its invite link"),
+    h("div", { class: "row" }, link, submit), result);
+
+  async function join(event) {
+    event.preventDefault();
+    const value = link.value.trim();
+    if (!value) return;
+    submit.disabled = true;
+    result.textContent = "Asking the phone…";
+    try {
+      const answer = await api(`/instances/${enc(id)}/groups/join`, { method: "POST", body: { link: value } });
+      ctx.showError(null);
+      link.value = "";
+      result.textContent = `Joined ${answer.jid}: it joins the list at the next discovery (asked now).`;
+      onJoined(answer.jid);
+    } catch (err) { result.textContent = ""; ctx.showError(err); }
+    finally { submit.disabled = false; }
+  }
+}
+
+/**
+ * A group's tools, for its info box: name, description, settings, leave; invite link; participants ("Info"
+ * again shows the new participant list). `onChanged({name} | {left: true})` after a rename or a leave.
+ */
+export function groupTools(id, g, ctx, onChanged = () => {}) {
+  const group = `/instances/${enc(id)}/groups/${enc(g.jid)}`;
+  const status = h("p", { class: "muted small", role: "status", "data-testid": "group-status" });
+  const name = h("input", { "data-testid": "group-rename-input", value: g.name || "", maxlength: "100", "aria-label": "Group name",
+                            autocomplete: "off" });
+  const description = h("textarea", { "data-testid": "group-description-input", rows: "2", maxlength: "2048",
+                                      "aria-label": "Description (empty removes it)", placeholder: "Description (empty removes it)" });
+  description.value = g.description || "";
+  const announce = h("input", { type: "checkbox", id: `group-announce-${g.jid}`, "data-testid": "group-announce" });
+  const locked = h("input", { type: "checkbox", id: `group-locked-${g.jid}`, "data-testid": "group-locked" });
+  announce.checked = Boolean(g.announce);
+  locked.checked = Boolean(g.locked);
+  const confirmLeave = h("span", { class: "confirm", hidden: true }, "Leave this group?",
+    h("button", { type: "button", class: "danger small", "data-testid": "group-leave-confirm", onclick: leave }, "Leave"),
+    h("button", { type: "button", class: "secondary small", onclick: () => { confirmLeave.hidden = true; } }, "Cancel"));
   const link = h("input", { type: "text", readonly: true, class: "secret", "data-testid": "group-invite-link", hidden: true,
                             "aria-label": "Invite link" });
   const confirmReset = h("span", { class: "confirm", hidden: true }, "The current link stops working.",
@@ -97,6 +142,47 @@ export function groupTools(id, jid, ctx) {
   const numbers = h("input", { "data-testid": "group-participants-input", placeholder: "5511988887777, …", autocomplete: "off",
                                "aria-label": "Participants" });
   const outcome = h("ul", { class: "plain", "data-testid": "group-participants-result", role: "status" });
+
+  /** One change asked of the phone; its outcome in the status line, its error in the banner. */
+  async function change(what, call) {
+    status.textContent = `${what}: asking the phone…`;
+    try {
+      const answer = await call();
+      ctx.showError(null);
+      status.textContent = `${what}: done`;
+      return answer || true;
+    } catch (err) {
+      status.textContent = `${what}: failed`;
+      ctx.showError(err);
+      return null;
+    }
+  }
+
+  async function rename(event) {
+    event.preventDefault();
+    const value = name.value.trim();
+    if (!value) { ctx.showError("Give the group a name (1 to 100 characters)"); return; }
+    if (await change("Rename", () => api(`${group}/name`, { method: "PUT", body: { name: value } }))) onChanged({ name: value });
+  }
+
+  function describe(event) {
+    event.preventDefault();
+    change("Description", () => api(`${group}/description`, { method: "PUT", body: { description: description.value } }));
+  }
+
+  async function setting(box, field, label) {
+    box.disabled = true;
+    const done = await change(label, () => api(`${group}/settings`, { method: "PUT", body: { [field]: box.checked } }));
+    if (!done) box.checked = !box.checked;
+    box.disabled = false;
+  }
+  announce.addEventListener("change", () => setting(announce, "announce", "Only admins send"));
+  locked.addEventListener("change", () => setting(locked, "locked", "Only admins edit the info"));
+
+  async function leave() {
+    confirmLeave.hidden = true;
+    if (await change("Leave", () => api(`${group}/leave`, { method: "POST" }))) onChanged({ left: true });
+  }
 
   async function invite(reset) {
     confirmReset.hidden = true;
@@ -123,6 +209,12 @@ export function groupTools(id, jid, ctx) {
   }
 
   return h("div", { class: "stack group-tools" },
+    h("form", { class: "row", onsubmit: rename }, name,
+      h("button", { type: "submit", class: "small", "data-testid": "group-rename-submit" }, "Rename")),
+    h("form", { class: "stack tight", onsubmit: describe }, description,
+      h("div", { class: "row" }, h("button", { type: "submit", class: "small", "data-testid": "group-description-submit" }, "Save description"))),
+    h("div", { class: "check" }, announce, h("label", { for: announce.id }, "Only admins send messages")),
+    h("div", { class: "check" }, locked, h("label", { for: locked.id }, "Only admins edit the group's info")),
     h("div", { class: "row" },
       h("button", { type: "button", class: "secondary small", "data-testid": "group-invite-get", onclick: () => invite(false) }, "Invite link"),
       h("button", { type: "button", class: "secondary small", "data-testid": "group-invite-reset", onclick: () => { confirmReset.hidden = false; } },
@@ -131,5 +223,10 @@ export function groupTools(id, jid, ctx) {
     link,
     h("form", { class: "row", onsubmit: participants }, action, numbers,
       h("button", { type: "submit", class: "small", "data-testid": "group-participants-submit" }, "Apply")),
-    outcome);
+    outcome,
+    h("div", { class: "row" },
+      h("button", { type: "button", class: "secondary small", "data-testid": "group-leave", onclick: () => { confirmLeave.hidden = false; } },
+        "Leave group…"),
+      confirmLeave),
+    status);
 }
