@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -426,3 +427,118 @@ def test_phone_width_has_no_horizontal_overflow(browser: Browser, stack: LocalSt
         assert _scroll_width(page) <= 375
     finally:
         phone.close()
+
+
+# ------------------------------------------------------------------ a chat's and a group's actions (issue 12 polish)
+def _pause_chat(stack: LocalStack, instance_id: str, chat: str, reason: str) -> None:
+    """An escalation as the automations runner stores it (AutomationsTable, `pause#<chat>`), without a model round."""
+    import time
+
+    import boto3  # the store, as tests/e2e/test_automations.py reaches moto
+
+    endpoint = re.search(r"AWS \(moto\)\s+(http://\S+)", "".join(stack.output))
+    assert endpoint is not None
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint.group(1), region_name="us-east-1",
+                            aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip
+    (table,) = [t for t in dynamodb.list_tables()["TableNames"] if "AutomationsTable" in t]
+    now_ms = int(time.time() * 1000)
+    dynamodb.put_item(TableName=table, Item={
+        "pk": {"S": f"inst#{instance_id}"}, "sk": {"S": f"pause#{chat}"}, "instance_id": {"S": instance_id},
+        "chat": {"S": chat}, "automation_id": {"S": "e2e-agent"}, "paused_at_ms": {"N": str(now_ms)},
+        "until_ms": {"N": str(now_ms + 3_600_000)}, "reason": {"S": reason},
+        "expires_at_epoch": {"N": str(now_ms // 1000 + 90_000)}})  # fmt: skip
+
+
+def test_chat_edit_revoke_escalation_and_group_actions(context: BrowserContext, stack: LocalStack) -> None:
+    """In a chat: edit a sent message and delete another for everyone (both on the sim and shown in the page), the
+    chat marked read on open, an escalation shown and resumed; the chat list names a group; a group renamed from
+    its info (on the sim)."""
+    instance_id = _linked_instance(stack, "chat-actions-e2e", "5511999990088")
+    api, sim = stack.api(), stack.sim_client()
+    customer = "5511988880088@s.whatsapp.net"
+    sim.post(f"/instances/{instance_id}/inbound",
+             json={"chat": customer, "sender": customer, "body": "posso levar às 10?"}).raise_for_status()
+    ids: dict[str, str] = {}
+    for body in ("Pode sim, às 10", "mensagem errada"):
+        sent = api.post(f"/instances/{instance_id}/messages", json={"to": customer, "body": body})
+        assert sent.status_code == 202, sent.text
+        ids[body] = sent.json()["id"]
+
+    def all_sent() -> bool:
+        statuses = [api.get(f"/instances/{instance_id}/messages/{m}").json()["status"] for m in ids.values()]
+        return all(s in ("sent", "delivered", "read") for s in statuses)
+
+    wait_until(all_sent, 30, "both messages sent")
+    _pause_chat(stack, instance_id, customer, "pediu um atendente")
+    # A group the instance knows (created on the phone, then discovered) with a message in it.
+    created = api.post(f"/instances/{instance_id}/groups", json={"name": "Banho & Tosa"})
+    assert created.status_code == 201, created.text
+    group = created.json()["jid"]
+    api.post(f"/instances/{instance_id}/commands", json={"type": "fetch_groups"}).raise_for_status()
+    wait_until(lambda: [g for g in api.get(f"/instances/{instance_id}/groups").json()["groups"] if g["jid"] == group],
+               30, "the group discovered")  # fmt: skip
+    sim.post(f"/instances/{instance_id}/inbound",
+             json={"chat": group, "sender": customer, "body": "bom dia, grupo"}).raise_for_status()
+
+    page = context.new_page()
+    traffic = Traffic().watch(page)
+    page.goto(f"{stack.url}/console/#/instances/{instance_id}")
+    _sign_in_here(page, stack)
+    banner = page.get_by_test_id("error-banner")
+
+    # The chat list names the group (from the groups listing: the conversations carry no name).
+    group_row = page.get_by_test_id("chats-list").locator(f'[data-testid="chat-row"][data-chat-id="{group}"]')
+    expect(group_row.get_by_test_id("chat-name")).to_have_text("👥 Banho & Tosa", timeout=30_000)
+    groups_listings = [p for m, p in traffic.api_calls() if m == "GET" and re.search(r"/groups(\?|$)", p)]
+    assert len(groups_listings) == 1, groups_listings  # one listing, no call per conversation
+
+    # Rename it from its info: WhatsApp (the sim) has the new name, and so does the list.
+    page.locator(f'tr[data-group-jid="{group}"]').get_by_role("button", name="Info").click()
+    page.get_by_test_id("group-rename-input").fill("Banho, Tosa & Cia")
+    page.get_by_test_id("group-rename-submit").click()
+    expect(page.get_by_test_id("group-status")).to_have_text("Rename: done")
+    assert sim.get(f"/groups/{group}").json()["name"] == "Banho, Tosa & Cia"
+    expect(group_row.get_by_test_id("chat-name")).to_have_text("👥 Banho, Tosa & Cia")
+
+    # The customer's chat: marked read on opening, the escalation shown with its reason.
+    page.get_by_test_id("chats-list").locator(f'[data-testid="chat-row"][data-chat-id="{customer}"]').click()
+    page.wait_for_url("**/chats/**")
+    escalation = page.get_by_test_id("chat-escalation")
+    expect(escalation).to_have_attribute("data-paused", "true")
+    expect(escalation.get_by_test_id("chat-escalation-reason")).to_have_text("Reason: pediu um atendente")
+    wait_until(lambda: [r for r in sim.get(f"/instances/{instance_id}/reads").json() if r["chat"] == customer],
+               20, "the chat marked read on the phone")  # fmt: skip
+    escalation.get_by_test_id("chat-escalation-resume").click()
+    expect(escalation).to_be_hidden()
+    assert api.get(f"/instances/{instance_id}/chats/{customer}/escalation").json()["paused"] is False
+
+    # Edit a sent message (on hover): the phone sends the edit, the page shows the new text and "edited".
+    messages = page.get_by_test_id("message-list")
+    first = messages.locator(f'[data-testid="message"][data-message-id="{ids["Pode sim, às 10"]}"]')
+    first.hover()
+    first.get_by_test_id("message-edit").click()
+    expect(page.get_by_test_id("send-text")).to_have_value("Pode sim, às 10")
+    page.get_by_test_id("send-text").fill("Pode sim, às 11")
+    page.get_by_test_id("send-submit").click()
+    expect(first.get_by_test_id("message-body")).to_have_text("Pode sim, às 11")
+    expect(first.get_by_test_id("message-edited")).to_have_attribute("title", "Was: Pode sim, às 10")
+
+    def on_sim(body_start: str) -> dict[str, Any]:
+        sent = sim.get(f"/instances/{instance_id}/sent").json()
+        found = [m for m in sent if str(m.get("body", "")).startswith(body_start)]
+        return dict(found[-1]) if found else {}
+
+    assert [e["text"] for e in on_sim("Pode sim")["edits"]] == ["Pode sim, às 11"]
+
+    # Delete the other for everyone, after a confirmation: deleted on the sim, shown as deleted in the page.
+    second = messages.locator(f'[data-testid="message"][data-message-id="{ids["mensagem errada"]}"]')
+    second.hover()
+    second.get_by_test_id("message-revoke").click()
+    assert on_sim("mensagem errada").get("revoked") is None  # nothing before the confirmation
+    second.get_by_test_id("message-revoke-confirm").click()
+    expect(second.get_by_test_id("message-revoked")).to_have_text("🚫 message deleted")
+    expect(second).to_have_attribute("data-revoked", "true")
+    assert on_sim("mensagem errada").get("revoked") is not None
+    expect(first).to_have_attribute("data-revoked", "false")
+    expect(banner).to_be_hidden()
+    assert traffic.dialogs == []
