@@ -9,6 +9,9 @@ through the public API and the sim:
     an order number), the shop answers from the API; "Vendas" linked too; "Marketing" waiting for its QR;
     "Cobrança" disabled;
   - a webhook (to a receiver this script runs on 127.0.0.1, so deliveries succeed) and a second API key;
+  - in Maria's chat (the chat screenshot) the shop's answer edited, a message deleted for everyone, and an
+    escalation (automations paused for a person; written to the emulator, so only when this script started the
+    stack); a group on "Suporte", discovered, with a customer's message (the chat list names it);
   - on "Suporte", automations: a keyword rule, an away notice and an AI agent (its key write-only), and a
     customer asking the price, answered by the rule (a recent interaction);
 
@@ -29,6 +32,7 @@ import argparse
 import contextlib
 import functools
 import http.server
+import re
 import shutil
 import subprocess
 import sys
@@ -70,6 +74,7 @@ class Stack:
     url: str
     sim: str
     key: str
+    moto: str | None = None  # the AWS emulator's endpoint, known when this script started the stack
 
     def api(self) -> httpx.Client:
         return httpx.Client(base_url=f"{self.url}/v1", headers={"X-API-Key": self.key}, timeout=30)
@@ -102,7 +107,8 @@ def local_stack() -> Iterator[Stack]:
     stack = LocalStack(tmp, sidecars=1, DISCOVERY_POLL_MS="500", STOP_COOLDOWN_MS="500",
                        ZAPGATE_PARAMETER_OVERRIDES="WebhookRetryBaseSeconds=0").start(timeout=90)
     try:
-        yield Stack(stack.url, stack.sim, stack.api_key)
+        endpoint = re.search(r"AWS \(moto\)\s+(http://\S+)", "".join(stack.output))
+        yield Stack(stack.url, stack.sim, stack.api_key, endpoint.group(1) if endpoint else None)
     finally:
         stack.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -191,6 +197,8 @@ def seed(stack: Stack, hook_url: str) -> dict[str, str]:
     # Sent messages reach "WhatsApp" (status sent) before the screenshots.
     wait_for(lambda: all(m["status"] != "queued" for m in api.get(f"/instances/{support}/messages",
                          params={"direction": "outbound"}).json()["messages"]), 30, "outbound sent")
+    seed_chat_changes(stack, support)
+    seed_group(stack, support)
     seed_automations(stack, support)
     ids["webhook"] = str(webhook.json()["id"])
     ids["failing_webhook"] = str(failing.json()["id"])
@@ -201,6 +209,56 @@ def seed(stack: Stack, hook_url: str) -> dict[str, str]:
     except RuntimeError as exc:
         print(f"warning: {exc}", file=sys.stderr)
     return ids
+
+
+EDITED_ANSWER = "Olá Maria! Saiu hoje às 9h, chega até as 17h."
+
+
+def seed_chat_changes(stack: Stack, instance_id: str) -> None:
+    """Maria's chat (the chat screenshot): the shop's answer edited, a message sent by mistake deleted for everyone,
+    and the chat handed to a person by an agent (an escalation, stored as the runner stores it; only when this
+    script started the stack: it writes to the emulator)."""
+    api = stack.api()
+    phone = CUSTOMERS[0][0]
+    jid = f"{phone}@s.whatsapp.net"
+    messages = api.get(f"/instances/{instance_id}/chats/{quote(jid, safe='')}/messages").json()["messages"]
+    answer = next(m for m in messages if m["direction"] == "outbound")
+    api.post(f"/instances/{instance_id}/messages/{answer['id']}/edit", json={"text": EDITED_ANSWER}).raise_for_status()
+    wrong = api.post(f"/instances/{instance_id}/messages", json={"to": phone, "body": "Cupom de 10%: AURORA10"})
+    wrong.raise_for_status()
+    wrong_id = wrong.json()["id"]
+    wait_for(lambda: api.get(f"/instances/{instance_id}/messages/{wrong_id}").json()["status"] != "queued", 30,
+             "the mistaken message sent")
+    api.post(f"/instances/{instance_id}/messages/{wrong_id}/revoke").raise_for_status()
+    if not stack.moto:
+        print("warning: a running stack (--url): the chat shows no escalation", file=sys.stderr)
+        return
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", endpoint_url=stack.moto, region_name="us-east-1",
+                            aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip
+    (table,) = [t for t in dynamodb.list_tables()["TableNames"] if "AutomationsTable" in t]
+    now_ms = int(time.time() * 1000)
+    dynamodb.put_item(TableName=table, Item={
+        "pk": {"S": f"inst#{instance_id}"}, "sk": {"S": f"pause#{jid}"}, "instance_id": {"S": instance_id},
+        "chat": {"S": jid}, "automation_id": {"S": "screenshots"}, "paused_at_ms": {"N": str(now_ms)},
+        "until_ms": {"N": str(now_ms + 4 * 3_600_000)}, "reason": {"S": "A cliente quer falar com uma pessoa"},
+        "expires_at_epoch": {"N": str(now_ms // 1000 + 90_000)}})  # fmt: skip
+
+
+def seed_group(stack: Stack, instance_id: str) -> None:
+    """A group on the phone, discovered (so the chat list names it), with a customer's message in it."""
+    api, sim = stack.api(), stack.sim_client()
+    created = api.post(f"/instances/{instance_id}/groups", json={"name": "Clientes VIP Aurora"})
+    created.raise_for_status()
+    group = created.json()["jid"]
+    api.post(f"/instances/{instance_id}/commands", json={"type": "fetch_groups"}).raise_for_status()
+    wait_for(lambda: [g for g in api.get(f"/instances/{instance_id}/groups").json()["groups"] if g["jid"] == group],
+             30, "the group discovered")
+    maria = f"{CUSTOMERS[0][0]}@s.whatsapp.net"
+    sim.post(f"/instances/{instance_id}/inbound", json={"chat": group, "sender": maria, "push_name": CUSTOMERS[0][1],
+                                                          "body": "Quando chega a coleção nova?"}).raise_for_status()
+    wait_for(functools.partial(stored, api, instance_id, group, 1), 30, "the group's message stored")
 
 
 AUTOMATIONS: list[dict[str, Any]] = [

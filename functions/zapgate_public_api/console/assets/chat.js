@@ -102,7 +102,7 @@ export function render(root, { id, chat }, ctx) {
     const newest = messages.filter((m) => m.direction === "inbound").pop();
     if (markedRead === newest.id) return;
     markedRead = newest.id;
-    if (await markRead(id, chat, ctx) && !disposed) loadChats(); // its unread count
+    await markRead(id, chat, ctx); // (the list's unread count is the API's own: inbound since the last reply)
   }
 
   async function loadMessages() {

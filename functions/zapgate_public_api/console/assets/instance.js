@@ -274,7 +274,7 @@ export function render(root, { id }, ctx) {
       if (conversations) conversationsList(chatsList, id, conversations, null, groupNames);
       if (!groups.length) { mount(groupsList, empty("No groups known: run “Fetch groups”.")); return; }
       mount(groupsList, h("table", {},
-        h("thead", {}, h("tr", {}, h("th", {}, "Group"), h("th", {}, "Monitor"), h("th", {}, ""))),
+        h("thead", {}, h("tr", {}, h("th", {}, "Group"), h("th", { class: "nowrap" }, "Monitor"), h("th", {}, ""))),
         h("tbody", {}, groups.map((g) => {
           const toggle = h("input", { type: "checkbox", "aria-label": `Monitor ${g.name}`, "data-testid": "group-monitor" });
           toggle.checked = Boolean(g.monitor);
@@ -285,7 +285,7 @@ export function render(root, { id }, ctx) {
           return h("tr", { "data-group-jid": g.jid },
             h("td", {}, h("div", { class: "group-name" }, g.name || g.jid), h("div", { class: "muted small" }, g.jid)),
             h("td", {}, toggle),
-            h("td", {}, h("button", { type: "button", class: "secondary small", onclick: () => showGroup(g.jid) }, "Info")));
+            h("td", { class: "nowrap" }, h("button", { type: "button", class: "secondary small", onclick: () => showGroup(g.jid) }, "Info")));
         }))));
     } catch (err) { if (!disposed) { mount(groupsList, empty("Could not load the groups.")); ctx.showError(err); } }
   }
