@@ -6,10 +6,11 @@ answered `409 no QR pending`. A linking runtime now stays where it is until it c
 
 A sidecar ends up above its share when it took instances before it could count the other one
 (slow start and presence narrow that window, they do not close it). The test makes that happen
-every time: sidecar "late" is paused after the other saw it hold a lock (so it is not counted
-once it holds none), the other takes MAX_ACTIVE_INSTANCES=4 of six new instances, then "late"
-resumes, takes the two left, and the fair share (3) leaves the other one above it while all
-six QRs are on screen.
+every time: sidecar "late" holds a first instance and is paused; the other takes MAX_ACTIVE_INSTANCES=4
+of six new instances (created with a higher priority, so they come before the first one even once
+late's lock on it lapsed); the first instance is deleted, so late counts again as a live, idle sidecar
+(it lost its instance, it did not die) and the fair share drops to 3; then late resumes and takes the
+two left, leaving the other one above its share while all six QRs are on screen.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ def _owners(worker: httpx.Client, ids: list[str]) -> dict[str, Any]:
     return {i: listed.get(i) for i in ids}
 
 
-def _create(api: httpx.Client, name: str) -> str:
-    response = api.post("/instances", json={"name": name})
+def _create(api: httpx.Client, name: str, priority: int = 0) -> str:
+    response = api.post("/instances", json={"name": name, "priority": priority})
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
@@ -70,7 +71,7 @@ def _create(api: httpx.Client, name: str) -> str:
 def test_a_linking_instance_is_never_moved_by_rebalancing(stack: LocalStack) -> None:
     api, sim, worker = stack.api(), stack.sim_client(), stack.worker()
 
-    # Whoever takes a first instance is "late": the other sees it hold a lock, then hold none.
+    # Whoever takes a first instance is "late": the other sees it hold a lock.
     first = _create(api, "first")
     late_owner = wait_until(lambda: _owners(worker, [first])[first], 15, "the first instance taken")
     late = int(late_owner.rsplit("-", 1)[1])
@@ -78,13 +79,15 @@ def test_a_linking_instance_is_never_moved_by_rebalancing(stack: LocalStack) -> 
     late_pid = stack.sidecar_health(late)["pid"]
     os.kill(late_pid, signal.SIGSTOP)
     try:
-        assert api.delete(f"/instances/{first}").status_code == 204
-        ids = [_create(api, f"linking-{n}") for n in range(6)]
+        ids = [_create(api, f"linking-{n}", priority=1) for n in range(6)]
         early_owner = f"sidecar-{1 - late}"
         taken = wait_until(lambda: (lambda o: o if list(o.values()).count(early_owner) == 4 else None)(
             _owners(worker, ids)), 20, "four instances on the sidecar that runs alone")
         early_ids = [i for i, o in taken.items() if o == early_owner]
         wait_until(lambda: all(sim.get(f"/instances/{i}").json()["qr"] for i in early_ids), 15, "their QRs")
+        # Late lost its instance rather than died: it counts again, so the share drops to 3 (6 over 2).
+        assert api.delete(f"/instances/{first}").status_code == 204
+        time.sleep(3 * DISCOVERY_MS / 1000)
     finally:
         os.kill(late_pid, signal.SIGCONT)
 
