@@ -194,3 +194,20 @@ def test_conversations_carry_the_contacts_push_name_when_known(api: TestClient, 
     assert chats[f"{X}@s.whatsapp.net"]["push_name"] == "Xavier Souza"
     assert "push_name" not in chats[GROUP]  # a member's name is not the group's
     assert "push_name" not in chats[f"{Y}@s.whatsapp.net"]
+
+
+def test_the_last_message_says_when_it_was_deleted_for_everyone(api: TestClient, instance_id: str) -> None:
+    import os
+
+    from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+    from zapgate_control.ports.messages import MessageRevoke
+
+    _inbound(instance_id, f"{X}@s.whatsapp.net", "first")
+    last = _inbound(instance_id, f"{X}@s.whatsapp.net", "oops")
+    (chat,) = _ok(api.get(f"/v1/instances/{instance_id}/conversations"))["conversations"]
+    assert "revoked" not in chat["last_message"] and "edited" not in chat["last_message"]  # unchanged: absent
+    DynamoMessageStore(os.environ["MESSAGES_TABLE"]).mark_revoked(
+        last, MessageRevoke(revoked_at="2025-11-24T16:00:00.000Z", revoked_by=f"{X}@s.whatsapp.net"))
+    (chat,) = _ok(api.get(f"/v1/instances/{instance_id}/conversations"))["conversations"]
+    assert chat["last_message"]["id"] == last
+    assert chat["last_message"]["revoked"] == {"at": "2025-11-24T16:00:00.000Z", "by": f"{X}@s.whatsapp.net"}

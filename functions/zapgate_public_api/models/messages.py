@@ -213,6 +213,11 @@ class LastMessage(BaseModel):
     media_type: str | None = None
     created_at: str
     from_: str | None = Field(default=None, alias="from")
+    # As on a history message: absent unless it changed, so a list preview can show "message deleted".
+    edited: MessageEdited | None = Field(default=None, exclude_if=lambda v: v is None,
+                                        description="Present once the text was edited")
+    revoked: MessageRevoked | None = Field(default=None, exclude_if=lambda v: v is None,
+                                           description="Present once it was deleted for everyone")
 
     @classmethod
     def from_record(cls, record: MessageRecord) -> LastMessage:
@@ -220,6 +225,7 @@ class LastMessage(BaseModel):
             "id": record.id, "direction": record.direction, "body": record.content.body,
             "media_type": record.content.media_type, "created_at": record.created_at,
             "from": None if isinstance(record, OutboundMessage) else record.content.from_,
+            **_changes(record),
         })
 
 

@@ -27,7 +27,7 @@ export function conversationsList(el, instanceId, conversations, current, groups
   if (!conversations.length) { mount(el, empty("No chats yet.")); return; }
   mount(el, conversations.map((c) => {
     const last = c.last_message || {};
-    const preview = last.body || (last.media_type ? `[${last.media_type}]` : "");
+    const preview = last.revoked ? "🚫 message deleted" : last.body || (last.media_type ? `[${last.media_type}]` : "");
     return h("a", {
       class: `row-item${current && sameChat(current, c.chat_id) ? " active" : ""}`, "data-testid": "chat-row",
       "data-chat-id": c.chat_id, href: `#/instances/${enc(instanceId)}/chats/${enc(c.chat_id)}`,
