@@ -24,6 +24,16 @@ def cold_start() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
+def cold_start_explain() -> ModuleType:
+    return _load("cold_start_explain")
+
+
+@pytest.fixture(scope="module")
+def cold_start_events() -> ModuleType:
+    return _load("cold_start_events")
+
+
+@pytest.fixture(scope="module")
 def dynamodb_ops() -> ModuleType:
     return _load("dynamodb_ops")
 
@@ -48,25 +58,25 @@ def test_counter_attributes_calls_to_the_active_stage_only(dynamodb_ops: ModuleT
     assert tally.operations["PutItem"] == 1 and tally.per(tally.writes) == 3.5
 
 
-def test_importtime_lines_are_grouped_by_phase(cold_start: ModuleType) -> None:
+def test_importtime_lines_are_grouped_by_phase(cold_start_explain: ModuleType) -> None:
     stderr = "\n".join(
         [
             "import time: self [us] | cumulative | imported package",
             "import time:       100 |        100 | boto3",
-            f"{cold_start.PHASE_MARK} import",
+            f"{cold_start_explain.PHASE_MARK} import",
             "import time:      2000 |       2000 |   zapgate_core.contract",
             "import time:       500 |       2500 | zapgate_worker_proxy.app",
-            f"{cold_start.PHASE_MARK} request",
+            f"{cold_start_explain.PHASE_MARK} request",
             "import time:        70 |         70 | anyio.streams.memory",
         ]
     )
-    phases = cold_start.imports_by_phase(stderr)
+    phases = cold_start_explain.imports_by_phase(stderr)
     assert [i.module for i in phases["import"]] == ["zapgate_core.contract", "zapgate_worker_proxy.app"]
     assert phases["import"][1].cumulative_us == 2500
     assert [i.module for i in phases["request"]] == ["anyio.streams.memory"]
 
 
-def test_http_api_event_is_served_by_mangum(cold_start: ModuleType) -> None:
+def test_http_api_event_is_served_by_mangum(cold_start_events: ModuleType) -> None:
     from mangum import Mangum
 
     app = FastAPI()
@@ -75,7 +85,7 @@ def test_http_api_event_is_served_by_mangum(cold_start: ModuleType) -> None:
     def echo(rest: str, request: Request) -> dict[str, Any]:
         return {"rest": rest, "limit": request.query_params.get("limit"), "auth": request.headers["authorization"]}
 
-    event = cold_start.http_api_event(
+    event = cold_start_events.http_api_event(
         "GET", "/worker-proxy/eligible-instances", "limit=50", {"authorization": "Bearer s"},
         "ANY /worker-proxy/{proxy+}",
     )  # fmt: skip
