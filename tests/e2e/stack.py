@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import socket
@@ -19,14 +20,25 @@ import httpx
 READY = "zapgate local stack ready"
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
 def free_ports(count: int) -> list[int]:
-    """`count` consecutive free loopback ports (sidecars listen on base + i)."""
+    """`count` consecutive free loopback ports (sidecars listen on base + i), below the ephemeral range.
+
+    A port is chosen now and bound later by a child process. An ephemeral port (what binding port 0 gives)
+    can meanwhile become the local end of any outbound connection on the machine (the stack's own clients
+    to moto open dozens), and the child's bind then fails: a sidecar without its health server, seen as
+    "Connection refused" in a clean-clone run. The kernel never hands out ports below the ephemeral range
+    on its own, so only another explicit bind can take one of these; a random pick keeps test stacks apart.
+    """
+    high = _ephemeral_low() - count
     for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + count > 65000:
-            continue
+        base = random.randrange(20_000, max(20_001, high))
         sockets = []
         try:
             for port in range(base, base + count):
@@ -107,7 +119,16 @@ class LocalStack:
         return httpx.Client(base_url=f"{self.sim}/sim", timeout=30)
 
     def sidecar_health(self, index: int) -> dict[str, Any]:
-        return httpx.get(f"http://127.0.0.1:{self.sidecar_ports[index]}/health/instances", timeout=5).json()
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.sidecar_ports[index]}/health/instances", timeout=5).json()
+        except httpx.ConnectError:
+            # A sidecar that exited (or never bound its port) is not a wait to retry: say what its process said.
+            said = [line for line in list(self.output)
+                    if f"sidecar {index} (pid" in line or "address already in use" in line.lower()]
+            if said:
+                raise AssertionError(f"sidecar {index} is not answering on port {self.sidecar_ports[index]}: "
+                                     + "".join(said[-5:])) from None
+            raise
 
     def qr_lines(self) -> list[str]:
         return [line for line in self.output if re.search(r"QR|qr", line)]
