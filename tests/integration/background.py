@@ -22,13 +22,18 @@ class BackgroundApp:
     """An ASGI app served by uvicorn on a free loopback port."""
 
     def __init__(self, app: Any) -> None:
-        self.port = free_port()
+        # Bound here and handed to uvicorn: a port picked by number and bound later can meanwhile become the
+        # local end of some outbound connection, and the server would not start.
+        self._socket = socket.socket()
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = int(self._socket.getsockname()[1])
         # A sidecar stopped mid long-poll leaves the server's side of its heartbeat waiting (up to 20 s): do not
         # hold the test's teardown for it.
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                                     lifespan="off", timeout_graceful_shutdown=1))
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self._thread = threading.Thread(target=self.server.run, daemon=True)
+        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._socket]}, daemon=True)
 
     @property
     def url(self) -> str:
@@ -42,6 +47,7 @@ class BackgroundApp:
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self._thread.join(10)
+        self._socket.close()
 
 
 class BackgroundSidecar:
