@@ -39,7 +39,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ if str(REPO) not in sys.path:
 from playwright.sync_api import Page, ViewportSize, sync_playwright  # noqa: E402
 
 from tests.e2e.browser import launch  # noqa: E402
+from tests.e2e.stack import wait_until  # noqa: E402
 
 # 375: a small phone (the browser test checks nothing overflows at this width).
 VIEWPORTS: dict[str, ViewportSize] = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 375, "height": 812}}
@@ -81,20 +82,6 @@ class Stack:
 
     def sim_client(self) -> httpx.Client:
         return httpx.Client(base_url=f"{self.sim}/sim", timeout=30)
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = condition()
-        except (httpx.HTTPError, KeyError, ValueError) as exc:
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.2)
-    raise RuntimeError(f"timed out waiting for {what} (last: {last!r})")
 
 
 @contextlib.contextmanager
@@ -146,9 +133,9 @@ def create(api: httpx.Client, name: str, **fields: Any) -> str:
 
 def link(stack: Stack, instance_id: str, phone: str, push_name: str) -> None:
     api, sim = stack.api(), stack.sim_client()
-    wait_for(lambda: api.get(f"/instances/{instance_id}").json().get("qr_code"), 60, f"{instance_id}'s QR")
+    wait_until(lambda: api.get(f"/instances/{instance_id}").json().get("qr_code"), 60, f"{instance_id}'s QR")
     sim.post(f"/instances/{instance_id}/scan", json={"phone": phone, "push_name": push_name}).raise_for_status()
-    wait_for(lambda: api.get(f"/instances/{instance_id}").json()["status"] == "CONNECTED", 60,
+    wait_until(lambda: api.get(f"/instances/{instance_id}").json()["status"] == "CONNECTED", 60,
              f"{instance_id} CONNECTED")
 
 
@@ -191,11 +178,11 @@ def seed(stack: Stack, hook_url: str) -> dict[str, str]:
                     "chat": jid, "sender": jid, "push_name": push_name, "body": body}).raise_for_status()
             else:
                 api.post(f"/instances/{support}/messages", json={"to": phone, "body": body}).raise_for_status()
-            wait_for(functools.partial(stored, api, support, jid, expected), 30,
+            wait_until(functools.partial(stored, api, support, jid, expected), 30,
                      f"{push_name}'s message {expected} stored")
             time.sleep(1.1)  # distinct seconds: the chat reads in order, as a person would have written
     # Sent messages reach "WhatsApp" (status sent) before the screenshots.
-    wait_for(lambda: all(m["status"] != "queued" for m in api.get(f"/instances/{support}/messages",
+    wait_until(lambda: all(m["status"] != "queued" for m in api.get(f"/instances/{support}/messages",
                          params={"direction": "outbound"}).json()["messages"]), 30, "outbound sent")
     seed_chat_changes(stack, support)
     seed_group(stack, support)
@@ -204,7 +191,7 @@ def seed(stack: Stack, hook_url: str) -> dict[str, str]:
     ids["failing_webhook"] = str(failing.json()["id"])
     deliveries = f"/webhooks/{ids['failing_webhook']}/deliveries"
     try:  # on a stack with the default 30 s backoff (--url) they die only after ~16 minutes: shoot without
-        wait_for(lambda: any(d["outcome"] == "dead" for d in api.get(deliveries).json()["deliveries"]), 60,
+        wait_until(lambda: any(d["outcome"] == "dead" for d in api.get(deliveries).json()["deliveries"]), 60,
                  "a dead delivery of the failing webhook")
     except RuntimeError as exc:
         print(f"warning: {exc}", file=sys.stderr)
@@ -227,7 +214,7 @@ def seed_chat_changes(stack: Stack, instance_id: str) -> None:
     wrong = api.post(f"/instances/{instance_id}/messages", json={"to": phone, "body": "Cupom de 10%: AURORA10"})
     wrong.raise_for_status()
     wrong_id = wrong.json()["id"]
-    wait_for(lambda: api.get(f"/instances/{instance_id}/messages/{wrong_id}").json()["status"] != "queued", 30,
+    wait_until(lambda: api.get(f"/instances/{instance_id}/messages/{wrong_id}").json()["status"] != "queued", 30,
              "the mistaken message sent")
     api.post(f"/instances/{instance_id}/messages/{wrong_id}/revoke").raise_for_status()
     if not stack.moto:
@@ -253,12 +240,12 @@ def seed_group(stack: Stack, instance_id: str) -> None:
     created.raise_for_status()
     group = created.json()["jid"]
     api.post(f"/instances/{instance_id}/commands", json={"type": "fetch_groups"}).raise_for_status()
-    wait_for(lambda: [g for g in api.get(f"/instances/{instance_id}/groups").json()["groups"] if g["jid"] == group],
+    wait_until(lambda: [g for g in api.get(f"/instances/{instance_id}/groups").json()["groups"] if g["jid"] == group],
              30, "the group discovered")
     maria = f"{CUSTOMERS[0][0]}@s.whatsapp.net"
     sim.post(f"/instances/{instance_id}/inbound", json={"chat": group, "sender": maria, "push_name": CUSTOMERS[0][1],
                                                           "body": "Quando chega a coleção nova?"}).raise_for_status()
-    wait_for(functools.partial(stored, api, instance_id, group, 1), 30, "the group's message stored")
+    wait_until(functools.partial(stored, api, instance_id, group, 1), 30, "the group's message stored")
 
 
 AUTOMATIONS: list[dict[str, Any]] = [
@@ -285,7 +272,7 @@ def seed_automations(stack: Stack, instance_id: str) -> None:
     jid = "5511988880004@s.whatsapp.net"
     asks = {"chat": jid, "sender": jid, "push_name": "Pedro Santos", "body": "Boa noite! Quanto custa o banho?"}
     sim.post(f"/instances/{instance_id}/inbound", json=asks).raise_for_status()
-    wait_for(lambda: api.get(f"/instances/{instance_id}/interactions").json()["interactions"], 60,
+    wait_until(lambda: api.get(f"/instances/{instance_id}/interactions").json()["interactions"], 60,
              "the rule's interaction")
 
 
