@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import API_KEY
+from zapgate_devstack.events_worker import LambdaContext
 
 MINIMUM = 1024
 
@@ -26,6 +27,10 @@ def api(aws_env: dict[str, str]) -> TestClient:
     from zapgate_public_api.app import app
 
     return TestClient(app, headers={"X-API-Key": API_KEY}, raise_server_exceptions=False)
+
+
+def _context() -> LambdaContext:
+    return LambdaContext(function_name="PublicApiFunction")
 
 
 def _instances(api: TestClient, count: int) -> None:
@@ -75,16 +80,6 @@ def test_console_files_are_gzipped_once_by_their_own_route(api: TestClient) -> N
 
 
 # ------------------------------------------------------------------ through Lambda (Mangum), as API Gateway calls it
-class _Context:
-    aws_request_id = "req-gzip"
-    function_name = "PublicApiFunction"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:PublicApiFunction"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
 def _event(path: str, query: str, headers: dict[str, str]) -> dict[str, Any]:
     http = {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "test"}
     return {
@@ -101,7 +96,7 @@ def test_lambda_answers_gzip_json_base64_encoded(api: TestClient) -> None:
 
     _instances(api, 12)
     zipped = handler(_event("/v1/instances", "limit=100", {"x-api-key": API_KEY, "accept-encoding": "gzip, br"}),
-                     _Context())
+                     _context())
     assert zipped["statusCode"] == 200
     assert zipped["headers"]["content-encoding"] == "gzip"
     # application/json is one of Mangum's text types: it would pass the body as a string if it decoded as UTF-8.
@@ -109,6 +104,6 @@ def test_lambda_answers_gzip_json_base64_encoded(api: TestClient) -> None:
     assert zipped["isBase64Encoded"] is True
     listed = json.loads(gzip.decompress(base64.b64decode(zipped["body"])))
     assert len(listed["instances"]) == 12
-    plain = handler(_event("/v1/instances", "limit=100", {"x-api-key": API_KEY}), _Context())
+    plain = handler(_event("/v1/instances", "limit=100", {"x-api-key": API_KEY}), _context())
     assert plain["isBase64Encoded"] is False and "content-encoding" not in plain["headers"]
     assert json.loads(plain["body"]) == listed
