@@ -40,8 +40,7 @@ def deps() -> delivery.Deps:
         retry_base_s=stores.settings.webhook_retry_base_seconds,
         live=stores.live_fanout,
         bus=stores.event_bus,
-        # Wired by the delivery log's adapter when it exists; until then failed attempts are only logged.
-        delivery_log=getattr(stores, "delivery_log", None),
+        delivery_log=stores.delivery_log,  # what a tenant sees of failed and dead deliveries
         # EventsQueue's RedrivePolicy maxReceiveCount (template.yaml sets both): which attempt is the last.
         max_receive_count=int(os.environ.get("EVENTS_MAX_RECEIVE_COUNT") or delivery.DEFAULT_MAX_RECEIVE_COUNT),
         per_endpoint=int(os.environ.get("WEBHOOK_CONCURRENCY_PER_ENDPOINT") or delivery.DEFAULT_PER_ENDPOINT),
