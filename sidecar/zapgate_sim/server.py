@@ -410,12 +410,16 @@ class SimServer(uvicorn.Server):
         self.network = network
         self.announce = announce
         self.port: int | None = None
+        # Set once the port is known: uvicorn's `started` turns true before this class reads the bound port,
+        # so a thread that waited for `started` alone could read a url ending in ':None'.
+        self.ready = threading.Event()
 
     async def startup(self, sockets: list[Any] | None = None) -> None:
         self.network.reopen()
         await super().startup(sockets)
         if self.started:
             self.port = self.servers[0].sockets[0].getsockname()[1]
+            self.ready.set()
             if self.announce:
                 print(f"zapgate sim network on {self.url}", flush=True)
 
@@ -454,9 +458,9 @@ class BackgroundSim:
     def start(self, timeout: float = 10.0) -> BackgroundSim:
         self._thread.start()
         deadline = time.monotonic() + timeout
-        while not self.server.started and self._thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if not self.server.started:
+        while not self.server.ready.is_set() and self._thread.is_alive() and time.monotonic() < deadline:
+            self.server.ready.wait(0.02)
+        if not self.server.ready.is_set():
             raise RuntimeError("sim network did not start")
         return self
 

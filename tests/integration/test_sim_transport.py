@@ -397,3 +397,13 @@ def test_sessions_share_one_ssl_context(tmp_path: Path) -> None:
     sessions = [transport.open_session(f"i{n}", tmp_path / f"i{n}", lambda event: None) for n in range(200)]
     grown = rss_mb() - before
     assert len(sessions) == 200 and grown < 30, f"{grown:.1f} MB for 200 sessions"  # was ~140 MB
+
+
+def test_a_started_background_sim_already_knows_its_port() -> None:
+    """uvicorn reports `started` a moment before the sim reads its bound port; a caller that took the url in that
+    moment got 'http://127.0.0.1:None' (it failed CI once). start() returns only once the url is whole."""
+    for _ in range(10):
+        with BackgroundSim() as running:
+            assert running.server.ready.is_set()
+            assert running.url.rsplit(":", 1)[1].isdigit(), running.url
+            assert httpx.get(f"{running.url}/sim/groups").is_success
