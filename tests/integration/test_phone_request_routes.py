@@ -291,6 +291,29 @@ def test_mark_read_without_ids_takes_the_chats_latest_received_messages(env: dic
                                                                 {"id": "WA-1", "sender": None}]}
 
 
+def test_mark_read_clears_the_chats_unread_count_up_to_the_newest_message_read(env: dict[str, str]) -> None:
+    held = held_instance(env)
+    first = _received(held, "WA-1")
+    _received(held, "WA-2")
+    _received(held, "WA-S", chat=SOMEONE, sender=SOMEONE)
+
+    def unread() -> dict[str, int]:
+        listed = _call(held, "GET", "/conversations")
+        assert listed.status_code == 200, listed.text
+        return {c["chat_id"]: c["unread_count"] for c in listed.json()["conversations"]}
+
+    assert unread() == {JID: 2, SOMEONE: 1}
+    with StandInSidecar([held], found_everywhere):
+        assert _call(held, "POST", "/chats/read", {"chat": PHONE, "message_ids": [first]}).status_code == 200
+        assert unread() == {JID: 1, SOMEONE: 1}  # WA-2 came after the one read
+        assert _call(held, "POST", "/chats/read", {"chat": PHONE}).status_code == 200
+        assert unread() == {JID: 0, SOMEONE: 1}  # the other chat is not read
+        _received(held, "WA-3")
+        assert unread() == {JID: 1, SOMEONE: 1}
+    read_mark = _stored_message(env, first).changes
+    assert read_mark is not None and read_mark.read_at and read_mark.edit_count == 0 and read_mark.revoked_at is None
+
+
 def test_mark_read_of_named_messages_in_a_group_names_their_senders(env: dict[str, str]) -> None:
     held = held_instance(env)
     first = _received(held, "WA-G1", chat=GROUP, sender=SOMEONE)

@@ -63,6 +63,9 @@ class ChangeMarks:
     original_body: str | None = None  # the text before the first edit
     revoked_at: str | None = None
     revoked_by: str | None = None  # the JID that deleted it for everyone (its sender, or a group admin)
+    # Received messages: when this account sent read receipts for it (mark read through the API). A chat reads
+    # as read up to its newest message with this mark, as WhatsApp reads a chat up to a message.
+    read_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -225,4 +228,5 @@ class MessageStore(Protocol):
     # than the one applied; MessageNotFound when no such message, MessageRevokedAlready for an edit after a revoke.
     def mark_edited(self, message_id: str, edit: MessageEdit) -> tuple[MessageRecord, bool]: ...
     def mark_revoked(self, message_id: str, revoke: MessageRevoke) -> tuple[MessageRecord, bool]: ...
+    def mark_read(self, message_id: str, read_at: str) -> bool: ...
     def find_by_wa_message_id(self, instance_id: str, wa_message_id: str) -> MessageRecord | None: ...

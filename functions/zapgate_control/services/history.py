@@ -69,6 +69,11 @@ def _is_own(record: MessageRecord) -> bool:
     return isinstance(record, OutboundMessage) or record.content.from_me
 
 
+def _is_read(record: MessageRecord) -> bool:
+    """A received message this account marked read: the chat is read up to it."""
+    return record.changes is not None and record.changes.read_at is not None
+
+
 def _chat_of(record: MessageRecord) -> str | None:
     if isinstance(record, OutboundMessage):
         return chat_jid(record.content.to)
@@ -82,7 +87,8 @@ def conversations(
     CONVERSATION_SCAN messages of each direction (a chat quiet for longer is not listed).
 
     unread_count: inbound messages of the chat newer than the newest message this account sent to
-    it (a reply marks the chat read). The cursor is an offset into this one derived listing.
+    it (a reply marks the chat read) and than the newest one it marked read (POST …/chats/read). The cursor is
+    an offset into this one derived listing.
     """
     require(instances, tenant_id, instance_id)
     offset = _offset(cursor)
@@ -103,7 +109,7 @@ def conversations(
             entry.chat_type = record.content.chat_type or None
         if entry.push_name is None and isinstance(record, ReceivedMessage) and not record.content.from_me:
             entry.push_name = record.content.push_name or None  # from the records read anyway: no extra read
-        if _is_own(record):
+        if _is_own(record) or _is_read(record):
             replied.add(chat)
         elif chat not in replied:
             entry.unread_count += 1

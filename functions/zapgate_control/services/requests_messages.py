@@ -80,8 +80,9 @@ def revoke_args(
 def read_args(
     instances: InstanceStore, messages: MessageStore, tenant_id: str, instance_id: str, chat: str,
     message_ids: list[str] | None,
-) -> JsonObject:
-    """mark_read's arguments: the named received messages of the chat, or else its latest received ones."""
+) -> tuple[JsonObject, str]:
+    """mark_read's arguments (the named received messages of the chat, or else its latest received ones), and
+    zapgate's id of the newest of them (record_read marks it once WhatsApp has the receipts)."""
     require(instances, tenant_id, instance_id)
     chat_id = user_or_group_jid(chat, "chat")
     if message_ids is None:
@@ -102,8 +103,9 @@ def read_args(
                 raise ApiError(422, "invalid_message", f"message_ids[{index}]: a message of another chat")
             received.append(named)
     group = chat_id.endswith(f"@{GROUP_SERVER}")
+    newest = max(received, key=lambda r: (r.stored_ms, r.id))
     return {"chat": chat_id, "messages": [
-        {"id": r.content.wa_message_id, "sender": _author(r) if group else None} for r in received]}
+        {"id": r.content.wa_message_id, "sender": _author(r) if group else None} for r in received]}, newest.id
 
 
 # ---------------------------------------------------------------- history, once WhatsApp did it
@@ -128,6 +130,12 @@ def record_revoke(instances: InstanceStore, messages: MessageStore, message_id: 
         messages.mark_revoked(message_id, MessageRevoke(revoked_at=iso(request.created_at_ms), revoked_by=revoked_by))
     except MessageNotFound:
         metrics.add_metric(name="RequestChangesNotRecorded", unit="Count", value=1)
+
+
+def record_read(messages: MessageStore, newest_id: str, request: RequestRecord) -> None:
+    """Show done read receipts in the conversations listing: one mark on the newest message read, which reads the
+    chat up to it (services/history.conversations). The time is the request's, so a replay marks the same."""
+    messages.mark_read(newest_id, iso(request.created_at_ms))  # False on a replay: the first mark stands
 
 
 # ---------------------------------------------------------------- helpers

@@ -234,7 +234,8 @@ class Conversation(BaseModel):
     chat_type: str = Field(description="direct | group")
     last_message: LastMessage
     unread_count: int = Field(
-        description="Inbound messages newer than the newest message sent to this chat (a reply marks it read)"
+        description="Inbound messages newer than the newest message sent to this chat (a reply marks it read) "
+                    "and than the newest one marked read (POST …/chats/read)"
     )
     # Absent (not null) when unknown, so every answer without a name reads exactly as before.
     push_name: str | None = Field(

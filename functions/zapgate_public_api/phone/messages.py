@@ -110,10 +110,13 @@ def mark_read(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> MarkReadResult:
-    """Send read receipts (blue ticks) for received messages of a chat: the ones named, or else its latest."""
-    args = requests_messages.read_args(stores.instances, stores.messages, tenant_id, instance_id, request.chat,
-                                       request.message_ids)
-    return ask(stores, tenant_id, instance_id, "mark_read", args, idempotency_key, MarkReadResult)
+    """Send read receipts (blue ticks) for received messages of a chat: the ones named, or else its latest.
+    The conversations listing then counts the chat read up to the newest of them (`unread_count`)."""
+    args, newest_id = requests_messages.read_args(stores.instances, stores.messages, tenant_id, instance_id,
+                                                  request.chat, request.message_ids)
+    result, done = ask_done(stores, tenant_id, instance_id, "mark_read", args, idempotency_key, MarkReadResult)
+    requests_messages.record_read(stores.messages, newest_id, done)
+    return result
 
 
 @router.post("/instances/{instance_id}/chats/presence", response_model=ChatPresenceResult,

@@ -1,4 +1,4 @@
-"""Edits and revokes (delete for everyone) of stored messages: one conditional UpdateItem each.
+"""Edits, revokes (delete for everyone) and read marks of stored messages: one conditional UpdateItem each.
 
 Kept beside messages.py (DynamoMessageStore takes these methods from MessageChangesMixin) so that module
 stays readable. The rules the conditions make atomic:
@@ -8,7 +8,8 @@ stays readable. The rules the conditions make atomic:
   change nothing and report nothing; and never to a revoked message;
 - the first edit copies the text the message was stored with into `original_body` (if_not_exists), in the
   same write that replaces `body`: the old text is never lost, whatever happens between two calls;
-- a revoke sets `revoked_at` / `revoked_by` once; the message (and its text) stays, only marked.
+- a revoke sets `revoked_at` / `revoked_by` once; the message (and its text) stays, only marked;
+- a read mark sets `read_at` once, on a received message only.
 
 Both answer ALL_NEW on success and the item as it was (ALL_OLD) when the condition refuses, so a repeat is
 told apart from a missing message without an extra read.
@@ -104,6 +105,23 @@ class MessageChangesMixin:
         except Exception as exc:
             return self._record(self._refused(exc, message_id), message_id), False
         return self._record(from_item(response["Attributes"]) or {}, message_id), True
+
+    def mark_read(self, message_id: str, read_at: str) -> bool:
+        """Mark a received message read by this account (once: a repeat keeps the first time); False when it
+        already was, or is no received message."""
+        try:
+            client("dynamodb").update_item(
+                TableName=self.table,
+                Key=to_item({"id": message_id}),
+                UpdateExpression="SET read_at = :at",
+                ConditionExpression=f"{_MESSAGE_EXISTS} AND direction = :inbound AND attribute_not_exists(read_at)",
+                ExpressionAttributeValues=to_values({":at": read_at, ":inbound": "inbound"}),
+            )
+        except Exception as exc:
+            if not is_conditional_failure(exc):
+                raise
+            return False
+        return True
 
     def find_by_wa_message_id(self, instance_id: str, wa_message_id: str) -> MessageRecord | None:
         """The instance's message WhatsApp knows as `wa_message_id`: an inbound one by its derived id (one

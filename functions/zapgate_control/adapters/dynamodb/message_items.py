@@ -147,8 +147,8 @@ def inbound_record(item: dict[str, Any]) -> ReceivedMessage:
 
 
 def change_marks(item: dict[str, Any]) -> ChangeMarks | None:
-    """Edits and a revoke written by message_changes.py; None for a message never changed."""
-    if not item.get("edit_key") and not item.get("revoked_at"):
+    """Edits, a revoke and a read mark written by message_changes.py; None for a message never changed."""
+    if not item.get("edit_key") and not item.get("revoked_at") and not item.get("read_at"):
         return None
     return ChangeMarks(
         edited_at=item.get("edited_at"),
@@ -156,6 +156,7 @@ def change_marks(item: dict[str, Any]) -> ChangeMarks | None:
         original_body=item.get("original_body"),
         revoked_at=item.get("revoked_at"),
         revoked_by=item.get("revoked_by"),
+        read_at=item.get("read_at"),
     )
 
 

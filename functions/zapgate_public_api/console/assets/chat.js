@@ -102,7 +102,7 @@ export function render(root, { id, chat }, ctx) {
     const newest = messages.filter((m) => m.direction === "inbound").pop();
     if (markedRead === newest.id) return;
     markedRead = newest.id;
-    await markRead(id, chat, ctx); // (the list's unread count is the API's own: inbound since the last reply)
+    await markRead(id, chat, ctx); // (the list's unread count is the API's own: inbound since the last reply or read)
   }
 
   async function loadMessages() {
