@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import WORKER_SECRET
+from tests.integration.background import BackgroundApp
 from tests.integration.worker_client import make_instance
 from zapgate_sidecar.adapters.worker_proxy import ELIGIBLE_PAGE, WorkerProxyClient
 
@@ -104,11 +105,8 @@ def test_status_reports_queue_for_a_connection_and_never_hold_up_the_heartbeat()
     used to fail with PoolTimeout (3.6 s waiting > the 3 s timeout), and the heartbeat waited its turn; now
     they queue, and the fleet's calls have connections of their own. (Scaled up from 0.4 s / 1 s: opening
     100 connections at once took over 1 s on a loaded 2-CPU machine, a ConnectTimeout unrelated to pooling.)"""
-    import socket
-    import threading
     import time
 
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -125,17 +123,9 @@ def test_status_reports_queue_for_a_connection_and_never_hold_up_the_heartbeat()
 
     app = Starlette(routes=[Route("/worker-proxy/update-status", update_status, methods=["POST"]),
                             Route("/worker-proxy/heartbeat", heartbeat, methods=["POST"])])
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
 
-    async def run() -> tuple[list[BaseException | None], float]:
-        client = WorkerProxyClient(f"http://127.0.0.1:{port}/worker-proxy", WORKER_SECRET, timeout_s=3.0)
+    async def run(url: str) -> tuple[list[BaseException | None], float]:
+        client = WorkerProxyClient(f"{url}/worker-proxy", WORKER_SECRET, timeout_s=3.0)
         try:
             reports = [asyncio.ensure_future(client.update_status(
                 UpdateStatusRequest(instance_id=f"i{n}", status="CONNECTED"))) for n in range(350)]
@@ -148,11 +138,8 @@ def test_status_reports_queue_for_a_connection_and_never_hold_up_the_heartbeat()
         finally:
             await client.close()
 
-    try:
-        errors, heartbeat_s = asyncio.run(run())
-    finally:
-        server.should_exit = True
-        thread.join(5)
+    with BackgroundApp(app) as server:
+        errors, heartbeat_s = asyncio.run(run(server.url))
     # Queued behind the reports it would wait >= 4.5 s (the rest of the first 1.2 s wave, then 3 more); a
     # loaded CI machine took 0.54 s with its own pool, so the bound leaves room for load, not for queueing.
     assert heartbeat_s < 3.0
