@@ -143,4 +143,7 @@ def test_history_sync_is_set_by_patch_validated_and_other_tenants_get_404(aws_en
                 {"days": 7}):
         assert public().patch(path, json={"history_sync": bad}).status_code == 422, bad
     assert public(OTHER_API_KEY).patch(path, json={"history_sync": {"enabled": False}}).status_code == 404
-    assert public().get(path).json().get("history_sync") is None  # only the PATCH answer shows it
+    assert public().get(path).json()["history_sync"] == {**setting, "days": None}  # stored: every answer shows it
+    listed = public().get("/v1/instances").json()["instances"]
+    assert [i.get("history_sync") for i in listed if i["id"] == instance["id"]] == [{**setting, "days": None}]
+    assert "history_sync" not in public().get(f"/v1/instances/{make_instance(aws_env)['id']}").json()  # never set

@@ -80,6 +80,9 @@ class InstanceRecord:
     # Issue 13: the pacing settings as PATCH validated them (contract/pacing.py's PacingSettings, dumped); None =
     # never set. The lock holder gets them in its settings (services/instance_settings.py).
     pacing: JsonObject | None = None
+    # Issue 13: the history sync setting as stored (`{enabled, days?, messages_per_chat?, emit_events}`), written
+    # apart from the other fields (services/history_settings.py); None = never set.
+    history_sync: JsonObject | None = None
 
 
 @dataclass(frozen=True)

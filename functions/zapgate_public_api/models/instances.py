@@ -10,6 +10,7 @@ from zapgate_control.ports.instances import InstanceChanges, InstanceRecord
 from zapgate_control.ports.own_messages import HistorySyncSetting
 from zapgate_core.contract.common import PRIORITY_LIMIT
 from zapgate_core.contract.pacing import PacingSettings
+from zapgate_core.domain.json_types import JsonObject
 from zapgate_core.domain.proxies import MAX_PROXY_URL, InvalidProxy, parse_proxy_url
 from zapgate_public_api.models.base import NAME_MAX, RequestModel, stripped_name
 
@@ -58,6 +59,16 @@ class HistorySync(RequestModel):
         if self.days is not None and self.messages_per_chat is not None:
             raise ValueError("give days or messages_per_chat, not both")
         return self
+
+    @classmethod
+    def from_stored(cls, stored: JsonObject) -> HistorySync:
+        """The setting as the instance item keeps it (numbers may come back as any numeric type)."""
+        def count(key: str) -> int | None:
+            value = stored.get(key)
+            return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+        return cls(enabled=bool(stored.get("enabled")), days=count("days"),
+                   messages_per_chat=count("messages_per_chat"), emit_events=bool(stored.get("emit_events")))
 
     def setting(self) -> HistorySyncSetting:
         return HistorySyncSetting(enabled=self.enabled, days=self.days, messages_per_chat=self.messages_per_chat,
@@ -148,9 +159,8 @@ class Instance(BaseModel):
                                             description="Present once set: the text sent back to a rejected caller")
     proxy: ProxyView | None = Field(default=None, exclude_if=lambda v: v is None,
                                     description="Present once set: the proxy's scheme, host and port, never its URL")
-    # Issue 13: answered by the PATCH that set it only (the instance's record does not carry it).
     history_sync: HistorySync | None = Field(default=None, exclude_if=lambda v: v is None,
-                                             description="Present in the answer of a PATCH that set it")
+                                             description="Present once set: history sync after linking")
     pacing: PacingSettings | None = Field(default=None, exclude_if=lambda v: v is None,
                                           description="Present once set: the instance's pacing settings")
     created_at: str
@@ -166,6 +176,7 @@ class Instance(BaseModel):
             proxy=ProxyView(scheme=record.proxy.scheme, host=record.proxy.host, port=record.proxy.port,
                             has_credentials=record.proxy.has_credentials) if record.proxy else None,
             pacing=PacingSettings.model_validate(record.pacing) if record.pacing is not None else None,
+            history_sync=HistorySync.from_stored(record.history_sync) if record.history_sync is not None else None,
             created_at=record.created_at, updated_at=record.updated_at,
         )
 

@@ -83,6 +83,7 @@ def record_from_item(item: dict[str, Any]) -> InstanceRecord:
         settings_version=int(item.get("settings_version", 0)),
         proxy=proxy_from_item(item.get("proxy")),
         pacing=item["pacing"] if isinstance(item.get("pacing"), dict) else None,
+        history_sync=item["history_sync"] if isinstance(item.get("history_sync"), dict) else None,
     )
 
 
