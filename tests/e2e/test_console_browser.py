@@ -299,8 +299,9 @@ def _automations(stack: LocalStack, instance_id: str) -> list[dict[str, object]]
 
 def test_automations_phone_forms_and_push_names(context: BrowserContext, stack: LocalStack) -> None:
     """Create a rule from the form and see it listed, edit it, see the API's 422 in the banner (and on the field),
-    an agent's provider key never shown back; block a number and see it in the blocklist (and on the sim); the
-    chat list names a customer by their push name."""
+    an agent's provider key never shown back; block a number and see it in the blocklist (and on the sim); look up
+    a contact (name, about, the picture's link; a number without WhatsApp in the banner; an HTML push name as text);
+    the chat list names a customer by their push name."""
     instance_id = _linked_instance(stack, "automations-e2e", "5511999990077")
     sim = stack.sim_client()
     customer = "5511988880077@s.whatsapp.net"
@@ -389,6 +390,48 @@ def test_automations_phone_forms_and_push_names(context: BrowserContext, stack: 
     assert sim.get(f"/instances/{instance_id}/profile").json()["blocklist"] == ["5511977770077@s.whatsapp.net"]
     expect(phone.get_by_test_id("phone-status")).to_have_text("Block: done")
     expect(banner).to_be_hidden()
+
+    # Look up a contact (typed as people write numbers): the name and about the phone answers, the profile
+    # picture as a link to the URL answered (the CSP's img-src does not take WhatsApp's CDN, so no <img>).
+    joana = "5511966660077"
+    sim.post("/accounts", json={"phone": joana, "push_name": "Joana Prado", "about": "Banho e tosa às sextas",
+                                "picture": True}).raise_for_status()
+    phone.get_by_test_id("contact-lookup-input").fill("+55 11 96666-0077")
+    phone.get_by_test_id("contact-lookup-submit").click()
+    info = phone.get_by_test_id("contact-info")
+    expect(info).to_have_attribute("data-jid", f"{joana}@s.whatsapp.net")
+    expect(info.get_by_test_id("contact-push-name")).to_have_text("Joana Prado")
+    expect(info.get_by_test_id("contact-about")).to_have_text("Banho e tosa às sextas")
+    expect(info.get_by_test_id("contact-jid")).to_have_text(f"+{joana}")
+    picture_id = sim.get(f"/accounts/{joana}").json()["picture_id"]
+    assert picture_id
+    picture = info.get_by_test_id("contact-picture")
+    expect(picture).to_have_attribute("href", re.compile(rf"^https://[^/]+/.*/{joana}/{picture_id}_"))
+    expect(picture).to_have_text(picture.get_attribute("href") or "")
+    assert info.locator("img").count() == 0
+    expect(phone.get_by_test_id("phone-status")).to_have_text("Look up: done")
+    expect(banner).to_be_hidden()
+
+    # A number without WhatsApp: the API's 404 in the banner, nothing shown as its info.
+    phone.get_by_test_id("contact-lookup-input").fill("5511900000077")
+    phone.get_by_test_id("contact-lookup-submit").click()
+    expect(banner).to_contain_text("not_on_whatsapp, HTTP 404")
+    expect(phone.get_by_test_id("phone-status")).to_have_text("Look up: failed")
+    expect(info).to_have_count(0)
+
+    # A push name written as HTML is shown as the characters it is: no element made from it, no script run.
+    stranger = {"phone": "5511955550077", "push_name": XSS_BODY, "about": "<b>oi</b>"}
+    sim.post("/accounts", json=stranger).raise_for_status()
+    phone.get_by_test_id("contact-lookup-input").fill(stranger["phone"])
+    phone.get_by_test_id("contact-lookup-submit").click()
+    expect(info.get_by_test_id("contact-push-name")).to_have_text(XSS_BODY)
+    assert info.get_by_test_id("contact-push-name").inner_text().strip() == XSS_BODY
+    expect(info.get_by_test_id("contact-about")).to_have_text("<b>oi</b>")
+    assert info.locator("img, b").count() == 0
+    assert page.locator('img[src="x"]').count() == 0
+    expect(info.get_by_test_id("contact-picture")).to_have_count(0)  # no picture: said so, no link
+    expect(banner).to_be_hidden()
+    page.wait_for_timeout(500)  # an onerror handler would have fired by now
     assert traffic.dialogs == []
     assert [u for u in traffic.every_url() if SHOP_KEY in u] == []
 

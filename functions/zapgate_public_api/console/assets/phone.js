@@ -1,5 +1,6 @@
 // Requests to the phone (docs/requests.md) that have a form on the instance page: block / unblock and the
-// blocklist, this account's presence and profile (push name, about); joining a group by its invite link; and, in
+// blocklist, this account's presence and profile (push name, about), looking up a contact (user info and profile
+// picture); joining a group by its invite link; and, in
 // a group's info, its name, description and settings (only admins send, info locked), leaving it (with a
 // confirmation), its invite link (get, reset) and participants (add, remove, promote, demote, each one's outcome
 // shown). Each call waits for the phone's answer (a few seconds); its errors (instance_disconnected,
@@ -10,7 +11,7 @@ import { jidPhone } from "./instances.js";
 
 const PARTICIPANT_ACTIONS = [["add", "Add"], ["remove", "Remove"], ["promote", "Promote to admin"], ["demote", "Demote"]];
 
-/** Fill `card` with the account's own requests: blocklist, presence, profile. */
+/** Fill `card` with the account's own requests: blocklist, presence, profile, and a contact's info and picture. */
 export function phoneCard(card, id, ctx) {
   const status = h("p", { class: "muted small", role: "status", "data-testid": "phone-status" });
   const blockNumber = h("input", { id: "block-number", "data-testid": "block-number", placeholder: "5511988887777",
@@ -20,8 +21,16 @@ export function phoneCard(card, id, ctx) {
                                 autocomplete: "off" });
   const about = h("input", { id: "profile-about", "data-testid": "profile-about", maxlength: "139", placeholder: "Atendimento 9h–18h",
                              autocomplete: "off" });
+  const lookupContact = h("input", { id: "contact-lookup-input", "data-testid": "contact-lookup-input", placeholder: "5511988887777",
+                                     autocomplete: "off", inputmode: "tel" });
+  const lookupResult = h("div", { "data-testid": "contact-lookup-result" });
+  let lookups = 0; // the newest lookup's number: an older one answering late is dropped
 
   mount(card, h("h2", {}, "On the phone"), h("div", { class: "stack roomy" },
+    h("form", { class: "stack", onsubmit: (e) => { e.preventDefault(); lookUp(); } },
+      h("label", { for: "contact-lookup-input" }, "Look up a contact (number or JID): name, about, profile picture"),
+      h("div", { class: "row" }, lookupContact, h("button", { type: "submit", "data-testid": "contact-lookup-submit" }, "Look up"))),
+    lookupResult,
     h("form", { class: "stack", onsubmit: (e) => { e.preventDefault(); block("block"); } },
       h("label", { for: "block-number" }, "Block a contact (they can no longer message or call)"), blockNumber,
       h("div", { class: "row" },
@@ -76,6 +85,27 @@ export function phoneCard(card, id, ctx) {
       : h("li", {}, empty("Nobody is blocked.")));
   }
 
+  /** User info and profile picture, asked at once; the info's error (e.g. not_on_whatsapp) goes to the banner. */
+  async function lookUp() {
+    const contact = lookupContact.value.trim();
+    if (!contact) { ctx.showError("Type the contact's number (with its country code) or JID"); return; }
+    const turn = ++lookups;
+    const path = `/instances/${enc(id)}/contacts/${enc(contact)}`;
+    status.textContent = "Look up: asking the phone…";
+    mount(lookupResult, loading("Asking the phone…"));
+    const [info, picture] = await Promise.allSettled([api(`${path}/info`), api(`${path}/picture`)]);
+    if (turn !== lookups) return;
+    if (info.status === "rejected") {
+      mount(lookupResult);
+      status.textContent = "Look up: failed";
+      ctx.showError(info.reason);
+      return;
+    }
+    ctx.showError(picture.status === "rejected" ? picture.reason : null);
+    status.textContent = "Look up: done";
+    mount(lookupResult, contactInfo(info.value, picture));
+  }
+
   function presence(state) {
     ask(state === "available" ? "Online" : "Offline",
       () => api(`/instances/${enc(id)}/presence`, { method: "POST", body: { state } }));
@@ -84,6 +114,36 @@ export function phoneCard(card, id, ctx) {
   function profile(field, body, label) {
     ask(label, () => api(`/instances/${enc(id)}/profile/${field}`, { method: "PUT", body }));
   }
+}
+
+/**
+ * What `GET …/contacts/{n}/info` answered, and the picture (a settled `…/picture`). Every value is text: push
+ * names and about texts are written by strangers. The picture is a link, not an <img>: it is on WhatsApp's CDN,
+ * which the console's CSP (img-src: itself, data:, blob: and the media bucket) does not load images from.
+ */
+function contactInfo(info, picture) {
+  const row = (label, value, testid, none) => [h("dt", {}, label),
+    h("dd", { "data-testid": testid, class: value ? null : "muted" }, value || none)];
+  let pictureValue;
+  if (picture.status === "rejected") {
+    const err = picture.reason;
+    const why = err && err.describe ? err.describe() : String((err && err.message) || err);
+    pictureValue = h("span", { class: "danger" }, `could not be read: ${why}`);
+  } else if (picture.value.url && /^https:\/\//i.test(picture.value.url)) {
+    pictureValue = [h("a", { href: picture.value.url, target: "_blank", rel: "noopener noreferrer", "data-testid": "contact-picture" },
+      picture.value.url), h("span", { class: "muted small" }, " (on WhatsApp's CDN; the link expires soon)")];
+  } else {
+    pictureValue = h("span", { class: "muted" },
+      picture.value.url ? `not an https link: ${picture.value.url}` : "none, or hidden by their privacy settings");
+  }
+  return h("dl", { class: "kv", "data-testid": "contact-info", "data-jid": info.jid },
+    row("Number", info.jid.endsWith("@s.whatsapp.net") ? jidPhone(info.jid) : info.jid, "contact-jid", ""),
+    info.lid && row("LID", info.lid, "contact-lid", ""),
+    row("Name", info.push_name, "contact-push-name", "not known (WhatsApp sends it with their messages)"),
+    info.business_name && row("Business name", info.business_name, "contact-business-name", ""),
+    info.verified_name && row("Verified name", info.verified_name, "contact-verified-name", ""),
+    row("About", info.about, "contact-about", "none, or hidden by their privacy settings"),
+    h("dt", {}, "Picture"), h("dd", {}, pictureValue));
 }
 
 /** Join a group by its invite link (or code); `onJoined(jid)` after the phone joined. */
