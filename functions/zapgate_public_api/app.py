@@ -17,6 +17,7 @@ from zapgate_control.lazy_routes import make_routes_lazy
 from zapgate_control.observability import install_request_telemetry, logger
 from zapgate_control.ports.messages import MessageRecord
 from zapgate_control.services import history, instance_proxy, instances, outbound_enqueue
+from zapgate_control.services.automations import forget_instance as forget_automations
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
 from zapgate_public_api import (
@@ -132,6 +133,7 @@ def delete_instance(
 ) -> Response:
     instances.delete(stores.instances, tenant_id, instance_id, waker=stores.sidecar_waker)
     instance_proxy.forget(stores.proxy_secrets, instance_id)  # issue 13: its proxy secret, if it had one
+    forget_automations(stores.automation_deps, instance_id)  # issue 11: its automations and their keys
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

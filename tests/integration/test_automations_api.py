@@ -312,6 +312,23 @@ def test_a_keyless_provider_or_a_delete_removes_the_key(client: TestClient, inst
     assert _secret(other["id"]) is None
 
 
+def test_deleting_the_instance_removes_its_automations_and_their_keys(client: TestClient, instance: str) -> None:
+    keyed = _ok(client.post(_base(instance), json={**AGENT, "api_key": KEY}), 201)
+    rule = _ok(client.post(_base(instance), json=RULE), 201)
+    kept_instance = str(_ok(client.post("/v1/instances", json={"name": "other shop"}), 201)["id"])
+    kept = _ok(client.post(_base(kept_instance), json={**AGENT, "api_key": KEY}), 201)
+
+    assert client.delete(f"/v1/instances/{instance}").status_code == 204
+    assert _stores().automations.list_for_instance(instance) == []
+    assert _stores().automations.get(instance, rule["id"]) is None
+    assert _secret(keyed["id"]) is None  # the secret itself, not only the item naming it
+    with pytest.raises(_secretsmanager().exceptions.ResourceNotFoundException):
+        _secretsmanager().describe_secret(SecretId=f"{_stores().settings.provider_secrets_prefix}{keyed['id']}")
+    # Another instance's automations and key are untouched.
+    assert [a.id for a in _stores().automations.list_for_instance(kept_instance)] == [kept["id"]]
+    assert _secret(kept["id"]) == KEY
+
+
 def test_the_public_api_may_not_read_provider_keys() -> None:
     from zapgate_devstack.template import load_template
 

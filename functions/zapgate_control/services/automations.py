@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from zapgate_control.errors import ApiError, NotFound
-from zapgate_control.observability import metrics
+from zapgate_control.observability import logger, metrics
 from zapgate_control.ports.automations import (
     AutomationExists,
     AutomationNotFound,
@@ -259,6 +259,29 @@ def delete(deps: AutomationDeps, tenant_id: str, instance_id: str, automation_id
         deps.secrets.delete(automation_id)
     automation_flag.sync(deps.instances, deps.automations, instance_id)
     metrics.add_metric(name="AutomationsDeleted", unit="Count", value=1)
+
+
+def forget_instance(deps: AutomationDeps, instance_id: str) -> int:
+    """After its instance was deleted: remove its automations and their provider keys (a secret is billed every
+    month, read or not); how many were removed. Interactions, pauses and cooldowns expire by their TTL. Best
+    effort, like the proxy secret's removal: the instance is gone whatever happens here, and what is left is
+    unreachable (no route reaches a deleted instance's automations)."""
+    removed = 0
+    try:
+        for record in deps.automations.list_for_instance(instance_id):
+            try:
+                gone = deps.automations.delete(instance_id, record.id)
+            except AutomationNotFound:
+                continue  # a concurrent delete got it (and its key)
+            if gone.api_key_version is not None:
+                deps.secrets.delete(record.id)
+            removed += 1
+    except Exception as exc:
+        logger.warning("automations of a deleted instance not removed",
+                       extra={"instance_id": instance_id, "removed": removed, "error_type": type(exc).__name__})
+    if removed:
+        metrics.add_metric(name="AutomationsDeleted", unit="Count", value=removed)
+    return removed
 
 
 # ------------------------------------------------------------------ interactions
