@@ -103,7 +103,8 @@ def deps() -> runner.RunnerDeps:
         interactions=stores.interactions, escalations=stores.escalations, cooldowns=stores.cooldowns,
         provider_keys=CachedProviderKeys(stores.provider_secrets), webhooks=stores.webhooks, events=stores.events,
         models=chat_model, tools=HttpToolTransport(allow_http=stores.settings.automations_allow_http),
-        definitions=definition, waker=stores.sidecar_waker, retry=RetryPolicy(delays_s=retry_delays()),
+        definitions=definition, waker=stores.sidecar_waker, media=stores.media,
+        retry=RetryPolicy(delays_s=retry_delays()),
     )  # fmt: skip
 
 

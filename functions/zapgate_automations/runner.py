@@ -47,13 +47,14 @@ from zapgate_control.ports.automations import (
 )
 from zapgate_control.ports.events import EventPublisher
 from zapgate_control.ports.instances import InstanceRecord, InstanceStore
+from zapgate_control.ports.media import MediaStore
 from zapgate_control.ports.messages import MessageStore, OutboundMessage
 from zapgate_control.ports.webhooks import WebhookStore
 from zapgate_control.services import outbound_enqueue
 from zapgate_control.services.sidecar_wakeups import SidecarWaker
 from zapgate_core.domain.automations.agent_loop import AgentOutcome, AgentSettings, run_agent
 from zapgate_core.domain.automations.conversation import ChatModel
-from zapgate_core.domain.automations.definitions import Agent, Automation, FirstMessageTrigger, Rule
+from zapgate_core.domain.automations.definitions import Agent, Automation, FirstMessageTrigger, MediaReply, Rule
 from zapgate_core.domain.automations.escalation import ChatPause
 from zapgate_core.domain.automations.idempotency import reply_idempotency_key, reply_message_id
 from zapgate_core.domain.automations.retry_policy import RetryPolicy
@@ -84,6 +85,7 @@ class RunnerDeps:
     tools: ToolTransport
     definitions: Definitions
     waker: SidecarWaker | None = None
+    media: MediaStore | None = None  # resolves a media reply's upload_id to a fresh link (None: cannot)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
@@ -218,10 +220,15 @@ def _run_rule(deps: RunnerDeps, job: Job, instances: InstanceStore, automation: 
         return RunResult("skipped", automation_id=automation.id, reason="cooldown")
     from zapgate_core.contract.automations import reply_content
 
-    try:
-        content = reply_content(rule.reply, job.chat)
-    except ValueError as exc:  # a media reply by upload_id: not resolvable yet (docs/automations.md)
-        return _failed_without_reply(record, selection, automation, "reply_unavailable", str(exc))
+    upload_url = None
+    if isinstance(rule.reply, MediaReply) and rule.reply.upload_id is not None:
+        # A fresh link per reply: the upload's own link expired long ago; the key is the tenant's, so another
+        # tenant's id resolves to nothing.
+        upload_url = deps.media.upload_url(job.tenant_id, rule.reply.upload_id) if deps.media else None
+        if upload_url is None:
+            return _failed_without_reply(record, selection, automation, "reply_unavailable",
+                                         "the reply's upload is not there (deleted, or never uploaded)")
+    content = reply_content(rule.reply, job.chat, media_url=upload_url)
     sent = _send(deps, job, instances, automation.id, content, sent_by_ai=False)
     if isinstance(sent, str):
         return _failed_without_reply(record, selection, automation, "send_refused", sent)

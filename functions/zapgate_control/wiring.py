@@ -162,7 +162,7 @@ class Stores:
         from zapgate_control.services.automations import AutomationDeps
 
         return AutomationDeps(self.instances, self.automations, self.provider_secrets, self.interactions,
-                              self.escalations, allow_http=self.settings.automations_allow_http)
+                              self.escalations, allow_http=self.settings.automations_allow_http, media=self.media)
 
     @cached_property
     def media(self) -> MediaStore:

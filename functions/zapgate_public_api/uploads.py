@@ -31,6 +31,8 @@ class UploadTicket(BaseModel):
     upload: PresignedPost = Field(description="POST multipart/form-data: these fields, then `file`")
     media_url: str = Field(description="Pass as media_url when sending")
     expires_in: int
+    upload_id: str = Field(description="The object's id: an automation's media reply names it (`upload_id`), "
+                                       "and each reply gets a fresh link to it")
 
 
 @router.post(
@@ -45,5 +47,5 @@ def create_upload(
     ticket = presign_upload(stores.media, tenant_id, request.media_type, request.mime_type, request.size)
     return UploadTicket(
         upload=PresignedPost(url=ticket.url, fields=ticket.fields), media_url=ticket.media_url,
-        expires_in=ticket.expires_in,
+        expires_in=ticket.expires_in, upload_id=ticket.upload_id,
     )

@@ -312,6 +312,31 @@ def test_a_keyless_provider_or_a_delete_removes_the_key(client: TestClient, inst
     assert _secret(other["id"]) is None
 
 
+def test_a_media_reply_by_upload_id_must_name_an_upload_of_the_tenant(client: TestClient, instance: str) -> None:
+    import httpx
+
+    data = b"%PDF-1.4"
+    ticket = _ok(client.post("/v1/media-uploads", json={"media_type": "document", "mime_type": "application/pdf",
+                                                        "size": len(data)}), 201)
+    rule = {**RULE, "reply": {"type": "media", "media_type": "document", "upload_id": ticket["upload_id"]}}
+    refused = client.post(_base(instance), json=rule)  # the ticket alone: nothing uploaded yet
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "upload_not_found"
+    assert _ok(client.get(_base(instance)))["automations"] == []
+    upload = ticket["upload"]
+    httpx.post(upload["url"], data=upload["fields"], files={"file": ("a.pdf", data, "application/pdf")})
+    created = _ok(client.post(_base(instance), json=rule), 201)
+    assert created["reply"]["upload_id"] == ticket["upload_id"]
+    # Another tenant cannot name it (its key is under this tenant), on create or on replace.
+    other = TestClient(app, headers={"X-API-Key": OTHER_API_KEY}, raise_server_exceptions=False)
+    theirs = str(_ok(other.post("/v1/instances", json={"name": "theirs"}), 201)["id"])
+    stolen = other.post(_base(theirs), json=rule)
+    assert stolen.status_code == 422 and stolen.json()["error"]["code"] == "upload_not_found"
+    nothing = "00000000-0000-4000-8000-000000000000"
+    replaced = client.put(f"{_base(instance)}/{created['id']}",
+                          json={**rule, "reply": {**rule["reply"], "upload_id": nothing}})
+    assert replaced.status_code == 422 and replaced.json()["error"]["code"] == "upload_not_found"
+
+
 def test_deleting_the_instance_removes_its_automations_and_their_keys(client: TestClient, instance: str) -> None:
     keyed = _ok(client.post(_base(instance), json={**AGENT, "api_key": KEY}), 201)
     rule = _ok(client.post(_base(instance), json=RULE), 201)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -114,6 +115,45 @@ def test_a_flagged_inbound_is_answered_once_through_the_send_path(env: dict[str,
     assert _runner(env).drain().deleted == 1
     replies = [m for m in store.chat_messages(instance["id"], CUSTOMER, 10, None)[0] if m.direction == "outbound"]
     assert len(replies) == 1
+
+
+def test_a_media_reply_by_upload_id_sends_a_fresh_link_to_the_upload(env: dict[str, str]) -> None:
+    import httpx
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import API_KEY
+    from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+    from zapgate_control.wiring import get_stores
+    from zapgate_core.domain.automations.idempotency import reply_message_id
+    from zapgate_public_api.app import app
+
+    data = b"%PDF-1.4 price list"
+    ticket = TestClient(app, headers={"X-API-Key": API_KEY}).post("/v1/media-uploads", json={
+        "media_type": "document", "mime_type": "application/pdf", "size": len(data)}).json()
+    upload = ticket["upload"]
+    httpx.post(upload["url"], data=upload["fields"], files={"file": ("prices.pdf", data, "application/pdf")})
+    instance = make_instance(env)
+    media_reply = {"type": "media", "media_type": "document", "upload_id": ticket["upload_id"],
+                   "caption": "Tabela", "mime_type": "application/pdf", "file_name": "precos.pdf"}
+    _add_rule(env, instance["id"], {**RULE, "reply": media_reply})
+    _add_rule(env, instance["id"], {**RULE, "name": "gone", "position": 200, "trigger": {
+        "type": "keyword", "keywords": ["horário"]}, "reply": {**media_reply, "upload_id": str(uuid.uuid4())}},
+        automation_id="auto-2")
+    asked, missing = (worker_client().post("/worker-proxy/inbound", json=_inbound(instance["id"], wa_id, text)).json()[
+        "id"] for wa_id, text in (("W1", "preço?"), ("W2", "horário?")))
+    publish(env)
+    assert _runner(env).drain().deleted == 2
+
+    store = DynamoMessageStore(env["MESSAGES_TABLE"])
+    reply = store.get(reply_message_id("tenant-a", instance["id"], asked, "auto-1"))
+    assert reply is not None and reply.content.media_type == "document" and reply.content.body == "Tabela"
+    assert reply.content.media_url is not None and reply.content.media_url != upload["url"]
+    assert httpx.get(reply.content.media_url).content == data  # what the sidecar will download
+    assert store.get(reply_message_id("tenant-a", instance["id"], missing, "auto-2")) is None
+    runs, _ = get_stores().interactions.list_for_instance(instance["id"], 10, None)
+    by_message = {r.message_id: r for r in runs}
+    assert by_message[asked].outcome == "replied"
+    assert (by_message[missing].outcome, by_message[missing].reason) == ("failed", "reply_unavailable")
 
 
 def test_a_job_that_cannot_be_read_fails_and_stays_for_the_dead_letter_queue(env: dict[str, str]) -> None:

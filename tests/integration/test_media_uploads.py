@@ -27,6 +27,23 @@ def test_upload_ticket_then_upload_then_fetch(aws_env: dict[str, str]) -> None:
     assert stored.status_code in (200, 201, 204), stored.text
     assert httpx.get(ticket.json()["media_url"]).content == data
     assert "uploads/tenant-a/" in ticket.json()["media_url"]
+    upload_id = ticket.json()["upload_id"]
+    assert f"uploads/tenant-a/{upload_id}" in ticket.json()["media_url"]  # the id names this object
+
+
+def test_an_upload_id_resolves_to_a_fresh_link_for_its_tenant_only(aws_env: dict[str, str]) -> None:
+    from zapgate_control.wiring import get_stores
+
+    data = os.urandom(512)
+    ticket = _public().post("/v1/media-uploads", json={"media_type": "document", "mime_type": "application/pdf",
+                                                       "size": len(data)}).json()
+    media = get_stores().media
+    assert media.upload_url("tenant-a", ticket["upload_id"]) is None  # not uploaded yet
+    upload = ticket["upload"]
+    httpx.post(upload["url"], data=upload["fields"], files={"file": ("a.pdf", data, "application/pdf")})
+    link = media.upload_url("tenant-a", ticket["upload_id"])
+    assert link is not None and httpx.get(link).content == data
+    assert media.upload_url("tenant-b", ticket["upload_id"]) is None  # another tenant's id names nothing
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ from zapgate_control.ports.automations import (
     TooManyAutomations,
 )
 from zapgate_control.ports.instances import InstanceStore
+from zapgate_control.ports.media import MediaStore
 from zapgate_control.services import automation_flag
 from zapgate_control.services.instances import invalid_cursor, require
 from zapgate_core.domain.idempotency import idempotent_message_id, request_fingerprint
@@ -57,6 +58,7 @@ class AutomationDeps:
     interactions: InteractionStore
     escalations: EscalationStore
     allow_http: bool = False  # a local stack: http:// and local hosts for tools and base URLs
+    media: MediaStore | None = None  # checks a media reply's upload_id names one of the tenant's uploads
 
 
 def _now_ms() -> int:
@@ -89,6 +91,17 @@ def parse(body: dict[str, Any], allow_http: bool) -> RuleAutomation | AgentAutom
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
         raise ApiError(422, "validation_error", _message(errors[0] if errors else {})) from None
+
+
+def _require_upload(deps: AutomationDeps, tenant_id: str, config: RuleAutomation | AgentAutomation) -> None:
+    """A media reply by upload_id must name an upload of this tenant that is there, or the rule could only ever
+    fail (one HeadObject; the runner checks again per reply, since an upload can be deleted later)."""
+    upload_id = getattr(getattr(config, "reply", None), "upload_id", None)
+    if upload_id is None or deps.media is None:
+        return
+    if deps.media.upload_url(tenant_id, upload_id) is None:
+        raise ApiError(422, "upload_not_found", "reply.upload_id: no upload of yours has this id (upload the file "
+                                                "first: POST /v1/media-uploads, then the presigned POST)")
 
 
 def _api_key(config: RuleAutomation | AgentAutomation) -> str | None:
@@ -141,6 +154,7 @@ def create(
 ) -> AutomationRecord:
     require(deps.instances, tenant_id, instance_id)
     config = parse(body, deps.allow_http)
+    _require_upload(deps, tenant_id, config)
     request_hash = None
     if idempotency_key is not None:
         # The key names the automation: a retry finds the first one. The api_key is no part of the
@@ -197,6 +211,7 @@ def replace_config(
         raise _conflict(current)
     fields = {k: v for k, v in body.items() if k not in READ_ONLY_FIELDS}
     config = parse(fields, deps.allow_http)
+    _require_upload(deps, tenant_id, config)
     new_key = _api_key(config)
     remove_key = (API_KEY in fields and fields[API_KEY] is None) or config.kind != "agent" or (
         getattr(config, "provider", None) != "openai"

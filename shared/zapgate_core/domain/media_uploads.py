@@ -13,3 +13,4 @@ class PresignedUpload:
     fields: dict[str, str]
     media_url: str  # a presigned GET of the uploaded object: pass it as media_url when sending
     expires_in: int  # seconds the upload form stays valid
+    upload_id: str  # the object's id (a uuid) under the tenant's uploads: a rule's media reply names it
