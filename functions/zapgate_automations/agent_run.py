@@ -23,6 +23,7 @@ from zapgate_control.ports.messages import MessageRecord, OutboundMessage, Recei
 from zapgate_core.domain.automations.agent_loop import ToolOutcome
 from zapgate_core.domain.automations.conversation import AssistantTurn, Conversation, ToolSpec, Turn, UserTurn
 from zapgate_core.domain.automations.definitions import Agent, AgentTool
+from zapgate_core.domain.jids import jid_user
 from zapgate_core.domain.json_types import JsonObject
 from zapgate_core.domain.webhooks import (
     EVENT_ID_HEADER,
@@ -51,24 +52,39 @@ class ToolTransport(Protocol):
     def post(self, url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> ToolAnswer: ...
 
 
-def memory(records: Sequence[MessageRecord], current_id: str, current_text: str) -> tuple[Turn, ...]:
-    """Turns oldest first from the chat's newest-first messages; the current message last."""
+def memory(records: Sequence[MessageRecord], current_id: str, current_text: str,
+           group_sender: str | None = None) -> tuple[Turn, ...]:
+    """Turns oldest first from the chat's newest-first messages; the current message last.
+
+    `group_sender` (a group chat: the current message's sender JID): the members' messages are all user turns,
+    so each is prefixed with who wrote it ("Maria: …", or the number), or the model would read one person."""
     turns: list[Turn] = []
+    current_label = None
     for record in reversed(records):
         if record.id == current_id:
+            if isinstance(record, ReceivedMessage):
+                current_label = _member(record)
             continue
         if isinstance(record, ReceivedMessage):
             text = record.content.body or ""
             if text.strip() and not record.content.from_me:
-                turns.append(UserTurn(text))
+                turns.append(UserTurn(f"{_member(record)}: {text}" if group_sender is not None else text))
             elif text.strip():
                 turns.append(AssistantTurn(text=text))
         elif isinstance(record, OutboundMessage):
             text = record.content.body or ""
             if text.strip():
                 turns.append(AssistantTurn(text=text))
+    if group_sender is not None:
+        current_text = f"{current_label or jid_user(group_sender) or 'member'}: {current_text}"
     turns.append(UserTurn(current_text))
     return tuple(turns)
+
+
+def _member(record: ReceivedMessage) -> str:
+    """A group member as the model sees them: their push name, else their number (or LID user)."""
+    content = record.content
+    return content.push_name or jid_user(content.sender_pn or content.from_) or "member"
 
 
 def conversation_for(agent: Agent, turns: tuple[Turn, ...]) -> Conversation:

@@ -248,7 +248,9 @@ def _failed_without_reply(record: _Recorder, selection: Selection, automation: A
 def _run_agent(deps: RunnerDeps, job: Job, instances: InstanceStore, automation: Automation, agent: Agent,
                stored: AutomationRecord, selection: Selection, record: _Recorder) -> RunResult:  # fmt: skip
     history, _ = deps.messages.chat_messages(job.instance_id, job.chat, max(1, agent.memory_messages), None)
-    conversation = conversation_for(agent, memory(history[: agent.memory_messages], job.message_id, job.text))
+    group_sender = (job.sender_pn or job.sender) if job.chat_type == "group" else None
+    conversation = conversation_for(agent, memory(history[: agent.memory_messages], job.message_id, job.text,
+                                                  group_sender))
     key = deps.provider_keys.get(automation.id, stored.api_key_version) if agent.provider == "openai" else None
     model = deps.models(agent, key)
     settings = AgentSettings(

@@ -350,6 +350,24 @@ def test_an_agent_calls_the_tool_signed_and_answers_with_memory() -> None:
     assert [(c.name, c.status) for c in interaction.tool_calls] == [("book_appointment", "ok")]
 
 
+def test_in_a_group_the_agent_reads_who_wrote_each_message() -> None:
+    group, member = "120363000000000001@g.us", "5511911110002@s.whatsapp.net"
+    world = World(ScriptedModel([text("Para 3 cães: R$ 150")]))
+    world.automations.add("b-agent", {**AGENT, "include_groups": True})
+    for message_id, body, name in (("g1", "quanto custa o banho?", "Maria"), ("g2", "e para 3 cães?", None)):
+        world.messages.items[message_id] = ReceivedMessage(
+            id=message_id, instance_id=INSTANCE, tenant_id=TENANT, created_at="", stored_ms=next(world.messages.order),
+            content=InboundContent(from_=member if name is None else CUSTOMER, chat_id=group, chat_type="group",
+                                   body=body, push_name=name))  # fmt: skip
+    job = Job.parse(json.dumps({"tenantId": TENANT, "instanceId": INSTANCE, "messageId": "g2", "chatId": group,
+                                "chatType": "group", "sender": member, "senderPn": None, "fromMe": False,
+                                "text": "e para 3 cães?", "storedAt": "2026-06-01T12:00:00Z"}))
+    assert runner.run(world.deps, job).outcome == "replied"
+    (seen,) = world.model.seen
+    assert [getattr(t, "text", None) for t in seen.turns] == ["Maria: quanto custa o banho?",
+                                                              "5511911110002: e para 3 cães?"]
+
+
 def test_the_owner_number_goes_to_the_owner_agent() -> None:
     # Each automation's own owner_numbers decide who it treats as an owner: the customer agent names them too.
     world = World(ScriptedModel([text("Hoje: 12 clientes")]))
