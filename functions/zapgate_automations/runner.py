@@ -40,6 +40,7 @@ from zapgate_control.ports.automations import (
     ChatPauseRecord,
     CooldownStore,
     EscalationStore,
+    Firing,
     InteractionRecord,
     InteractionStore,
     ProviderSecretStore,
@@ -130,12 +131,13 @@ def run(deps: RunnerDeps, job: Job) -> RunResult:
         text=job.text, first_message=_first_message(deps, job, automations), received_at=now,
     )  # fmt: skip
     stored_fired = _last_fired(deps, job, automations)
-    # On a retry, a firing at or after this message was stored is this job's own first attempt (it took the
-    # cooldown, then failed before the reply was queued): one chat's jobs run one at a time, in order (the FIFO
-    # group), so no later message of the chat has run since. It does not hold this job back. (On a first
-    # attempt a firing after the store time is an earlier message's run that ended after this one arrived.)
-    ours = {key for key, at in stored_fired.items() if at >= job.stored_at} if job.attempt > 1 else set()
-    last_fired = {key: at for key, at in stored_fired.items() if key not in ours}
+    # A firing recorded for this very message is this job's own earlier attempt (it took the cooldown, then
+    # failed before the reply was queued): a retry, or a redrive from the dead-letter queue however much later.
+    # It does not hold this job back. (A firing kept without its message, from before the id was recorded: on a
+    # retry, one at or after this message was stored is its own, since one chat's jobs run one at a time.)
+    ours = {key for key, firing in stored_fired.items() if firing.message_id == job.message_id or (
+        firing.message_id is None and job.attempt > 1 and _dt(firing.at_ms) >= job.stored_at)}
+    last_fired = {key: _dt(firing.at_ms) for key, firing in stored_fired.items() if key not in ours}
     # A retried job whose first run answered: the automation that answers without cooldowns may be the one
     # whose cooldown the first run started, so it is looked up first (its reply's id is known in advance).
     unbounded = select(automations, message, last_fired={}, pause=pause)
@@ -197,11 +199,11 @@ def _first_message(deps: RunnerDeps, job: Job, automations: list[Automation]) ->
     return deps.cooldowns.first_message(job.instance_id, job.chat, job.message_id, deps.now_ms())
 
 
-def _last_fired(deps: RunnerDeps, job: Job, automations: list[Automation]) -> dict[str, datetime]:
+def _last_fired(deps: RunnerDeps, job: Job, automations: list[Automation]) -> dict[str, Firing]:
     """Read (one Query) only when an enabled rule has a cooldown."""
     if not any(a.enabled and isinstance(a.behaviour, Rule) and a.behaviour.cooldown_s > 0 for a in automations):
         return {}
-    return {key: _dt(ms) for key, ms in deps.cooldowns.last_fired(job.instance_id, job.chat).items()}
+    return deps.cooldowns.last_fired(job.instance_id, job.chat)
 
 
 def _dt(ms: int) -> datetime:
@@ -213,7 +215,7 @@ def _run_rule(deps: RunnerDeps, job: Job, instances: InstanceStore, automation: 
               selection: Selection, record: _Recorder, now: datetime, *, fired_already: bool = False
               ) -> RunResult:  # fmt: skip
     if rule.cooldown_s > 0 and not fired_already and not deps.cooldowns.try_fire(
-        job.instance_id, automation.id, job.chat, int(now.timestamp() * 1000), rule.cooldown_s
+        job.instance_id, automation.id, job.chat, int(now.timestamp() * 1000), rule.cooldown_s, job.message_id
     ):  # another run fired it in this chat since the read: this one stays quiet (never a double answer)
         metrics.add_metric(name="AutomationSkipped", unit="Count", value=1)
         record.save("skipped", selection, reason="cooldown")

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import API_KEY, OTHER_API_KEY
-from zapgate_control.ports.automations import ChatPauseRecord, InteractionRecord, ToolCallRecord
+from zapgate_control.ports.automations import ChatPauseRecord, Firing, InteractionRecord, ToolCallRecord
 from zapgate_public_api.app import app
 
 PHONE = "5511988887777"
@@ -461,12 +461,14 @@ def test_of_two_concurrent_runs_one_fires_a_rule(aws_env: dict[str, str]) -> Non
     for thread in threads:
         thread.join()
     assert sorted(results) == [False] * 7 + [True]
-    assert cooldowns.last_fired("i-1", CHAT) == {"rule-1": 1_000_000}
+    assert cooldowns.last_fired("i-1", CHAT) == {"rule-1": Firing(1_000_000)}
     assert cooldowns.try_fire("i-1", "rule-1", CHAT, 1_599_999, 600) is False
     assert cooldowns.try_fire("i-1", "rule-1", CHAT, 1_600_000, 600) is True  # exactly cooldown_s later
     assert cooldowns.try_fire("i-1", "rule-2", CHAT, 1_600_000, 600) is True  # another rule, its own cooldown
     assert cooldowns.try_fire("i-1", "rule-1", "5511900000000@s.whatsapp.net", 1_600_001, 600) is True
-    assert cooldowns.last_fired("i-1", CHAT) == {"rule-1": 1_600_000, "rule-2": 1_600_000}
+    assert cooldowns.last_fired("i-1", CHAT) == {"rule-1": Firing(1_600_000), "rule-2": Firing(1_600_000)}
+    assert cooldowns.try_fire("i-1", "rule-2", CHAT, 2_200_000, 600, message_id="m-7") is True
+    assert cooldowns.last_fired("i-1", CHAT)["rule-2"] == Firing(2_200_000, "m-7")  # which message fired it
     assert cooldowns.try_fire("i-1", "rule-3", CHAT, 1_600_000, 0) is True  # no cooldown: no write
     assert "rule-3" not in cooldowns.last_fired("i-1", CHAT)
 

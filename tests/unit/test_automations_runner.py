@@ -14,7 +14,7 @@ import pytest
 from zapgate_automations import runner
 from zapgate_automations.agent_run import ToolAnswer
 from zapgate_automations.jobs import BadJob, Job
-from zapgate_control.ports.automations import AutomationRecord, ChatPauseRecord, InteractionRecord
+from zapgate_control.ports.automations import AutomationRecord, ChatPauseRecord, Firing, InteractionRecord
 from zapgate_control.ports.instances import InstanceRecord
 from zapgate_control.ports.messages import (
     DuplicateMessage,
@@ -159,16 +159,20 @@ class Escalations:
 class Cooldowns:
     def __init__(self) -> None:
         self.fired: dict[tuple[str, str], int] = {}
+        self.fired_by: dict[tuple[str, str], str | None] = {}
         self.firsts: dict[str, str] = {}
 
-    def last_fired(self, instance_id: str, chat: str) -> dict[str, int]:
-        return {automation: ms for (c, automation), ms in self.fired.items() if c == chat}
+    def last_fired(self, instance_id: str, chat: str) -> dict[str, Firing]:
+        return {automation: Firing(ms, self.fired_by.get((c, automation)))
+                for (c, automation), ms in self.fired.items() if c == chat}
 
-    def try_fire(self, instance_id: str, automation_id: str, chat: str, now_ms: int, cooldown_s: int) -> bool:
+    def try_fire(self, instance_id: str, automation_id: str, chat: str, now_ms: int, cooldown_s: int,
+                 message_id: str | None = None) -> bool:
         last = self.fired.get((chat, automation_id))
         if last is not None and cooldown_s > 0 and last > now_ms - cooldown_s * 1000:
             return False
         self.fired[(chat, automation_id)] = now_ms
+        self.fired_by[(chat, automation_id)] = message_id
         return True
 
     def first_message(self, instance_id: str, chat: str, message_id: str, now_ms: int) -> bool:
@@ -477,6 +481,23 @@ def test_a_retry_after_the_cooldown_was_taken_but_before_the_reply_still_sends_t
     assert world.model.seen == []
     # An earlier firing (another message's) still holds the rule back: the agent answers.
     world.cooldowns.fired[(CUSTOMER, "a-rule")] = stored_ms - 1_000
+    assert runner.run(world.deps, world.job("m2", "preço")).automation_id == "b-agent"
+
+
+def test_a_redriven_job_whose_first_run_took_the_cooldown_sends_the_rule_not_the_next_automation() -> None:
+    # Redriven from the dead-letter queue: a new SQS message, so attempt 1 again, and the cooldown still runs.
+    # The firing names this message, so it is this job's own.
+    world = World(ScriptedModel([text("an agent must not answer this")]))
+    world.automations.add("a-rule", {**PRICE_RULE, "cooldown_s": 600})
+    world.automations.add("b-agent", AGENT)
+    first = world.run("m1", "preço")
+    assert (first.outcome, world.cooldowns.fired_by[(CUSTOMER, "a-rule")]) == ("replied", "m1")  # recorded
+    world.messages.items = {k: v for k, v in world.messages.items.items() if k == "m1"}  # its reply was lost
+    job = world.job("m1", "preço")
+    result = runner.run(world.deps, job)
+    assert job.attempt == 1 and (result.outcome, result.automation_id) == ("replied", "a-rule")
+    assert world.model.seen == []
+    # Another message's firing, however recent, still holds the rule back for m2.
     assert runner.run(world.deps, world.job("m2", "preço")).automation_id == "b-agent"
 
 

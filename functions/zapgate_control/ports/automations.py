@@ -210,15 +210,25 @@ class EscalationStore(Protocol):
 
 
 # ------------------------------------------------------------------ cooldowns and first messages
+@dataclass(frozen=True)
+class Firing:
+    """A rule's latest firing in a chat: when, and for which inbound message (None: recorded before the message
+    was kept), so a retried or redriven job knows the firing its own first attempt made."""
+
+    at_ms: int
+    message_id: str | None = None
+
+
 class CooldownStore(Protocol):
-    def last_fired(self, instance_id: str, chat: str) -> dict[str, int]:
-        """automation id -> when it last fired in this chat (epoch ms): one Query, strongly consistent.
-        What selection.select's last_fired wants (converted to datetimes)."""
+    def last_fired(self, instance_id: str, chat: str) -> dict[str, Firing]:
+        """automation id -> its latest firing in this chat: one Query, strongly consistent. selection.select's
+        last_fired is built from it (as datetimes)."""
         ...
 
-    def try_fire(self, instance_id: str, automation_id: str, chat: str, now_ms: int, cooldown_s: int) -> bool:
-        """Record a firing if the cooldown allows it (never fired, or last firing <= now - cooldown),
-        in one conditional write: of two concurrent runs, one gets True. cooldown_s 0 always fires."""
+    def try_fire(self, instance_id: str, automation_id: str, chat: str, now_ms: int, cooldown_s: int,
+                 message_id: str | None = None) -> bool:
+        """Record a firing (for `message_id`) if the cooldown allows it (never fired, or last firing <= now -
+        cooldown), in one conditional write: of two concurrent runs, one gets True. cooldown_s 0 always fires."""
         ...
 
     def first_message(self, instance_id: str, chat: str, message_id: str, now_ms: int) -> bool:

@@ -26,7 +26,7 @@ from zapgate_control.adapters.dynamodb.codec import (
     to_values,
 )
 from zapgate_control.aws import client
-from zapgate_control.ports.automations import ChatPauseRecord, InteractionRecord, ToolCallRecord
+from zapgate_control.ports.automations import ChatPauseRecord, Firing, InteractionRecord, ToolCallRecord
 from zapgate_core.domain.automations.cooldown import MAX_COOLDOWN_S
 
 INTERACTION_PREFIX = "ixn#"
@@ -235,26 +235,29 @@ class DynamoCooldownStore:
     def __init__(self, table: str) -> None:
         self.table = table
 
-    def last_fired(self, instance_id: str, chat: str) -> dict[str, int]:
+    def last_fired(self, instance_id: str, chat: str) -> dict[str, Firing]:
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :p AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": to_values({":p": instance_pk(instance_id), ":prefix": fired_prefix(chat)}),
-            "ProjectionExpression": "automation_id, fired_at_ms",
+            "ProjectionExpression": "automation_id, fired_at_ms, fired_by",
             "ConsistentRead": True,
         }
-        fired: dict[str, int] = {}
+        fired: dict[str, Firing] = {}
         while True:  # one small item per rule that fired in this chat: one page in practice
             response = client("dynamodb").query(**request)
             for item in (from_item(raw) for raw in response.get("Items", [])):
                 if item and item.get("automation_id"):
-                    fired[str(item["automation_id"])] = _optional_int(item.get("fired_at_ms"))
+                    by = item.get("fired_by")
+                    fired[str(item["automation_id"])] = Firing(_optional_int(item.get("fired_at_ms")),
+                                                               str(by) if by else None)
             last = response.get("LastEvaluatedKey")
             if not last:
                 return fired
             request["ExclusiveStartKey"] = last
 
-    def try_fire(self, instance_id: str, automation_id: str, chat: str, now_ms: int, cooldown_s: int) -> bool:
+    def try_fire(self, instance_id: str, automation_id: str, chat: str, now_ms: int, cooldown_s: int,
+                 message_id: str | None = None) -> bool:
         if cooldown_s <= 0:
             return True  # nothing to hold back: no write
         item = {
@@ -262,6 +265,7 @@ class DynamoCooldownStore:
             "sk": f"{fired_prefix(chat)}{automation_id}",
             "automation_id": automation_id,
             "fired_at_ms": now_ms,
+            "fired_by": message_id,
             "expires_at_epoch": now_ms // 1000 + COOLDOWN_LINGER_S,
         }
         try:
