@@ -28,13 +28,15 @@ class OwnMessagesMixin(SimCore):
             **payload,
         })
 
-    def from_phone(self, instance_id: str, chat: str, body: str, *, wa_message_id: str | None = None) -> str:
-        """The account's phone sent `body` to `chat`; returns its WhatsApp id."""
+    def from_phone(self, instance_id: str, chat: str, body: str, *, wa_message_id: str | None = None,
+                   typed: dict[str, Any] | None = None) -> str:
+        """The account's phone sent `body` to `chat` (with `typed`: a kind and its object, e.g. a location); returns
+        its WhatsApp id."""
         with self._cond:
             instance = self._require_connected(instance_id)
             message_id = wa_message_id or "SIMPH" + _hex16(instance.id, "phone", self._next_phone(instance))
             self._own_message(instance_id, {"wa_message_id": message_id, "chat_jid": chat,
-                                            "timestamp": int(time.time()), "text": body})
+                                            "timestamp": int(time.time()), "text": body, **(typed or {})})
             return message_id
 
     def echo_sent(self, instance_id: str, wa_message_id: str) -> None:

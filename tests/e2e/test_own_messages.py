@@ -2,7 +2,7 @@
 processes and a webhook receiver process (the pattern of test_events_webhooks.py).
 
 - A message "sent from the phone" shows in history as `source: phone` and reaches the webhook as a
-  MESSAGE_STATUS `sent` marked `source: phone`.
+  MESSAGE_STATUS `sent` marked `source: phone`; a location and a reaction from the phone keep their objects.
 - A message sent through the API and echoed back by the network as an own-device message is stored once.
 - A history sync of 200 messages after the scan fills history without 200 webhook deliveries (emit_events off).
 """
@@ -89,6 +89,33 @@ def test_phone_messages_echoes_and_history_sync(stack: LocalStack) -> None:
         (delivery,) = wait_until(phone_event, 20, "the phone's message at the webhook")
         message = delivery["event"]["payload"]["message"]
         assert (message["source"], message["status"], message["text"]) == ("phone", "sent", "enviado do celular")
+
+        # 1b. a location and a reaction from the phone: history and the webhook show them typed, with their objects
+        shop = {"latitude": -23.5613, "longitude": -46.6565, "name": "Loja"}
+        location_id = sim.post(f"/instances/{instance_id}/from-phone",
+                               json={"chat": CHAT, "body": "Loja", "type": "location", "location": shop}).json()["id"]
+        reaction_id = sim.post(f"/instances/{instance_id}/from-phone", json={
+            "chat": CHAT, "type": "reaction", "reaction": {"wa_message_id": phone_id, "emoji": "👍", "chat": CHAT,
+                                                           "from_me": True}}).json()["id"]
+
+        def typed_in_history() -> dict[str, dict[str, Any]] | None:
+            found = {m["wa_message_id"]: m for m in _history(api, instance_id, "outbound")
+                     if m.get("wa_message_id") in (location_id, reaction_id)}
+            return found if len(found) == 2 else None
+
+        typed = wait_until(typed_in_history, 20, "the phone's location and reaction in history")
+        assert (typed[location_id]["type"], typed[location_id]["source"]) == ("location", "phone")
+        assert typed[location_id]["location"] == {**shop, "address": None}
+        assert typed[reaction_id]["type"] == "reaction"
+        assert (typed[reaction_id]["reaction"]["wa_message_id"], typed[reaction_id]["reaction"]["emoji"]) == (
+            phone_id, "👍")
+
+        def location_event() -> list[dict[str, Any]]:
+            return [d for d in _deliveries(port) if d["type"] == "MESSAGE_STATUS"
+                    and d["event"]["payload"]["message"]["waMessageId"] == location_id]
+
+        (located,) = wait_until(location_event, 20, "the phone's location at the webhook")
+        assert located["event"]["payload"]["message"]["location"]["latitude"] == shop["latitude"]
 
         # 2. the API sends; the network echoes it back as an own-device message: stored once
         sent = api.post(f"/instances/{instance_id}/messages", json={"to": "5511977776666", "body": "pela API"})

@@ -61,6 +61,32 @@ def test_an_own_message_is_stored_once_as_outbound_from_the_phone_and_receipts_m
     assert (_item(aws_env, item["id"]) or {})["state"] == "read"
 
 
+def test_a_location_and_a_reaction_from_the_phone_are_stored_typed_like_our_sends(aws_env: dict[str, str]) -> None:
+    from zapgate_control.adapters.dynamodb.messages import DynamoMessageStore
+    from zapgate_core.domain.outbox import Change, events_of
+    from zapgate_public_api.models.messages import Message
+
+    instance = make_instance(aws_env)
+    location = _own(instance["id"], "3EBLOC", body="Loja", message_type="location",
+                    location={"latitude": -23.56, "longitude": -46.65, "name": "Loja"})
+    reaction = _own(instance["id"], "3EBREACT", body="", message_type="reaction",
+                    reaction={"wa_message_id": "3EBTHEIRS", "emoji": "👍", "chat": CHAT, "from_me": False})
+    answer = worker_client().post("/worker-proxy/own-messages",
+                                  json={"instanceId": instance["id"], "messages": [location, reaction]})
+    assert answer.status_code == 200 and answer.json()["stored"] == 2, answer.text
+    store = DynamoMessageStore(aws_env["MESSAGES_TABLE"])
+    loc_id, react_id = answer.json()["ids"]
+    shown = Message.from_record(store.get(loc_id)).model_dump(by_alias=True)  # type: ignore[arg-type]
+    assert (shown["type"], shown["source"], shown["location"]["latitude"], shown["location"]["name"]) == (
+        "location", "phone", -23.56, "Loja")
+    reacted = Message.from_record(store.get(react_id)).model_dump(by_alias=True)  # type: ignore[arg-type]
+    assert reacted["type"] == "reaction" and reacted["reaction"]["emoji"] == "👍"
+    # Its status event carries the object, under the key MESSAGE_INBOUND uses.
+    (event,) = events_of(Change("1", "INSERT", None, _item(aws_env, loc_id)))
+    message = event["payload"]["message"]
+    assert (message["type"], message["location"]["longitude"], message["source"]) == ("location", -46.65, "phone")
+
+
 def test_our_own_send_echoed_is_never_stored_twice_before_or_after_mark_sent(aws_env: dict[str, str]) -> None:
     instance = make_instance(aws_env)
     client = worker_client()

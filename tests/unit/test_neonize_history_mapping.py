@@ -84,10 +84,28 @@ def test_an_own_message_is_reported_to_its_chat_from_the_account() -> None:
     assert (theirs.from_, theirs.to, theirs.from_me) == (CHAT, "me@s.whatsapp.net", False)
 
 
-def test_reactions_votes_and_protocol_messages_are_not_reported() -> None:
-    from zapgate_sidecar.transport import Reaction
+def test_votes_and_protocol_messages_are_not_reported_reactions_are() -> None:
+    from zapgate_sidecar.transport import PollVote, Reaction
 
     assert is_reportable(_message())
     assert not is_reportable(_message(is_protocol=True))
-    assert not is_reportable(_message(text="", kind="reaction", reaction=Reaction(wa_message_id="X", emoji="👍")))
+    assert not is_reportable(_message(text="", kind="poll_choice",
+                                      poll_vote=PollVote(poll_message_id="P")))
     assert not is_reportable(_message(text=""))
+    reaction = _message(text="", kind="reaction", reaction=Reaction(wa_message_id="X", emoji="👍"))
+    assert is_reportable(reaction)
+    payload = own_payload("inst-1", reaction, "me@s.whatsapp.net")
+    assert payload.message_type == "reaction" and payload.reaction is not None
+    assert (payload.reaction.wa_message_id, payload.reaction.emoji) == ("X", "👍")
+
+
+def test_an_own_location_goes_with_its_object_and_one_beyond_the_limits_as_text() -> None:
+    from zapgate_sidecar.transport import Location
+
+    shared = _message(text="Loja", kind="location", location=Location(latitude=-23.5, longitude=-46.6, name="Loja"))
+    payload = own_payload("inst-1", shared, "me@s.whatsapp.net")
+    assert payload.message_type == "location" and payload.location is not None
+    assert (payload.location.latitude, payload.location.longitude, payload.location.name) == (-23.5, -46.6, "Loja")
+    too_long = _message(text="Loja", kind="location", location=Location(latitude=1.0, longitude=2.0, name="x" * 5000))
+    plain = own_payload("inst-1", too_long, "me@s.whatsapp.net")
+    assert (plain.message_type, plain.location, plain.body) == (None, None, "Loja")

@@ -266,8 +266,10 @@ def _phone_sent(item: dict[str, Any]) -> dict[str, Any]:
         media = {"url": item.get("media_url"), "mimeType": item.get("mime_type"), "fileName": item.get("file_name"),
                  "fileSize": item.get("file_size")}
     chat = item.get("to")
+    typed = _typed_object(kind, item)  # a location, contact, reaction or poll sent from the phone: as inbound's
     return {"source": "phone", "type": kind, "text": item.get("body") or None, "media": media,
             "chatType": "group" if chat and chat_type_of(chat) == "group" else "direct",
+            **({typed[0]: typed[1]} if typed is not None else {}),
             **({"history": True} if item.get("history") else {})}
 
 

@@ -38,6 +38,7 @@ from zapgate_core.contract.own_messages import (
 from zapgate_core.contract.worker_proxy import InboundMessage
 from zapgate_core.domain.jids import chat_type_of
 from zapgate_sidecar.adapters.worker_proxy import WorkerProxyError
+from zapgate_sidecar.inbound import typed_fields
 from zapgate_sidecar.logs import log
 from zapgate_sidecar.transport import IncomingMessage
 
@@ -56,7 +57,9 @@ MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
 
 def own_payload(instance_id: str, message: IncomingMessage, own_jid: str | None,
                 media_fields: dict[str, object] | None = None) -> InboundMessage:
-    """The /inbound-shaped body of a message this account sent (or, for history, anyone sent)."""
+    """The /inbound-shaped body of a message this account sent (or, for history, anyone sent), with its typed
+    object (location, contact card, reaction, poll) and quote as /inbound carries them; an object beyond the
+    contract's limits is dropped and the message goes as its text, as on /inbound."""
     text = message.text
     if message.media is not None and not media_fields:
         text = text or f"[{message.media.kind}]"  # history: no download, the kind stands in for the media
@@ -75,12 +78,18 @@ def own_payload(instance_id: str, message: IncomingMessage, own_jid: str | None,
         "timestamp": message.timestamp,
         **(media_fields or {}),
     }
-    return InboundMessage.model_validate(fields)
+    try:
+        return InboundMessage.model_validate({**fields, **typed_fields(message)})
+    except ValidationError:
+        log.warning("own message's typed content dropped", extra={"wa_message_id": message.wa_message_id})
+        return InboundMessage.model_validate(fields)
 
 
 def is_reportable(message: IncomingMessage) -> bool:
-    """Content a person wrote: not a protocol message, a reaction or a poll vote (which are no conversation turn)."""
-    if message.is_protocol or message.reaction is not None or message.poll_vote is not None:
+    """What the account did that an app shows: what a person wrote, and a reaction (stored like one zapgate sent).
+    Not a protocol message (edits and revokes have their own path) nor a poll vote (the phone's own votes need the
+    poll's secret to read, and are no conversation turn)."""
+    if message.is_protocol or message.poll_vote is not None:
         return False
     return bool(message.text) or message.media is not None or message.typed_content is not None
 

@@ -17,7 +17,15 @@ from zapgate_control.ports.messages import (
     OutboundMessage,
     ReceivedMessage,
 )
-from zapgate_core.contract.message_objects import Location, Poll, PollVote, Reaction, Selection, SharedContact
+from zapgate_core.contract.message_objects import (
+    ContactCard,
+    Location,
+    Poll,
+    PollVote,
+    Reaction,
+    Selection,
+    SharedContact,
+)
 from zapgate_core.contract.outbound_content import OutboundContent
 from zapgate_core.domain.json_types import JsonObject
 from zapgate_core.domain.outbound import MessageState
@@ -70,6 +78,20 @@ def outbound_fields(content: OutboundContent) -> dict[str, Any]:
     if content.mentions:
         fields["mentions"] = list(content.mentions)
     return fields
+
+
+def typed_outbound_fields(content: InboundContent) -> dict[str, Any]:
+    """A message this account sent from the phone (reported in the inbound shape), stored like an API send of the
+    same kind: its location, contact card, reaction or poll in the outbound item's attributes, so history and the
+    events show it typed, as they show ours. Nothing for text and media (their fields are the plain ones)."""
+    kind = content.message_type
+    typed = {"location": content.location, "reaction": content.reaction, "poll": content.poll,
+             "contact": ContactCard(display_name=content.contact.display_name, vcard=content.contact.vcard)
+             if content.contact is not None else None}
+    if kind not in typed or typed[kind] is None:
+        return {}
+    fields = outbound_fields(OutboundContent.model_validate({"to": content.chat_id, "type": kind, kind: typed[kind]}))
+    return {name: value for name, value in fields.items() if name not in _PLAIN_OUTBOUND}
 
 
 def outbound_record(item: dict[str, Any]) -> OutboundMessage:

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from zapgate_control.adapters.dynamodb.codec import from_item, is_conditional_failure, to_item, to_values
-from zapgate_control.adapters.dynamodb.message_items import inbound_fields, sort_key
+from zapgate_control.adapters.dynamodb.message_items import inbound_fields, sort_key, typed_outbound_fields
 from zapgate_control.adapters.dynamodb.messages import chat_pk
 from zapgate_control.aws import client
 from zapgate_control.clock import Clock, iso, system_clock
@@ -70,6 +70,7 @@ class DynamoOwnMessageStore:
                 "mime_type": content.mime_type,
                 "file_name": content.file_name,
                 "wa_timestamp": content.wa_timestamp,
+                **typed_outbound_fields(content),
             })
             if content.media_sha256:
                 item["media_sha256"] = content.media_sha256
