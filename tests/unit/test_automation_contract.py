@@ -1,4 +1,4 @@
-"""The public configuration of an automation (contract/automations.py): what is accepted, how it converts to
+"""The public configuration of an automation (contract/automations/): what is accepted, how it converts to
 the domain, and that every invalid configuration is refused with a message that says what to change."""
 
 from __future__ import annotations
