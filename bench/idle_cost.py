@@ -1019,8 +1019,8 @@ def push_missing(defaults: Mapping[str, Any]) -> str | None:
     needed = ("WAKE_MODE", "PUSH_KEEPALIVE_MS", "PUSH_ROTATE_MS", "DISCOVERY_IDLE_MS")
     if any(name not in defaults for name in needed):
         return "not in this tree (the sidecar has no WAKE_MODE=push)"
-    from zapgate_devstack.live_gateway import websocket_apis
     from zapgate_devstack.template import load_template
+    from zapgate_devstack.websocket_api_template import websocket_apis
 
     if not any(api.logical_id == PUSH_API for api in websocket_apis(load_template())):
         return f"not in this tree (template.yaml has no {PUSH_API})"

@@ -15,8 +15,9 @@ What AWS does for a WebSocket API whose routes are AWS_PROXY integrations with a
   `apigatewaymanagementapi`), pushes data to a connection, describes it, or closes it; an unknown or
   closed connection is `410 GoneException`.
 
-The routes, their integrations and the functions' handlers are read from template.yaml; the handlers
-are plain Lambda handlers, run in a worker thread with a Lambda-like context as Lambda would run them.
+The routes, their integrations and the functions' handlers are read from template.yaml
+(websocket_api_template.py), the events are built as API Gateway builds them (websocket_events.py); the
+handlers are plain Lambda handlers, run in a worker thread with a Lambda-like context as Lambda would run them.
 
 Local only: `POST /_local/websocket-apis/{stage}/stop` takes a stage down as an outage would (every
 connection closed with 1001, new handshakes refused with 503) and `.../start` brings it back, so tests
@@ -26,278 +27,39 @@ can cut the sidecars' push channel and watch them fall back to polling.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import importlib
 import json
 import logging
 import re
-import secrets
-import string
 import sys
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from zapgate_devstack.emulator import REGION
 from zapgate_devstack.events_worker import LambdaContext
-from zapgate_devstack.template import load_template, resources_of_type
+from zapgate_devstack.template import load_template
+from zapgate_devstack.websocket_api_template import LiveRoute, WebSocketApi, websocket_apis
+from zapgate_devstack.websocket_events import (
+    ConnectionInfo,
+    connect_event,
+    disconnect_event,
+    message_event,
+    new_id,
+    proxy_body,
+    proxy_status,
+)
 
 Handler = Callable[[dict[str, Any], Any], Any]
 ACCOUNT_ID = "123456789012"
 MAX_PAYLOAD_BYTES = 128 * 1024  # PostToConnection's Data, and a client's message, are capped at 128 KiB
-_ID_ALPHABET = string.ascii_letters + string.digits
-_SPECIAL_ROUTES = ("$connect", "$disconnect")
-
-
-# ------------------------------------------------------------------ the template's WebSocket APIs
-
-
-@dataclass(frozen=True)
-class LiveRoute:
-    key: str  # "$connect", "$disconnect", "$default" or a custom key such as "ping"
-    function: str  # logical id of the integrated function
-    handler: str  # its Handler, e.g. "pkg.handler.handler"
-    two_way: bool  # has a route response: the function's body is sent back to the client
-    timeout_s: int = 29  # the function's Timeout (what its context's remaining time counts down from)
-
-
-@dataclass(frozen=True)
-class WebSocketApi:
-    logical_id: str
-    api_id: str
-    stages: tuple[str, ...]
-    route_selection_expression: str
-    routes: Mapping[str, LiveRoute]
-
-    def select_route(self, body: str | bytes) -> LiveRoute | None:
-        """The route a MESSAGE goes to: the selection expression's value if a route has that key, else $default."""
-        key = select_route_key(self.route_selection_expression, body, self.routes)
-        return self.routes.get(key) if key is not None else None
-
-
-def referenced_ids(value: Any) -> set[str]:
-    """Logical ids an intrinsic names: !Ref X, !GetAtt X.Attr, ${X} / ${X.Attr} in a !Sub, anywhere inside."""
-    found: set[str] = set()
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            if key == "Ref" and isinstance(inner, str):
-                found.add(inner.split(".", 1)[0])  # SAM's !Ref Function.Alias names the function too
-            elif key == "Fn::GetAtt":
-                parts = inner if isinstance(inner, list) else str(inner).split(".", 1)
-                found.add(str(parts[0]))
-            elif key == "Fn::Sub":
-                text, variables = (inner[0], inner[1]) if isinstance(inner, list) else (inner, {})
-                for name in re.findall(r"\$\{([^}!][^}]*)\}", text):
-                    if name not in variables:
-                        found.add(name.split(".", 1)[0])
-                found |= referenced_ids(variables)
-            else:
-                found |= referenced_ids(inner)
-    elif isinstance(value, list):
-        for inner in value:
-            found |= referenced_ids(inner)
-    return {name for name in found if not name.startswith("AWS::")}
-
-
-def local_api_id(logical_id: str) -> str:
-    """A stable 10-character id in API Gateway's style (lowercase letters and digits)."""
-    digest = hashlib.sha256(logical_id.encode()).digest()
-    alphabet = string.ascii_lowercase + string.digits
-    return "".join(alphabet[byte % len(alphabet)] for byte in digest[:10])
-
-
-def websocket_apis(template: dict[str, Any]) -> list[WebSocketApi]:
-    """Every `AWS::ApiGatewayV2::Api` with ProtocolType WEBSOCKET, its stages and its Lambda-proxy routes."""
-    functions = {
-        **resources_of_type(template, "AWS::Serverless::Function"),
-        **resources_of_type(template, "AWS::Lambda::Function"),
-    }
-    integrations = resources_of_type(template, "AWS::ApiGatewayV2::Integration")
-    route_responses = resources_of_type(template, "AWS::ApiGatewayV2::RouteResponse").values()
-    apis = []
-    for api_id, api in resources_of_type(template, "AWS::ApiGatewayV2::Api").items():
-        props = api.get("Properties") or {}
-        if props.get("ProtocolType") != "WEBSOCKET":
-            continue
-        stages = tuple(
-            str(stage["Properties"]["StageName"])
-            for stage in resources_of_type(template, "AWS::ApiGatewayV2::Stage").values()
-            if api_id in referenced_ids(stage["Properties"].get("ApiId"))
-        )
-        routes: dict[str, LiveRoute] = {}
-        for route_id, route in resources_of_type(template, "AWS::ApiGatewayV2::Route").items():
-            route_props = route.get("Properties") or {}
-            if api_id not in referenced_ids(route_props.get("ApiId")):
-                continue
-            key = str(route_props["RouteKey"])
-            targets = referenced_ids(route_props.get("Target")) & set(integrations)
-            if len(targets) != 1:
-                raise ValueError(f"route {route_id} ({key}) must target one integration of the template")
-            (integration_id,) = targets
-            integration = integrations[integration_id].get("Properties") or {}
-            if integration.get("IntegrationType") != "AWS_PROXY":
-                raise ValueError(f"integration {integration_id}: only AWS_PROXY (Lambda proxy) is emulated locally")
-            targets = referenced_ids(integration.get("IntegrationUri")) & set(functions)
-            if len(targets) != 1:
-                raise ValueError(f"integration {integration_id} must invoke one function of the template")
-            (function_id,) = targets
-            two_way = any(
-                route_id in referenced_ids((response.get("Properties") or {}).get("RouteId"))
-                and (response.get("Properties") or {}).get("RouteResponseKey") == "$default"
-                for response in route_responses
-            )
-            function = functions[function_id]["Properties"]
-            timeout = function.get("Timeout", template.get("Globals", {}).get("Function", {}).get("Timeout", 3))
-            routes[key] = LiveRoute(key, function_id, str(function["Handler"]), two_way, int(timeout))
-        apis.append(
-            WebSocketApi(
-                logical_id=api_id,
-                api_id=local_api_id(api_id),
-                stages=stages or ("$default",),
-                route_selection_expression=str(props.get("RouteSelectionExpression", "$request.body.action")),
-                routes=routes,
-            )
-        )
-    return apis
-
-
-def select_route_key(expression: str, body: str | bytes, routes: Mapping[str, Any]) -> str | None:
-    """`$request.body.<path>` evaluated on a JSON body; a value naming a route wins, else `$default` (None: neither)."""
-    match = re.fullmatch(r"\$\{?request\.body\.([A-Za-z0-9_.$-]+)\}?", expression.strip())
-    if match and isinstance(body, str):
-        try:
-            value: Any = json.loads(body)
-        except ValueError:
-            value = None
-        for part in match[1].split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)  # the expression's value is compared as text
-        if isinstance(value, str) and value in routes and value not in _SPECIAL_ROUTES:
-            return value
-    return "$default" if "$default" in routes else None
-
-
-# ------------------------------------------------------------------ events, as API Gateway builds them
-
-
-def new_id(length: int = 15) -> str:
-    """Connection, request and message ids look like API Gateway's: 15 letters or digits and '='."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length)) + "="
-
-
-def _request_time(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
-
-
-@dataclass
-class ConnectionInfo:
-    """What API Gateway knows about a connection and repeats in every event's requestContext."""
-
-    api: WebSocketApi
-    stage: str
-    connection_id: str
-    connected_at: int  # epoch ms
-    domain_name: str
-    source_ip: str
-    user_agent: str
-    last_active_at: int = 0
-
-    def request_context(self, route_key: str, event_type: str, now_ms: int) -> dict[str, Any]:
-        request_id = new_id()
-        return {
-            "routeKey": route_key,
-            "eventType": event_type,
-            "extendedRequestId": request_id,
-            "requestTime": _request_time(now_ms),
-            "messageDirection": "IN",
-            "stage": self.stage,
-            "connectedAt": self.connected_at,
-            "requestTimeEpoch": now_ms,
-            "identity": {"sourceIp": self.source_ip, "userAgent": self.user_agent},
-            "requestId": request_id,
-            "domainName": self.domain_name,
-            "connectionId": self.connection_id,
-            "apiId": self.api.api_id,
-        }
-
-
-def _single_and_multi(pairs: Sequence[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
-    single: dict[str, str] = {}
-    multi: dict[str, list[str]] = {}
-    for name, value in pairs:
-        single[name] = value  # the last value wins, as in API Gateway's single-value maps
-        multi.setdefault(name, []).append(value)
-    return single, multi
-
-
-def connect_event(
-    info: ConnectionInfo, headers: Sequence[tuple[str, str]], query_string: str, now_ms: int | None = None
-) -> dict[str, Any]:
-    """The $connect event: headers and query string of the handshake (both maps omitted when empty)."""
-    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
-    event: dict[str, Any] = {}
-    single, multi = _single_and_multi(headers)
-    event["headers"], event["multiValueHeaders"] = single, multi
-    query = parse_qsl(query_string, keep_blank_values=True)
-    if query:
-        event["queryStringParameters"], event["multiValueQueryStringParameters"] = _single_and_multi(query)
-    event["requestContext"] = info.request_context("$connect", "CONNECT", now_ms)
-    event["isBase64Encoded"] = False
-    return event
-
-
-def message_event(info: ConnectionInfo, route_key: str, body: str | bytes, now_ms: int | None = None) -> dict[str, Any]:
-    """A MESSAGE event: the frame as `body` (a binary frame base64-encoded, isBase64Encoded true)."""
-    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
-    context = info.request_context(route_key, "MESSAGE", now_ms)
-    context["messageId"] = new_id()
-    context["identity"] = {"sourceIp": info.source_ip}
-    if isinstance(body, bytes):
-        return {"requestContext": context, "body": base64.b64encode(body).decode(), "isBase64Encoded": True}
-    return {"requestContext": context, "body": body, "isBase64Encoded": False}
-
-
-def disconnect_event(
-    info: ConnectionInfo, headers: Sequence[tuple[str, str]], status_code: int, reason: str, now_ms: int | None = None
-) -> dict[str, Any]:
-    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
-    context = info.request_context("$disconnect", "DISCONNECT", now_ms)
-    context["disconnectStatusCode"] = status_code
-    context["disconnectReason"] = reason
-    single, multi = _single_and_multi(headers)
-    return {"headers": single, "multiValueHeaders": multi, "requestContext": context, "isBase64Encoded": False}
-
-
-def proxy_status(result: Any) -> int:
-    """A Lambda proxy answer's status; an answer without one is API Gateway's 502 (a malformed response)."""
-    if isinstance(result, dict):
-        try:
-            return int(result["statusCode"])
-        except (KeyError, TypeError, ValueError):
-            return 502
-    return 502
-
-
-def proxy_body(result: Any) -> str | bytes | None:
-    if not isinstance(result, dict) or result.get("body") in (None, ""):
-        return None
-    body = result["body"]
-    if result.get("isBase64Encoded"):
-        return base64.b64decode(body)
-    return body if isinstance(body, str) else json.dumps(body)
-
-
-# ------------------------------------------------------------------ connections and the ASGI app
 
 
 @dataclass

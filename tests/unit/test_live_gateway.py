@@ -1,4 +1,5 @@
-"""The local WebSocket API (zapgate_devstack.live_gateway): template parsing, events, routing, management API.
+"""The local WebSocket API (zapgate_devstack.live_gateway, websocket_api_template, websocket_events): template
+parsing, events, routing, management API.
 
 The function behind the routes is a fake Lambda handler here; tests/e2e/test_live_updates.py runs
 the real one through `make run`'s processes.
@@ -21,18 +22,7 @@ from starlette.testclient import TestClient, WebSocketDenialResponse
 
 from zapgate_devstack import emulator
 from zapgate_devstack.emulator import REGION
-from zapgate_devstack.live_gateway import (
-    ConnectionInfo,
-    LiveGateway,
-    connect_event,
-    disconnect_event,
-    local_api_id,
-    message_event,
-    new_id,
-    referenced_ids,
-    select_route_key,
-    websocket_apis,
-)
+from zapgate_devstack.live_gateway import LiveGateway
 from zapgate_devstack.template import (
     PSEUDO_PARAMETERS,
     LocalNames,
@@ -40,6 +30,8 @@ from zapgate_devstack.template import (
     parameter_defaults,
     resources_of_type,
 )
+from zapgate_devstack.websocket_api_template import local_api_id, referenced_ids, select_route_key, websocket_apis
+from zapgate_devstack.websocket_events import ConnectionInfo, connect_event, disconnect_event, message_event, new_id
 
 HANDLER = "fake_live.handler.handler"
 
