@@ -32,6 +32,14 @@ from pydantic import BaseModel, Field
 from zapgate_core.domain.message_kinds import MediaKind
 
 from .network import InvalidRequest, SimError, SimNetwork
+from .payload_objects import (
+    InboundContact,
+    InboundLocation,
+    InboundPoll,
+    InboundPollVote,
+    InboundReaction,
+    InboundSelection,
+)
 from .server_changes import add_change_routes
 from .server_ops import add_request_routes
 
@@ -56,46 +64,6 @@ class InboundQuoted(BaseModel):
     id: str
     sender: str | None = None
     body: str | None = None
-
-
-class InboundLocation(BaseModel):
-    latitude: float
-    longitude: float
-    name: str | None = None
-    address: str | None = None
-
-
-class InboundContact(BaseModel):
-    display_name: str
-    vcard: str
-    count: int = 1
-
-
-class InboundReaction(BaseModel):
-    wa_message_id: str
-    emoji: str = ""
-    chat: str | None = None
-    from_me: bool | None = None
-    sender: str | None = None
-
-
-class InboundPoll(BaseModel):
-    name: str
-    options: list[str] = []
-    selectable_count: int | None = None
-
-
-class InboundPollVote(BaseModel):
-    """A vote as the sidecar reports it: chosen options' SHA-256 hashes (hex), the names it resolved."""
-
-    poll_message_id: str
-    option_hashes: list[str] = []
-    options: list[str] = []
-
-
-class InboundSelection(BaseModel):
-    id: str | None = None
-    text: str | None = None
 
 
 TypedKind = Literal["location", "contact", "reaction", "poll", "poll_choice", "buttons_response", "list_response"]

@@ -13,22 +13,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from fastapi import FastAPI
 from pydantic import BaseModel, Field, model_validator
 
+from .payload_objects import InboundLocation, InboundReaction
+
 if TYPE_CHECKING:
     from .network import SimNetwork
-
-
-class PhoneLocation(BaseModel):
-    latitude: float
-    longitude: float
-    name: str | None = None
-    address: str | None = None
-
-
-class PhoneReaction(BaseModel):
-    wa_message_id: str
-    emoji: str = ""
-    chat: str | None = None
-    from_me: bool | None = None
 
 
 class FromPhoneBody(BaseModel):
@@ -36,8 +24,8 @@ class FromPhoneBody(BaseModel):
     body: str = ""
     id: str | None = Field(default=None, description="the WhatsApp id to use (default: a new one)")
     type: Literal["text", "location", "reaction"] = "text"
-    location: PhoneLocation | None = None
-    reaction: PhoneReaction | None = None
+    location: InboundLocation | None = None
+    reaction: InboundReaction | None = None
 
     @model_validator(mode="after")
     def _object_of_its_type(self) -> FromPhoneBody:
