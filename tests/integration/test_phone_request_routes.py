@@ -324,6 +324,20 @@ def test_mark_read_of_named_messages_in_a_group_names_their_senders(env: dict[st
     assert sidecar.ran[0]["args"] == {"chat": GROUP, "messages": [{"id": "WA-G1", "sender": SOMEONE}]}
 
 
+def test_mark_read_of_named_messages_reads_them_in_one_batch(env: dict[str, str]) -> None:
+    from zapgate_control.aws import client
+
+    held = held_instance(env)
+    named = [_received(held, f"WA-B{n}") for n in range(5)]
+    calls: list[str] = []
+    client("dynamodb").meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    with StandInSidecar([held], found_everywhere) as sidecar:
+        read = _call(held, "POST", "/chats/read", {"chat": PHONE, "message_ids": [*named, named[0]]})
+    assert read.status_code == 200, read.text
+    assert [m["id"] for m in sidecar.ran[0]["args"]["messages"]] == [f"WA-B{n}" for n in range(5)]  # order kept
+    assert calls.count("BatchGetItem") == 1  # (GetItems are the key's, the instance's and the answer's polls)
+
+
 def test_mark_read_refuses_unknown_foreign_and_missing_messages(env: dict[str, str]) -> None:
     held = held_instance(env)
     other_chat = _received(held, "WA-O", chat=SOMEONE, sender=SOMEONE)

@@ -93,8 +93,9 @@ def read_args(
             raise ApiError(404, "no_received_messages", "this chat has no received messages to mark read")
     else:
         received = []
+        found = messages.get_many(message_ids)  # one BatchGetItem for up to MAX_READ ids, not one GetItem each
         for index, message_id in enumerate(dict.fromkeys(message_ids)):  # duplicates once, order kept
-            named = messages.get(message_id)
+            named = found.get(message_id)
             if named is None or named.instance_id != instance_id:
                 raise NotFound("message")
             if not _received(named):

@@ -22,8 +22,10 @@ the events processor, off the inbound request path.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
+from zapgate_control.adapters.dynamodb.batch_reads import batch_get_by_id
 from zapgate_control.adapters.dynamodb.codec import (
     from_item,
     is_conditional_failure,
@@ -414,6 +416,10 @@ class DynamoMessageStore(MessageChangesMixin, MessageHoldsMixin, MessageParentsM
 
     def get(self, message_id: str) -> MessageRecord | None:
         return record_of(self.item(message_id))
+
+    def get_many(self, message_ids: Sequence[str]) -> dict[str, MessageRecord]:
+        records = (record_of(item) for item in batch_get_by_id(self.table, message_ids))
+        return {record.id: record for record in records if record is not None}
 
     def timeline(
         self, instance_id: str, direction: Direction, limit: int, cursor: str | None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from zapgate_control.adapters.dynamodb.batch_reads import batch_get_by_id
 from zapgate_control.adapters.dynamodb.codec import from_item, is_conditional_failure, to_item, to_values
 from zapgate_control.adapters.dynamodb.message_items import inbound_fields, sort_key, typed_outbound_fields
 from zapgate_control.adapters.dynamodb.messages import chat_pk
@@ -26,7 +27,6 @@ from zapgate_control.ports.own_messages import BatchOutcome, HistorySyncSetting,
 from zapgate_core.domain.jids import chat_jid
 
 BATCH_WRITE = 25  # BatchWriteItem's limit
-BATCH_GET = 100  # BatchGetItem's limit
 UNPROCESSED_RETRIES = 6
 IN_FLIGHT_SCAN = 100  # claimed messages are at the head of the queue index: its oldest entries are enough
 
@@ -133,20 +133,7 @@ class DynamoOwnMessageStore:
         return BatchOutcome(stored=len(items), duplicates=len(messages) - len(items))
 
     def _existing(self, ids: list[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(ids), BATCH_GET):
-            keys: list[dict[str, Any]] = [{"id": {"S": i}} for i in ids[start:start + BATCH_GET]]
-            request: dict[str, Any] = {self.table: {"Keys": keys, "ProjectionExpression": "id"}}
-            for attempt in range(UNPROCESSED_RETRIES):
-                response = client("dynamodb").batch_get_item(RequestItems=request)
-                found.update(r["id"]["S"] for r in response.get("Responses", {}).get(self.table, []))
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(0.05 * 2**attempt)
-            if request:
-                raise RuntimeError("history batch: keys left unread after retries")
-        return found
+        return {str(item["id"]) for item in batch_get_by_id(self.table, ids, projection="id")}
 
     def _write(self, requests: list[dict[str, Any]]) -> None:
         pending: dict[str, Any] = {self.table: requests}
