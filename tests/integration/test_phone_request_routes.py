@@ -275,6 +275,21 @@ def test_revoke_of_an_unknown_message_is_a_404_and_stores_nothing(env: dict[str,
     assert pushed_requests(held.connection_id or "") == []
 
 
+# ------------------------------------------------------------------ group rename
+def test_a_rename_done_by_whatsapp_shows_in_the_groups_listing_and_the_audit_at_once(env: dict[str, str]) -> None:
+    held = held_instance(env)
+    discovered = worker_client().post("/worker-proxy/groups", json={
+        "instanceId": held.instance_id, "groups": [{"jid": GROUP, "name": "Old name"}]})
+    assert discovered.status_code == 200, discovered.text
+    with StandInSidecar([held], found_everywhere):
+        assert _call(held, "PUT", f"/groups/{GROUP}/name", {"name": " New name "}).status_code == 200
+        assert _call(held, "PUT", f"/groups/{GROUP}/name", {"name": "New name"}).status_code == 200  # same again
+    listed = _call(held, "GET", "/groups").json()["groups"]
+    assert [(g["jid"], g["name"]) for g in listed] == [(GROUP, "New name")]
+    renames = [e["detail"] for e in _call(held, "GET", "/audit").json()["events"] if e["event"] == "group_rename"]
+    assert renames == [{"from": "Old name", "to": "New name", "wa_group_id": GROUP}]  # once: the repeat is no rename
+
+
 # ------------------------------------------------------------------ mark read
 def test_mark_read_without_ids_takes_the_chats_latest_received_messages(env: dict[str, str]) -> None:
     held = held_instance(env)

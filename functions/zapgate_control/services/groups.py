@@ -42,6 +42,17 @@ def discovered(instances: InstanceStore, groups: GroupStore, audit: AuditLog, re
     return GroupsResponse(count=len(names), created=created, renamed=renamed)
 
 
+def renamed(groups: GroupStore, audit: AuditLog, instance_id: str, jid: str, name: str) -> str | None:
+    """A tracked group's new name, as WhatsApp has it (its notification, or a rename this instance asked for and
+    WhatsApp did): stored now rather than at the next discovery, audited once (seed 001's `group_rename`; a repeat
+    of the same name records nothing). An untracked group is left to discovery, which also sets its monitor flag.
+    Answers the previous name (None: untracked), read by the same conditional UpdateItem."""
+    tracked, previous = groups.rename_known(instance_id, jid, name)
+    if tracked and previous != name:
+        audit.record(instance_id, "group_rename", {"from": previous, "to": name, "wa_group_id": jid})
+    return previous
+
+
 def page(
     instances: InstanceStore, groups: GroupStore, tenant_id: str, instance_id: str, limit: int, cursor: str | None
 ) -> tuple[list[Group], str | None]:

@@ -32,6 +32,7 @@ from zapgate_control.ports.messages import (
     MessageRevokedAlready,
     OutboundMessage,
 )
+from zapgate_control.services import groups
 from zapgate_core.contract.inbound_changes import (
     CallReport,
     GroupInfoReport,
@@ -169,12 +170,8 @@ def _group_info(deps: ChangeDeps, instance: InstanceRecord, change: GroupInfoRep
                if getattr(change, k) is not None}
     if not changes:
         return InboundChangeResponse(outcome="ignored")
-    previous: str | None = None
     if change.name is not None:
-        tracked, previous = deps.groups.rename_known(change.instance_id, change.group, change.name)
-        if tracked and previous != change.name:  # seed 001's audit of a rename, as discovery records it
-            deps.audit.record(change.instance_id, "group_rename",
-                              {"from": previous, "to": change.name, "wa_group_id": change.group})
+        previous = groups.renamed(deps.groups, deps.audit, change.instance_id, change.group, change.name)
     else:
         found = deps.groups.find(change.instance_id, change.group)
         previous = found.name if found else None

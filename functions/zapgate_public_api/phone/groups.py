@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Path, status
 from pydantic import Field, StrictBool, model_validator
 
-from zapgate_control.services import requests_args
+from zapgate_control.services import groups, requests_args
 from zapgate_control.wiring import Stores, get_stores
 from zapgate_core.contract.common import MAX_ID
 from zapgate_core.contract.request_ops.groups import (
@@ -122,9 +122,12 @@ def rename_group(
     tenant_id: str = Depends(require_tenant),
     stores: Stores = Depends(get_stores),
 ) -> Done:
-    """Rename the group (its subject); a locked group lets only admins."""
-    args = {"name": requests_args.text(request.name, "name")}
-    return _change(stores, tenant_id, instance_id, jid, "group_name", args, idempotency_key, Done)
+    """Rename the group (its subject); a locked group lets only admins. Once WhatsApp did it, the instance's
+    groups listing shows the new name (and the audit log the rename) without waiting for a discovery."""
+    name = requests_args.text(request.name, "name")
+    done = _change(stores, tenant_id, instance_id, jid, "group_name", {"name": name}, idempotency_key, Done)
+    groups.renamed(stores.groups, stores.audit, instance_id, requests_args.group_jid(jid), name)
+    return done
 
 
 @router.put("/instances/{instance_id}/groups/{jid}/description", response_model=Done, responses=ASK_ERRORS)
